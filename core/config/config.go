@@ -1,0 +1,95 @@
+// Package config loads tokenhost's configuration: a YAML file (or the embedded default), then TOKENHOST_
+// environment overrides, validated so that every error names the key path it is about.
+package config
+
+import "time"
+
+// Config is a validated tokenhost configuration.
+type Config struct {
+	// Server configures `tokenhost serve`.
+	Server Server
+	// Providers are the configured providers, sorted by name.
+	Providers []*Provider
+	// Source says where the configuration came from: a file path, or "embedded default".
+	Source string
+}
+
+// Server is the `server` block.
+type Server struct {
+	// Listen is the proxy's address; loopback by default.
+	Listen string
+	// APIKeys are the inbound keys the proxy accepts; required for a non-loopback Listen.
+	APIKeys []string
+	// ShutdownGrace bounds how long in-flight requests may run after a shutdown signal.
+	ShutdownGrace time.Duration
+}
+
+// Provider is one entry of the `providers` block.
+type Provider struct {
+	// Name is the provider's key in the config, used in routes, the CLI and metrics.
+	Name string
+	// Plugin is a built-in plugin name or a path to a plugin executable.
+	Plugin string
+	// SHA256 optionally pins an external plugin binary (lower-case hex).
+	SHA256 string
+	// Upstream is the upstream base URL; empty means the plugin's default.
+	Upstream string
+	// AllowedHosts are extra hosts that may receive the token.
+	AllowedHosts []string
+	// Header is where the credential goes; empty means the plugin's default, else Authorization.
+	Header string
+	// Scheme is the prefix before the value; meaningful only when SchemeSet.
+	Scheme string
+	// SchemeSet records that scheme was given explicitly (it may be "").
+	SchemeSet bool
+	// RefreshBefore is how long before expiry the host refreshes in the background.
+	RefreshBefore time.Duration
+	// RetryStatuses are the upstream statuses that trigger one refresh and resend.
+	RetryStatuses []int
+	// MaxReplayBytes bounds how much of a request body is buffered for a resend.
+	MaxReplayBytes int64
+	// Breaker configures the provider's circuit breakers.
+	Breaker Breaker
+	// FetchTimeout bounds one token fetch from the plugin.
+	FetchTimeout time.Duration
+	// Options is handed to the plugin's Configure, with *_env and *_file secrets resolved.
+	Options map[string]any
+}
+
+// Breaker is a provider's `breaker` block.
+type Breaker struct {
+	// Failures is how many consecutive failures open the breaker.
+	Failures int
+	// OpenFor is how long the breaker stays open before one probe is let through.
+	OpenFor time.Duration
+}
+
+// Defaults for keys the user leaves out.
+const (
+	DefaultListen         = "127.0.0.1:8787"
+	DefaultShutdownGrace  = 30 * time.Second
+	DefaultRefreshBefore  = 5 * time.Minute
+	DefaultMaxReplayBytes = 16 << 20
+	DefaultFailures       = 5
+	DefaultOpenFor        = 30 * time.Second
+	DefaultFetchTimeout   = 30 * time.Second
+)
+
+// Provider returns the provider named name, or nil.
+func (c *Config) Provider(name string) *Provider {
+	for _, p := range c.Providers {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// Names returns the configured provider names in order.
+func (c *Config) Names() []string {
+	out := make([]string, len(c.Providers))
+	for i, p := range c.Providers {
+		out[i] = p.Name
+	}
+	return out
+}

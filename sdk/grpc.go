@@ -1,0 +1,171 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/structpb"
+
+	pb "github.com/tokenhost/tokenhost/sdk/proto"
+)
+
+const errorDomain = "tokenhost"
+
+// grpcServer adapts a Source to the generated gRPC server interface (plugin side).
+type grpcServer struct {
+	pb.UnimplementedSourceServer
+	impl Source
+}
+
+func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
+	opts := map[string]any{}
+	if req.GetOptions() != nil {
+		opts = req.GetOptions().AsMap()
+	}
+	info, err := s.impl.Configure(ctx, opts)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.ConfigureResponse{Info: &pb.Info{
+		Name: info.Name, Version: info.Version, Upstream: info.Upstream, AllowedHosts: info.AllowedHosts,
+		Header: info.Header, Scheme: info.Scheme, Mode: info.Mode,
+	}}, nil
+}
+
+func (s *grpcServer) Token(ctx context.Context, _ *pb.TokenRequest) (*pb.TokenResponse, error) {
+	t, err := s.impl.Token(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.TokenResponse{Token: tokenToPB(t)}, nil
+}
+
+func (s *grpcServer) Refresh(ctx context.Context, req *pb.RefreshRequest) (*pb.TokenResponse, error) {
+	t, err := s.impl.Refresh(ctx, tokenFromPB(req.GetStale()))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &pb.TokenResponse{Token: tokenToPB(t)}, nil
+}
+
+// grpcClient is the host-side Source that calls a plugin over gRPC.
+type grpcClient struct{ c pb.SourceClient }
+
+func (c *grpcClient) Configure(ctx context.Context, options map[string]any) (Info, error) {
+	st, err := structpb.NewStruct(options)
+	if err != nil {
+		return Info{}, BadConfig("", "options cannot be sent to the plugin: %v", err)
+	}
+	resp, err := c.c.Configure(ctx, &pb.ConfigureRequest{Options: st})
+	if err != nil {
+		return Info{}, fromStatus(ctx, err)
+	}
+	i := resp.GetInfo()
+	return Info{Name: i.GetName(), Version: i.GetVersion(), Upstream: i.GetUpstream(), AllowedHosts: i.GetAllowedHosts(),
+		Header: i.GetHeader(), Scheme: i.GetScheme(), Mode: i.GetMode()}, nil
+}
+
+func (c *grpcClient) Token(ctx context.Context) (Token, error) {
+	resp, err := c.c.Token(ctx, &pb.TokenRequest{})
+	if err != nil {
+		return Token{}, fromStatus(ctx, err)
+	}
+	return tokenFromPB(resp.GetToken()), nil
+}
+
+func (c *grpcClient) Refresh(ctx context.Context, stale Token) (Token, error) {
+	resp, err := c.c.Refresh(ctx, &pb.RefreshRequest{Stale: tokenToPB(stale)})
+	if err != nil {
+		return Token{}, fromStatus(ctx, err)
+	}
+	return tokenFromPB(resp.GetToken()), nil
+}
+
+func tokenToPB(t Token) *pb.Token {
+	return &pb.Token{Value: t.Value, Type: t.Type, ExpiryUnixNano: unixNano(t.Expiry), RefreshAtUnixNano: unixNano(t.RefreshAt), Headers: t.Headers}
+}
+
+func tokenFromPB(t *pb.Token) Token {
+	if t == nil {
+		return Token{}
+	}
+	return Token{Value: t.GetValue(), Type: t.GetType(), Expiry: fromUnixNano(t.GetExpiryUnixNano()),
+		RefreshAt: fromUnixNano(t.GetRefreshAtUnixNano()), Headers: t.GetHeaders()}
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+var kindCodes = map[Kind]codes.Code{
+	KindReauthRequired: codes.Unauthenticated,
+	KindUnavailable:    codes.Unavailable,
+	KindBadConfig:      codes.InvalidArgument,
+	KindInternal:       codes.Internal,
+}
+
+// toStatus turns a plugin error into a gRPC status that carries its Kind and Key.
+func toStatus(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Kind: KindInternal, Message: err.Error()}
+	}
+	st := status.New(kindCodes[e.Kind], e.Message)
+	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: string(e.Kind), Domain: errorDomain, Metadata: map[string]string{"key": e.Key}}); derr == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// TransportError is a failure of the connection to the plugin process rather than an answer from it.
+type TransportError struct{ Err error }
+
+// Error implements error.
+func (e *TransportError) Error() string { return "plugin connection failed: " + status.Convert(e.Err).Message() }
+
+// Unwrap returns the underlying gRPC error.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// fromStatus turns a gRPC error back into the plugin's typed error, the caller's context error, or a
+// TransportError when the plugin never answered.
+func fromStatus(ctx context.Context, err error) error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return &TransportError{Err: err}
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
+			return &Error{Kind: Kind(info.GetReason()), Key: info.GetMetadata()["key"], Message: st.Message()}
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	switch st.Code() {
+	case codes.Canceled:
+		return context.Canceled
+	case codes.DeadlineExceeded:
+		return context.DeadlineExceeded
+	}
+	return &TransportError{Err: err}
+}

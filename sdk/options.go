@@ -1,0 +1,189 @@
+package sdk
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Options is a provider's options block with typed accessors that report errors as BadConfig with the key.
+type Options map[string]any
+
+// String returns the string at key, or def when absent; a value of another type is a BadConfig error.
+func (o Options) String(key, def string) (string, error) {
+	v, ok := o[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", BadConfig(key, "must be a string, got %s", typeName(v))
+	}
+	return s, nil
+}
+
+// Strings returns the list of strings at key; a single string is taken as a one-element list.
+func (o Options) Strings(key string) ([]string, error) {
+	v, ok := o[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	switch t := v.(type) {
+	case string:
+		return []string{t}, nil
+	case []string:
+		return t, nil
+	case []any:
+		out := make([]string, 0, len(t))
+		for i, e := range t {
+			s, ok := e.(string)
+			if !ok {
+				return nil, BadConfig(fmt.Sprintf("%s[%d]", key, i), "must be a string, got %s", typeName(e))
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, BadConfig(key, "must be a list of strings, got %s", typeName(v))
+}
+
+// StringMap returns the string-to-string mapping at key.
+func (o Options) StringMap(key string) (map[string]string, error) {
+	v, ok := o[key]
+	if !ok || v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, BadConfig(key, "must be a mapping of names to strings, got %s", typeName(v))
+	}
+	out := make(map[string]string, len(m))
+	for k, e := range m {
+		switch s := e.(type) {
+		case string:
+			out[k] = s
+		case float64, int, int64, bool:
+			out[k] = fmt.Sprint(s)
+		default:
+			return nil, BadConfig(key+"."+k, "must be a string, got %s", typeName(e))
+		}
+	}
+	return out, nil
+}
+
+// Duration returns the duration at key, written as text ("30s", "5m") or as a number of seconds.
+func (o Options) Duration(key string, def time.Duration) (time.Duration, error) {
+	v, ok := o[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	switch t := v.(type) {
+	case string:
+		d, err := time.ParseDuration(strings.TrimSpace(t))
+		if err != nil || d < 0 {
+			return 0, BadConfig(key, "must be a duration such as 30s or 5m, got %q", t)
+		}
+		return d, nil
+	case float64:
+		if t < 0 || t > math.MaxInt64/float64(time.Second) {
+			return 0, BadConfig(key, "must be a non-negative duration")
+		}
+		return time.Duration(t * float64(time.Second)), nil
+	case int:
+		if t < 0 {
+			return 0, BadConfig(key, "must be a non-negative duration")
+		}
+		return time.Duration(t) * time.Second, nil
+	}
+	return 0, BadConfig(key, "must be a duration such as 30s, got %s", typeName(v))
+}
+
+// Bool returns the boolean at key, or def when absent.
+func (o Options) Bool(key string, def bool) (bool, error) {
+	v, ok := o[key]
+	if !ok || v == nil {
+		return def, nil
+	}
+	b, ok := v.(bool)
+	if !ok {
+		return false, BadConfig(key, "must be true or false, got %s", typeName(v))
+	}
+	return b, nil
+}
+
+// Unknown returns a BadConfig error for the first key of o not in known (sorted for stable messages).
+func (o Options) Unknown(known ...string) error {
+	keys := make([]string, 0, len(o))
+	for k := range o {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		found := false
+		for _, kn := range known {
+			if k == kn {
+				found = true
+				break
+			}
+		}
+		if !found {
+			msg := "unknown option"
+			if s := Closest(k, known); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			} else {
+				msg += "; known: " + strings.Join(known, ", ")
+			}
+			return BadConfig(k, "%s", msg)
+		}
+	}
+	return nil
+}
+
+// Closest returns the candidate nearest to word by edit distance, or "" when none is close.
+func Closest(word string, candidates []string) string {
+	best, bestD := "", len(word)/2+2
+	for _, c := range candidates {
+		if d := editDistance(word, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func typeName(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case float64, int, int64:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return fmt.Sprintf("%T", v)
+}

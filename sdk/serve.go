@@ -1,0 +1,54 @@
+package sdk
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+)
+
+// Serve runs src as a tokenhost plugin over gRPC and returns when the host ends the process's session.
+// Call it from a plugin's main; it also routes log/slog output to the host, which logs it with the
+// provider's name and the right level.
+func Serve(src Source) {
+	serve(ProtocolVersion, src)
+}
+
+func serve(version int, src Source) {
+	slog.SetDefault(NewPluginLogger(os.Stderr))
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
+		VersionedPlugins: versionedPlugins(version, src),
+		GRPCServer:       plugin.DefaultGRPCServer,
+		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug}),
+	})
+}
+
+// NewPluginLogger returns a slog logger writing the JSON lines the host parses from a plugin's stderr.
+func NewPluginLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				a.Key = "@timestamp"
+			case slog.MessageKey:
+				a.Key = "@message"
+			case slog.LevelKey:
+				a.Key = "@level"
+				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
+			}
+			return a
+		},
+	}))
+}
+
+// Ensure the adapters satisfy Source at compile time.
+var _ Source = (*grpcClient)(nil)
+

@@ -1,0 +1,51 @@
+// Package sdk is everything a tokenhost provider plugin imports: the Source contract, the Token and Info
+// types, the error kinds the host acts on, Serve for plugin mains, and the gRPC adapters between them.
+package sdk
+
+import (
+	"context"
+	"time"
+)
+
+// Token is one credential a provider hands to the host.
+type Token struct {
+	// Value is the credential itself; it never appears in logs or errors.
+	Value string
+	// Type is the token type; "Bearer" unless the provider says otherwise.
+	Type string
+	// Expiry is when the token stops working; zero means unknown (valid until rejected).
+	Expiry time.Time
+	// RefreshAt, when set, is when the provider wants the host to fetch a new token (e.g. Entra's refresh_in).
+	RefreshAt time.Time
+	// Headers are extra headers the upstream requires with this token (e.g. ChatGPT-Account-ID).
+	Headers map[string]string
+}
+
+// Info describes a configured provider: who serves it and where its tokens may go.
+type Info struct {
+	// Name is the plugin's name, e.g. "gateway".
+	Name string
+	// Version is the plugin's own version.
+	Version string
+	// Upstream is the default upstream base URL; the host config may override it.
+	Upstream string
+	// AllowedHosts are extra hosts, beside the upstream's, that may receive the token.
+	AllowedHosts []string
+	// Header, when set, is the header the credential goes in by default (the config may override it).
+	Header string
+	// Scheme is the prefix before the value in Header; used only when Header is set ("" sends the bare value).
+	Scheme string
+	// Mode is a short human description of how tokens are obtained, shown by `tokenhost check`.
+	Mode string
+}
+
+// Source is the token contract every provider plugin implements.
+type Source interface {
+	// Configure gets the provider's options block from the host config, once, before any token call.
+	Configure(ctx context.Context, options map[string]any) (Info, error)
+	// Token returns a usable token; the plugin may serve it from its own store.
+	Token(ctx context.Context) (Token, error)
+	// Refresh returns a token other than stale, bypassing every cache the plugin owns. The host calls it
+	// after the upstream rejected stale, and ahead of stale's expiry.
+	Refresh(ctx context.Context, stale Token) (Token, error)
+}
