@@ -1,0 +1,32 @@
+// Command tokenhost calls OAuth-fronted, OpenAI-compatible LLM endpoints as easily as an API key: it
+// prints fresh tokens for scripts, checks providers, runs an offline demo, and serves built-in plugins
+// when the host re-executes it in plugin mode.
+package main
+
+import (
+	"io"
+	"os"
+
+	"github.com/tokenhost/tokenhost/core"
+)
+
+func main() {
+	if core.ServeIfPlugin() {
+		return
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes the CLI with args and returns the process exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCmd(stdout, stderr)
+	cmd.SetArgs(args)
+	if err := cmd.Execute(); err != nil {
+		if code, ok := err.(exitCode); ok {
+			return int(code)
+		}
+		printErr(stderr, err)
+		return 1
+	}
+	return 0
+}

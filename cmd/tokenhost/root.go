@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenhost/tokenhost/core"
+)
+
+// exitCode ends the process with a code after the command has already said why.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// globals are the flags every command takes.
+type globals struct {
+	config   string
+	logLevel string
+	stdout   io.Writer
+	stderr   io.Writer
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "tokenhost",
+		Short:         "OAuth-fronted LLM endpoints, as easy as an API key",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVar(&g.config, "config", "", "configuration file (default: $TOKENHOST_CONFIG, ./tokenhost.yaml, $XDG_CONFIG_HOME/tokenhost/tokenhost.yaml, embedded default)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
+	root.AddCommand(newTokenCmd(g), newCheckCmd(g), newPluginsCmd(g), newVersionCmd(g), newDemoCmd(g))
+	return root
+}
+
+// logger returns the CLI's logger: text lines on stderr at the chosen level.
+func (g *globals) logger() *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		lvl = slog.LevelWarn
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// open opens the host with the CLI's flags.
+func (g *globals) open(ctx context.Context) (*core.Host, error) {
+	return core.Open(ctx, core.Options{ConfigFile: g.config, Logger: g.logger()})
+}
+
+// printErr writes err as one line on stderr.
+func printErr(w io.Writer, err error) {
+	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	fmt.Fprintln(w, "tokenhost: "+msg)
+}

@@ -1,0 +1,159 @@
+package core
+
+import (
+	"context"
+	"log/slog"
+	"net/textproto"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Background refresh pacing: after a failed or fruitless refresh-ahead, the next one waits a quarter of
+// the token's remaining life, within these bounds.
+const (
+	minAheadBackoff = time.Second
+	maxAheadBackoff = 30 * time.Second
+)
+
+// entry is one cached token with everything the hot path needs precomputed. Entries are immutable.
+type entry struct {
+	tok       sdk.Token
+	gen       uint64
+	expiry    time.Time // zero: valid until rejected
+	refreshAt time.Time // zero: no refresh ahead
+	header    string    // canonical header name
+	value     []string  // the header's value, shared read-only by every request
+	extra     []headerKV
+}
+
+type headerKV struct {
+	key   string
+	value []string
+}
+
+// usable reports whether e may still be sent at now.
+func (e *entry) usable(now time.Time) bool {
+	return e != nil && (e.expiry.IsZero() || now.Before(e.expiry))
+}
+
+// tokenCache is a provider's shared token cache. Reads are one atomic load; every fetch from the plugin
+// is single-flight, keyed by the entry it replaces.
+type tokenCache struct {
+	provider      string
+	refreshBefore time.Duration
+	timeout       time.Duration
+	fetch         func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
+	settings      func() *settings
+	log           *slog.Logger
+	stats         *stats
+	now           func() time.Time
+
+	cur      atomic.Pointer[entry]
+	gen      atomic.Uint64
+	flights  singleflight.Group
+	ahead    atomic.Bool  // a background refresh is running
+	notUntil atomic.Int64 // unix nano before which no background refresh starts
+}
+
+// get returns a usable entry: the cached one (starting a background refresh inside the refresh window), or
+// a freshly fetched one shared with every concurrent caller.
+func (c *tokenCache) get(ctx context.Context) (*entry, error) {
+	e := c.cur.Load()
+	if e != nil {
+		now := c.now()
+		if e.expiry.IsZero() || now.Before(e.expiry) {
+			if !e.refreshAt.IsZero() && !now.Before(e.refreshAt) {
+				c.refreshAhead(e, now)
+			}
+			return e, nil
+		}
+	}
+	return c.renew(ctx, e)
+}
+
+// renew replaces stale (nil: nothing cached) with a new token. Callers that pass the same stale entry
+// share one plugin call; if the cache already holds something newer, that is returned without a call.
+// ctx bounds only this caller's wait: the fetch itself runs on its own timeout for everyone.
+func (c *tokenCache) renew(ctx context.Context, stale *entry) (*entry, error) {
+	key := "0"
+	if stale != nil {
+		key = strconv.FormatUint(stale.gen, 10)
+	}
+	ch := c.flights.DoChan(key, func() (any, error) {
+		if cur := c.cur.Load(); cur != stale && cur.usable(c.now()) {
+			return cur, nil
+		}
+		fctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		defer cancel()
+		var staleTok *sdk.Token
+		if stale != nil {
+			staleTok = &stale.tok
+		}
+		tok, err := c.fetch(fctx, staleTok)
+		if err != nil {
+			c.stats.refreshFailures.Add(1)
+			return nil, err
+		}
+		c.stats.refreshes.Add(1)
+		e := c.newEntry(tok)
+		c.cur.Store(e)
+		return e, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*entry), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// refreshAhead starts one background refresh of e unless one is running or pacing holds it back.
+func (c *tokenCache) refreshAhead(e *entry, now time.Time) {
+	if now.UnixNano() < c.notUntil.Load() || !c.ahead.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer c.ahead.Store(false)
+		n, err := c.renew(context.Background(), e)
+		if err == nil && n.tok.Value != e.tok.Value {
+			return
+		}
+		now := c.now()
+		wait := min(max(e.expiry.Sub(now)/4, minAheadBackoff), maxAheadBackoff)
+		c.notUntil.Store(now.Add(wait).UnixNano())
+		if err != nil {
+			c.log.Warn("background token refresh failed; still serving the current token until it expires",
+				"expires_in", e.expiry.Sub(now).Round(time.Second).String(), "retry_in", wait.String(), "error", err.Error())
+		}
+	}()
+}
+
+// newEntry builds an immutable cache entry for tok.
+func (c *tokenCache) newEntry(tok sdk.Token) *entry {
+	s := c.settings()
+	e := &entry{tok: tok, gen: c.gen.Add(1), expiry: tok.Expiry, header: s.header, value: []string{s.value(tok.Value)}}
+	switch {
+	case !tok.RefreshAt.IsZero():
+		e.refreshAt = tok.RefreshAt
+	case !tok.Expiry.IsZero():
+		// Inside refresh_before of expiry, or past half the token's life if that is later, so a token
+		// shorter-lived than refresh_before is not refreshed on every request.
+		now := c.now()
+		e.refreshAt = tok.Expiry.Add(-c.refreshBefore)
+		if half := now.Add(tok.Expiry.Sub(now) / 2); half.After(e.refreshAt) {
+			e.refreshAt = half
+		}
+	}
+	for k, v := range tok.Headers {
+		e.extra = append(e.extra, headerKV{key: textproto.CanonicalMIMEHeaderKey(k), value: []string{v}})
+	}
+	return e
+}

@@ -1,0 +1,364 @@
+// Package core is the tokenhost host: it loads the configuration, supervises provider plugin processes,
+// and owns the wrapper every provider shares — token cache, refresh-ahead, single-flight refresh, one
+// retry after a rejection, circuit breaking. Embedders import it.
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Options configures Open.
+type Options struct {
+	// ConfigFile is the configuration file; empty means the search order of the docs.
+	ConfigFile string
+	// Config, when set, is used instead of loading a file.
+	Config *config.Config
+	// PluginExecutable is an installed tokenhost binary that serves the built-in plugins. Empty means this
+	// program itself, which must then call ServeIfPlugin first thing in main.
+	PluginExecutable string
+	// Base is the transport requests finally go through; nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Logger receives the host's and the plugins' log lines; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Host owns every configured provider's plugin process and shared wrapper.
+type Host struct {
+	cfg       *config.Config
+	providers map[string]*provider
+	log       *slog.Logger
+	closeOnce sync.Once
+}
+
+// provider is one configured provider: its plugin process, settings, cache and breakers.
+type provider struct {
+	name     string
+	cfg      *config.Provider
+	proc     *pluginProc
+	settings atomic.Pointer[settings]
+	cache    *tokenCache
+	breaker  *upstreamBreaker
+	tokens   *tokenBreaker
+	retry    [600]bool
+	stats    stats
+	log      *slog.Logger
+	lastErr  atomic.Pointer[string]
+
+	transportOnce     sync.Once
+	tr                *transport
+	base              http.RoundTripper
+	notReplayableOnce sync.Once
+}
+
+// Open loads the configuration and prepares every provider; plugin processes start on first use.
+func Open(ctx context.Context, opts Options) (*Host, error) {
+	if name := os.Getenv(envBuiltin); name != "" {
+		return nil, fmt.Errorf("this process was started to serve the built-in plugin %q but opened a host instead; call core.ServeIfPlugin() first thing in main", name)
+	}
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		cfg, err = config.Load(config.Sources{File: opts.ConfigFile, Environ: os.Environ(), Builtins: Builtins()})
+		if err != nil {
+			return nil, err
+		}
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	base := opts.Base
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
+	for _, pc := range cfg.Providers {
+		h.providers[pc.Name] = newProvider(pc, opts, base, logger.With("provider", pc.Name))
+	}
+	return h, nil
+}
+
+func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log *slog.Logger) *provider {
+	p := &provider{name: pc.Name, cfg: pc, log: log, base: base}
+	for _, s := range pc.RetryStatuses {
+		if s >= 0 && s < len(p.retry) {
+			p.retry[s] = true
+		}
+	}
+	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), logger: log, onStart: func(info sdk.Info) error {
+		s, err := resolveSettings(pc, info)
+		if err != nil {
+			return err
+		}
+		p.settings.Store(s)
+		return nil
+	}}
+	stateLog := func(what string) func(gobreaker.State) {
+		return func(to gobreaker.State) {
+			log.Warn("circuit breaker changed state", "breaker", what, "state", to.String())
+		}
+	}
+	p.breaker = newUpstreamBreaker(pc.Name, pc.Breaker, stateLog("upstream"))
+	p.tokens = newTokenBreaker(pc.Name, pc.Breaker, stateLog("token"))
+	p.cache = &tokenCache{
+		provider: pc.Name, refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, log: log, stats: &p.stats, now: time.Now,
+		settings: func() *settings { return p.settings.Load() },
+		fetch:    p.fetch,
+	}
+	return p
+}
+
+// pluginCommand returns how to start the provider's plugin process.
+func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte, error) {
+	if _, ok := builtins[pc.Plugin]; ok {
+		return func() (*exec.Cmd, []byte, error) {
+			exe := opts.PluginExecutable
+			if exe == "" {
+				if !servePluginChecked.Load() {
+					return nil, nil, fmt.Errorf("provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+				}
+				self, err := os.Executable()
+				if err != nil {
+					return nil, nil, fmt.Errorf("provider %s: cannot find this program's executable to run built-in plugin %q: %v; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
+				}
+				exe = self
+			}
+			cmd := exec.Command(exe)
+			cmd.Env = []string{envBuiltin + "=" + pc.Plugin}
+			return cmd, nil, nil
+		}
+	}
+	return func() (*exec.Cmd, []byte, error) {
+		if !strings.ContainsRune(pc.Plugin, filepath.Separator) && !strings.HasPrefix(pc.Plugin, ".") {
+			return nil, nil, fmt.Errorf("providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
+		}
+		sum, err := verifyExecutable(pc.Name, pc.Plugin, pc.SHA256)
+		if err != nil {
+			return nil, nil, err
+		}
+		return exec.Command(pc.Plugin), sum, nil
+	}
+}
+
+// start makes sure the plugin runs and the provider's settings are resolved.
+func (p *provider) start(ctx context.Context) (*settings, error) {
+	if _, err := p.proc.source(ctx); err != nil {
+		p.noteErr(err)
+		return nil, err
+	}
+	s := p.settings.Load()
+	if s == nil {
+		return nil, fmt.Errorf("provider %s: plugin started without settings", p.name)
+	}
+	return s, nil
+}
+
+// fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when
+// stale must be replaced (and when Token hands back an already expired token).
+func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+	tok, err := p.tokens.do(func() (sdk.Token, error) {
+		var tok sdk.Token
+		err := p.proc.call(ctx, func(src sdk.Source) error {
+			var err error
+			if stale == nil {
+				tok, err = src.Token(ctx)
+				if err == nil && !tok.Expiry.IsZero() && !p.cache.now().Before(tok.Expiry) {
+					tok, err = src.Refresh(ctx, tok)
+				}
+			} else {
+				tok, err = src.Refresh(ctx, *stale)
+			}
+			return err
+		})
+		if err == nil && tok.Value == "" {
+			err = sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin)
+		}
+		return tok, err
+	})
+	if err != nil {
+		err = p.describe(err)
+		p.noteErr(err)
+		return sdk.Token{}, err
+	}
+	if p.settings.Load() == nil {
+		return sdk.Token{}, fmt.Errorf("provider %s: plugin started without settings", p.name)
+	}
+	p.lastErr.Store(nil)
+	return tok, nil
+}
+
+// describe makes sure an error names the provider.
+func (p *provider) describe(err error) error {
+	if strings.Contains(err.Error(), "provider "+p.name) || strings.HasPrefix(err.Error(), "providers."+p.name) {
+		return err
+	}
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		return &sdk.Error{Kind: e.Kind, Key: e.Key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}
+	}
+	return fmt.Errorf("provider %s: %w", p.name, err)
+}
+
+func (p *provider) noteErr(err error) {
+	s := err.Error()
+	p.lastErr.Store(&s)
+}
+
+func (h *Host) provider(name string) (*provider, error) {
+	p, ok := h.providers[name]
+	if !ok {
+		known := h.cfg.Names()
+		if len(known) == 0 {
+			return nil, fmt.Errorf("unknown provider %q: no providers are configured (%s); add one under providers: in tokenhost.yaml", name, h.cfg.Source)
+		}
+		msg := fmt.Sprintf("unknown provider %q (configured: %s)", name, strings.Join(known, ", "))
+		if s := sdk.Closest(name, known); s != "" {
+			msg = fmt.Sprintf("unknown provider %q (did you mean %q? configured: %s)", name, s, strings.Join(known, ", "))
+		}
+		return nil, errors.New(msg)
+	}
+	return p, nil
+}
+
+// Token returns a valid token for provider from the shared cache, fetching it through the plugin when
+// needed.
+func (h *Host) Token(ctx context.Context, provider string) (sdk.Token, error) {
+	p, err := h.provider(provider)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	if p.settings.Load() == nil {
+		if _, err := p.start(ctx); err != nil {
+			return sdk.Token{}, err
+		}
+	}
+	e, err := p.cache.get(ctx)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	return e.tok, nil
+}
+
+// Transport returns the provider's shared wrapper around the base transport.
+func (h *Host) Transport(provider string) (http.RoundTripper, error) {
+	p, err := h.provider(provider)
+	if err != nil {
+		return nil, err
+	}
+	return p.transport(), nil
+}
+
+// Client returns an *http.Client that authenticates requests to the provider's upstream and never
+// follows a redirect with credentials to another host.
+func (h *Host) Client(provider string) (*http.Client, error) {
+	p, err := h.provider(provider)
+	if err != nil {
+		return nil, err
+	}
+	return p.transport().client(), nil
+}
+
+func (p *provider) transport() *transport {
+	p.transportOnce.Do(func() { p.tr = &transport{p: p, base: p.base} })
+	return p.tr
+}
+
+// Start starts every provider's plugin (as `check` and `serve --eager` do) and returns the first error of
+// each provider, by name.
+func (h *Host) Start(ctx context.Context) map[string]error {
+	errs := map[string]error{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for name, p := range h.providers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.start(ctx); err != nil {
+				mu.Lock()
+				errs[name] = err
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// Status describes one provider for `check`, `/providers` and embedders; it never holds a token.
+type Status struct {
+	// Name is the provider's name.
+	Name string
+	// Plugin is the configured plugin (built-in name or path).
+	Plugin string
+	// Running reports whether the plugin process is up.
+	Running bool
+	// Info is what the plugin reported about itself (zero until started).
+	Info sdk.Info
+	// Upstream is the resolved upstream base URL ("" until started).
+	Upstream string
+	// Expiry is the cached token's expiry (zero: none cached, or unknown).
+	Expiry time.Time
+	// HasToken reports whether a usable token is cached.
+	HasToken bool
+	// UpstreamBreaker and TokenBreaker are the breakers' states ("closed", "open", "half-open").
+	UpstreamBreaker, TokenBreaker string
+	// LastError is the last token or start error, already free of secrets.
+	LastError string
+	// Stats are the provider's counters.
+	Stats Stats
+}
+
+// Status returns the status of every configured provider, sorted by name.
+func (h *Host) Status() []Status {
+	out := make([]Status, 0, len(h.providers))
+	for _, name := range h.cfg.Names() {
+		p := h.providers[name]
+		info, running := p.proc.started()
+		st := Status{Name: name, Plugin: p.cfg.Plugin, Running: running, Info: info,
+			UpstreamBreaker: p.breaker.State().String(), TokenBreaker: p.tokens.State().String(), Stats: p.stats.snapshot()}
+		st.Stats.PluginStarts = p.proc.startCount()
+		if s := p.settings.Load(); s != nil {
+			st.Upstream = s.upstream.String()
+		}
+		if e := p.cache.cur.Load(); e != nil {
+			st.Expiry, st.HasToken = e.expiry, e.usable(time.Now())
+		}
+		if le := p.lastErr.Load(); le != nil {
+			st.LastError = *le
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Config returns the configuration the host runs with.
+func (h *Host) Config() *config.Config { return h.cfg }
+
+// Close ends every plugin process; the host cannot be used afterwards.
+func (h *Host) Close() error {
+	h.closeOnce.Do(func() {
+		var wg sync.WaitGroup
+		for _, p := range h.providers {
+			wg.Add(1)
+			go func() { defer wg.Done(); p.proc.close() }()
+		}
+		wg.Wait()
+	})
+	return nil
+}

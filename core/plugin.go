@@ -1,0 +1,308 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Restart policy for crashed plugins: the n-th consecutive crash waits crashBackoff*2^(n-1) (capped)
+// before the next start; a wait longer than maxInlineWait fails the call instead of blocking it.
+const (
+	crashBackoff    = 200 * time.Millisecond
+	maxCrashBackoff = 30 * time.Second
+	maxInlineWait   = time.Second
+	startTimeout    = 30 * time.Second
+)
+
+// pluginProc supervises one provider's plugin process: lazy start, Configure, restart after a crash.
+type pluginProc struct {
+	provider string
+	cfg      *config.Provider
+	cmd      func() (cmd *exec.Cmd, checksum []byte, err error)
+	logger   *slog.Logger
+	onStart  func(sdk.Info) error // resolves the provider's settings from Info; an error aborts the start
+	local    sdk.Source           // in-process source instead of a plugin process (tests of the wrapper)
+
+	mu        sync.Mutex
+	client    *plugin.Client
+	src       sdk.Source
+	info      sdk.Info
+	crashes   int
+	lastStart time.Time
+	lastExit  string
+	closed    bool
+	starts    int
+}
+
+// source returns a configured Source, starting (or restarting) the plugin process if needed.
+func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, fmt.Errorf("provider %s: host is closed", p.provider)
+	}
+	if p.client != nil && !p.client.Exited() {
+		return p.src, nil
+	}
+	if p.local != nil {
+		if p.src == nil {
+			info, err := p.local.Configure(ctx, p.cfg.Options)
+			if err != nil {
+				return nil, p.configureError(err)
+			}
+			if err := p.onStart(info); err != nil {
+				return nil, err
+			}
+			p.src, p.info = p.local, info
+			p.starts++
+		}
+		return p.src, nil
+	}
+	if p.client != nil { // it was running and is gone
+		p.noteCrashLocked("exited")
+	}
+	if p.crashes > 0 {
+		wait := crashBackoff << min(p.crashes-1, 10)
+		wait = min(wait, maxCrashBackoff)
+		remaining := time.Until(p.lastStart.Add(wait))
+		if remaining > maxInlineWait {
+			return nil, sdk.Unavailable("provider %s: plugin %s crashed %d times in a row (last: %s); next restart in %s — see the plugin's log lines above",
+				p.provider, p.cfg.Plugin, p.crashes, p.lastExit, remaining.Round(time.Second))
+		}
+		if remaining > 0 {
+			t := time.NewTimer(remaining)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-t.C:
+			}
+		}
+	}
+	if err := p.startLocked(ctx); err != nil {
+		return nil, err
+	}
+	return p.src, nil
+}
+
+func (p *pluginProc) noteCrashLocked(how string) {
+	p.crashes++
+	p.lastExit = how
+	if p.client != nil {
+		p.client.Kill()
+		p.client = nil
+		p.src = nil
+	}
+	p.logger.Warn("plugin process ended unexpectedly; it will be restarted on next use", "crashes", p.crashes, "how", how)
+}
+
+func (p *pluginProc) startLocked(ctx context.Context) error {
+	cmd, checksum, err := p.cmd()
+	if err != nil {
+		return err
+	}
+	var sec *plugin.SecureConfig
+	if checksum != nil {
+		sec = &plugin.SecureConfig{Checksum: checksum, Hash: sha256.New()}
+	}
+	p.lastStart = time.Now()
+	p.starts++
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  sdk.Handshake,
+		VersionedPlugins: sdk.VersionedPlugins(nil),
+		Cmd:              cmd,
+		SecureConfig:     sec,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:         true,
+		Logger:           newHCLog(p.logger),
+		Stderr:           io.Discard,
+		StartTimeout:     startTimeout,
+	})
+	fail := func(err error) error {
+		client.Kill()
+		return err
+	}
+	rpc, err := client.Client()
+	if err != nil {
+		return fail(p.startError(err))
+	}
+	raw, err := rpc.Dispense(sdk.PluginName)
+	if err != nil {
+		return fail(fmt.Errorf("provider %s: plugin %s started but does not serve a token source: %v", p.provider, p.cfg.Plugin, err))
+	}
+	src, ok := raw.(sdk.Source)
+	if !ok {
+		return fail(fmt.Errorf("provider %s: plugin %s returned %T, not a token source", p.provider, p.cfg.Plugin, raw))
+	}
+	cctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
+	defer cancel()
+	info, err := src.Configure(cctx, p.cfg.Options)
+	if err != nil {
+		return fail(p.configureError(err))
+	}
+	if err := p.onStart(info); err != nil {
+		return fail(err)
+	}
+	p.client, p.src, p.info = client, src, info
+	return nil
+}
+
+var versionMismatch = regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
+
+// startError explains why a plugin process did not get as far as serving.
+func (p *pluginProc) startError(err error) error {
+	msg := err.Error()
+	if m := versionMismatch.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("provider %s: plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk",
+			p.provider, p.cfg.Plugin, m[1], m[2])
+	}
+	if strings.Contains(msg, "checksums did not match") {
+		return fmt.Errorf("provider %s: plugin %s changed on disk after its sha256 was checked; refusing to run it", p.provider, p.cfg.Plugin)
+	}
+	if strings.Contains(msg, "Unrecognized remote plugin message") {
+		return fmt.Errorf("provider %s: %s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin",
+			p.provider, p.cfg.Plugin, firstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), p.provider)
+	}
+	if strings.Contains(msg, "plugin exited before we could connect") {
+		return fmt.Errorf("provider %s: plugin %s exited before its handshake; is it a tokenhost plugin? (see its log lines above)", p.provider, p.cfg.Plugin)
+	}
+	return fmt.Errorf("provider %s: starting plugin %s: %v", p.provider, p.cfg.Plugin, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// configureError prefixes a plugin's BadConfig key with the provider's config path.
+func (p *pluginProc) configureError(err error) error {
+	var e *sdk.Error
+	if errors.As(err, &e) && e.Kind == sdk.KindBadConfig {
+		key := "providers." + p.provider + ".options"
+		if e.Key != "" {
+			key += "." + e.Key
+		}
+		return &sdk.Error{Kind: sdk.KindBadConfig, Key: key, Message: e.Message}
+	}
+	return fmt.Errorf("provider %s: configuring plugin %s: %w", p.provider, p.cfg.Plugin, err)
+}
+
+// call runs fn against the plugin. A failure of the connection (the process died) is counted as a crash
+// and fn is tried once more on a fresh process; a successful call resets the crash count.
+func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error {
+	for attempt := 0; ; attempt++ {
+		src, err := p.source(ctx)
+		if err != nil {
+			return err
+		}
+		err = fn(src)
+		var te *sdk.TransportError
+		if !errors.As(err, &te) {
+			if err == nil || sdk.KindOf(err) != sdk.KindInternal {
+				p.mu.Lock()
+				p.crashes = 0
+				p.mu.Unlock()
+			}
+			return err
+		}
+		p.mu.Lock()
+		if p.src == src {
+			p.noteCrashLocked("connection lost")
+		}
+		p.mu.Unlock()
+		if attempt > 0 || ctx.Err() != nil {
+			return sdk.Unavailable("provider %s: plugin %s crashed during the call and again after a restart; see its log lines above", p.provider, p.cfg.Plugin)
+		}
+	}
+}
+
+// started reports whether a plugin process is running, with its Info.
+func (p *pluginProc) started() (sdk.Info, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.info, (p.client != nil && !p.client.Exited()) || (p.local != nil && p.src != nil)
+}
+
+// pid returns the running plugin's process id, or 0.
+func (p *pluginProc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.client == nil {
+		return 0
+	}
+	if rc := p.client.ReattachConfig(); rc != nil {
+		return rc.Pid
+	}
+	return 0
+}
+
+// close ends the plugin process and prevents new starts.
+func (p *pluginProc) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	if p.client != nil {
+		p.client.Kill()
+		p.client, p.src = nil, nil
+	}
+}
+
+// verifyExecutable checks that path is a regular executable file and, when want is set, that its SHA-256
+// matches; it returns the checksum to pin the start to.
+func verifyExecutable(provider, path, want string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("providers.%s.plugin: %s: %v", provider, path, errors.Unwrap(err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("providers.%s.plugin: %s is not a regular file", provider, path)
+	}
+	if fi.Mode().Perm()&0o111 == 0 {
+		return nil, fmt.Errorf("providers.%s.plugin: %s is not executable (chmod +x it)", provider, path)
+	}
+	if want == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("providers.%s.plugin: %v", provider, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return nil, fmt.Errorf("providers.%s.plugin: reading %s: %v", provider, path, err)
+	}
+	sum := h.Sum(nil)
+	if got := hex.EncodeToString(sum); got != strings.ToLower(want) {
+		return nil, fmt.Errorf("providers.%s.sha256: %s has sha256 %s, but the config pins %s; refusing to run it", provider, path, got, strings.ToLower(want))
+	}
+	return sum, nil
+}
+
+// startCount returns how many times the plugin process was started.
+func (p *pluginProc) startCount() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.starts
+}

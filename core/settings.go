@@ -1,0 +1,124 @@
+package core
+
+import (
+	"fmt"
+	"net"
+	"net/textproto"
+	"net/url"
+	"strings"
+
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// settings are a provider's resolved routing and header rules: the config merged with the plugin's Info.
+type settings struct {
+	upstream     *url.URL
+	upstreamHost string // host:port as requests carry it, for the fast comparison
+	hosts        map[string]bool
+	wildcards    []string // ".example.com" suffixes from "*.example.com" entries (default port only)
+	header       string   // canonical header name
+	scheme       string   // prefix before the value, "" for none
+	info         sdk.Info
+}
+
+// resolveSettings merges the provider's config with the plugin's Info defaults.
+func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
+	raw, key := cfg.Upstream, "providers."+cfg.Name+".upstream"
+	if raw == "" {
+		raw = info.Upstream
+	}
+	if raw == "" {
+		return nil, fmt.Errorf("%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1", key, cfg.Plugin)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return nil, fmt.Errorf("%s: %q is not an absolute http(s) URL", key, raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return nil, fmt.Errorf("%s: must be an https URL (http is allowed only for loopback hosts)", key)
+	}
+	s := &settings{upstream: u, upstreamHost: u.Host, hosts: map[string]bool{}, info: info}
+	s.hosts[normHostPort(u.Scheme, u.Host)] = true
+	for _, h := range append(append([]string{}, info.AllowedHosts...), cfg.AllowedHosts...) {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "" {
+			continue
+		}
+		if strings.HasPrefix(h, "*.") {
+			s.wildcards = append(s.wildcards, h[1:])
+			continue
+		}
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.Trim(h, "[]"), "443")
+		}
+		s.hosts[h] = true
+	}
+	switch {
+	case cfg.Header != "":
+		s.header = cfg.Header
+		s.scheme = "Bearer"
+	case info.Header != "":
+		s.header, s.scheme = info.Header, info.Scheme
+	default:
+		s.header, s.scheme = "Authorization", "Bearer"
+	}
+	if cfg.SchemeSet {
+		s.scheme = cfg.Scheme
+	}
+	s.header = textproto.CanonicalMIMEHeaderKey(s.header)
+	return s, nil
+}
+
+// allowed reports whether a request to u may carry the provider's token: its host is the upstream's or
+// an allowed one, and the token would not travel in clear text to a non-loopback host.
+func (s *settings) allowed(u *url.URL) bool {
+	if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		return false
+	}
+	if u.Host == s.upstreamHost && u.Scheme == s.upstream.Scheme {
+		return true
+	}
+	hp := normHostPort(u.Scheme, u.Host)
+	if s.hosts[hp] {
+		return true
+	}
+	if len(s.wildcards) > 0 && u.Scheme == "https" && (u.Port() == "" || u.Port() == "443") {
+		host := strings.ToLower(u.Hostname())
+		for _, w := range s.wildcards {
+			if strings.HasSuffix(host, w) && len(host) > len(w) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// value returns the header value for a token.
+func (s *settings) value(tok string) string {
+	if s.scheme == "" {
+		return tok
+	}
+	return s.scheme + " " + tok
+}
+
+// normHostPort returns host:port in lower case with the scheme's default port filled in.
+func normHostPort(scheme, hostport string) string {
+	hostport = strings.ToLower(hostport)
+	if _, _, err := net.SplitHostPort(hostport); err == nil {
+		return hostport
+	}
+	port := "443"
+	if scheme == "http" {
+		port = "80"
+	}
+	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

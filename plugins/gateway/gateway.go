@@ -1,0 +1,178 @@
+// Package gateway is the built-in tokenhost plugin for corporate gateways in front of an OpenAI-compatible
+// API. Its first mode is the OAuth 2.0 client credentials grant (RFC 6749 §4.4), with client_secret_basic
+// or client_secret_post client authentication, scopes, an audience and extra form parameters.
+//
+// Options (the provider's `options` block):
+//
+//	grant:         client_credentials (the default and, for now, the only grant)
+//	token_url:     the token endpoint; https, or http for loopback hosts only (required)
+//	client_id:     the client identifier (required)
+//	client_secret: the client secret (required; the host resolves client_secret_env / client_secret_file)
+//	scopes:        a list of scopes, or one space-separated string
+//	audience:      sent as the form parameter audience
+//	extra_params:  a mapping of further form parameters (not grant_type, client_id, client_secret, scope)
+//	auth_style:    basic (client_secret_basic, the default) or post (client_secret_post)
+//	timeout:       bound on one token request (default 30s)
+//
+// The upstream is not an option: the host config names it.
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Name is the plugin's name as the host config refers to it.
+const Name = "gateway"
+
+// Version is the plugin's version.
+var Version = "0.1.0"
+
+// MinRemaining is how much lifetime a cached token needs left to be served from the cache.
+const MinRemaining = 10 * time.Second
+
+// source is the gateway plugin's sdk.Source.
+type source struct {
+	sf singleflight.Group
+
+	mu  sync.Mutex
+	cfg *config   // nil until Configure succeeds
+	tok sdk.Token // last token fetched under cfg
+
+	// testHookWaiting, when set, runs after a caller has joined a token fetch and before it waits for it.
+	testHookWaiting func()
+}
+
+// New returns an unconfigured gateway Source.
+func New() sdk.Source { return &source{} }
+
+// Configure validates the options block; it does not contact the token endpoint.
+func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
+	cfg, err := parseConfig(options)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	s.mu.Lock()
+	old := s.cfg
+	s.cfg, s.tok = cfg, sdk.Token{}
+	s.mu.Unlock()
+	if old != nil {
+		old.client.CloseIdleConnections()
+	}
+	return sdk.Info{Name: Name, Version: Version, Mode: cfg.mode()}, nil
+}
+
+// Token returns the cached token while it has more than MinRemaining left, else fetches one; concurrent
+// callers share one fetch.
+func (s *source) Token(ctx context.Context) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
+	cfg, cur, err := s.state()
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	if fresh(cur) {
+		return cur, nil
+	}
+	return s.shared(ctx, "token", func() (sdk.Token, error) {
+		if _, cur, _ := s.state(); fresh(cur) {
+			return cur, nil // a fetch that finished just before this one started
+		}
+		return s.fetch(ctx, cfg)
+	})
+}
+
+// Refresh fetches a new token from the endpoint, bypassing the cache, unless the cache already holds a
+// usable token other than stale; concurrent refreshes of one stale token share one fetch.
+func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
+	cfg, cur, err := s.state()
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	newer := func(t sdk.Token) bool { return t.Value != stale.Value && fresh(t) }
+	if newer(cur) {
+		return cur, nil
+	}
+	sum := sha256.Sum256([]byte(stale.Value))
+	return s.shared(ctx, "refresh:"+hex.EncodeToString(sum[:]), func() (sdk.Token, error) {
+		if _, cur, _ := s.state(); newer(cur) {
+			return cur, nil
+		}
+		return s.fetch(ctx, cfg)
+	})
+}
+
+// state returns the configuration and the cached token.
+func (s *source) state() (*config, sdk.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg == nil {
+		return nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "gateway: a token was requested before Configure"}
+	}
+	return s.cfg, s.tok, nil
+}
+
+// fresh reports whether t can be served from the cache.
+func fresh(t sdk.Token) bool {
+	return t.Value != "" && (t.Expiry.IsZero() || time.Until(t.Expiry) > MinRemaining)
+}
+
+// shared runs fn once for all concurrent callers with the same key. A caller whose ctx ends stops waiting
+// at once with ctx's error; the fetch itself goes on (bounded by the timeout option) for the others, and
+// its token is cached.
+func (s *source) shared(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
+	ch := s.sf.DoChan(key, func() (any, error) { return fn() })
+	if s.testHookWaiting != nil {
+		s.testHookWaiting()
+	}
+	select {
+	case <-ctx.Done():
+		return sdk.Token{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return sdk.Token{}, r.Err
+		}
+		return r.Val.(sdk.Token), nil
+	}
+}
+
+// fetch asks the token endpoint for a new token and caches it. It runs detached from the caller's
+// cancellation, bounded by the configured timeout.
+func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
+	x := &exchange{}
+	fctx := context.WithoutCancel(ctx)
+	fctx = context.WithValue(fctx, oauth2.HTTPClient, cfg.client)
+	fctx = context.WithValue(fctx, exchangeKey{}, x)
+	ot, err := cfg.cc.Token(fctx)
+	if err != nil {
+		_, cur, _ := s.state()
+		err = classify(err, x, cfg, cur.Value)
+		slog.Debug("gateway: token request failed", "endpoint", cfg.endpoint, "kind", sdk.KindOf(err))
+		return sdk.Token{}, err
+	}
+	if strings.ContainsFunc(ot.AccessToken, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned an access_token with control characters, which cannot be sent in a header", cfg.endpoint)
+	}
+	t := sdk.Token{Value: ot.AccessToken, Type: ot.Type(), Expiry: ot.Expiry}
+	s.mu.Lock()
+	if s.cfg == cfg {
+		s.tok = t
+	}
+	s.mu.Unlock()
+	slog.Debug("gateway: token fetched", "endpoint", cfg.endpoint, "token", sdk.Fingerprint(t.Value), "expiry", t.Expiry)
+	return t, nil
+}
