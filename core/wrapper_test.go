@@ -405,7 +405,9 @@ func TestTokenStaysHome(t *testing.T) {
 
 	t.Run("redirect", func(t *testing.T) {
 		up.mu.Lock()
-		up.handler = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, foreign.URL+"/elsewhere", http.StatusFound) }
+		up.handler = func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, foreign.URL+"/elsewhere", http.StatusFound)
+		}
 		up.mu.Unlock()
 		defer func() { up.mu.Lock(); up.handler = nil; up.mu.Unlock() }()
 		req, _ := http.NewRequest(http.MethodGet, up.URL+"/go", nil)
@@ -535,4 +537,3 @@ func TestSettingsRefuseCleartextToRemoteHosts(t *testing.T) {
 		}
 	}
 }
-

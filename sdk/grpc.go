@@ -141,7 +141,9 @@ func toStatus(err error) error {
 type TransportError struct{ Err error }
 
 // Error implements error.
-func (e *TransportError) Error() string { return "plugin connection failed: " + status.Convert(e.Err).Message() }
+func (e *TransportError) Error() string {
+	return "plugin connection failed: " + status.Convert(e.Err).Message()
+}
 
 // Unwrap returns the underlying gRPC error.
 func (e *TransportError) Unwrap() error { return e.Err }

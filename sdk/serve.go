@@ -14,10 +14,12 @@ import (
 // Call it from a plugin's main; it also routes log/slog output to the host, which logs it with the
 // provider's name and the right level.
 func Serve(src Source) {
-	serve(ProtocolVersion, src)
+	ServeVersion(ProtocolVersion, src)
 }
 
-func serve(version int, src Source) {
+// ServeVersion is Serve speaking the given protocol version; it exists so hosts can test how they meet a
+// plugin built against another sdk.
+func ServeVersion(version int, src Source) {
 	slog.SetDefault(NewPluginLogger(os.Stderr))
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
@@ -51,4 +53,3 @@ func NewPluginLogger(w io.Writer) *slog.Logger {
 
 // Ensure the adapters satisfy Source at compile time.
 var _ Source = (*grpcClient)(nil)
-
