@@ -255,6 +255,22 @@ func (h *Host) Token(ctx context.Context, provider string) (sdk.Token, error) {
 	return e.tok, nil
 }
 
+// Upstream returns the provider's upstream base URL (the config's, else the plugin's default), starting
+// the plugin if needed; SDKs take it as their base URL.
+func (h *Host) Upstream(ctx context.Context, provider string) (string, error) {
+	p, err := h.provider(provider)
+	if err != nil {
+		return "", err
+	}
+	s := p.settings.Load()
+	if s == nil {
+		if s, err = p.start(ctx); err != nil {
+			return "", err
+		}
+	}
+	return s.upstream.String(), nil
+}
+
 // Transport returns the provider's shared wrapper around the base transport.
 func (h *Host) Transport(provider string) (http.RoundTripper, error) {
 	p, err := h.provider(provider)

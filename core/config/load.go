@@ -1,0 +1,171 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/knadh/koanf/providers/file"
+
+	"github.com/tokenhost/tokenhost/conf"
+)
+
+// EmbeddedSource is Config.Source when no configuration file was found and the embedded default was used.
+const EmbeddedSource = "embedded default"
+
+// FileName is the configuration file name looked up in the working directory and in $XDG_CONFIG_HOME/tokenhost.
+const FileName = "tokenhost.yaml"
+
+// Sources says where configuration may come from.
+type Sources struct {
+	// File is the explicit --config path ("" = search).
+	File string
+	// Environ is the environment as KEY=VALUE (os.Environ() in production); it supplies TOKENHOST_CONFIG,
+	// TOKENHOST_* overrides, XDG_CONFIG_HOME, HOME and the variables named by *_env secrets.
+	Environ []string
+	// Builtins are the names of the built-in plugins (e.g. ["gateway"]).
+	Builtins []string
+	// Dir is the working directory for the ./tokenhost.yaml lookup and relative paths ("" = os.Getwd()).
+	Dir string
+}
+
+// Load finds the configuration (see Locate), parses it, applies TOKENHOST_ environment overrides and
+// validates the result; the error lists every problem found, one per line.
+func Load(s Sources) (*Config, error) {
+	path, err := Locate(s)
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return Parse(conf.Default, EmbeddedSource, s)
+	}
+	data, err := file.Provider(path).ReadBytes()
+	if err != nil {
+		return nil, fmt.Errorf("%s: cannot read the configuration: %v", path, reason(err))
+	}
+	return Parse(data, path, s)
+}
+
+// Locate returns the configuration file to use, or "" meaning the embedded default. It tries, in order,
+// s.File, $TOKENHOST_CONFIG, ./tokenhost.yaml in s.Dir, and $XDG_CONFIG_HOME/tokenhost/tokenhost.yaml
+// (XDG_CONFIG_HOME defaulting to $HOME/.config). An explicit file that does not exist is an error.
+func Locate(s Sources) (string, error) {
+	env := environMap(s.Environ)
+	dir, err := workDir(s)
+	if err != nil {
+		return "", err
+	}
+	explicit := []struct{ path, what string }{
+		{s.File, "--config"},
+		{env["TOKENHOST_CONFIG"], "TOKENHOST_CONFIG"},
+	}
+	for _, e := range explicit {
+		if e.path == "" {
+			continue
+		}
+		p, err := absPath(e.path, dir, env)
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %v", e.what, e.path, err)
+		}
+		if err := checkFile(p); err != nil {
+			return "", fmt.Errorf("%s %s: %w", e.what, p, err)
+		}
+		return p, nil
+	}
+
+	candidates := []string{filepath.Join(dir, FileName)}
+	if xdg := xdgConfigHome(env); xdg != "" {
+		candidates = append(candidates, filepath.Join(xdg, "tokenhost", FileName))
+	}
+	for _, p := range candidates {
+		err := checkFile(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	return "", nil
+}
+
+// xdgConfigHome returns $XDG_CONFIG_HOME, or $HOME/.config when it is unset or not absolute (as the XDG
+// specification requires), or "" when neither is available.
+func xdgConfigHome(env map[string]string) string {
+	if x := env["XDG_CONFIG_HOME"]; x != "" && filepath.IsAbs(x) {
+		return x
+	}
+	if h := env["HOME"]; h != "" {
+		return filepath.Join(h, ".config")
+	}
+	return ""
+}
+
+// checkFile returns nil when p is a readable candidate: it exists and is not a directory.
+func checkFile(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fs.ErrNotExist // "file does not exist"
+		}
+		return reason(err)
+	}
+	if fi.IsDir() {
+		return errors.New("is a directory, not a configuration file")
+	}
+	return nil
+}
+
+// workDir returns s.Dir, or the process's working directory.
+func workDir(s Sources) (string, error) {
+	if s.Dir != "" {
+		return filepath.Abs(s.Dir)
+	}
+	d, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("cannot determine the working directory: %v", err)
+	}
+	return d, nil
+}
+
+// absPath expands a leading ~/ with $HOME and makes p absolute relative to dir.
+func absPath(p, dir string, env map[string]string) (string, error) {
+	if strings.HasPrefix(p, "~") {
+		rest := p[1:]
+		if rest != "" && rest[0] != '/' && rest[0] != filepath.Separator {
+			return "", errors.New("only a leading ~/ is expanded (write the full path)")
+		}
+		home := env["HOME"]
+		if home == "" {
+			return "", errors.New("cannot expand ~: HOME is not set")
+		}
+		p = home + rest
+	}
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	return filepath.Clean(p), nil
+}
+
+// environMap turns KEY=VALUE pairs into a map; a later pair wins, as in the process environment.
+func environMap(environ []string) map[string]string {
+	m := make(map[string]string, len(environ))
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// reason strips the operation and path from a *fs.PathError, leaving e.g. "permission denied".
+func reason(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
