@@ -155,7 +155,7 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 	burst("5. revoked again mid-run", 50)
 
 	fmt.Fprintln(out)
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROVIDER\tPLUGIN\tREQUESTS\t401s SEEN\tREFRESHES\tRETRIES\tFAILURES\tTOKENS ISSUED\tSTATUS\t")
 	allOK := true
 	status := map[string]core.Status{}

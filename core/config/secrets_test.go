@@ -152,6 +152,8 @@ func TestSecretRef(t *testing.T) {
 		"password_file":       {"password", "file"},
 		"private_key_file":    {"private_key", "file"},
 		"refresh_token_file":  {"refresh_token", "file"},
+		"key_file":            {"key", "file"},
+		"credentials_file":    {"credentials", "file"},
 		"auth_file":           {"", ""},
 		"ca_file":             {"", ""},
 		"certificate_file":    {"", ""},
