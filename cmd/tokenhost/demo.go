@@ -27,16 +27,18 @@ const demoTokenLife = 3 * time.Second
 // scenario is one provider in the demo: its loopback fakes, its config block, and how to call it.
 type scenario struct {
 	name, plugin string
-	yaml         string            // the provider's block under providers:
-	env          []string          // environment the config's *_env keys read
-	path         string            // request path under the upstream
-	revoke       func()            // revoke every token issued so far
-	issued       func() int64      // tokens the fake identity provider issued
-	close        func()            // stop the fakes
-	requests     atomic.Int64      // requests the demo sent
-	failed       atomic.Int64      // requests that did not end 200
-	upstream     string            // the fake upstream's base URL
-	extra        map[string]string // headers the demo request sets
+	yaml         string             // the provider's block under providers:
+	env          []string           // environment the config's *_env keys read
+	path         string             // request path under the upstream
+	revoke       func()             // revoke every token issued so far
+	issued       func() int64       // tokens the fake identity provider issued
+	close        func()             // stop the fakes
+	requests     atomic.Int64       // requests the demo sent
+	failed       atomic.Int64       // requests that did not end 200
+	upstream     string             // the fake upstream's base URL
+	extra        map[string]string  // headers the demo request sets
+	body         func(i int) []byte // the i-th request's JSON body; nil means a chat completion
+	setup        func() error       // prepares files the plugin reads (after the fakes start), or nil
 }
 
 // gatewayScenario is a corporate gateway behind an OAuth client-credentials token endpoint.
@@ -99,6 +101,11 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 	yaml := "providers:\n"
 	var env []string
 	for _, s := range scs {
+		if s.setup != nil {
+			if err := s.setup(); err != nil {
+				return false, fmt.Errorf("demo %s: %w", s.name, err)
+			}
+		}
 		yaml += "  " + s.name + ":" + s.yaml
 		env = append(env, s.env...)
 	}
@@ -183,10 +190,15 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 // send posts one chat completion and records its outcome.
 func (s *scenario) send(ctx context.Context, c *http.Client, i int) {
 	s.requests.Add(1)
-	body, _ := json.Marshal(map[string]any{
-		"model":    "demo-model",
-		"messages": []map[string]string{{"role": "user", "content": fmt.Sprintf("request %d", i)}},
-	})
+	var body []byte
+	if s.body != nil {
+		body = s.body(i)
+	} else {
+		body, _ = json.Marshal(map[string]any{
+			"model":    "demo-model",
+			"messages": []map[string]string{{"role": "user", "content": fmt.Sprintf("request %d", i)}},
+		})
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.upstream+s.path, bytes.NewReader(body))
 	if err != nil {
 		s.failed.Add(1)
