@@ -30,3 +30,14 @@ func (e *BreakerOpenError) Error() string {
 func (e *BreakerOpenError) RetryAfter() time.Duration {
 	return max(time.Until(e.RetryAt), time.Second)
 }
+
+// PluginCrashError is returned when a provider's plugin process keeps dying, so no token can be had.
+type PluginCrashError struct {
+	// Provider is the provider's name.
+	Provider string
+	// Message says what happened and what to look at.
+	Message string
+}
+
+// Error implements error.
+func (e *PluginCrashError) Error() string { return e.Message }

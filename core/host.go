@@ -43,6 +43,7 @@ type Host struct {
 	cfg       *config.Config
 	providers map[string]*provider
 	log       *slog.Logger
+	metrics   *metrics
 	closeOnce sync.Once
 }
 
@@ -59,6 +60,7 @@ type provider struct {
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
+	metrics  *metrics
 
 	transportOnce     sync.Once
 	tr                *transport
@@ -88,8 +90,11 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		base = http.DefaultTransport
 	}
 	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
+	h.metrics = newMetrics(h)
 	for _, pc := range cfg.Providers {
-		h.providers[pc.Name] = newProvider(pc, opts, base, logger.With("provider", pc.Name))
+		p := newProvider(pc, opts, base, logger.With("provider", pc.Name))
+		p.metrics = h.metrics
+		h.providers[pc.Name] = p
 	}
 	return h, nil
 }
@@ -171,8 +176,12 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 
 // fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when
 // stale must be replaced (and when Token hands back an already expired token).
-func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
-	tok, err := p.tokens.do(func() (sdk.Token, error) {
+func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, err error) {
+	if p.metrics != nil {
+		start := time.Now()
+		defer func() { p.metrics.observeFetch(p.name, time.Since(start), err) }()
+	}
+	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
 		err := p.proc.call(ctx, func(src sdk.Source) error {
 			var err error
@@ -205,12 +214,19 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (sdk.Token, erro
 
 // describe makes sure an error names the provider.
 func (p *provider) describe(err error) error {
-	if strings.Contains(err.Error(), "provider "+p.name) || strings.HasPrefix(err.Error(), "providers."+p.name) {
+	if strings.HasPrefix(err.Error(), "providers."+p.name) {
+		return err
+	}
+	if strings.Contains(err.Error(), "provider "+p.name) && sdk.KindOf(err) != sdk.KindBadConfig {
 		return err
 	}
 	var e *sdk.Error
 	if errors.As(err, &e) {
-		return &sdk.Error{Kind: e.Kind, Key: e.Key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}
+		key := e.Key
+		if e.Kind == sdk.KindBadConfig && !strings.HasPrefix(key, "providers.") {
+			key = strings.TrimSuffix("providers."+p.name+".options."+key, ".")
+		}
+		return &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}
 	}
 	return fmt.Errorf("provider %s: %w", p.name, err)
 }

@@ -37,13 +37,18 @@ func toSlogLevel(level hclog.Level) slog.Level {
 
 func (h *hclogSlog) Log(level hclog.Level, msg string, args ...any) {
 	lvl := toSlogLevel(level)
+	if h.name == "" {
+		// go-plugin's own bookkeeping (process started, exited, killed) comes through the unnamed logger;
+		// the host reports what matters in its errors, so this is debug detail. Plugin stderr lines come
+		// through a logger named after the plugin and keep their level.
+		lvl = slog.LevelDebug
+	}
 	if !h.l.Enabled(context.Background(), lvl) {
 		return
 	}
 	all := make([]any, 0, len(h.args)+len(args))
 	all = append(all, h.args...)
 	all = append(all, args...)
-	// go-plugin's own bookkeeping is debug noise for a user; the plugin's lines keep their level.
 	h.l.Log(context.Background(), lvl, msg, all...)
 }
 

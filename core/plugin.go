@@ -28,6 +28,8 @@ const (
 	maxCrashBackoff = 30 * time.Second
 	maxInlineWait   = time.Second
 	startTimeout    = 30 * time.Second
+	// stopGrace bounds go-plugin's graceful stop (it waits 2s itself) before the group is killed.
+	stopGrace = 3 * time.Second
 )
 
 // pluginProc supervises one provider's plugin process: lazy start, Configure, restart after a crash.
@@ -41,6 +43,7 @@ type pluginProc struct {
 
 	mu        sync.Mutex
 	client    *plugin.Client
+	pgid      int // the plugin's process group
 	src       sdk.Source
 	info      sdk.Info
 	crashes   int
@@ -82,8 +85,8 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 		wait = min(wait, maxCrashBackoff)
 		remaining := time.Until(p.lastStart.Add(wait))
 		if remaining > maxInlineWait {
-			return nil, sdk.Unavailable("provider %s: plugin %s crashed %d times in a row (last: %s); next restart in %s — see the plugin's log lines above",
-				p.provider, p.cfg.Plugin, p.crashes, p.lastExit, remaining.Round(time.Second))
+			return nil, &PluginCrashError{Provider: p.provider, Message: fmt.Sprintf("provider %s: plugin %s crashed %d times in a row (last: %s); next restart in %s — see the plugin's log lines above",
+				p.provider, p.cfg.Plugin, p.crashes, p.lastExit, remaining.Round(time.Second))}
 		}
 		if remaining > 0 {
 			t := time.NewTimer(remaining)
@@ -96,6 +99,10 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 		}
 	}
 	if err := p.startLocked(ctx); err != nil {
+		if p.crashes > 0 {
+			p.crashes++
+			return nil, &PluginCrashError{Provider: p.provider, Message: fmt.Sprintf("provider %s: plugin %s crashed and could not be restarted: %v", p.provider, p.cfg.Plugin, err)}
+		}
 		return nil, err
 	}
 	return p.src, nil
@@ -105,9 +112,8 @@ func (p *pluginProc) noteCrashLocked(how string) {
 	p.crashes++
 	p.lastExit = how
 	if p.client != nil {
-		p.client.Kill()
-		p.client = nil
-		p.src = nil
+		stopPlugin(p.client, p.pgid)
+		p.client, p.src = nil, nil
 	}
 	p.logger.Warn("plugin process ended unexpectedly; it will be restarted on next use", "crashes", p.crashes, "how", how)
 }
@@ -117,6 +123,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ownProcessGroup(cmd)
 	var sec *plugin.SecureConfig
 	if checksum != nil {
 		sec = &plugin.SecureConfig{Checksum: checksum, Hash: sha256.New()}
@@ -135,6 +142,9 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		StartTimeout:     startTimeout,
 	})
 	fail := func(err error) error {
+		if cmd.Process != nil {
+			killProcessGroup(cmd.Process.Pid) // it never became a plugin: no graceful stop to wait for
+		}
 		client.Kill()
 		return err
 	}
@@ -159,8 +169,27 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if err := p.onStart(info); err != nil {
 		return fail(err)
 	}
-	p.client, p.src, p.info = client, src, info
+	p.client, p.src, p.info, p.pgid = client, src, info, cmd.Process.Pid
 	return nil
+}
+
+// stopPlugin ends a plugin process: go-plugin's graceful stop, bounded by stopGrace, then a kill of its
+// whole process group so nothing it started outlives it.
+func stopPlugin(client *plugin.Client, pgid int) {
+	done := make(chan struct{})
+	go func() {
+		client.Kill()
+		close(done)
+	}()
+	t := time.NewTimer(stopGrace)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		killProcessGroup(pgid)
+		<-done
+	}
+	killProcessGroup(pgid)
 }
 
 var versionMismatch = regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
@@ -232,7 +261,7 @@ func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error 
 		}
 		p.mu.Unlock()
 		if attempt > 0 || ctx.Err() != nil {
-			return sdk.Unavailable("provider %s: plugin %s crashed during the call and again after a restart; see its log lines above", p.provider, p.cfg.Plugin)
+			return &PluginCrashError{Provider: p.provider, Message: fmt.Sprintf("provider %s: plugin %s crashed during the call and again after a restart; see its log lines above", p.provider, p.cfg.Plugin)}
 		}
 	}
 }
@@ -263,7 +292,7 @@ func (p *pluginProc) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	if p.client != nil {
-		p.client.Kill()
+		stopPlugin(p.client, p.pgid)
 		p.client, p.src = nil, nil
 	}
 }

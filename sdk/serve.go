@@ -29,6 +29,9 @@ func ServeVersion(version int, src Source) {
 	})
 }
 
+// hclogTimeFormat is the timestamp layout go-plugin requires of a plugin's JSON log lines.
+const hclogTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
+
 // NewPluginLogger returns a slog logger writing the JSON lines the host parses from a plugin's stderr.
 func NewPluginLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
@@ -39,7 +42,9 @@ func NewPluginLogger(w io.Writer) *slog.Logger {
 			}
 			switch a.Key {
 			case slog.TimeKey:
+				// go-plugin parses a line as a log entry only with hclog's exact timestamp layout.
 				a.Key = "@timestamp"
+				a.Value = slog.StringValue(a.Value.Time().Format(hclogTimeFormat))
 			case slog.MessageKey:
 				a.Key = "@message"
 			case slog.LevelKey:

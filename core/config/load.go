@@ -46,7 +46,11 @@ func Load(s Sources) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: cannot read the configuration: %v", path, reason(err))
 	}
-	return Parse(data, path, s)
+	cfg, err := Parse(data, path, s)
+	if err != nil && !strings.HasPrefix(err.Error(), path) {
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, err
 }
 
 // Locate returns the configuration file to use, or "" meaning the embedded default. It tries, in order,

@@ -1,0 +1,291 @@
+package core
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// ProxyOptions configures the proxy handler.
+type ProxyOptions struct {
+	// APIKeys are the inbound keys accepted as "Authorization: Bearer <key>"; empty means no inbound auth.
+	APIKeys []string
+	// Eager makes /readyz report ready only when every provider's plugin runs and holds a token.
+	Eager bool
+	// AccessLog receives one line per proxied request (method, provider, path, status, duration); nil
+	// means the host's logger.
+	AccessLog *slog.Logger
+}
+
+// Handler returns the local proxy: /<provider>/<rest> is forwarded to <upstream>/<rest> through the
+// provider's shared wrapper, beside /healthz, /readyz, /providers and /metrics.
+func (h *Host) Handler(opts ProxyOptions) http.Handler {
+	px := &proxy{h: h, opts: opts, routes: map[string]*httputil.ReverseProxy{}, log: opts.AccessLog}
+	if px.log == nil {
+		px.log = h.log
+	}
+	for _, k := range opts.APIKeys {
+		px.keys = append(px.keys, sha256.Sum256([]byte(k)))
+	}
+	for name, p := range h.providers {
+		px.routes[name] = px.reverseProxy(p)
+	}
+	px.metrics = promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{})
+	return px
+}
+
+type proxy struct {
+	h       *Host
+	opts    ProxyOptions
+	keys    [][32]byte
+	routes  map[string]*httputil.ReverseProxy
+	metrics http.Handler
+	log     *slog.Logger
+}
+
+// routeKey carries the path after the provider segment, in both forms, to Rewrite.
+type routeKey struct{}
+
+type route struct{ path, raw string }
+
+func (px *proxy) reverseProxy(p *provider) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		// Rewrite (not Director): hop-by-hop headers and inbound X-Forwarded-* are removed, none are added.
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			s := p.settings.Load() // set by ServeHTTP before forwarding
+			rest := pr.In.Context().Value(routeKey{}).(route)
+			out := pr.Out
+			out.URL.Scheme, out.URL.Host = s.upstream.Scheme, s.upstream.Host
+			// Keep the caller's escaping (e.g. %2F inside a segment) by setting both forms.
+			out.URL.Path = strings.TrimSuffix(s.upstream.Path, "/") + rest.path
+			out.URL.RawPath = strings.TrimSuffix(s.upstream.EscapedPath(), "/") + rest.raw
+			if s.upstream.RawQuery != "" {
+				out.URL.RawQuery = joinQuery(s.upstream.RawQuery, pr.In.URL.RawQuery)
+			}
+			out.Host = ""
+			out.Header.Del("Authorization") // the proxy's own key, never the upstream's
+			out.Header.Del(s.header)
+		},
+		Transport:    p.transport(),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, p.name, err) },
+		ErrorLog:     slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+	}
+}
+
+func joinQuery(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + "&" + b
+}
+
+func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		return
+	case "/readyz":
+		px.ready(w, r)
+		return
+	}
+	if !px.authorized(r) {
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <one of server.api_keys>")
+		return
+	}
+	switch r.URL.Path {
+	case "/metrics":
+		px.metrics.ServeHTTP(w, r)
+		return
+	case "/providers":
+		writeJSON(w, http.StatusOK, px.providers())
+		return
+	}
+	px.forward(w, r)
+}
+
+// authorized reports whether r carries an accepted inbound key, compared in constant time.
+func (px *proxy) authorized(r *http.Request) bool {
+	if len(px.keys) == 0 {
+		return true
+	}
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return false
+	}
+	sum := sha256.Sum256([]byte(got))
+	match := 0
+	for _, k := range px.keys {
+		match |= subtle.ConstantTimeCompare(sum[:], k[:])
+	}
+	return match == 1
+}
+
+func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	path := r.URL.EscapedPath()
+	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	rp, ok := px.routes[name]
+	if !ok {
+		known := px.h.cfg.Names()
+		writeError(w, http.StatusNotFound, "unknown_provider",
+			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
+		return
+	}
+	p := px.h.providers[name]
+	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		px.h.metrics.proxyRequests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+		px.log.Info("request", "method", r.Method, "provider", name, "path", "/"+rest, "status", rec.status,
+			"duration", time.Since(start).Round(time.Microsecond).String())
+	}()
+	if p.settings.Load() == nil {
+		if _, err := p.start(r.Context()); err != nil {
+			px.fail(rec, r, name, err)
+			return
+		}
+	}
+	rt := route{path: "/" + rest, raw: "/" + rest}
+	if u, err := url.PathUnescape(rt.raw); err == nil {
+		rt.path = u
+	}
+	ctx := context.WithValue(r.Context(), routeKey{}, rt)
+	rp.ServeHTTP(rec, r.WithContext(ctx))
+}
+
+// fail answers a request the proxy could not forward with an OpenAI-shaped error.
+func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+		if rec, ok := w.(*statusRecorder); ok {
+			rec.status = 499 // the client went away; nothing to write
+		}
+		return
+	}
+	var open *BreakerOpenError
+	var crashed *PluginCrashError
+	switch {
+	case errors.As(err, &open):
+		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
+		writeError(w, http.StatusServiceUnavailable, "circuit_open", err.Error())
+	case sdk.IsKind(err, sdk.KindReauthRequired):
+		writeError(w, http.StatusUnauthorized, "reauth_required", err.Error())
+	case errors.As(err, &crashed):
+		writeError(w, http.StatusBadGateway, "plugin_crashed", err.Error())
+	case sdk.IsKind(err, sdk.KindBadConfig):
+		writeError(w, http.StatusInternalServerError, "bad_config", err.Error())
+	case sdk.IsKind(err, sdk.KindUnavailable):
+		writeError(w, http.StatusBadGateway, "token_unavailable", err.Error())
+	default:
+		writeError(w, http.StatusBadGateway, "upstream_unreachable", fmt.Sprintf("provider %s: %v", provider, err))
+	}
+}
+
+// providerJSON is one entry of /providers; it never holds a token.
+type providerJSON struct {
+	Name            string         `json:"name"`
+	Plugin          string         `json:"plugin"`
+	Version         string         `json:"version,omitempty"`
+	Mode            string         `json:"mode,omitempty"`
+	Upstream        string         `json:"upstream,omitempty"`
+	Running         bool           `json:"running"`
+	HasToken        bool           `json:"has_token"`
+	TokenExpiry     *time.Time     `json:"token_expiry,omitempty"`
+	UpstreamBreaker string         `json:"upstream_breaker"`
+	TokenBreaker    string         `json:"token_breaker"`
+	LastError       string         `json:"last_error,omitempty"`
+	Counters        map[string]any `json:"counters"`
+}
+
+func (px *proxy) providers() []providerJSON {
+	var out []providerJSON
+	for _, st := range px.h.Status() {
+		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: st.Upstream,
+			Running: st.Running, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: st.LastError,
+			Counters: map[string]any{"rejected": st.Stats.Rejected, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
+				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
+		if !st.Expiry.IsZero() {
+			e := st.Expiry
+			pj.TokenExpiry = &e
+		}
+		out = append(out, pj)
+	}
+	return out
+}
+
+func (px *proxy) ready(w http.ResponseWriter, _ *http.Request) {
+	if !px.opts.Eager {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+		return
+	}
+	var waiting []string
+	for _, st := range px.h.Status() {
+		if !st.Running || !st.HasToken {
+			waiting = append(waiting, st.Name)
+		}
+	}
+	sort.Strings(waiting)
+	if len(waiting) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "providers_without_token": waiting})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// openAIError is the error body OpenAI-compatible clients understand.
+type openAIError struct {
+	Error struct {
+		Message string `json:"message"`
+		Type    string `json:"type"`
+		Code    string `json:"code"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e openAIError
+	e.Error.Message, e.Error.Type, e.Error.Code = msg, "tokenhost_error", code
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// statusRecorder remembers the status for the access log and metrics; Unwrap keeps flushing working
+// for streamed responses.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if !s.wrote {
+		s.status, s.wrote = code, true
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.wrote = true
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
