@@ -254,3 +254,5 @@ func readAll(t *testing.T, resp *http.Response) string {
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+var errReauth = sdk.ReauthRequired("your sign-in expired; run `fake login` again")

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
@@ -21,12 +22,32 @@ func Serve(src Source) {
 // plugin built against another sdk.
 func ServeVersion(version int, src Source) {
 	slog.SetDefault(NewPluginLogger(os.Stderr))
+	go exitWhenOrphaned(os.Getppid(), orphanCheckEvery)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: versionedPlugins(version, src),
 		GRPCServer:       plugin.DefaultGRPCServer,
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug}),
 	})
+}
+
+// orphanCheckEvery is how often a plugin checks that the host that started it is still alive.
+const orphanCheckEvery = 500 * time.Millisecond
+
+// exitWhenOrphaned ends the plugin process once its parent is gone (it was re-parented): a host killed
+// with SIGKILL cannot stop its plugins, so they stop themselves.
+func exitWhenOrphaned(parent int, every time.Duration) {
+	if parent <= 1 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for range t.C {
+		if os.Getppid() != parent {
+			slog.Warn("the tokenhost host that started this plugin is gone; exiting")
+			os.Exit(0)
+		}
+	}
 }
 
 // hclogTimeFormat is the timestamp layout go-plugin requires of a plugin's JSON log lines.

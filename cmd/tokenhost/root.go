@@ -19,10 +19,11 @@ func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
 
 // globals are the flags every command takes.
 type globals struct {
-	config   string
-	logLevel string
-	stdout   io.Writer
-	stderr   io.Writer
+	config      string
+	logLevel    string
+	logLevelSet bool
+	stdout      io.Writer
+	stderr      io.Writer
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -37,7 +38,10 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.config, "config", "", "configuration file (default: $TOKENHOST_CONFIG, ./tokenhost.yaml, $XDG_CONFIG_HOME/tokenhost/tokenhost.yaml, embedded default)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
-	root.AddCommand(newTokenCmd(g), newCheckCmd(g), newPluginsCmd(g), newVersionCmd(g), newDemoCmd(g))
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		g.logLevelSet = cmd.Flags().Changed("log-level")
+	}
+	root.AddCommand(newTokenCmd(g), newCheckCmd(g), newPluginsCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g))
 	return root
 }
 

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var listen string
+	var eager bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the local OpenAI-compatible auth proxy: /<provider>/<path> → <upstream>/<path>",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, g, listen, eager)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: server.listen, 127.0.0.1:8787)")
+	cmd.Flags().BoolVar(&eager, "eager", false, "start every plugin and fetch a token each before serving; /readyz waits for them")
+	return cmd
+}
+
+// serve runs the proxy until ctx ends, then shuts down gracefully.
+func serve(ctx context.Context, g *globals, listen string, eager bool) error {
+	if g.logLevel == "warn" && !g.logLevelSet {
+		g.logLevel = "info" // a server's access log is its main output
+	}
+	log := g.logger()
+	h, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	cfg := h.Config()
+	if listen == "" {
+		listen = cfg.Server.Listen
+	}
+	if err := config.ValidateListen(listen, cfg.Server.APIKeys); err != nil {
+		return err
+	}
+	if eager {
+		for name, err := range h.Start(ctx) {
+			log.Error("provider failed to start; /readyz reports not ready", "provider", name, "error", err.Error())
+		}
+		for _, name := range cfg.Names() {
+			if _, err := h.Token(ctx, name); err != nil {
+				log.Error("provider has no token yet", "provider", name, "error", err.Error())
+			}
+		}
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("server.listen: cannot listen on %s: %v", listen, err)
+	}
+	srv := &http.Server{
+		Handler:           h.Handler(core.ProxyOptions{APIKeys: cfg.Server.APIKeys, Eager: eager, AccessLog: log}),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          nil,
+	}
+	log.Info("tokenhost proxy listening", "address", "http://"+ln.Addr().String(), "providers", cfg.Names(), "config", cfg.Source)
+	fmt.Fprintf(g.stdout, "tokenhost: serving %d provider(s) on http://%s (e.g. OPENAI_BASE_URL=http://%s/<provider>)\n", len(cfg.Providers), ln.Addr(), ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	grace := cfg.Server.ShutdownGrace
+	log.Info("shutting down: no new connections; waiting for in-flight requests", "grace", grace.String())
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("in-flight requests did not finish within the grace period; closing them", "error", err.Error())
+		srv.Close()
+	}
+	return nil
+}
