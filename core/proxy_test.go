@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-
 )
 
 // proxyFor serves h's proxy handler on loopback.
@@ -332,4 +331,3 @@ func TestProxyProvidersAndReadyz(t *testing.T) {
 		t.Fatal("/providers exposes a token")
 	}
 }
-
