@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/tokenhost/tokenhost/plugins/codex"
 	"github.com/tokenhost/tokenhost/plugins/gateway"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -21,6 +22,7 @@ type builtin struct {
 
 // builtins are the plugins compiled into every tokenhost binary, by name.
 var builtins = map[string]builtin{
+	codex.Name:   {codex.New, codex.Version},
 	gateway.Name: {gateway.New, gateway.Version},
 }
 

@@ -1,0 +1,208 @@
+package codex
+
+import (
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// DefaultTokenURL is the Codex CLI's OAuth token endpoint.
+const DefaultTokenURL = "https://auth.openai.com/oauth/token"
+
+// DefaultClientID is the Codex CLI's public OAuth client identifier.
+const DefaultClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
+
+// DefaultRefreshWindow is how close to its expiry an access token is refreshed when refresh_window is not set.
+const DefaultRefreshWindow = 5 * time.Minute
+
+// DefaultLockTimeout bounds the wait for the cross-process lock when lock_timeout is not set.
+const DefaultLockTimeout = 30 * time.Second
+
+// DefaultTimeout bounds one token request when timeout is not set.
+const DefaultTimeout = 30 * time.Second
+
+// StaleAfter is how old last_refresh may grow before a token whose expiry cannot be read is refreshed.
+const StaleAfter = 8 * 24 * time.Hour
+
+// EnvCodexHome names the directory the Codex CLI keeps auth.json in (default ~/.codex).
+const EnvCodexHome = "CODEX_HOME"
+
+// EnvTokenURLOverride is the Codex CLI's own override of the token endpoint; it applies when token_url is
+// not set.
+const EnvTokenURLOverride = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
+
+// knownOptions lists every option the plugin reads.
+var knownOptions = []string{"auth_file", "token_url", "client_id", "refresh_window", "lock_timeout", "timeout"}
+
+// config is a validated options block.
+type config struct {
+	authFile      string // absolute path of auth.json
+	tokenURL      string // as configured
+	endpoint      string // scheme://host/path of tokenURL, safe to show in messages
+	clientID      string
+	refreshWindow time.Duration
+	lockTimeout   time.Duration
+	timeout       time.Duration
+	client        *http.Client
+}
+
+// parseConfig validates the options block. It does not look at the auth file.
+func parseConfig(raw map[string]any) (*config, error) {
+	o := sdk.Options(raw)
+	if err := o.Unknown(knownOptions...); err != nil {
+		return nil, err
+	}
+
+	path, err := o.String("auth_file", "")
+	if err != nil {
+		return nil, err
+	}
+	path, err = authFilePath(path)
+	if err != nil {
+		return nil, err
+	}
+
+	tokenURL, err := o.String("token_url", "")
+	if err != nil {
+		return nil, err
+	}
+	from := "token_url"
+	if _, set := raw["token_url"]; !set || tokenURL == "" {
+		if env := strings.TrimSpace(os.Getenv(EnvTokenURLOverride)); env != "" {
+			tokenURL, from = env, "the environment variable "+EnvTokenURLOverride
+		} else {
+			tokenURL = DefaultTokenURL
+		}
+	}
+	endpoint, err := checkTokenURL(tokenURL, from)
+	if err != nil {
+		return nil, err
+	}
+
+	clientID, err := o.String("client_id", DefaultClientID)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(clientID) == "" {
+		return nil, sdk.BadConfig("client_id", "must not be empty; leave it out to use the Codex CLI's client %s", DefaultClientID)
+	}
+
+	window, err := o.Duration("refresh_window", DefaultRefreshWindow)
+	if err != nil {
+		return nil, err
+	}
+	lockTimeout, err := o.Duration("lock_timeout", DefaultLockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if lockTimeout <= 0 {
+		return nil, sdk.BadConfig("lock_timeout", "must be greater than zero, e.g. 30s")
+	}
+	timeout, err := o.Duration("timeout", DefaultTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if timeout <= 0 {
+		return nil, sdk.BadConfig("timeout", "must be greater than zero, e.g. 30s")
+	}
+
+	return &config{
+		authFile:      path,
+		tokenURL:      tokenURL,
+		endpoint:      endpoint,
+		clientID:      clientID,
+		refreshWindow: window,
+		lockTimeout:   lockTimeout,
+		timeout:       timeout,
+		client:        newHTTPClient(timeout),
+	}, nil
+}
+
+// authFilePath returns the absolute path of the auth file: the option (with ~ expanded), else
+// $CODEX_HOME/auth.json, else ~/.codex/auth.json.
+func authFilePath(opt string) (string, error) {
+	p := strings.TrimSpace(opt)
+	if p == "" {
+		if home := os.Getenv(EnvCodexHome); home != "" {
+			p = filepath.Join(home, "auth.json")
+		} else {
+			p = "~/.codex/auth.json"
+		}
+	}
+	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~"+string(filepath.Separator)) {
+		home, err := os.UserHomeDir()
+		if err != nil || home == "" {
+			return "", sdk.BadConfig("auth_file", "cannot expand ~ because the home directory is unknown; give an absolute path or set %s", EnvCodexHome)
+		}
+		p = filepath.Join(home, p[1:])
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", sdk.BadConfig("auth_file", "cannot make %q absolute: %v", p, err)
+	}
+	return abs, nil
+}
+
+// checkTokenURL validates the token endpoint URL and returns the form of it that is safe to show.
+func checkTokenURL(raw, from string) (string, error) {
+	bad := func(format string, args ...any) error {
+		e := sdk.BadConfig("token_url", format, args...).(*sdk.Error)
+		if from != "token_url" {
+			e.Message += " (set by " + from + ")"
+		}
+		return e
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return "", bad("must be an absolute https URL such as %s", DefaultTokenURL)
+	}
+	if u.User != nil {
+		return "", bad("must not carry credentials")
+	}
+	if u.Fragment != "" {
+		return "", bad("must not have a #fragment")
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !isLoopback(u.Hostname()) {
+			return "", bad("must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
+		}
+	default:
+		return "", bad("must be an https URL, got scheme %q", u.Scheme)
+	}
+	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), nil
+}
+
+// isLoopback reports whether host is localhost or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newHTTPClient returns the plugin's own client: a fresh transport (proxy settings from the environment), a
+// per-request timeout, and no redirects, so a refresh token never follows one.
+func newHTTPClient(timeout time.Duration) *http.Client {
+	var rt http.RoundTripper
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		rt = t.Clone()
+	} else {
+		rt = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	return &http.Client{
+		Transport: rt,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}

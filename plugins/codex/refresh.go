@@ -1,0 +1,195 @@
+package codex
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// maxResponse bounds how much of a token endpoint's answer is read.
+const maxResponse = 1 << 20
+
+// Error codes of the token endpoint that mean the refresh token is dead for good.
+const (
+	codeExpired     = "refresh_token_expired"
+	codeReused      = "refresh_token_reused"
+	codeInvalidated = "refresh_token_invalidated"
+)
+
+// refreshRequest is the JSON body the Codex CLI sends to refresh.
+type refreshRequest struct {
+	ClientID     string `json:"client_id"`
+	GrantType    string `json:"grant_type"`
+	RefreshToken string `json:"refresh_token"`
+}
+
+// refreshResponse is a successful answer; every field is optional.
+type refreshResponse struct {
+	IDToken      *string `json:"id_token"`
+	AccessToken  *string `json:"access_token"`
+	RefreshToken *string `json:"refresh_token"`
+}
+
+// requestRefresh trades refreshToken for new tokens at the token endpoint. On failure it returns the
+// endpoint's error code (when it sent one) beside an sdk error that never holds a token or the response
+// body. path is the auth file, named in messages that tell the user to sign in again.
+func (c *config) requestRefresh(ctx context.Context, path, refreshToken string) (tokenUpdate, string, error) {
+	body, err := json.Marshal(refreshRequest{ClientID: c.clientID, GrantType: "refresh_token", RefreshToken: refreshToken})
+	if err != nil {
+		return tokenUpdate{}, "", err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, bytes.NewReader(body))
+	if err != nil {
+		return tokenUpdate{}, "", &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot build a request to %s", c.endpoint)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "tokenhost-codex/"+Version)
+
+	resp, err := c.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) {
+			return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s did not answer within %s; try again later (raise timeout if it is just slow)", c.endpoint, c.timeout)
+		}
+		if errors.Is(err, context.Canceled) {
+			return tokenUpdate{}, "", err
+		}
+		return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s could not be reached (%s); try again later", c.endpoint, netReason(err))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s answered %d but the answer could not be read; try again later", c.endpoint, resp.StatusCode)
+	}
+	ct := resp.Header.Get("Content-Type")
+
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		var r refreshResponse
+		if err := json.Unmarshal(raw, &r); err != nil || bytes.TrimSpace(raw)[0] != '{' {
+			return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s answered %d with %s, not a token response; try again later", c.endpoint, resp.StatusCode, describeType(ct))
+		}
+		u := tokenUpdate{idToken: deref(r.IDToken), accessToken: deref(r.AccessToken), refreshToken: deref(r.RefreshToken)}
+		for _, v := range []string{u.idToken, u.accessToken, u.refreshToken} {
+			if hasControl(v) {
+				return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s returned a token with control characters; try again later", c.endpoint)
+			}
+		}
+		return u, "", nil
+	}
+
+	code := errorCode(raw)
+	if code != "" && sdk.RedactString(code, refreshToken) != code {
+		code = "" // an endpoint that echoes the refresh token as a code
+	}
+	return tokenUpdate{}, code, c.classify(path, resp.StatusCode, code, ct)
+}
+
+// classify maps a failed refresh to an error kind and a next step.
+func (c *config) classify(path string, status int, code, ct string) error {
+	what := fmt.Sprintf("%d", status)
+	if code != "" {
+		what += " " + code
+	} else {
+		what += " with " + describeType(ct)
+	}
+	reauth := func(why string) error {
+		return sdk.ReauthRequired("the ChatGPT sign-in in %s can no longer be refreshed: %s (token endpoint %s answered %s); sign in again with `codex login`", path, why, c.endpoint, what)
+	}
+	switch {
+	case code == codeExpired:
+		return reauth("the refresh token has expired")
+	case code == codeReused:
+		return reauth("the refresh token was already used, and no other program has stored a newer one")
+	case code == codeInvalidated:
+		return reauth("the refresh token was revoked")
+	case code == "invalid_client" || code == "unauthorized_client":
+		return sdk.BadConfig("client_id", "token endpoint %s rejected the client (%s); leave client_id out to use the Codex CLI's client %s", c.endpoint, what, DefaultClientID)
+	case status == http.StatusUnauthorized, code == "invalid_grant":
+		return reauth("the token endpoint refused the refresh token")
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", c.endpoint, what)
+	}
+	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)}
+}
+
+// errorCode reads an error code from error.code, or error as a string, or a top-level code; it returns ""
+// when there is none or it does not look like a code (so nothing else of the body is ever quoted).
+func errorCode(body []byte) string {
+	var r struct {
+		Error json.RawMessage `json:"error"`
+		Code  any             `json:"code"`
+	}
+	if json.Unmarshal(body, &r) != nil {
+		return ""
+	}
+	var code string
+	var s string
+	var obj struct {
+		Code any `json:"code"`
+	}
+	switch {
+	case len(r.Error) > 0 && json.Unmarshal(r.Error, &obj) == nil && isString(obj.Code):
+		code = obj.Code.(string)
+	case len(r.Error) > 0 && json.Unmarshal(r.Error, &s) == nil:
+		code = s
+	case isString(r.Code):
+		code = r.Code.(string)
+	}
+	return safeCode(code)
+}
+
+func isString(v any) bool { _, ok := v.(string); return ok }
+
+// safeCode returns code when it is short and made only of letters, digits and _ . : -, else "".
+func safeCode(code string) string {
+	if len(code) == 0 || len(code) > 64 {
+		return ""
+	}
+	for _, r := range code {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-'
+		if !ok {
+			return ""
+		}
+	}
+	return code
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func describeType(ct string) string {
+	if ct == "" {
+		return "no content type"
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil {
+		return mt
+	}
+	return "an invalid content type"
+}
+
+// netReason returns the most useful part of a transport error, without the URL.
+func netReason(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Op + " " + op.Net + ": " + op.Err.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}

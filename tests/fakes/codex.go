@@ -1,0 +1,574 @@
+package fakes
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// CodexTokenPath is the path of a CodexAuthServer's token endpoint, as on auth.openai.com.
+const CodexTokenPath = "/oauth/token"
+
+// CodexBasePath is the path of the ChatGPT Codex backend under which a CodexUpstream serves.
+const CodexBasePath = "/backend-api/codex"
+
+// DefaultCodexClientID is the Codex CLI's OAuth client id, which a CodexAuthServer expects by default.
+const DefaultCodexClientID = "app_EMoamEEZ73f0CkXaXp7hrann"
+
+// DefaultCodexAccessLife is the lifetime of access tokens a CodexAuthServer issues when
+// CodexAuthConfig.AccessLife is zero.
+const DefaultCodexAccessLife = time.Hour
+
+// CodexAuthClaim is the JWT claim OpenAI puts the ChatGPT account under.
+const CodexAuthClaim = "https://api.openai.com/auth"
+
+// CodexAuthConfig configures a CodexAuthServer.
+type CodexAuthConfig struct {
+	// ClientID is the client id refresh requests must carry (default DefaultCodexClientID).
+	ClientID string
+	// AccountID is the ChatGPT account of every token issued (default a random UUID).
+	AccountID string
+	// AccessLife is the lifetime of issued access tokens (default DefaultCodexAccessLife).
+	AccessLife time.Duration
+	// OnReused, when set, runs on the request's goroutine just before the server answers
+	// refresh_token_reused, with the refresh token that was presented; tests use it to play another process
+	// that redeemed the token and is rewriting auth.json.
+	OnReused func(refreshToken string)
+}
+
+// CodexTokens is one set of tokens a CodexAuthServer issued.
+type CodexTokens struct {
+	// IDToken is a JWT naming the user and the ChatGPT account.
+	IDToken string
+	// AccessToken is a JWT whose exp is Expiry.
+	AccessToken string
+	// RefreshToken is opaque and single-use.
+	RefreshToken string
+	// Expiry is when AccessToken expires (whole seconds).
+	Expiry time.Time
+}
+
+// CodexAuthServer is a loopback fake of auth.openai.com's token endpoint as the Codex CLI uses it: a JSON
+// refresh_token grant whose refresh tokens rotate and are single-use.
+type CodexAuthServer struct {
+	srv       *httptest.Server
+	clientID  string
+	accountID string
+	onReused  func(string)
+
+	accessLife atomic.Int64 // time.Duration
+	down       atomic.Bool
+	requests   atomic.Int64
+	refreshes  atomic.Int64
+
+	mu       sync.Mutex
+	refresh  map[string]bool // refresh token -> already used
+	access   map[string]*codexAccess
+	lastBody map[string]any
+	gate     chan struct{} // non-nil while held
+	held     int64
+	heldCh   chan struct{} // closed and replaced whenever held changes
+}
+
+type codexAccess struct {
+	expiry  time.Time
+	revoked bool
+}
+
+// NewCodexAuthServer starts a token endpoint on 127.0.0.1.
+func NewCodexAuthServer(cfg CodexAuthConfig) *CodexAuthServer {
+	if cfg.ClientID == "" {
+		cfg.ClientID = DefaultCodexClientID
+	}
+	if cfg.AccountID == "" {
+		cfg.AccountID = codexUUID()
+	}
+	if cfg.AccessLife <= 0 {
+		cfg.AccessLife = DefaultCodexAccessLife
+	}
+	s := &CodexAuthServer{
+		clientID:  cfg.ClientID,
+		accountID: cfg.AccountID,
+		onReused:  cfg.OnReused,
+		refresh:   map[string]bool{},
+		access:    map[string]*codexAccess{},
+		heldCh:    make(chan struct{}),
+	}
+	s.accessLife.Store(int64(cfg.AccessLife))
+	mux := http.NewServeMux()
+	mux.HandleFunc(CodexTokenPath, s.handleToken)
+	s.srv = httptest.NewServer(mux)
+	return s
+}
+
+// Close shuts the server down, releasing any held requests first.
+func (s *CodexAuthServer) Close() {
+	s.mu.Lock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+	s.mu.Unlock()
+	s.srv.Close()
+}
+
+// URL returns the server's base URL, e.g. http://127.0.0.1:port.
+func (s *CodexAuthServer) URL() string { return s.srv.URL }
+
+// TokenURL returns the token endpoint's URL (the value for the codex plugin's token_url).
+func (s *CodexAuthServer) TokenURL() string { return s.srv.URL + CodexTokenPath }
+
+// AccountID returns the ChatGPT account every issued token names.
+func (s *CodexAuthServer) AccountID() string { return s.accountID }
+
+// Requests returns how many requests reached the token endpoint, failures included.
+func (s *CodexAuthServer) Requests() int64 { return s.requests.Load() }
+
+// Refreshes returns how many refresh requests succeeded.
+func (s *CodexAuthServer) Refreshes() int64 { return s.refreshes.Load() }
+
+// SetDown makes the endpoint answer 503 with an HTML page while down is true.
+func (s *CodexAuthServer) SetDown(down bool) { s.down.Store(down) }
+
+// SetAccessLife changes the lifetime of access tokens issued from now on; d <= 0 restores
+// DefaultCodexAccessLife.
+func (s *CodexAuthServer) SetAccessLife(d time.Duration) {
+	if d <= 0 {
+		d = DefaultCodexAccessLife
+	}
+	s.accessLife.Store(int64(d))
+}
+
+// Valid reports whether accessToken was issued by this server, has not expired and was not revoked.
+func (s *CodexAuthServer) Valid(accessToken string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.access[accessToken]
+	return ok && !a.revoked && time.Now().Before(a.expiry)
+}
+
+// RevokeAll revokes every access token issued so far; refresh tokens stay valid, so a client recovers by
+// refreshing.
+func (s *CodexAuthServer) RevokeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.access {
+		a.revoked = true
+	}
+}
+
+// SeedRefreshToken registers rt as a valid, unused refresh token (for an auth.json a test wrote itself).
+func (s *CodexAuthServer) SeedRefreshToken(rt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refresh[rt] = false
+}
+
+// Issue mints a fresh set of tokens, as a new `codex login` would; it is not counted as a request.
+func (s *CodexAuthServer) Issue() CodexTokens {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.issueLocked()
+}
+
+// Rotate redeems rt exactly as a successful refresh request would (rt becomes used, new tokens are
+// issued) without counting a request or a refresh; tests use it to play another process.
+func (s *CodexAuthServer) Rotate(rt string) (CodexTokens, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used, ok := s.refresh[rt]
+	switch {
+	case !ok:
+		return CodexTokens{}, errors.New("refresh_token_invalidated")
+	case used:
+		return CodexTokens{}, errors.New("refresh_token_reused")
+	}
+	s.refresh[rt] = true
+	return s.issueLocked(), nil
+}
+
+// LastBody returns the JSON body of the last token request, with the refresh token's value replaced by
+// "<redacted>".
+func (s *CodexAuthServer) LastBody() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]any, len(s.lastBody))
+	for k, v := range s.lastBody {
+		out[k] = v
+	}
+	return out
+}
+
+// MakeJWT returns an unsigned-style JWT (header.payload.signature, with a dummy signature) carrying claims.
+func (s *CodexAuthServer) MakeJWT(claims map[string]any) string { return MakeCodexJWT(claims) }
+
+// MakeCodexJWT returns a JWT carrying claims with a dummy signature; no one checks it.
+func MakeCodexJWT(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	header, _ := json.Marshal(map[string]any{"alg": "RS256", "typ": "JWT", "kid": "tokenhost-fake"})
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		panic(fmt.Sprintf("fakes: claims cannot be encoded as JSON: %v", err))
+	}
+	return enc.EncodeToString(header) + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString([]byte("fake-signature"))
+}
+
+// Hold makes token requests block until the returned release is called (idempotent). Requests counts
+// requests as they arrive, before they block.
+func (s *CodexAuthServer) Hold() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+	gate := s.gate
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.gate == gate {
+				close(gate)
+				s.gate = nil
+			}
+		})
+	}
+}
+
+// WaitHeld blocks until at least n token requests are blocked by Hold, or ctx ends.
+func (s *CodexAuthServer) WaitHeld(ctx context.Context, n int64) error {
+	for {
+		s.mu.Lock()
+		held, ch := s.held, s.heldCh
+		s.mu.Unlock()
+		if held >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *CodexAuthServer) addHeld(d int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held += d
+	close(s.heldCh)
+	s.heldCh = make(chan struct{})
+}
+
+// wait blocks while the server is held; it reports false when the client went away meanwhile.
+func (s *CodexAuthServer) wait(r *http.Request) bool {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate == nil {
+		return true
+	}
+	s.addHeld(1)
+	defer s.addHeld(-1)
+	select {
+	case <-gate:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+// issueLocked mints tokens; s.mu must be held.
+func (s *CodexAuthServer) issueLocked() CodexTokens {
+	now := time.Now()
+	exp := time.Unix(now.Add(time.Duration(s.accessLife.Load())).Unix(), 0)
+	if !exp.After(now) {
+		exp = exp.Add(time.Second)
+	}
+	auth := map[string]any{"chatgpt_account_id": s.accountID, "chatgpt_plan_type": "plus", "chatgpt_user_id": "user-fake"}
+	access := MakeCodexJWT(map[string]any{
+		"iss": "https://auth.openai.com", "aud": []string{"https://api.openai.com/v1"}, "client_id": s.clientID,
+		"exp": exp.Unix(), "iat": now.Unix(), "jti": codexRandom(12), "scp": []string{"openid", "profile", "email", "offline_access"},
+		CodexAuthClaim: auth,
+	})
+	id := MakeCodexJWT(map[string]any{
+		"iss": "https://auth.openai.com", "aud": []string{s.clientID}, "email": "user@example.com",
+		"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "jti": codexRandom(12),
+		CodexAuthClaim: auth,
+	})
+	rt := "rt_" + codexRandom(24)
+	s.access[access] = &codexAccess{expiry: exp}
+	s.refresh[rt] = false
+	return CodexTokens{IDToken: id, AccessToken: access, RefreshToken: rt, Expiry: exp}
+}
+
+func (s *CodexAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	if !s.wait(r) {
+		return
+	}
+	if s.down.Load() {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head>"+
+			"<body><h1>Service Unavailable</h1><p>auth is down for maintenance.</p></body></html>\n")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		codexError(w, http.StatusMethodNotAllowed, "invalid_request", "the token endpoint accepts POST only")
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/json" {
+		codexError(w, http.StatusBadRequest, "invalid_request", "the body must be application/json")
+		return
+	}
+	var body map[string]any
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err := dec.Decode(&body); err != nil || body == nil || dec.More() {
+		codexError(w, http.StatusBadRequest, "invalid_request", "the body is not a JSON object")
+		return
+	}
+	recorded := make(map[string]any, len(body))
+	for k, v := range body {
+		if k == "refresh_token" {
+			v = "<redacted>"
+		}
+		recorded[k] = v
+	}
+	s.mu.Lock()
+	s.lastBody = recorded
+	s.mu.Unlock()
+
+	if id, _ := body["client_id"].(string); id != s.clientID {
+		codexError(w, http.StatusUnauthorized, "invalid_client", "unknown client")
+		return
+	}
+	if gt, _ := body["grant_type"].(string); gt != "refresh_token" {
+		codexError(w, http.StatusBadRequest, "unsupported_grant_type", "only refresh_token is supported")
+		return
+	}
+	rt, _ := body["refresh_token"].(string)
+	if rt == "" {
+		codexError(w, http.StatusBadRequest, "invalid_request", "refresh_token is required")
+		return
+	}
+
+	s.mu.Lock()
+	used, known := s.refresh[rt]
+	var tokens CodexTokens
+	if known && !used {
+		s.refresh[rt] = true
+		tokens = s.issueLocked()
+	}
+	s.mu.Unlock()
+	switch {
+	case !known:
+		codexError(w, http.StatusUnauthorized, "refresh_token_invalidated", "Your refresh token has been invalidated. Please try signing in again.")
+		return
+	case used:
+		if s.onReused != nil {
+			s.onReused(rt)
+		}
+		codexError(w, http.StatusUnauthorized, "refresh_token_reused", "Your refresh token has already been used to generate a new access token. Please try signing in again.")
+		return
+	}
+	s.refreshes.Add(1)
+	w.Header().Set("Cache-Control", "no-store")
+	codexJSON(w, http.StatusOK, map[string]any{
+		"id_token":      tokens.IDToken,
+		"access_token":  tokens.AccessToken,
+		"refresh_token": tokens.RefreshToken,
+	})
+}
+
+// codexError answers an error in the shape auth.openai.com uses: {"error":{"code","message",...}}.
+func codexError(w http.ResponseWriter, status int, code, msg string) {
+	codexJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": nil, "code": code}})
+}
+
+func codexJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// codexRandom returns n random bytes, hex-encoded.
+func codexRandom(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// codexUUID returns a random version 4 UUID.
+func codexUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// WriteCodexAuth writes an auth.json as the Codex CLI does after `codex login` with ChatGPT: pretty-printed,
+// mode 0600, with auth_mode "chatgpt", OPENAI_API_KEY null and last_refresh now. An empty idToken is left
+// out and an empty accountID is written as null. Fields in extra are added at the top level (replacing
+// any of the above). The file is replaced atomically, so a concurrent reader never sees half of it.
+func WriteCodexAuth(path string, access, refresh, idToken, accountID string, extra map[string]any) error {
+	tokens := map[string]any{"access_token": access, "refresh_token": refresh, "account_id": nil}
+	if idToken != "" {
+		tokens["id_token"] = idToken
+	}
+	if accountID != "" {
+		tokens["account_id"] = accountID
+	}
+	doc := map[string]any{
+		"auth_mode":      "chatgpt",
+		"OPENAI_API_KEY": nil,
+		"tokens":         tokens,
+		"last_refresh":   time.Now().UTC().Format(time.RFC3339Nano),
+	}
+	for k, v := range extra {
+		doc[k] = v
+	}
+	data, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, data)
+}
+
+// writeFileAtomic replaces path with data (mode 0600) through a temporary file in the same directory.
+func writeFileAtomic(path string, data []byte) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".fake-auth-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// CodexUpstream is a loopback fake of the ChatGPT Codex backend's POST /backend-api/codex/responses: it
+// needs a valid bearer and the right ChatGPT-Account-ID, and answers a short Responses API SSE stream.
+type CodexUpstream struct {
+	srv       *httptest.Server
+	valid     func(string) bool
+	accountID string
+
+	requests atomic.Int64
+	rejected atomic.Int64
+}
+
+// NewCodexUpstream starts the backend on 127.0.0.1. It accepts a request when valid(bearer) is true and
+// the ChatGPT-Account-ID header (any case of the name) equals accountID; a nil valid accepts no token.
+func NewCodexUpstream(valid func(string) bool, accountID string) *CodexUpstream {
+	if valid == nil {
+		valid = func(string) bool { return false }
+	}
+	u := &CodexUpstream{valid: valid, accountID: accountID}
+	mux := http.NewServeMux()
+	mux.HandleFunc(CodexBasePath+"/", u.handle)
+	u.srv = httptest.NewServer(mux)
+	return u
+}
+
+// URL returns the backend's base URL, e.g. http://127.0.0.1:port/backend-api/codex.
+func (u *CodexUpstream) URL() string { return u.srv.URL + CodexBasePath }
+
+// Close shuts the backend down.
+func (u *CodexUpstream) Close() { u.srv.Close() }
+
+// Requests returns how many requests reached the backend.
+func (u *CodexUpstream) Requests() int64 { return u.requests.Load() }
+
+// Rejected returns how many requests were answered 401.
+func (u *CodexUpstream) Rejected() int64 { return u.rejected.Load() }
+
+func (u *CodexUpstream) handle(w http.ResponseWriter, r *http.Request) {
+	u.requests.Add(1)
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	switch {
+	case !strings.EqualFold(scheme, "Bearer") || token == "" || !u.valid(token):
+		u.rejected.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fake-chatgpt"`)
+		codexError(w, http.StatusUnauthorized, "token_expired", "Provided authentication token is expired or invalid.")
+		return
+	case r.Header.Get("ChatGPT-Account-ID") != u.accountID || u.accountID == "":
+		// Header.Get canonicalises the name, so chatgpt-account-id matches too.
+		u.rejected.Add(1)
+		codexError(w, http.StatusUnauthorized, "account_mismatch", "The ChatGPT-Account-ID header is missing or does not match the token.")
+		return
+	}
+	if r.URL.Path != CodexBasePath+"/responses" {
+		codexError(w, http.StatusNotFound, "unknown_url", "unknown path "+r.URL.Path)
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		codexError(w, http.StatusMethodNotAllowed, "method_not_allowed", "method "+r.Method+" not allowed")
+		return
+	}
+	var body map[string]any
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<20)).Decode(&body); err != nil || body == nil {
+		codexError(w, http.StatusBadRequest, "invalid_json", "the request body is not a JSON object")
+		return
+	}
+	model, _ := body["model"].(string)
+	if model == "" {
+		model = "gpt-5-codex"
+	}
+	id := "resp_" + codexRandom(12)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	send := func(event string, data map[string]any) {
+		data["type"] = event
+		b, _ := json.Marshal(data)
+		_, _ = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+	resp := func(status string, output []any) map[string]any {
+		return map[string]any{"id": id, "object": "response", "created_at": time.Now().Unix(), "status": status, "model": model, "output": output}
+	}
+	const text = "Hello from the fake Codex backend."
+	send("response.created", map[string]any{"response": resp("in_progress", []any{})})
+	send("response.output_text.delta", map[string]any{"item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": text})
+	done := resp("completed", []any{map[string]any{
+		"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
+		"content": []any{map[string]any{"type": "output_text", "text": text, "annotations": []any{}}},
+	}})
+	done["usage"] = map[string]any{"input_tokens": 1, "output_tokens": 7, "total_tokens": 8}
+	send("response.completed", map[string]any{"response": done})
+}
