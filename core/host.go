@@ -56,7 +56,7 @@ type provider struct {
 	cache    *tokenCache
 	breaker  *upstreamBreaker
 	tokens   *tokenBreaker
-	retry    [600]bool
+	retry    [1000]bool // indexed by status code; retry_statuses are 100-599
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]

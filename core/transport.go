@@ -45,7 +45,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		replayable = bufferBody(out, p.cfg.MaxReplayBytes)
 	}
 	resp, err := p.breaker.roundTrip(t.base, out)
-	if err != nil || !p.retry[resp.StatusCode] {
+	if err != nil || !p.retryable(resp.StatusCode) {
 		if err != nil {
 			p.stats.failures.Add(1)
 		}
@@ -82,6 +82,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		p.stats.failures.Add(1)
 	}
 	return resp, err
+}
+
+// retryable reports whether status is in the provider's retry_statuses.
+func (p *provider) retryable(status int) bool {
+	return status >= 0 && status < len(p.retry) && p.retry[status]
 }
 
 // withToken returns a shallow copy of req whose headers carry e's credential and extra headers. The

@@ -537,3 +537,22 @@ func TestSettingsRefuseCleartextToRemoteHosts(t *testing.T) {
 		}
 	}
 }
+
+// An upstream may answer any three-digit status; none may crash the wrapper.
+func TestUnusualStatusCodesPassThrough(t *testing.T) {
+	src := newFakeSource(time.Hour, time.Now)
+	up := newUpstream(t, bearerValid(src))
+	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
+	c, _ := h.Client("p")
+	for _, code := range []int{299, 599, 600, 999} {
+		up.status.Store(int64(code))
+		resp, err := c.Get(up.URL)
+		if err != nil {
+			t.Fatalf("status %d: %v", code, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != code {
+			t.Fatalf("got %d, want %d passed through", resp.StatusCode, code)
+		}
+	}
+}

@@ -106,3 +106,22 @@ func FuzzJWTClaims(f *testing.F) {
 		}
 	})
 }
+
+// FuzzErrorCode feeds arbitrary token-endpoint error bodies to the code reader: it must not panic, and
+// whatever it returns is short and made only of code characters, so a body is never quoted.
+func FuzzErrorCode(f *testing.F) {
+	for _, seed := range []string{
+		`{"error":{"code":"refresh_token_reused","message":"x"}}`,
+		`{"error":"refresh_token_expired"}`,
+		`{"code":"refresh_token_invalidated"}`,
+		`{"error":{"code":42}}`, `{"error":null}`, `[]`, ``, `<html>oops</html>`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		code := errorCode(body)
+		if code != safeCode(code) || len(code) > 64 {
+			t.Fatalf("errorCode returned %q, which is not a safe code", code)
+		}
+	})
+}
