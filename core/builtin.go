@@ -8,6 +8,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/codex"
 	"github.com/tokenhost/tokenhost/plugins/gateway"
+	"github.com/tokenhost/tokenhost/plugins/gemini"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -24,6 +25,7 @@ type builtin struct {
 var builtins = map[string]builtin{
 	codex.Name:   {codex.New, codex.Version},
 	gateway.Name: {gateway.New, gateway.Version},
+	gemini.Name:  {gemini.New, gemini.Version},
 }
 
 // BuiltinVersion returns the version of the built-in plugin name, or "" if there is none.

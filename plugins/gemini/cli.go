@@ -1,0 +1,209 @@
+package gemini
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// lockRetryDelay is how often a busy lock is tried again.
+const lockRetryDelay = 20 * time.Millisecond
+
+// maxTokenResponse bounds how much of a token endpoint answer is read.
+const maxTokenResponse = 1 << 20
+
+// cliToken serves the access token of oauth_creds.json, refreshing it when it expires within
+// refresh_window; concurrent callers share one refresh.
+func (s *source) cliToken(ctx context.Context, cfg *config) (sdk.Token, error) {
+	f, err := readWithRetry(ctx, cfg.credsFile, parseCreds)
+	if err != nil {
+		return sdk.Token{}, cliFileError(cfg.credsFile, err)
+	}
+	if f.usable(time.Now(), cfg.refreshWindow) {
+		return f.token(cfg.quotaProject), nil
+	}
+	stale := f.accessToken
+	t, err := s.shared(ctx, refreshKey(stale), func() (sdk.Token, error) {
+		return s.cliRefresh(ctx, cfg, stale)
+	})
+	if err != nil && sdk.IsKind(err, sdk.KindUnavailable) && stale != "" && time.Now().Before(f.expiry) {
+		// The endpoint is failing, but the stored token has not expired yet: serve it meanwhile.
+		slog.Debug("gemini: refresh failed, serving the stored token until it expires", "file", cfg.credsFile, "expiry", f.expiry)
+		return f.token(cfg.quotaProject), nil
+	}
+	return t, err
+}
+
+// cliRefresh replaces the access token stale ("" when there was none) under the cross-process lock: it
+// re-reads oauth_creds.json and returns a token another process stored meanwhile, else redeems the refresh
+// token and writes the answer back before unlocking. It runs detached from the caller's cancellation,
+// bounded by lock_timeout and timeout.
+func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := os.Stat(cfg.credsFile); err != nil {
+		return sdk.Token{}, cliFileError(cfg.credsFile, err)
+	}
+	unlock, err := s.lock(ctx, cfg)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	defer unlock()
+
+	f, err := readWithRetry(ctx, cfg.credsFile, parseCreds)
+	if err != nil {
+		return sdk.Token{}, cliFileError(cfg.credsFile, err)
+	}
+	now := time.Now()
+	if f.accessToken != stale && f.usable(now, cfg.refreshWindow) {
+		slog.Debug("gemini: another process refreshed the sign-in", "file", cfg.credsFile, "token", sdk.Fingerprint(f.accessToken))
+		return f.token(cfg.quotaProject), nil
+	}
+	if f.refreshToken == "" {
+		return sdk.Token{}, sdk.ReauthRequired("%s has no refresh_token, so its access token cannot be renewed; %s", cfg.credsFile, nextGeminiCLI)
+	}
+
+	rctx, cancel := context.WithTimeout(ctx, cfg.timeout)
+	defer cancel()
+	g, err := redeem(rctx, cfg, f.refreshToken)
+	if err != nil {
+		slog.Debug("gemini: refresh failed", "file", cfg.credsFile, "kind", sdk.KindOf(err))
+		return sdk.Token{}, err
+	}
+	f.apply(g, time.Now())
+	data, err := f.encode()
+	if err == nil {
+		err = writeAtomic(cfg.credsFile, data, s.testHookBeforeRename)
+	}
+	if err != nil {
+		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf(
+			"the sign-in was refreshed but %s could not be rewritten (%s); the file is unchanged: check the permissions of its directory",
+			cfg.credsFile, clean(pathErrReason(err), maxDescription, []string{g.accessToken, f.refreshToken}))}
+	}
+	slog.Debug("gemini: sign-in refreshed", "file", cfg.credsFile, "token", sdk.Fingerprint(f.accessToken), "expiry", f.expiry)
+	return f.token(cfg.quotaProject), nil
+}
+
+// cliFileError is fileError for oauth_creds.json: a missing file also points at the options that say where
+// it is.
+func cliFileError(path string, err error) error {
+	if errors.Is(err, os.ErrNotExist) {
+		return sdk.ReauthRequired("%s does not exist; sign in with the Gemini CLI first (run `gemini` and choose /auth), or set creds_file (or GEMINI_CLI_HOME) to where it keeps oauth_creds.json", path)
+	}
+	return fileError(path, err, nextGeminiCLI)
+}
+
+// lock takes the exclusive lock on oauth_creds.json.lock, waiting at most lock_timeout; it returns the
+// function that releases it.
+func (s *source) lock(ctx context.Context, cfg *config) (func(), error) {
+	path := cfg.lockFile
+	if real, err := filepath.EvalSymlinks(cfg.credsFile); err == nil {
+		path = real + ".lock" // one lock per file, however it is reached
+	}
+	lk := flock.New(path, flock.SetPermissions(0o600))
+	if s.testHookLocking != nil {
+		s.testHookLocking()
+	}
+	lctx, cancel := context.WithTimeout(ctx, cfg.lockTimeout)
+	defer cancel()
+	ok, err := lk.TryLockContext(lctx, lockRetryDelay)
+	if err != nil || !ok {
+		_ = lk.Close() // releases the file handle of a failed attempt
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, sdk.Unavailable("another process held the lock %s for more than lock_timeout (%s); try again, or raise lock_timeout", path, cfg.lockTimeout)
+		}
+		reason := "it is busy"
+		if err != nil {
+			reason = pathErrReason(err)
+		}
+		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s: %s", path, reason)}
+	}
+	return func() { _ = lk.Unlock() }, nil
+}
+
+// redeem sends the refresh grant to the token endpoint as the Gemini CLI does: a form-encoded POST with the
+// client id and secret in the body.
+func redeem(ctx context.Context, cfg *config, refreshToken string) (*grant, error) {
+	tokenURL := cfg.tokenURL
+	if tokenURL == "" {
+		tokenURL = DefaultTokenURL
+	}
+	ep := endpoint{display: displayURL(tokenURL), next: nextGeminiCLI, clientKey: "client_id", redact: []string{refreshToken, cfg.clientSecret}}
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {refreshToken},
+		"client_id":     {cfg.clientID},
+		"client_secret": {cfg.clientSecret},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot build the token request to %s", ep.display)}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	resp, err := cfg.client.Do(req)
+	if err != nil {
+		return nil, transportError(ep, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenResponse))
+	if err != nil {
+		return nil, transportError(ep, err)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return nil, responseError(ep, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	g, err := parseGrant(body)
+	if err != nil {
+		return nil, sdk.Unavailable("token endpoint %s answered %d with %s; try again later", ep.display, resp.StatusCode, err)
+	}
+	return g, nil
+}
+
+// parseGrant reads a successful token response. Its errors describe what is missing, never a value.
+func parseGrant(body []byte) (*grant, error) {
+	doc, err := parseObject(body)
+	if err != nil {
+		return nil, errors.New("a body that is not a JSON token response")
+	}
+	g := &grant{fields: map[string]json.RawMessage{}}
+	if g.accessToken, err = optString(doc, "access_token"); err != nil || g.accessToken == "" {
+		return nil, errors.New("no access_token")
+	}
+	if hasControl(g.accessToken) || strings.ContainsAny(g.accessToken, " \t") {
+		return nil, errors.New("an access_token that cannot be sent in a header")
+	}
+	if g.refreshToken, err = optString(doc, "refresh_token"); err != nil || hasControl(g.refreshToken) {
+		return nil, errors.New("a malformed refresh_token")
+	}
+	if raw, ok := doc["expires_in"]; ok && !isNull(raw) {
+		text := strings.Trim(strings.TrimSpace(string(raw)), `"`)
+		secs, err := strconv.ParseFloat(text, 64)
+		if err != nil || secs < 0 || secs > 1e9 {
+			return nil, errors.New("a malformed expires_in")
+		}
+		g.expiresIn = time.Duration(secs * float64(time.Second))
+	}
+	for _, k := range []string{"token_type", "scope", "id_token"} {
+		if v, ok := doc[k]; ok {
+			if _, err := optString(doc, k); err != nil {
+				return nil, fmt.Errorf("a malformed %s", k)
+			}
+			g.fields[k] = v
+		}
+	}
+	return g, nil
+}

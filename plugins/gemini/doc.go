@@ -1,0 +1,76 @@
+// Package gemini is the built-in tokenhost plugin for Google Cloud Code Assist
+// (https://cloudcode-pa.googleapis.com, the API the Gemini CLI uses). It serves Google access tokens from
+// the Gemini CLI's "Login with Google" sign-in, from Application Default Credentials (a gcloud user sign-in
+// or a service account key), from the GCE metadata server, or from a static token.
+//
+// Options (the provider's `options` block):
+//
+//	source:         gemini_cli | adc | service_account | metadata | static; by default gemini_cli when
+//	                creds_file is set or the Gemini CLI's oauth_creds.json exists, adc when adc_file is set
+//	                or otherwise
+//	creds_file:     gemini_cli: the Gemini CLI's sign-in (default $GEMINI_CLI_HOME/.gemini/oauth_creds.json
+//	                when GEMINI_CLI_HOME is set, else ~/.gemini/oauth_creds.json)
+//	client_id:      gemini_cli: the OAuth client (default the Gemini CLI's installed-app client)
+//	client_secret:  gemini_cli: its secret (default the Gemini CLI's, which Google publishes as not secret)
+//	lock_timeout:   gemini_cli: how long to wait for the cross-process lock (default 30s)
+//	token_url:      the token endpoint for every grant (default https://oauth2.googleapis.com/token, or an
+//	                ADC file's token_uri); https, or http for loopback hosts only
+//	refresh_window: a token expiring within this is replaced (default 5m)
+//	timeout:        bound on one request to the token endpoint or metadata server (default 30s)
+//	adc_file:       adc, service_account: the credentials file (default GOOGLE_APPLICATION_CREDENTIALS, then
+//	                gcloud's ~/.config/gcloud/application_default_credentials.json); not "credentials_file",
+//	                which the host would read as a secret indirection
+//	scopes:         adc, service_account, metadata: OAuth scopes (default cloud-platform)
+//	metadata_host:  adc, metadata: host:port of the metadata server (tests; GCE_METADATA_HOST works too)
+//	token:          static: the access token (secret: give token_env or token_file); default the environment
+//	                variable GOOGLE_CLOUD_ACCESS_TOKEN
+//	quota_project:  sent as the x-goog-user-project header (default an ADC file's quota_project_id)
+//	extra_hosts:    further *.googleapis.com hosts that may receive the token (Info.AllowedHosts)
+//
+// # gemini_cli
+//
+// Token reads oauth_creds.json (re-reading a file caught half written, since the Gemini CLI rewrites it in
+// place) and serves its access_token while expiry_date (milliseconds since the epoch, possibly fractional)
+// is more than refresh_window away. Otherwise, and on every Refresh, it takes an exclusive flock(2) on
+// oauth_creds.json.lock beside the file (github.com/gofrs/flock, waiting at most lock_timeout), re-reads the
+// file, and returns the access token there if it is not the one being replaced and is not due for refresh:
+// another tokenhost process refreshed meanwhile, and no request is sent. Else it redeems the refresh token
+// with the form-encoded refresh grant the Gemini CLI sends (client id and secret in the body) and writes
+// the answer back before unlocking: the new access_token, token_type, scope and id_token as returned,
+// refresh_token only when a new one came back (Google usually sends none), expires_in turned into an
+// integer expiry_date in milliseconds. Every other field stays as it was. The file is replaced atomically:
+// a temporary file in the same directory is written, set to mode 0600 and synced, renamed over
+// oauth_creds.json, and the directory is synced; a crash leaves the old file or the new one. The Gemini CLI
+// itself takes no lock; since Google does not rotate refresh tokens, a race with it costs at most one extra
+// refresh.
+//
+// # adc, service_account, metadata: Google's library
+//
+// These use golang.org/x/oauth2/google (CredentialsFromJSONWithTypeAndParams, which implements the
+// authorized_user refresh grant and the service account JWT-bearer grant) and, for the metadata server,
+// cloud.google.com/go/compute/metadata, the client that library itself uses. cloud.google.com/go/auth's
+// credentials package would do as well, but it pulls in modules (the enterprise certificate proxy) this
+// module does not require, while golang.org/x/oauth2 is already a direct dependency and lets every request
+// go through the plugin's own HTTP client (timeout, no redirects). Only the two ADC types above are accepted
+// (the type is checked before the JSON reaches the library); external_account and impersonation files are
+// refused. The token_url option is written into the JSON's token_uri before the library sees it, so the
+// grant goes there and a service account's assertion names it as aud. The library caches tokens inside each
+// Credentials value, so every fetch builds a new one: Refresh always reaches the endpoint. With source adc
+// and no file found, the metadata server is used when running on Google Cloud, as ADC does.
+//
+// # static
+//
+// The token comes from the token option (the host resolves token_env and token_file) or the environment
+// variable GOOGLE_CLOUD_ACCESS_TOKEN, and never expires as far as the plugin knows. A Refresh of it is
+// sdk.ReauthRequired: a static token cannot be refreshed.
+//
+// # Errors
+//
+// A missing sign-in file, a file without a refresh token, and invalid_grant or invalid_rapt from the token
+// endpoint are sdk.ReauthRequired, naming the next step: run `gemini` and choose /auth for gemini_cli,
+// `gcloud auth application-default login` for ADC, a new key for a service account. A damaged file is
+// KindInternal naming the file. An endpoint that is down, slow or answers HTML is sdk.Unavailable; meanwhile
+// Token keeps serving a stored or cached token that has not expired yet. Messages name the file or endpoint
+// and quote at most the endpoint's error code and description, never a token, a refresh token, a secret, a
+// private key or a response body.
+package gemini

@@ -1,0 +1,192 @@
+package gemini
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Name is the plugin's name as the host config refers to it.
+const Name = "gemini"
+
+// Version is the plugin's version.
+var Version = "0.1.0"
+
+// source is the gemini plugin's sdk.Source.
+type source struct {
+	sf singleflight.Group
+
+	mu  sync.Mutex
+	cfg *config   // nil until Configure succeeds
+	tok sdk.Token // last token fetched under cfg (adc, service_account, metadata)
+
+	// testHookBeforeRename, when set, runs between writing the new oauth_creds.json and renaming it into
+	// place; an error aborts the write (crash injection).
+	testHookBeforeRename func(tmp string) error
+	// testHookLocking, when set, runs just before the plugin waits for the lock on oauth_creds.json.
+	testHookLocking func()
+}
+
+// New returns an unconfigured gemini Source.
+func New() sdk.Source { return &source{} }
+
+// Configure validates the options block; it reads no credential and contacts no endpoint.
+func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
+	cfg, err := parseConfig(options)
+	if err != nil {
+		return sdk.Info{}, err
+	}
+	s.mu.Lock()
+	old := s.cfg
+	s.cfg, s.tok = cfg, sdk.Token{}
+	s.mu.Unlock()
+	if old != nil {
+		old.client.CloseIdleConnections()
+	}
+	return sdk.Info{
+		Name:         Name,
+		Version:      Version,
+		Upstream:     DefaultUpstream,
+		AllowedHosts: append([]string(nil), cfg.extraHosts...),
+		Mode:         cfg.mode(),
+	}, nil
+}
+
+// Token returns a usable token: for gemini_cli the one in oauth_creds.json unless it expires within
+// refresh_window (then it is refreshed), for the Google library sources the cached one while it has more
+// than refresh_window left, for static the configured one.
+func (s *source) Token(ctx context.Context) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
+	cfg, cur, err := s.state()
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	switch cfg.source {
+	case SourceStatic:
+		return sdk.Token{Value: cfg.static, Type: "Bearer", Headers: quotaHeaders(cfg.quotaProject)}, nil
+	case SourceGeminiCLI:
+		return s.cliToken(ctx, cfg)
+	}
+	if fresh(cur, cfg.refreshWindow) {
+		return cur, nil
+	}
+	t, err := s.shared(ctx, "token", func() (sdk.Token, error) {
+		if _, cur, _ := s.state(); fresh(cur, cfg.refreshWindow) {
+			return cur, nil // a fetch that finished just before this one started
+		}
+		return s.fetch(ctx, cfg)
+	})
+	if err != nil && sdk.IsKind(err, sdk.KindUnavailable) && cur.Value != "" && time.Now().Before(cur.Expiry) {
+		return cur, nil // the endpoint is failing, but the cached token has not expired yet
+	}
+	return t, err
+}
+
+// Refresh returns a token other than stale. gemini_cli re-reads oauth_creds.json under its lock and uses a
+// token another process stored meanwhile, else redeems the refresh token; the Google library sources build
+// fresh credentials (so no library cache can hand stale back) unless the cache already holds a newer token;
+// static cannot refresh.
+func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
+	cfg, cur, err := s.state()
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	switch cfg.source {
+	case SourceStatic:
+		if stale.Value == cfg.static {
+			return sdk.Token{}, sdk.ReauthRequired("the static access token (%s) was rejected and a static token cannot be refreshed; supply a new one (token, token_env, token_file or %s) and restart tokenhost, or use source gemini_cli or adc", sdk.Fingerprint(cfg.static), EnvStaticToken)
+		}
+		return sdk.Token{Value: cfg.static, Type: "Bearer", Headers: quotaHeaders(cfg.quotaProject)}, nil
+	case SourceGeminiCLI:
+		return s.shared(ctx, refreshKey(stale.Value), func() (sdk.Token, error) {
+			return s.cliRefresh(ctx, cfg, stale.Value)
+		})
+	}
+	newer := func(t sdk.Token) bool { return t.Value != stale.Value && fresh(t, cfg.refreshWindow) }
+	if newer(cur) {
+		return cur, nil
+	}
+	return s.shared(ctx, refreshKey(stale.Value), func() (sdk.Token, error) {
+		if _, cur, _ := s.state(); newer(cur) {
+			return cur, nil
+		}
+		t, err := s.fetch(ctx, cfg)
+		if err == nil && t.Value == stale.Value {
+			return sdk.Token{}, sdk.Unavailable("%s handed back the token being replaced (%s); Google hands out a new one only shortly before the old one expires, so try again later (a smaller refresh_before avoids this)", cfg.mode(), sdk.Fingerprint(stale.Value))
+		}
+		return t, err
+	})
+}
+
+// refreshKey is the single-flight key of a refresh replacing stale (a hash: keys are not secrets).
+func refreshKey(stale string) string {
+	sum := sha256.Sum256([]byte(stale))
+	return "refresh:" + hex.EncodeToString(sum[:])
+}
+
+// state returns the configuration and the cached token.
+func (s *source) state() (*config, sdk.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cfg == nil {
+		return nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "gemini: a token was requested before Configure"}
+	}
+	return s.cfg, s.tok, nil
+}
+
+// fresh reports whether t can be served from the cache.
+func fresh(t sdk.Token, window time.Duration) bool {
+	return t.Value != "" && (t.Expiry.IsZero() || time.Until(t.Expiry) > window)
+}
+
+// shared runs fn once for all concurrent callers with the same key. A caller whose ctx ends stops waiting
+// at once with ctx's error; the work itself goes on (bounded by the configured timeouts) for the others.
+func (s *source) shared(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
+	ch := s.sf.DoChan(key, func() (any, error) { return fn() })
+	select {
+	case <-ctx.Done():
+		return sdk.Token{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return sdk.Token{}, r.Err
+		}
+		return r.Val.(sdk.Token), nil
+	}
+}
+
+// fetch gets a new token from the Google library source configured and caches it. It runs detached from
+// the caller's cancellation, bounded by the timeout option.
+func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.timeout)
+	defer cancel()
+	var (
+		t   sdk.Token
+		err error
+	)
+	switch cfg.source {
+	case SourceMetadata:
+		t, err = metadataToken(fctx, cfg)
+	default:
+		t, err = adcToken(fctx, cfg)
+	}
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	s.mu.Lock()
+	if s.cfg == cfg {
+		s.tok = t
+	}
+	s.mu.Unlock()
+	return t, nil
+}

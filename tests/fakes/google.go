@@ -1,0 +1,726 @@
+package fakes
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// GoogleTokenPath is the path of a GoogleTokenServer's token endpoint.
+const GoogleTokenPath = "/token"
+
+// DefaultGoogleExpiresIn is the lifetime of access tokens a GoogleTokenServer issues by default; Google
+// answers expires_in 3599.
+const DefaultGoogleExpiresIn = 3599 * time.Second
+
+// JWTBearerGrant is the grant_type of the RFC 7523 JWT-bearer grant service accounts use.
+const JWTBearerGrant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+// GeminiScopes are the scopes the Gemini CLI asks for, as Google reports them for its refresh tokens.
+const GeminiScopes = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/userinfo.profile openid"
+
+// googleMaxAssertionLife is the longest lifetime (exp - iat) Google accepts for a JWT-bearer assertion, plus slack
+// for clock skew.
+const googleMaxAssertionLife = time.Hour + time.Minute
+
+// googleClockSkew is how far in the future an assertion's iat may be.
+const googleClockSkew = time.Minute
+
+// GoogleTokenConfig describes the OAuth client a GoogleTokenServer knows and how it issues tokens.
+type GoogleTokenConfig struct {
+	// ClientID is the OAuth client refresh grants must name (more can be added with AddClient).
+	ClientID string
+	// ClientSecret is ClientID's secret.
+	ClientSecret string
+	// ExpiresIn is the lifetime of issued access tokens (default DefaultGoogleExpiresIn), reported as
+	// expires_in in whole seconds (at least 1).
+	ExpiresIn time.Duration
+	// Scope is the scope reported for refresh grants (default GeminiScopes).
+	Scope string
+	// RotateRefreshTokens makes refresh grants answer a new refresh_token and retire the one redeemed;
+	// by default, as Google does, no refresh_token comes back and the stored one stays valid.
+	RotateRefreshTokens bool
+}
+
+// GoogleTokenServer is a loopback fake of Google's OAuth 2.0 token endpoint (oauth2.googleapis.com/token):
+// the refresh_token grant (client id and secret in the form) and the JWT-bearer grant of service accounts
+// (RS256 assertions checked against registered public keys).
+type GoogleTokenServer struct {
+	srv *httptest.Server
+	cfg GoogleTokenConfig
+
+	expiresIn  atomic.Int64 // time.Duration
+	down       atomic.Bool
+	requests   atomic.Int64
+	refreshes  atomic.Int64
+	assertions atomic.Int64
+
+	mu         sync.Mutex
+	clients    map[string]string         // client id -> secret
+	refresh    map[string]bool           // refresh token -> valid
+	accounts   map[string]*rsa.PublicKey // service account email -> key
+	tokens     map[string]*issuedToken
+	lastForm   url.Values
+	lastClaims map[string]any
+	failStatus int
+	failCode   string
+	failDesc   string
+	gate       chan struct{}
+	held       int64
+	heldCh     chan struct{}
+}
+
+// NewGoogleTokenServer starts a fake Google token endpoint on 127.0.0.1.
+func NewGoogleTokenServer(cfg GoogleTokenConfig) *GoogleTokenServer {
+	if cfg.ExpiresIn <= 0 {
+		cfg.ExpiresIn = DefaultGoogleExpiresIn
+	}
+	if cfg.Scope == "" {
+		cfg.Scope = GeminiScopes
+	}
+	s := &GoogleTokenServer{
+		cfg:      cfg,
+		clients:  map[string]string{},
+		refresh:  map[string]bool{},
+		accounts: map[string]*rsa.PublicKey{},
+		tokens:   map[string]*issuedToken{},
+		heldCh:   make(chan struct{}),
+	}
+	if cfg.ClientID != "" {
+		s.clients[cfg.ClientID] = cfg.ClientSecret
+	}
+	s.expiresIn.Store(int64(cfg.ExpiresIn))
+	mux := http.NewServeMux()
+	mux.HandleFunc(GoogleTokenPath, s.handleToken)
+	s.srv = httptest.NewServer(mux)
+	return s
+}
+
+// Close shuts the server down, releasing any held requests first.
+func (s *GoogleTokenServer) Close() {
+	s.mu.Lock()
+	if s.gate != nil {
+		close(s.gate)
+		s.gate = nil
+	}
+	s.mu.Unlock()
+	s.srv.Close()
+}
+
+// URL returns the server's base URL, e.g. http://127.0.0.1:port.
+func (s *GoogleTokenServer) URL() string { return s.srv.URL }
+
+// TokenURL returns the token endpoint's URL; service account assertions must name it as their aud.
+func (s *GoogleTokenServer) TokenURL() string { return s.srv.URL + GoogleTokenPath }
+
+// AddClient registers another OAuth client refresh grants may name.
+func (s *GoogleTokenServer) AddClient(id, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clients[id] = secret
+}
+
+// AddRefreshToken registers a refresh token the refresh grant accepts.
+func (s *GoogleTokenServer) AddRefreshToken(rt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refresh[rt] = true
+}
+
+// RevokeRefreshToken makes rt fail with invalid_grant from now on.
+func (s *GoogleTokenServer) RevokeRefreshToken(rt string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.refresh[rt]; ok {
+		s.refresh[rt] = false
+	}
+}
+
+// AddServiceAccount registers a service account whose assertions are verified with pub.
+func (s *GoogleTokenServer) AddServiceAccount(email string, pub *rsa.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accounts[email] = pub
+}
+
+// Valid reports whether access was issued by this server, has not expired by the server's clock, and has
+// not been revoked.
+func (s *GoogleTokenServer) Valid(access string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[access]
+	return ok && !t.revoked && time.Now().Before(t.expiry)
+}
+
+// Revoke makes the access token invalid from now on.
+func (s *GoogleTokenServer) Revoke(access string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t, ok := s.tokens[access]; ok {
+		t.revoked = true
+	}
+}
+
+// RevokeAll revokes every access token issued so far; refresh tokens stay valid.
+func (s *GoogleTokenServer) RevokeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.tokens {
+		t.revoked = true
+	}
+}
+
+// Requests returns how many requests reached the token endpoint, failures included.
+func (s *GoogleTokenServer) Requests() int64 { return s.requests.Load() }
+
+// Refreshes returns how many access tokens the refresh grant issued.
+func (s *GoogleTokenServer) Refreshes() int64 { return s.refreshes.Load() }
+
+// Assertions returns how many access tokens the JWT-bearer grant issued.
+func (s *GoogleTokenServer) Assertions() int64 { return s.assertions.Load() }
+
+// Issued returns how many access tokens the server issued, by either grant.
+func (s *GoogleTokenServer) Issued() int64 { return s.refreshes.Load() + s.assertions.Load() }
+
+// SetExpiresIn changes the lifetime of tokens issued from now on; d <= 0 restores the configured lifetime.
+func (s *GoogleTokenServer) SetExpiresIn(d time.Duration) {
+	if d <= 0 {
+		d = s.cfg.ExpiresIn
+	}
+	s.expiresIn.Store(int64(d))
+}
+
+// SetDown makes the endpoint answer 503 with an HTML page (an outage) while down is true.
+func (s *GoogleTokenServer) SetDown(down bool) { s.down.Store(down) }
+
+// SetError makes every token request fail with status and an OAuth error body {"error": code,
+// "error_description": desc}; status 0 restores normal answers.
+func (s *GoogleTokenServer) SetError(status int, code, desc string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failStatus, s.failCode, s.failDesc = status, code, desc
+}
+
+// LastForm returns a copy of the form of the last token request, with the values of client_secret,
+// refresh_token and assertion replaced by "[redacted]".
+func (s *GoogleTokenServer) LastForm() url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(url.Values, len(s.lastForm))
+	for k, v := range s.lastForm {
+		out[k] = append([]string(nil), v...)
+	}
+	return out
+}
+
+// LastClaims returns the claims of the last JWT assertion whose signature verified, or nil.
+func (s *GoogleTokenServer) LastClaims() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastClaims == nil {
+		return nil
+	}
+	out := make(map[string]any, len(s.lastClaims))
+	for k, v := range s.lastClaims {
+		out[k] = v
+	}
+	return out
+}
+
+// Hold makes token requests block until the returned release is called (idempotent; Holds taken while
+// already held share one gate). Requests counts requests as they arrive, before they block.
+func (s *GoogleTokenServer) Hold() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+	gate := s.gate
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if s.gate == gate {
+				close(gate)
+				s.gate = nil
+			}
+		})
+	}
+}
+
+// Held returns how many token requests are currently blocked by Hold.
+func (s *GoogleTokenServer) Held() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
+}
+
+// WaitHeld blocks until at least n token requests are blocked by Hold, or ctx ends.
+func (s *GoogleTokenServer) WaitHeld(ctx context.Context, n int64) error {
+	for {
+		s.mu.Lock()
+		held, ch := s.held, s.heldCh
+		s.mu.Unlock()
+		if held >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *GoogleTokenServer) addHeld(d int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.held += d
+	close(s.heldCh)
+	s.heldCh = make(chan struct{})
+}
+
+// wait blocks while the server is held; it reports false when the client went away meanwhile.
+func (s *GoogleTokenServer) wait(r *http.Request) bool {
+	s.mu.Lock()
+	gate := s.gate
+	s.mu.Unlock()
+	if gate == nil {
+		return true
+	}
+	s.addHeld(1)
+	defer s.addHeld(-1)
+	select {
+	case <-gate:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (s *GoogleTokenServer) handleToken(w http.ResponseWriter, r *http.Request) {
+	s.requests.Add(1)
+	if !s.wait(r) {
+		return
+	}
+	if s.down.Load() {
+		w.Header().Set("Content-Type", "text/html; charset=UTF-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = io.WriteString(w, "<!DOCTYPE html><html lang=en><title>Error 503 (Service Unavailable)!!1</title>"+
+			"<p><b>503.</b> <ins>That’s an error.</ins><p>The service is temporarily unavailable.</html>\n")
+		return
+	}
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		oauthError(w, http.StatusMethodNotAllowed, "invalid_request", "Invalid HTTP method.")
+		return
+	}
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid content type.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Invalid request body.")
+		return
+	}
+	form := r.PostForm
+	recorded := make(url.Values, len(form))
+	for k, v := range form {
+		switch k {
+		case "client_secret", "refresh_token", "assertion":
+			recorded[k] = []string{"[redacted]"}
+		default:
+			recorded[k] = append([]string(nil), v...)
+		}
+	}
+	s.mu.Lock()
+	s.lastForm = recorded
+	status, code, desc := s.failStatus, s.failCode, s.failDesc
+	s.mu.Unlock()
+	if status != 0 {
+		oauthError(w, status, code, desc)
+		return
+	}
+
+	switch gt := form.Get("grant_type"); gt {
+	case "refresh_token":
+		s.refreshGrant(w, r, form)
+	case JWTBearerGrant:
+		s.jwtGrant(w, form)
+	case "":
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter: grant_type")
+	default:
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+gt)
+	}
+}
+
+func (s *GoogleTokenServer) refreshGrant(w http.ResponseWriter, r *http.Request, form url.Values) {
+	id, secret := form.Get("client_id"), form.Get("client_secret")
+	if u, p, ok := r.BasicAuth(); ok && id == "" {
+		id, secret = u, p
+	}
+	s.mu.Lock()
+	want, known := s.clients[id]
+	s.mu.Unlock()
+	if id == "" || !known || subtle.ConstantTimeCompare([]byte(secret), []byte(want)) != 1 {
+		oauthError(w, http.StatusUnauthorized, "invalid_client", "Unauthorized")
+		return
+	}
+	rt := form.Get("refresh_token")
+	if rt == "" {
+		oauthError(w, http.StatusBadRequest, "invalid_request", "Missing required parameter: refresh_token")
+		return
+	}
+	s.mu.Lock()
+	ok := s.refresh[rt]
+	var next string
+	if ok && s.cfg.RotateRefreshTokens {
+		s.refresh[rt] = false
+		next = "1//fake-" + newOpaqueToken()
+		s.refresh[next] = true
+	}
+	s.mu.Unlock()
+	if !ok {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", "Token has been expired or revoked.")
+		return
+	}
+	resp := s.issue(s.cfg.Scope)
+	if next != "" {
+		resp["refresh_token"] = next
+	}
+	s.refreshes.Add(1)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *GoogleTokenServer) jwtGrant(w http.ResponseWriter, form url.Values) {
+	claims, err := s.verifyAssertion(form.Get("assertion"))
+	if err != nil {
+		oauthError(w, http.StatusBadRequest, "invalid_grant", err.Error())
+		return
+	}
+	scope, _ := claims["scope"].(string)
+	resp := s.issue(scope)
+	s.assertions.Add(1)
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// issue mints an access token and returns the token response for it.
+func (s *GoogleTokenServer) issue(scope string) map[string]any {
+	lifetime := time.Duration(s.expiresIn.Load())
+	token := "ya29.fake-" + newOpaqueToken()
+	s.mu.Lock()
+	s.tokens[token] = &issuedToken{expiry: time.Now().Add(lifetime)}
+	s.mu.Unlock()
+	seconds := int64(lifetime / time.Second)
+	if seconds < 1 {
+		seconds = 1
+	}
+	resp := map[string]any{"access_token": token, "expires_in": seconds, "token_type": "Bearer"}
+	if scope != "" {
+		resp["scope"] = scope
+	}
+	return resp
+}
+
+// verifyAssertion checks an RS256 JWT-bearer assertion as Google does and returns its claims. Its errors
+// are the error_description texts Google answers.
+func (s *GoogleTokenServer) verifyAssertion(assertion string) (map[string]any, error) {
+	if assertion == "" {
+		return nil, errors.New("Missing required parameter: assertion")
+	}
+	parts := strings.Split(assertion, ".")
+	if len(parts) != 3 {
+		return nil, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.")
+	}
+	var header struct {
+		Alg string `json:"alg"`
+		Typ string `json:"typ"`
+	}
+	if err := googleDecodeSegment(parts[0], &header); err != nil || header.Alg != "RS256" {
+		return nil, errors.New("Invalid JWT header.")
+	}
+	var claims map[string]any
+	if err := googleDecodeSegment(parts[1], &claims); err != nil {
+		return nil, errors.New("Invalid JWT payload.")
+	}
+	iss, _ := claims["iss"].(string)
+	s.mu.Lock()
+	pub := s.accounts[iss]
+	s.mu.Unlock()
+	if pub == nil {
+		return nil, errors.New("Invalid grant: account not found")
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return nil, errors.New("Invalid JWT Signature.")
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	if rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig) != nil {
+		return nil, errors.New("Invalid JWT Signature.")
+	}
+	if aud, _ := claims["aud"].(string); aud != s.TokenURL() {
+		return nil, errors.New("Invalid JWT: audience does not match the token endpoint.")
+	}
+	if scope, _ := claims["scope"].(string); strings.TrimSpace(scope) == "" {
+		return nil, errors.New("Invalid OAuth scope or ID token audience provided.")
+	}
+	iat, ok1 := claims["iat"].(float64)
+	exp, ok2 := claims["exp"].(float64)
+	now := time.Now()
+	if !ok1 || !ok2 || math.IsNaN(iat) || math.IsNaN(exp) {
+		return nil, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe.")
+	}
+	iatT, expT := time.Unix(int64(iat), 0), time.Unix(int64(exp), 0)
+	if iatT.After(now.Add(googleClockSkew)) || !expT.After(now) || !expT.After(iatT) || expT.Sub(iatT) > googleMaxAssertionLife {
+		return nil, errors.New("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
+	}
+	s.mu.Lock()
+	s.lastClaims = claims
+	s.mu.Unlock()
+	return claims, nil
+}
+
+func googleDecodeSegment(seg string, v any) error {
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(seg, "="))
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// CodeAssistPrefix is the path prefix of the Cloud Code Assist methods a CodeAssistUpstream serves
+// (/v1internal:<method>).
+const CodeAssistPrefix = "/v1internal:"
+
+// CodeAssistUpstream is a loopback fake of Google Cloud Code Assist (cloudcode-pa.googleapis.com): the
+// v1internal methods generateContent, streamGenerateContent (alt=sse), countTokens and loadCodeAssist,
+// behind bearer-token authentication.
+type CodeAssistUpstream struct {
+	srv   *httptest.Server
+	valid func(string) bool
+
+	requests atomic.Int64
+	rejected atomic.Int64
+}
+
+// NewCodeAssistUpstream starts an upstream on 127.0.0.1 that accepts a bearer token when valid(token) is
+// true; a nil valid accepts no token.
+func NewCodeAssistUpstream(valid func(token string) bool) *CodeAssistUpstream {
+	if valid == nil {
+		valid = func(string) bool { return false }
+	}
+	u := &CodeAssistUpstream{valid: valid}
+	u.srv = httptest.NewServer(http.HandlerFunc(u.handle))
+	return u
+}
+
+// URL returns the API's base URL, e.g. http://127.0.0.1:port; methods live at URL()+"/v1internal:<method>".
+func (u *CodeAssistUpstream) URL() string { return u.srv.URL }
+
+// Close shuts the upstream down.
+func (u *CodeAssistUpstream) Close() { u.srv.Close() }
+
+// Requests returns how many requests reached the API.
+func (u *CodeAssistUpstream) Requests() int64 { return u.requests.Load() }
+
+// Rejected returns how many requests were answered 401.
+func (u *CodeAssistUpstream) Rejected() int64 { return u.rejected.Load() }
+
+func (u *CodeAssistUpstream) handle(w http.ResponseWriter, r *http.Request) {
+	u.requests.Add(1)
+	raw, readErr := io.ReadAll(http.MaxBytesReader(w, r.Body, maxUpstreamBody))
+
+	scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	token = strings.TrimSpace(token)
+	if !strings.EqualFold(scheme, "Bearer") || token == "" || !u.valid(token) {
+		u.rejected.Add(1)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/"`)
+		googleError(w, http.StatusUnauthorized, "UNAUTHENTICATED",
+			"Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
+		return
+	}
+	method, ok := strings.CutPrefix(r.URL.Path, CodeAssistPrefix)
+	if !ok {
+		googleError(w, http.StatusNotFound, "NOT_FOUND", "The requested URL "+r.URL.Path+" was not found on this server.")
+		return
+	}
+	if r.Method != http.MethodPost {
+		googleError(w, http.StatusMethodNotAllowed, "INVALID_ARGUMENT", "method "+r.Method+" not allowed")
+		return
+	}
+	var body map[string]any
+	if readErr != nil || json.Unmarshal(raw, &body) != nil || body == nil {
+		googleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "Invalid JSON payload received.")
+		return
+	}
+	switch method {
+	case "generateContent", "streamGenerateContent":
+		req, _ := body["request"].(map[string]any)
+		contents, _ := req["contents"].([]any)
+		if len(contents) == 0 {
+			googleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "request.contents must not be empty")
+			return
+		}
+		reply := "echo: " + lastGeminiText(contents)
+		model, _ := body["model"].(string)
+		if method == "streamGenerateContent" {
+			if r.URL.Query().Get("alt") != "sse" {
+				googleError(w, http.StatusBadRequest, "INVALID_ARGUMENT", "streamGenerateContent needs alt=sse")
+				return
+			}
+			streamGemini(w, model, reply)
+			return
+		}
+		writeJSON(w, http.StatusOK, geminiResponse(model, reply, "STOP"))
+	case "countTokens":
+		req, _ := body["request"].(map[string]any)
+		contents, _ := req["contents"].([]any)
+		writeJSON(w, http.StatusOK, map[string]any{"totalTokens": len(strings.Fields(lastGeminiText(contents)))})
+	case "loadCodeAssist":
+		writeJSON(w, http.StatusOK, map[string]any{
+			"currentTier":             map[string]any{"id": "free-tier", "name": "Gemini Code Assist for individuals"},
+			"cloudaicompanionProject": "fake-project-0000",
+		})
+	default:
+		googleError(w, http.StatusNotFound, "NOT_FOUND", "Method not found: "+method)
+	}
+}
+
+// geminiResponse is a Code Assist generateContent answer: the Gemini response wrapped in "response".
+func geminiResponse(model, text, finish string) map[string]any {
+	cand := map[string]any{"content": map[string]any{"role": "model", "parts": []any{map[string]any{"text": text}}}}
+	if finish != "" {
+		cand["finishReason"] = finish
+	}
+	if model == "" {
+		model = "gemini-fake"
+	}
+	return map[string]any{
+		"response": map[string]any{
+			"candidates":    []any{cand},
+			"usageMetadata": map[string]any{"promptTokenCount": 1, "candidatesTokenCount": len(strings.Fields(text))},
+			"modelVersion":  model,
+		},
+		"traceId": newOpaqueToken()[:16],
+	}
+}
+
+// streamGemini answers with server-sent events, one per word of text, flushed one by one.
+func streamGemini(w http.ResponseWriter, model, text string) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	pieces := splitKeepSpaces(text)
+	for i, p := range pieces {
+		finish := ""
+		if i == len(pieces)-1 {
+			finish = "STOP"
+		}
+		b, _ := json.Marshal(geminiResponse(model, p, finish))
+		_, _ = fmt.Fprintf(w, "data: %s\n\n", b)
+		if flusher != nil {
+			flusher.Flush()
+		}
+	}
+}
+
+// lastGeminiText returns the text parts of the last content with role "user" (or without a role).
+func lastGeminiText(contents []any) string {
+	for i := len(contents) - 1; i >= 0; i-- {
+		c, _ := contents[i].(map[string]any)
+		if role, _ := c["role"].(string); role != "" && role != "user" {
+			continue
+		}
+		parts, _ := c["parts"].([]any)
+		var b strings.Builder
+		for _, p := range parts {
+			pm, _ := p.(map[string]any)
+			if s, ok := pm["text"].(string); ok {
+				b.WriteString(s)
+			}
+		}
+		return b.String()
+	}
+	return ""
+}
+
+// googleError writes a Google API error body.
+func googleError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{"code": status, "message": msg, "status": code}})
+}
+
+// WriteGeminiCreds writes an oauth_creds.json as the Gemini CLI does (two-space indented JSON, mode 0600):
+// access_token, refresh_token, scope, token_type, a fake id_token and expiry_date (milliseconds since the
+// epoch). An empty access or refresh token and a zero expiry are left out; extra adds or replaces fields,
+// and a nil value in extra removes one.
+func WriteGeminiCreds(path, access, refresh string, expiry time.Time, extra map[string]any) error {
+	doc := map[string]any{
+		"scope":      GeminiScopes,
+		"token_type": "Bearer",
+		"id_token":   googleFakeIDToken(),
+	}
+	if access != "" {
+		doc["access_token"] = access
+	}
+	if refresh != "" {
+		doc["refresh_token"] = refresh
+	}
+	if !expiry.IsZero() {
+		doc["expiry_date"] = expiry.UnixMilli()
+	}
+	for k, v := range extra {
+		if v == nil {
+			delete(doc, k)
+			continue
+		}
+		doc[k] = v
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, bytes.TrimRight(buf.Bytes(), "\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Chmod(path, 0o600)
+}
+
+// googleFakeIDToken returns an unsigned JWT shaped like a Google id_token.
+func googleFakeIDToken() string {
+	enc := func(v any) string {
+		b, _ := json.Marshal(v)
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	now := time.Now().Unix()
+	return enc(map[string]any{"alg": "RS256", "typ": "JWT"}) + "." + enc(map[string]any{
+		"iss": "https://accounts.google.com", "aud": "fake-client.apps.googleusercontent.com",
+		"sub": "100000000000000000000", "email": "user@example.com", "iat": now, "exp": now + 3600,
+	}) + ".c2lnbmF0dXJl"
+}
