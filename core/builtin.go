@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync/atomic"
 
+	"github.com/tokenhost/tokenhost/plugins/azure"
 	"github.com/tokenhost/tokenhost/plugins/codex"
 	"github.com/tokenhost/tokenhost/plugins/gateway"
 	"github.com/tokenhost/tokenhost/plugins/gemini"
@@ -23,6 +24,7 @@ type builtin struct {
 
 // builtins are the plugins compiled into every tokenhost binary, by name.
 var builtins = map[string]builtin{
+	azure.Name:   {azure.New, azure.Version},
 	codex.Name:   {codex.New, codex.Version},
 	gateway.Name: {gateway.New, gateway.Version},
 	gemini.Name:  {gemini.New, gemini.Version},

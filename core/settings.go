@@ -29,7 +29,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		raw = info.Upstream
 	}
 	if raw == "" {
-		return nil, fmt.Errorf("%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1", key, cfg.Plugin)
+		return nil, fmt.Errorf("%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1, or the option that names it (docs/providers/%s.md)", key, cfg.Plugin, cfg.Plugin)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {

@@ -16,7 +16,7 @@ func Fingerprint(secret string) string {
 }
 
 // secretWords are the name parts that mark a configuration key as holding a secret.
-var secretWords = []string{"secret", "password", "passphrase", "api_key", "apikey", "private_key", "assertion", "credential"}
+var secretWords = []string{"secret", "password", "passphrase", "api_key", "apikey", "private_key", "assertion"}
 
 // IsSecretKey reports whether an option named key holds a secret: its value is redacted wherever it could
 // be shown, and the host resolves key_env and key_file indirections for it.

@@ -10,6 +10,7 @@ func TestIsSecretKey(t *testing.T) {
 		"client_secret": true, "password": true, "api_key": true, "private_key": true, "refresh_token": true,
 		"token": true, "key": true, "client_assertion": true,
 		"token_url": false, "auth_file": false, "ca_file": false, "client_id": false, "scopes": false, "certificate_file": false,
+		"credential": false, "credentials_file": false, // a mode name and a path, not secrets
 	} {
 		if got := IsSecretKey(k); got != want {
 			t.Errorf("IsSecretKey(%q) = %v, want %v", k, got, want)

@@ -66,7 +66,7 @@ func gatewayScenario() *scenario {
 
 // demoScenarios lists every provider the demo runs; each plugin adds its own.
 func demoScenarios() []*scenario {
-	return []*scenario{gatewayScenario(), codexScenario(), geminiScenario()}
+	return []*scenario{gatewayScenario(), codexScenario(), geminiScenario(), azureScenario()}
 }
 
 func newDemoCmd(g *globals) *cobra.Command {

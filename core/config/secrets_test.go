@@ -153,7 +153,7 @@ func TestSecretRef(t *testing.T) {
 		"private_key_file":    {"private_key", "file"},
 		"refresh_token_file":  {"refresh_token", "file"},
 		"key_file":            {"key", "file"},
-		"credentials_file":    {"credentials", "file"},
+		"credentials_file":    {"", ""}, // a path by convention (Google ADC), not a secret
 		"auth_file":           {"", ""},
 		"ca_file":             {"", ""},
 		"certificate_file":    {"", ""},

@@ -18,8 +18,7 @@
 //	refresh_window: a token expiring within this is replaced (default 5m)
 //	timeout:        bound on one request to the token endpoint or metadata server (default 30s)
 //	adc_file:       adc, service_account: the credentials file (default GOOGLE_APPLICATION_CREDENTIALS, then
-//	                gcloud's ~/.config/gcloud/application_default_credentials.json); not "credentials_file",
-//	                which the host would read as a secret indirection
+//	                gcloud's ~/.config/gcloud/application_default_credentials.json)
 //	scopes:         adc, service_account, metadata: OAuth scopes (default cloud-platform)
 //	metadata_host:  adc, metadata: host:port of the metadata server (tests; GCE_METADATA_HOST works too)
 //	token:          static: the access token (secret: give token_env or token_file); default the environment

@@ -1,0 +1,401 @@
+package azure
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// miHint is the next step when no managed identity endpoint answers.
+const miHint = "a managed identity is available only on an Azure resource that has one (VM, App Service, Functions, Container Apps, AKS); elsewhere choose another credential"
+
+// roleHint names the Azure role an identity needs to call Azure OpenAI.
+const roleHint = "the identity also needs the Cognitive Services OpenAI User role on the Azure OpenAI resource"
+
+var (
+	aadstsPattern = regexp.MustCompile(`AADSTS(\d{4,8})`)
+	uuidPattern   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	hostPattern   = regexp.MustCompile(`https?://([A-Za-z0-9.\-\[\]:]+)`)
+	entryPattern  = regexp.MustCompile(`^\s*([A-Za-z]+Credential): ?(.*)$`)
+)
+
+// entraError is the part of an Entra ID (or managed identity endpoint) error body the plugin reads. Only
+// these fields are ever used; the body itself is never quoted.
+type entraError struct {
+	Error         string `json:"error"`
+	Description   string `json:"error_description"`
+	Codes         []int  `json:"error_codes"`
+	CorrelationID string `json:"correlation_id"`
+}
+
+// classify turns a failed GetToken into an sdk error that says what failed and what to do next. It never
+// quotes a response body, a secret, an assertion or a token: messages are built from the AADSTS code, the
+// HTTP status and the plugin's own words.
+func classify(err error, cfg *config, timedOut bool) error {
+	if timedOut || errors.Is(err, context.DeadlineExceeded) {
+		msg := fmt.Sprintf("%s did not answer within %s; it may be unreachable or overloaded (raise timeout if it is just slow)", cfg.issuer(), cfg.timeout)
+		if cfg.kind == CredentialManagedIdentity {
+			msg += "; " + miHint
+		}
+		return sdk.Unavailable("%s", msg)
+	}
+	var afe *azidentity.AuthenticationFailedError
+	if errors.As(err, &afe) && afe.RawResponse != nil {
+		return fromResponse(afe.RawResponse, cfg)
+	}
+	text := err.Error()
+	if code := aadstsCode(text); code != 0 {
+		if e := fromCode(code, "", cfg); e != nil {
+			return e
+		}
+	}
+	if afe == nil && isUnavailable(err) {
+		return unavailableCredential(text, cfg)
+	}
+	if e := fromText(text, cfg); e != nil {
+		return e
+	}
+	detail := safeDetail(text, cfg)
+	if detail != "" {
+		detail = ": " + detail
+	}
+	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s credential failed to get a token from %s%s", cfg.kind, cfg.issuer(), detail)}
+}
+
+// fromResponse classifies an error answer of Entra ID or a managed identity endpoint.
+func fromResponse(resp *http.Response, cfg *config) error {
+	status := resp.StatusCode
+	var body entraError
+	if data, err := runtime.Payload(resp); err == nil {
+		_ = json.Unmarshal(data, &body)
+	}
+	code := 0
+	if len(body.Codes) > 0 {
+		code = body.Codes[0]
+	} else if c := aadstsCode(body.Description); c != 0 {
+		code = c
+	}
+	corr := ""
+	if uuidPattern.MatchString(body.CorrelationID) {
+		corr = body.CorrelationID
+	}
+	if code != 0 {
+		if e := fromCode(code, corr, cfg); e != nil {
+			return e
+		}
+	}
+	what := fmt.Sprintf("%s answered %d", cfg.issuer(), status)
+	if oauth := safeWord(body.Error); oauth != "" {
+		what += " " + oauth
+	}
+	if code != 0 {
+		what += fmt.Sprintf(" (AADSTS%d)", code)
+	}
+	what += correlation(corr)
+	switch {
+	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || body.Error == "temporarily_unavailable":
+		return sdk.Unavailable("%s; try again later", what)
+	case cfg.kind == CredentialManagedIdentity:
+		if status == http.StatusBadRequest || status == http.StatusNotFound {
+			next := "check that this resource has a system-assigned identity enabled"
+			if cfg.clientID != "" {
+				next = fmt.Sprintf("check that the user-assigned identity with client ID %s is assigned to this resource (client_id)", cfg.clientID)
+			}
+			return sdk.BadConfig("client_id", "%s: the managed identity endpoint found no such identity; %s", what, next)
+		}
+		return sdk.Unavailable("%s; the managed identity endpoint refused the request (is IDENTITY_HEADER current?)", what)
+	case body.Error == "invalid_client" || status == http.StatusUnauthorized:
+		key, next := credentialKey(cfg)
+		return sdk.BadConfig(key, "%s: Entra ID rejected the client's credentials; %s", what, next)
+	case body.Error == "invalid_scope":
+		return sdk.BadConfig("scope", "%s: Entra ID rejected scope %s; use the resource's .default scope, e.g. %s", what, cfg.scope, DefaultScope)
+	case body.Error == "unauthorized_client":
+		return sdk.BadConfig("client_id", "%s: check client_id %s and that the app is registered in tenant %s", what, cfg.clientID, cfg.tenantID)
+	case body.Error == "invalid_tenant":
+		return sdk.BadConfig("tenant_id", "%s: check tenant_id %s and that authority_host is the cloud the tenant lives in", what, cfg.tenantID)
+	}
+	return sdk.BadConfig("", "%s: Entra ID refused the token request; check tenant_id, client_id, the credential and scope", what)
+}
+
+// fromCode maps an AADSTS code to a kind, the option at fault, its meaning and the next step; it returns
+// nil for codes it does not know.
+func fromCode(code int, corr string, cfg *config) error {
+	ref := fmt.Sprintf("AADSTS%d", code)
+	in := ""
+	if cfg.clientID != "" {
+		in = " for client " + cfg.clientID
+	}
+	if cfg.tenantID != "" {
+		in += " in tenant " + cfg.tenantID
+	}
+	bad := func(key, meaning, next string) error {
+		if cfg.kind == CredentialDefault {
+			// The chain's identity comes from the environment, not from options.
+			key, next = "credential", next+" (with credential: default these come from AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET or AZURE_CLIENT_CERTIFICATE_PATH)"
+		}
+		return sdk.BadConfig(key, "Entra ID refused the token request%s (%s: %s); %s%s", in, ref, meaning, next, correlation(corr))
+	}
+	reauth := func(meaning, next string) error {
+		return sdk.ReauthRequired("Entra ID refused the token request%s (%s: %s); %s%s", in, ref, meaning, next, correlation(corr))
+	}
+	login := "run `az login`"
+	if cfg.tenantID != "" {
+		login = "run `az login --tenant " + cfg.tenantID + "`"
+	}
+	switch code {
+	case 7000215:
+		return bad("client_secret", "invalid client secret",
+			"check that client_secret holds the secret's Value (not its Secret ID) of this app registration: Entra admin center → App registrations → Certificates & secrets; create a new secret if the value is lost")
+	case 7000222:
+		return bad("client_secret", "the client secret has expired",
+			"create a new client secret (App registrations → Certificates & secrets → New client secret) and update client_secret")
+	case 7000218:
+		key, next := credentialKey(cfg)
+		return bad(key, "the request carried no client secret or client assertion", next)
+	case 90002:
+		return bad("tenant_id", "tenant not found",
+			"check tenant_id (Entra admin center → Overview → Tenant ID) and that authority_host is the cloud the tenant lives in")
+	case 900023, 90013, 50059:
+		return bad("tenant_id", "invalid tenant identifier",
+			"set tenant_id to the directory (tenant) ID, a GUID, or a verified domain such as contoso.onmicrosoft.com")
+	case 700016:
+		return bad("client_id", "application not found in the directory",
+			"check client_id (the app registration's Application (client) ID) and tenant_id: the app may be registered in another tenant, or lack a service principal there (admin consent)")
+	case 7000112:
+		return bad("client_id", "the application is disabled", "ask an administrator to enable the app registration's service principal (Enterprise applications → Properties)")
+	case 65001:
+		return bad("client_id", "the application has no consent for this resource", "ask an administrator to grant admin consent for the app in tenant "+cfg.tenantID)
+	case 700027, 700023:
+		return bad("certificate_file", "the client assertion's signature is not valid for this app",
+			"upload the public certificate of certificate_file to the app registration (Certificates & secrets → Certificates), or check client_id")
+	case 700024:
+		if cfg.kind == CredentialWorkloadIdentity {
+			return bad("federated_token_path", "the federated token is outside its validity period",
+				"the projected service account token in "+cfg.fedToken+" has expired: check that Kubernetes rotates it (serviceAccountToken projection) and the node's clock")
+		}
+		return bad("certificate_file", "the client assertion is outside its validity period", "check this machine's clock")
+	case 70021, 700211, 700212, 700213:
+		return bad("client_id", "no federated identity credential matches the presented token",
+			"add a federated credential to the app or user-assigned identity "+cfg.clientID+" whose issuer, subject (system:serviceaccount:<namespace>:<service account>) and audience (api://AzureADTokenExchange) match the token")
+	case 50027:
+		key := "certificate_file"
+		if cfg.kind == CredentialWorkloadIdentity {
+			key = "federated_token_path"
+		}
+		return bad(key, "the client assertion is not a valid JWT", "check that "+key+" holds what Entra ID expects")
+	case 70011, 1002012:
+		return bad("scope", "the scope is not valid for client credentials",
+			"set scope to the resource's .default scope, e.g. "+DefaultScope)
+	case 500011:
+		return bad("scope", "the resource named in scope is not in the tenant",
+			"check scope; for Azure OpenAI it is "+DefaultScope+" (some deployments use https://ai.azure.com/.default)")
+	case 50034, 90072, 50020:
+		return reauth("the signed-in user is not in this tenant", login+" with an account of the tenant")
+	case 50076, 50079, 50074:
+		return reauth("multi-factor authentication is required", login+" and complete the MFA prompt")
+	case 53003:
+		return reauth("blocked by a Conditional Access policy", "sign in from a device and location your organisation allows, or ask its administrator")
+	case 700082, 70043, 50173, 50078, 50133:
+		return reauth("the sign-in has expired", login)
+	case 50126:
+		return reauth("invalid username or password", login)
+	case 90033, 90055, 90051:
+		return sdk.Unavailable("Entra ID reported a transient failure%s (%s); try again later%s", in, ref, correlation(corr))
+	}
+	return nil
+}
+
+// credentialKey returns the option holding the client's credential and the next step for a rejected one.
+func credentialKey(cfg *config) (string, string) {
+	switch cfg.kind {
+	case CredentialClientCertificate:
+		return "certificate_file", "check that certificate_file's certificate is uploaded to the app registration " + cfg.clientID
+	case CredentialWorkloadIdentity:
+		return "federated_token_path", "check the federated credential of " + cfg.clientID + " and the token in " + cfg.fedToken
+	case CredentialDefault:
+		return "credential", "check AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) in the environment"
+	}
+	return "client_secret", "check client_id and client_secret (the secret's Value, not its Secret ID)"
+}
+
+// fromText classifies errors that carry no response: transport failures, TLS trust, authority problems, and
+// the Azure CLI's messages.
+func fromText(text string, cfg *config) error {
+	lower := strings.ToLower(text)
+	host := "Entra ID"
+	if m := hostPattern.FindStringSubmatch(text); m != nil {
+		host = m[1]
+	}
+	switch {
+	case strings.Contains(lower, "x509:") || strings.Contains(lower, "tls: failed to verify"):
+		return sdk.BadConfig("ca_file", "the TLS certificate of %s is not trusted (%s); if a TLS-inspecting proxy or a private cloud signs it, set ca_file to a PEM bundle with its CA", host, tlsReason(lower))
+	case strings.Contains(lower, "invalid_instance"):
+		return sdk.BadConfig("authority_host", "instance discovery at login.microsoftonline.com does not know the authority %s; for a private cloud or a test authority set instance_discovery: false", strings.TrimSuffix(cfg.authority, "/"))
+	case strings.Contains(lower, "tenantdiscoveryresponse") || strings.Contains(lower, "openid configuration"):
+		return sdk.BadConfig("authority_host", "the OpenID metadata at %s is not usable (its issuer or endpoints do not match the authority); check authority_host", strings.TrimSuffix(cfg.authority, "/"))
+	case cfg.kind == CredentialAzureCLI && strings.Contains(lower, "az login"):
+		return sdk.ReauthRequired("the Azure CLI is not signed in; run `az login` (and `az account set --subscription …` if needed); %s", roleHint)
+	}
+	if reason := netReason(lower); reason != "" && cfg.kind == CredentialManagedIdentity {
+		return sdk.Unavailable("no managed identity endpoint answered at %s (%s); %s", host, reason, miHint)
+	}
+	if reason := netReason(lower); reason != "" {
+		msg := fmt.Sprintf("%s could not be reached (%s): %s; check the network, the proxy (HTTPS_PROXY) and authority_host", cfg.issuer(), host, reason)
+		if cfg.instanceDiscovery && cfg.customAuthority {
+			msg += "; instance discovery is on and needs login.microsoftonline.com: for a private or test authority set instance_discovery: false"
+		}
+		return sdk.Unavailable("%s", msg)
+	}
+	return nil
+}
+
+// unavailableCredential explains a credential that could not even try (azidentity's "credential
+// unavailable"): nothing in the environment it needs.
+func unavailableCredential(text string, cfg *config) error {
+	switch cfg.kind {
+	case CredentialManagedIdentity:
+		return sdk.BadConfig("credential", "no managed identity is available here: %s", miHint)
+	case CredentialAzureCLI:
+		if l := strings.ToLower(text); strings.Contains(l, "not found on path") || strings.Contains(l, "executable not found") {
+			return sdk.BadConfig("credential", "the Azure CLI (az) is not installed or not on PATH; install it and run `az login`, or choose another credential")
+		}
+		return sdk.ReauthRequired("the Azure CLI cannot provide a token; run `az login` (install az first if needed)")
+	case CredentialDefault:
+		var tried []string
+		for _, line := range strings.Split(text, "\n") {
+			m := entryPattern.FindStringSubmatch(line)
+			if m == nil || m[1] == "DefaultAzureCredential" || m[1] == "ChainedTokenCredential" {
+				continue
+			}
+			tried = append(tried, m[1]+": "+chainReason(m[2]))
+		}
+		msg := "no credential in Azure's default chain is available here. Next: run `az login` (developer machine); or set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET (or AZURE_CLIENT_CERTIFICATE_PATH) for a service principal; or run on Azure with a managed identity (set AZURE_CLIENT_ID for a user-assigned one); or pick one with credential: client_secret | client_certificate | workload_identity | managed_identity | azure_cli"
+		if len(tried) > 0 {
+			msg += ". Tried: " + strings.Join(tried, "; ")
+		}
+		return sdk.BadConfig("credential", "%s", clip(msg, 1500))
+	}
+	return sdk.BadConfig("credential", "the %s credential is not usable here: %s", cfg.kind, safeDetail(text, cfg))
+}
+
+// chainReason condenses one credential's reason in the default chain's error to something safe to show.
+func chainReason(s string) string {
+	l := strings.ToLower(s)
+	switch {
+	case strings.Contains(l, "missing environment variable"):
+		if i := strings.Index(l, "missing environment variable"); i >= 0 {
+			return clip(firstSentence(s[i:]), 80)
+		}
+	case strings.Contains(l, "not found on path"):
+		return "not installed"
+	case strings.Contains(l, "az login") || strings.Contains(l, "azd auth login") || strings.Contains(l, "connect-azaccount"):
+		return "not signed in"
+	case strings.Contains(l, "no token file") || strings.Contains(l, "no client id") || strings.Contains(l, "no tenant id"):
+		return "not configured (AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID)"
+	case strings.Contains(l, "timed out") || strings.Contains(l, "no response") || strings.Contains(l, "imds") || strings.Contains(l, "connect"):
+		return "no managed identity endpoint"
+	}
+	return "unavailable"
+}
+
+// isUnavailable reports whether err is azidentity's "credential unavailable" (it cannot try at all): such
+// errors are non-retriable and are not an AuthenticationFailedError.
+func isUnavailable(err error) bool {
+	var nr interface{ NonRetriable() }
+	return errors.As(err, &nr)
+}
+
+// aadstsCode returns the first AADSTS code in s, or 0.
+func aadstsCode(s string) int {
+	m := aadstsPattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// netReason names a transport failure found in an error text, or returns "".
+func netReason(lower string) string {
+	for _, r := range []struct{ needle, reason string }{
+		{"connection refused", "connection refused"},
+		{"no such host", "no such host"},
+		{"network is unreachable", "network is unreachable"},
+		{"no route to host", "no route to host"},
+		{"i/o timeout", "timed out"},
+		{"tls handshake timeout", "TLS handshake timed out"},
+		{"connection reset", "connection reset"},
+		{"proxyconnect", "the proxy failed"},
+		{"server response error", "no answer"},
+		{"eof", "connection closed"},
+	} {
+		if strings.Contains(lower, r.needle) {
+			return r.reason
+		}
+	}
+	return ""
+}
+
+// tlsReason names a certificate verification failure.
+func tlsReason(lower string) string {
+	switch {
+	case strings.Contains(lower, "unknown authority"):
+		return "signed by an unknown authority"
+	case strings.Contains(lower, "expired") || strings.Contains(lower, "not yet valid"):
+		return "expired or not yet valid"
+	case strings.Contains(lower, "valid for"):
+		return "issued for another host name"
+	}
+	return "verification failed"
+}
+
+// safeDetail returns a short, redacted first line of an error text that holds no response body, or "" when
+// the text might carry token material.
+func safeDetail(text string, cfg *config) string {
+	line := strings.TrimSpace(firstLine(text))
+	l := strings.ToLower(text)
+	for _, risky := range []string{"eyj", "bytes were", "access_token", "assertion", "{", "secret"} {
+		if strings.Contains(l, risky) {
+			return ""
+		}
+	}
+	return clip(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, sdk.RedactString(line, cfg.secrets()...)), 160)
+}
+
+// safeWord returns an OAuth error code if it is a plain word, else "".
+func safeWord(s string) string {
+	if s == "" || len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool { return !(r == '_' || r >= 'a' && r <= 'z') }) {
+		return ""
+	}
+	return s
+}
+
+// correlation formats Entra ID's correlation ID for support requests.
+func correlation(id string) string {
+	if id == "" {
+		return ""
+	}
+	return " (correlation ID " + id + ")"
+}
+
+func firstSentence(s string) string {
+	if i := strings.IndexAny(s, ".\n"); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
