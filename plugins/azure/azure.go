@@ -27,8 +27,6 @@ package azure
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,8 +36,8 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -54,7 +52,7 @@ const MinRemaining = 10 * time.Second
 
 // source is the azure plugin's sdk.Source.
 type source struct {
-	sf singleflight.Group
+	sf flight.Group
 
 	mu   sync.Mutex
 	cfg  *config                // nil until Configure succeeds
@@ -106,7 +104,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if fresh(cur) {
 		return cur, nil
 	}
-	return s.shared(ctx, "token", func() (sdk.Token, error) {
+	return s.sf.Do(ctx, "token", nil, func() (sdk.Token, error) {
 		if _, _, cur, _ := s.state(); fresh(cur) {
 			return cur, nil
 		}
@@ -141,8 +139,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if newer(cur) {
 		return cur, nil
 	}
-	sum := sha256.Sum256([]byte(stale.Value))
-	return s.shared(ctx, "refresh:"+hex.EncodeToString(sum[:]), func() (sdk.Token, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
 		if _, _, cur, _ := s.state(); newer(cur) {
 			return cur, nil
 		}
@@ -199,21 +196,6 @@ func (s *source) store(cfg *config, cred azcore.TokenCredential, tok sdk.Token, 
 func fresh(t sdk.Token) bool {
 	now := time.Now()
 	return t.Value != "" && (t.Expiry.IsZero() || t.Expiry.Sub(now) > MinRemaining) && (t.RefreshAt.IsZero() || now.Before(t.RefreshAt))
-}
-
-// shared runs fn once for all concurrent callers with the same key. A caller whose ctx ends stops waiting
-// at once with ctx's error; the request itself goes on (bounded by the timeout option) for the others.
-func (s *source) shared(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
-	ch := s.sf.DoChan(key, func() (any, error) { return fn() })
-	select {
-	case <-ctx.Done():
-		return sdk.Token{}, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return sdk.Token{}, r.Err
-		}
-		return r.Val.(sdk.Token), nil
-	}
 }
 
 // request returns the token request for the configured scope; bypass adds a claims challenge, which makes

@@ -2,20 +2,16 @@ package codex
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
-	"github.com/gofrs/flock"
-	"golang.org/x/sync/singleflight"
-
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -48,12 +44,9 @@ const minUsable = time.Second
 // returns); reusedPoll is how often it looks.
 var reusedGrace, reusedPoll = time.Second, 50 * time.Millisecond
 
-// lockRetryDelay is how often a waiting process retries the cross-process lock.
-const lockRetryDelay = 10 * time.Millisecond
-
 // source is the codex plugin's sdk.Source.
 type source struct {
-	sf singleflight.Group
+	sf flight.Group
 
 	mu  sync.Mutex
 	cfg *config // nil until Configure succeeds
@@ -77,7 +70,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		return sdk.Info{}, err
 	}
 	mode := ModeChatGPT
-	if data, err := readLimited(cfg.authFile); err == nil {
+	if data, err := credfile.ReadLimited(cfg.authFile); err == nil {
 		if a, err := parseAuth(data); err == nil && a.apiKeyMode {
 			mode = ModeAPIKey
 		}
@@ -213,22 +206,9 @@ func apiKeyRefresh(cfg *config, a *authFile, stale string) (sdk.Token, error) {
 // whose ctx ends stops waiting at once; the refresh itself runs on, bounded by lock_timeout and timeout,
 // so a token redeemed at the endpoint is always written back.
 func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
-	sum := sha256.Sum256([]byte(stale))
-	ch := s.sf.DoChan("refresh:"+hex.EncodeToString(sum[:]), func() (any, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale), s.testHookWaiting, func() (sdk.Token, error) {
 		return s.lockedRefresh(context.WithoutCancel(ctx), cfg, stale)
 	})
-	if s.testHookWaiting != nil {
-		s.testHookWaiting()
-	}
-	select {
-	case <-ctx.Done():
-		return sdk.Token{}, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return sdk.Token{}, r.Err
-		}
-		return r.Val.(sdk.Token), nil
-	}
 }
 
 // lockedRefresh takes the cross-process lock, re-reads auth.json, and redeems its refresh token unless
@@ -318,7 +298,7 @@ func store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, er
 	}
 	// Merge into the file as it is now, so a field another program changed meanwhile survives.
 	base := a
-	if data, err := readLimited(path); err == nil {
+	if data, err := credfile.ReadLimited(path); err == nil {
 		if b, err := parseAuth(data); err == nil && !b.apiKeyMode {
 			base = b
 		}
@@ -327,7 +307,7 @@ func store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, er
 	if err != nil {
 		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot encode the refreshed %s", path)}
 	}
-	if err := writeAtomic(path, data); err != nil {
+	if err := credfile.WriteAtomic(path, data, beforeRename); err != nil {
 		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf(
 			"the refreshed tokens could not be written to %s (%s); the old refresh token is spent, so make the file and its directory writable and sign in again with `codex login`",
 			path, pathReason(err))}
@@ -349,22 +329,14 @@ func store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, er
 // lockAuth takes the cross-process lock on auth.json.lock beside the (symlink-resolved) auth file,
 // waiting at most lock_timeout; the returned func releases it.
 func lockAuth(ctx context.Context, cfg *config) (func(), error) {
-	target := cfg.authFile
-	if resolved, err := filepath.EvalSymlinks(target); err == nil {
-		target = resolved
-	}
-	lockPath := target + ".lock"
-	lk := flock.New(lockPath, flock.SetPermissions(0o600))
-	lctx, cancel := context.WithTimeout(ctx, cfg.lockTimeout)
-	defer cancel()
-	ok, err := lk.TryLockContext(lctx, lockRetryDelay)
-	if err == nil && ok {
-		return func() { _ = lk.Unlock() }, nil
-	}
+	lockPath := credfile.LockPath(cfg.authFile)
+	unlock, err := credfile.Lock(ctx, lockPath, cfg.lockTimeout)
 	switch {
+	case err == nil:
+		return unlock, nil
 	case ctx.Err() != nil:
 		return nil, ctx.Err()
-	case errors.Is(err, context.DeadlineExceeded) || err == nil:
+	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("could not lock %s within %s: another process is refreshing the same auth.json; try again, or raise lock_timeout", lockPath, cfg.lockTimeout)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fileError(cfg.authFile, fs.ErrNotExist)

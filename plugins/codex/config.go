@@ -1,14 +1,13 @@
 package codex
 
 import (
-	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -120,7 +119,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		refreshWindow: window,
 		lockTimeout:   lockTimeout,
 		timeout:       timeout,
-		client:        newHTTPClient(timeout),
+		client:        tokenhttp.NewClient(tokenhttp.NewTransport(), timeout),
 	}, nil
 }
 
@@ -149,60 +148,16 @@ func authFilePath(opt string) (string, error) {
 	return abs, nil
 }
 
-// checkTokenURL validates the token endpoint URL and returns the form of it that is safe to show.
+// checkTokenURL validates the token endpoint URL and returns the form of it that is safe to show; from says
+// where it came from when that is not the token_url option.
 func checkTokenURL(raw, from string) (string, error) {
-	bad := func(format string, args ...any) error {
-		e := sdk.BadConfig("token_url", format, args...).(*sdk.Error)
+	endpoint, err := tokenhttp.CheckURL(raw, DefaultTokenURL)
+	if err != nil {
+		e := sdk.BadConfig("token_url", "%s", err).(*sdk.Error)
 		if from != "token_url" {
 			e.Message += " (set by " + from + ")"
 		}
-		return e
+		return "", e
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", bad("must be an absolute https URL such as %s", DefaultTokenURL)
-	}
-	if u.User != nil {
-		return "", bad("must not carry credentials")
-	}
-	if u.Fragment != "" {
-		return "", bad("must not have a #fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return "", bad("must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
-		}
-	default:
-		return "", bad("must be an https URL, got scheme %q", u.Scheme)
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), nil
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// newHTTPClient returns the plugin's own client: a fresh transport (proxy settings from the environment), a
-// per-request timeout, and no redirects, so a refresh token never follows one.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	var rt http.RoundTripper
-	if t, ok := http.DefaultTransport.(*http.Transport); ok {
-		rt = t.Clone()
-	} else {
-		rt = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	return &http.Client{
-		Transport: rt,
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
+	return endpoint, nil
 }

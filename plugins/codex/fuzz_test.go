@@ -7,11 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 // FuzzParseAuthFile feeds arbitrary bytes to the auth file parser: it must never panic, its errors must be
-// *fileProblem values, and a file it accepts must survive a rewrite with every field it does not own intact.
+// *credfile.Problem values, and a file it accepts must survive a rewrite with every field it does not own intact.
 func FuzzParseAuthFile(f *testing.F) {
 	jwt := fakes.MakeCodexJWT(map[string]any{"exp": 1700000000, "https://api.openai.com/auth": map[string]any{"chatgpt_account_id": "a"}})
 	for _, seed := range []string{
@@ -28,9 +29,9 @@ func FuzzParseAuthFile(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := parseAuth(data)
 		if err != nil {
-			var p *fileProblem
+			var p *credfile.Problem
 			if !errors.As(err, &p) {
-				t.Fatalf("error of type %T, want *fileProblem", err)
+				t.Fatalf("error of type %T, want *credfile.Problem", err)
 			}
 			return
 		}

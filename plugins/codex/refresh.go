@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
-	"net"
 	"net/http"
-	"net/url"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -57,14 +55,13 @@ func (c *config) requestRefresh(ctx context.Context, path, refreshToken string) 
 
 	resp, err := c.client.Do(req)
 	if err != nil {
-		var ue *url.Error
-		if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) {
+		if tokenhttp.IsTimeout(err) {
 			return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s did not answer within %s; try again later (raise timeout if it is just slow)", c.endpoint, c.timeout)
 		}
 		if errors.Is(err, context.Canceled) {
 			return tokenUpdate{}, "", err
 		}
-		return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s could not be reached (%s); try again later", c.endpoint, netReason(err))
+		return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s could not be reached (%s); try again later", c.endpoint, tokenhttp.NetReason(err))
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
@@ -76,11 +73,11 @@ func (c *config) requestRefresh(ctx context.Context, path, refreshToken string) 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		var r refreshResponse
 		if err := json.Unmarshal(raw, &r); err != nil || bytes.TrimSpace(raw)[0] != '{' {
-			return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s answered %d with %s, not a token response; try again later", c.endpoint, resp.StatusCode, describeType(ct))
+			return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s answered %d with %s, not a token response; try again later", c.endpoint, resp.StatusCode, tokenhttp.DescribeType(ct))
 		}
 		u := tokenUpdate{idToken: deref(r.IDToken), accessToken: deref(r.AccessToken), refreshToken: deref(r.RefreshToken)}
 		for _, v := range []string{u.idToken, u.accessToken, u.refreshToken} {
-			if hasControl(v) {
+			if tokenhttp.HasControl(v) {
 				return tokenUpdate{}, "", sdk.Unavailable("token endpoint %s returned a token with control characters; try again later", c.endpoint)
 			}
 		}
@@ -100,7 +97,7 @@ func (c *config) classify(path string, status int, code, ct string) error {
 	if code != "" {
 		what += " " + code
 	} else {
-		what += " with " + describeType(ct)
+		what += " with " + tokenhttp.DescribeType(ct)
 	}
 	reauth := func(why string) error {
 		return sdk.ReauthRequired("the ChatGPT sign-in in %s can no longer be refreshed: %s (token endpoint %s answered %s); sign in again with `codex login`", path, why, c.endpoint, what)
@@ -116,7 +113,7 @@ func (c *config) classify(path string, status int, code, ct string) error {
 		return sdk.BadConfig("client_id", "token endpoint %s rejected the client (%s); leave client_id out to use the Codex CLI's client %s", c.endpoint, what, DefaultClientID)
 	case status == http.StatusUnauthorized, code == "invalid_grant":
 		return reauth("the token endpoint refused the refresh token")
-	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+	case tokenhttp.Transient(status):
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", c.endpoint, what)
 	}
 	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)}
@@ -169,27 +166,4 @@ func deref(p *string) string {
 		return ""
 	}
 	return *p
-}
-
-func describeType(ct string) string {
-	if ct == "" {
-		return "no content type"
-	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil {
-		return mt
-	}
-	return "an invalid content type"
-}
-
-// netReason returns the most useful part of a transport error, without the URL.
-func netReason(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return op.Op + " " + op.Net + ": " + op.Err.Error()
-	}
-	var ue *url.Error
-	if errors.As(err, &ue) && ue.Err != nil {
-		return ue.Err.Error()
-	}
-	return err.Error()
 }

@@ -1,10 +1,11 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -110,7 +112,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		switch {
 		case strings.TrimSpace(k) == "":
 			return nil, sdk.BadConfig("extra_params", "parameter names must not be empty")
-		case contains(reservedParams, k):
+		case slices.Contains(reservedParams, k):
 			hint := "it is set by the plugin"
 			if k == "scope" {
 				hint = "use the scopes option"
@@ -161,7 +163,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 			EndpointParams: params,
 			AuthStyle:      oauthStyle,
 		},
-		client: newHTTPClient(timeout),
+		client: tokenhttp.NewClient(&recordingTransport{base: tokenhttp.NewTransport()}, timeout),
 	}, nil
 }
 
@@ -170,62 +172,14 @@ func checkTokenURL(raw string) (string, error) {
 	if strings.TrimSpace(raw) == "" {
 		return "", sdk.BadConfig("token_url", "is required: the OAuth token endpoint, e.g. https://idp.example/oauth2/token")
 	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", sdk.BadConfig("token_url", "must be an absolute https URL such as https://idp.example/oauth2/token")
+	endpoint, err := tokenhttp.CheckURL(raw, "https://idp.example/oauth2/token")
+	switch {
+	case errors.Is(err, tokenhttp.ErrUserInfo):
+		return "", sdk.BadConfig("token_url", "%s; use client_id and client_secret", err)
+	case err != nil:
+		return "", sdk.BadConfig("token_url", "%s", err)
 	}
-	if u.User != nil {
-		return "", sdk.BadConfig("token_url", "must not carry credentials; use client_id and client_secret")
-	}
-	if u.Fragment != "" {
-		return "", sdk.BadConfig("token_url", "must not have a #fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return "", sdk.BadConfig("token_url", "must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
-		}
-	default:
-		return "", sdk.BadConfig("token_url", "must be an https URL, got scheme %q", u.Scheme)
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String(), nil
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// newHTTPClient returns the plugin's own client: a fresh transport (proxy settings from the environment), a
-// per-request timeout, and no redirects, so the client's credentials never follow one.
-func newHTTPClient(timeout time.Duration) *http.Client {
-	var rt http.RoundTripper
-	if t, ok := http.DefaultTransport.(*http.Transport); ok {
-		rt = t.Clone()
-	} else {
-		rt = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	return &http.Client{
-		Transport: &recordingTransport{base: rt},
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return endpoint, nil
 }
 
 // mode describes the configuration for Info.Mode.

@@ -1,25 +1,18 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"mime"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
-	"unicode"
-	"unicode/utf8"
 
 	"golang.org/x/oauth2"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
-
-// maxDescription is how much of an endpoint's error_description a message quotes.
-const maxDescription = 200
 
 // exchange records what the token endpoint answered, for error messages oauth2 does not give.
 type exchange struct {
@@ -72,13 +65,12 @@ func classify(err error, x *exchange, cfg *config, redact ...string) error {
 			status, ct = re.Response.StatusCode, re.Response.Header.Get("Content-Type")
 		}
 		if re.ErrorCode != "" {
-			return oauthError(ep, status, clean(re.ErrorCode, 64, redact), clean(re.ErrorDescription, maxDescription, redact))
+			return oauthError(ep, status, tokenhttp.Clean(re.ErrorCode, 64, redact), tokenhttp.Clean(re.ErrorDescription, tokenhttp.MaxDescription, redact))
 		}
 		return statusError(ep, status, ct)
 	}
 
-	var ue *url.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) {
+	if tokenhttp.IsTimeout(err) {
 		return sdk.Unavailable("token endpoint %s did not answer within %s; it may be overloaded or unreachable (raise timeout if it is just slow)", ep, cfg.timeout)
 	}
 	if status, ct := x.get(); status != 0 {
@@ -86,12 +78,13 @@ func classify(err error, x *exchange, cfg *config, redact ...string) error {
 		if strings.Contains(err.Error(), "missing access_token") {
 			return sdk.Unavailable("token endpoint %s answered %d without an access_token", ep, status)
 		}
-		return sdk.Unavailable("token endpoint %s answered %d with %s, not a token response", ep, status, describeType(ct))
+		return sdk.Unavailable("token endpoint %s answered %d with %s, not a token response", ep, status, tokenhttp.DescribeType(ct))
 	}
+	var ue *url.Error
 	if errors.As(err, &ue) {
-		return sdk.Unavailable("token endpoint %s could not be reached: %s", ep, clean(netReason(ue.Err), maxDescription, redact))
+		return sdk.Unavailable("token endpoint %s could not be reached: %s", ep, tokenhttp.Clean(tokenhttp.NetReason(ue.Err), tokenhttp.MaxDescription, redact))
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token request to %s failed: %s", ep, clean(err.Error(), maxDescription, redact))}
+	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token request to %s failed: %s", ep, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, redact))}
 }
 
 // oauthError maps an RFC 6749 §5.2 error response to an error kind and a next step.
@@ -116,7 +109,7 @@ func oauthError(ep string, status int, code, desc string) error {
 	case "temporarily_unavailable", "server_error":
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
 	}
-	if transientStatus(status) {
+	if tokenhttp.Transient(status) {
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
 	}
 	return sdk.BadConfig("", "token endpoint %s rejected the token request (%s)", ep, detail)
@@ -124,9 +117,9 @@ func oauthError(ep string, status int, code, desc string) error {
 
 // statusError describes a non-2xx answer that carried no OAuth error.
 func statusError(ep string, status int, ct string) error {
-	what := fmt.Sprintf("answered %d with %s, not a token response", status, describeType(ct))
+	what := fmt.Sprintf("answered %d with %s, not a token response", status, tokenhttp.DescribeType(ct))
 	switch {
-	case transientStatus(status):
+	case tokenhttp.Transient(status):
 		return sdk.Unavailable("token endpoint %s %s; try again later", ep, what)
 	case status >= 300 && status < 400:
 		return sdk.BadConfig("token_url", "token endpoint %s answered %d, a redirect, which is not followed; set token_url to the final token endpoint URL", ep, status)
@@ -135,51 +128,4 @@ func statusError(ep string, status int, ct string) error {
 	default:
 		return sdk.BadConfig("token_url", "token endpoint %s %s; check token_url", ep, what)
 	}
-}
-
-// transientStatus reports whether an HTTP status means "try again later".
-func transientStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
-}
-
-func describeType(ct string) string {
-	if ct == "" {
-		return "no content type"
-	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil {
-		return mt
-	}
-	return "an invalid content type"
-}
-
-// netReason returns the most useful part of a transport error, without the URL.
-func netReason(err error) string {
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return op.Op + " " + op.Net + ": " + op.Err.Error()
-	}
-	if err == nil {
-		return "unknown error"
-	}
-	return err.Error()
-}
-
-// clean makes text from outside safe to quote: secrets redacted, control characters dropped, at most max
-// runes.
-func clean(s string, max int, secrets []string) string {
-	s = sdk.RedactString(s, secrets...)
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if r == utf8.RuneError || (unicode.IsControl(r) && r != ' ') {
-			r = ' '
-		}
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return strings.TrimSpace(b.String())
 }

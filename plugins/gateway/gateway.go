@@ -19,16 +19,14 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
-	"golang.org/x/sync/singleflight"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -43,7 +41,7 @@ const MinRemaining = 10 * time.Second
 
 // source is the gateway plugin's sdk.Source.
 type source struct {
-	sf singleflight.Group
+	sf flight.Group
 
 	mu  sync.Mutex
 	cfg *config   // nil until Configure succeeds
@@ -85,7 +83,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if fresh(cur) {
 		return cur, nil
 	}
-	return s.shared(ctx, "token", func() (sdk.Token, error) {
+	return s.sf.Do(ctx, "token", s.testHookWaiting, func() (sdk.Token, error) {
 		if _, cur, _ := s.state(); fresh(cur) {
 			return cur, nil // a fetch that finished just before this one started
 		}
@@ -107,8 +105,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if newer(cur) {
 		return cur, nil
 	}
-	sum := sha256.Sum256([]byte(stale.Value))
-	return s.shared(ctx, "refresh:"+hex.EncodeToString(sum[:]), func() (sdk.Token, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), s.testHookWaiting, func() (sdk.Token, error) {
 		if _, cur, _ := s.state(); newer(cur) {
 			return cur, nil
 		}
@@ -129,25 +126,6 @@ func (s *source) state() (*config, sdk.Token, error) {
 // fresh reports whether t can be served from the cache.
 func fresh(t sdk.Token) bool {
 	return t.Value != "" && (t.Expiry.IsZero() || time.Until(t.Expiry) > MinRemaining)
-}
-
-// shared runs fn once for all concurrent callers with the same key. A caller whose ctx ends stops waiting
-// at once with ctx's error; the fetch itself goes on (bounded by the timeout option) for the others, and
-// its token is cached.
-func (s *source) shared(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
-	ch := s.sf.DoChan(key, func() (any, error) { return fn() })
-	if s.testHookWaiting != nil {
-		s.testHookWaiting()
-	}
-	select {
-	case <-ctx.Done():
-		return sdk.Token{}, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return sdk.Token{}, r.Err
-		}
-		return r.Val.(sdk.Token), nil
-	}
 }
 
 // fetch asks the token endpoint for a new token and caches it. It runs detached from the caller's

@@ -16,6 +16,8 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -37,9 +39,9 @@ type adcFile struct {
 }
 
 // parseADC detects the type of an ADC file and checks that it holds what that type needs. Its errors are
-// *fileProblem values that never quote a secret from the file.
+// *credfile.Problem values that never quote a secret from the file.
 func parseADC(data []byte) (*adcFile, error) {
-	doc, err := parseObject(data)
+	doc, err := credfile.ParseObject(data)
 	if err != nil {
 		return nil, err
 	}
@@ -51,8 +53,8 @@ func parseADC(data []byte) (*adcFile, error) {
 	if a.quotaProject, err = optString(doc, "quota_project_id"); err != nil {
 		return nil, err
 	}
-	if hasControl(a.quotaProject) || strings.ContainsAny(a.quotaProject, " \t/") {
-		return nil, corrupt("has a quota_project_id that is not a project id")
+	if tokenhttp.HasControl(a.quotaProject) || strings.ContainsAny(a.quotaProject, " \t/") {
+		return nil, credfile.Corrupt("has a quota_project_id that is not a project id")
 	}
 	var need []string
 	switch typ {
@@ -62,11 +64,11 @@ func parseADC(data []byte) (*adcFile, error) {
 		need = []string{"client_email", "private_key"}
 	case "":
 		if _, ok := doc["installed"]; ok {
-			return nil, corrupt("is an OAuth client secrets file, not credentials; run `gcloud auth application-default login` and use the file it writes")
+			return nil, credfile.Corrupt("is an OAuth client secrets file, not credentials; run `gcloud auth application-default login` and use the file it writes")
 		}
-		return nil, corrupt("has no \"type\" field, so it is not an Application Default Credentials file")
+		return nil, credfile.Corrupt("has no \"type\" field, so it is not an Application Default Credentials file")
 	default:
-		return nil, corrupt("holds %s credentials; this plugin accepts %q and %q files", quoteType(typ), typeAuthorizedUser, typeServiceAccount)
+		return nil, credfile.Corrupt("holds %s credentials; this plugin accepts %q and %q files", quoteType(typ), typeAuthorizedUser, typeServiceAccount)
 	}
 	for _, k := range need {
 		v, err := optString(doc, k)
@@ -75,9 +77,9 @@ func parseADC(data []byte) (*adcFile, error) {
 		}
 		if v == "" {
 			if k == "refresh_token" {
-				return nil, notSignedIn("has no refresh_token")
+				return nil, credfile.NotSignedIn("has no refresh_token")
 			}
-			return nil, corrupt("has no %s", k)
+			return nil, credfile.Corrupt("has no %s", k)
 		}
 	}
 	for _, k := range []string{"token_uri", "private_key_id", "project_id", "universe_domain"} {
@@ -159,7 +161,7 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		}
 		return sdk.Token{}, sdk.ReauthRequired("no Application Default Credentials found (%s is not set and %s does not exist); %s", envADC, wellKnownADCFile(), nextADCMissing)
 	}
-	a, err := readWithRetry(ctx, path, parseADC)
+	a, err := credfile.Read(ctx, path, parseADC)
 	if err != nil {
 		next := nextADCUser
 		if cfg.source == SourceServiceAccount {
@@ -171,12 +173,12 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		return sdk.Token{}, sdk.BadConfig("adc_file", "%s holds %q credentials, not a service account key; use source adc for it", path, a.typ)
 	}
 	tokenURL := a.tokenURL(cfg.tokenURL)
-	ep := endpoint{display: displayURL(tokenURL), next: nextADCUser, redact: a.secrets()}
+	ep := endpoint{display: tokenhttp.Display(tokenURL), next: nextADCUser, redact: a.secrets()}
 	if a.typ == typeServiceAccount {
 		ep.next = nextServiceAccount
 	}
-	if err := checkURL("token_url", tokenURL, DefaultTokenURL); err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s names a token_uri that is not an https URL (%s); set token_url to override it", path, displayURL(tokenURL))}
+	if _, err := tokenhttp.CheckURL(tokenURL, DefaultTokenURL); err != nil {
+		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s names a token_uri that is not an https URL (%s); set token_url to override it", path, tokenhttp.Display(tokenURL))}
 	}
 	data, err := a.withTokenURL(tokenURL)
 	if err != nil {
@@ -188,7 +190,7 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 	lctx := context.WithValue(ctx, oauth2.HTTPClient, cfg.client)
 	creds, err := google.CredentialsFromJSONWithTypeAndParams(lctx, data, google.CredentialsType(a.typ), google.CredentialsParams{Scopes: cfg.scopes})
 	if err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s is not usable %s credentials: %s", path, a.typ, clean(err.Error(), maxDescription, ep.redact))}
+		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s is not usable %s credentials: %s", path, a.typ, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, ep.redact))}
 	}
 	ot, err := creds.TokenSource.Token()
 	if err != nil {
@@ -196,7 +198,7 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		slog.Debug("gemini: token request failed", "file", path, "type", a.typ, "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
-	if ot.AccessToken == "" || hasControl(ot.AccessToken) || strings.ContainsAny(ot.AccessToken, " \t") {
+	if ot.AccessToken == "" || tokenhttp.HasControl(ot.AccessToken) || strings.ContainsAny(ot.AccessToken, " \t") {
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned an access token that cannot be sent in a header", ep.display)
 	}
 	qp := cfg.quotaProject
@@ -227,13 +229,13 @@ func libraryError(ep endpoint, err error, path, typ string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "private key"):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s holds a private_key that cannot be used (%s); create a new key for the service account", path, clean(msg, maxDescription, ep.redact))}
+		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s holds a private_key that cannot be used (%s); create a new key for the service account", path, tokenhttp.Clean(msg, tokenhttp.MaxDescription, ep.redact))}
 	case strings.Contains(msg, "Timeout exceeded"), strings.Contains(msg, "deadline exceeded"):
 		return transportError(ep, context.DeadlineExceeded)
 	case strings.Contains(msg, "missing access_token"):
 		return sdk.Unavailable("token endpoint %s answered without an access_token; try again later", ep.display)
 	}
-	return sdk.Unavailable("the %s token request to %s failed: %s", typ, ep.display, clean(strings.TrimPrefix(msg, "oauth2: "), maxDescription, ep.redact))
+	return sdk.Unavailable("the %s token request to %s failed: %s", typ, ep.display, tokenhttp.Clean(strings.TrimPrefix(msg, "oauth2: "), tokenhttp.MaxDescription, ep.redact))
 }
 
 // metadataToken gets a token for the default service account from the GCE metadata server, through Google's
@@ -256,7 +258,7 @@ func metadataToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 	if err := json.NewDecoder(io.LimitReader(strings.NewReader(body), maxTokenResponse)).Decode(&res); err != nil || res.AccessToken == "" {
 		return sdk.Token{}, sdk.Unavailable("the metadata server did not answer with a token; try again later")
 	}
-	if hasControl(res.AccessToken) || strings.ContainsAny(res.AccessToken, " \t") {
+	if tokenhttp.HasControl(res.AccessToken) || strings.ContainsAny(res.AccessToken, " \t") {
 		return sdk.Token{}, sdk.Unavailable("the metadata server returned an access token that cannot be sent in a header")
 	}
 	t := sdk.Token{Value: res.AccessToken, Type: tokenType(res.TokenType), Headers: quotaHeaders(cfg.quotaProject)}
@@ -276,7 +278,7 @@ func metadataError(err error) error {
 		return err
 	case errors.As(err, &nd):
 		return sdk.BadConfig("source", "the metadata server has no default service account for this instance; attach a service account to it, or use another source")
-	case errors.As(err, &me) && transientStatus(me.Code):
+	case errors.As(err, &me) && tokenhttp.Transient(me.Code):
 		return sdk.Unavailable("the metadata server answered %d; try again later", me.Code)
 	case errors.As(err, &me) && me.Code == 403:
 		return sdk.BadConfig("scopes", "the metadata server refused a token (403); check the instance's access scopes and the scopes option")
@@ -285,5 +287,5 @@ func metadataError(err error) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return sdk.Unavailable("the metadata server did not answer in time; is this running on Google Cloud? (raise timeout if it is just slow)")
 	}
-	return sdk.Unavailable("the metadata server could not be reached (%s); is this running on Google Cloud?", clean(netReason(err), maxDescription, nil))
+	return sdk.Unavailable("the metadata server could not be reached (%s); is this running on Google Cloud?", tokenhttp.Clean(tokenhttp.NetReason(err), tokenhttp.MaxDescription, nil))
 }

@@ -10,18 +10,15 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/gofrs/flock"
-
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
-
-// lockRetryDelay is how often a busy lock is tried again.
-const lockRetryDelay = 20 * time.Millisecond
 
 // maxTokenResponse bounds how much of a token endpoint answer is read.
 const maxTokenResponse = 1 << 20
@@ -29,7 +26,7 @@ const maxTokenResponse = 1 << 20
 // cliToken serves the access token of oauth_creds.json, refreshing it when it expires within
 // refresh_window; concurrent callers share one refresh.
 func (s *source) cliToken(ctx context.Context, cfg *config) (sdk.Token, error) {
-	f, err := readWithRetry(ctx, cfg.credsFile, parseCreds)
+	f, err := credfile.Read(ctx, cfg.credsFile, parseCreds)
 	if err != nil {
 		return sdk.Token{}, cliFileError(cfg.credsFile, err)
 	}
@@ -37,7 +34,7 @@ func (s *source) cliToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		return f.token(cfg.quotaProject), nil
 	}
 	stale := f.accessToken
-	t, err := s.shared(ctx, refreshKey(stale), func() (sdk.Token, error) {
+	t, err := s.sf.Do(ctx, flight.RefreshKey(stale), nil, func() (sdk.Token, error) {
 		return s.cliRefresh(ctx, cfg, stale)
 	})
 	if err != nil && sdk.IsKind(err, sdk.KindUnavailable) && stale != "" && time.Now().Before(f.expiry) {
@@ -63,7 +60,7 @@ func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk
 	}
 	defer unlock()
 
-	f, err := readWithRetry(ctx, cfg.credsFile, parseCreds)
+	f, err := credfile.Read(ctx, cfg.credsFile, parseCreds)
 	if err != nil {
 		return sdk.Token{}, cliFileError(cfg.credsFile, err)
 	}
@@ -86,12 +83,12 @@ func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk
 	f.apply(g, time.Now())
 	data, err := f.encode()
 	if err == nil {
-		err = writeAtomic(cfg.credsFile, data, s.testHookBeforeRename)
+		err = credfile.WriteAtomic(cfg.credsFile, data, s.testHookBeforeRename)
 	}
 	if err != nil {
 		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf(
 			"the sign-in was refreshed but %s could not be rewritten (%s); the file is unchanged: check the permissions of its directory",
-			cfg.credsFile, clean(pathErrReason(err), maxDescription, []string{g.accessToken, f.refreshToken}))}
+			cfg.credsFile, tokenhttp.Clean(pathErrReason(err), tokenhttp.MaxDescription, []string{g.accessToken, f.refreshToken}))}
 	}
 	slog.Debug("gemini: sign-in refreshed", "file", cfg.credsFile, "token", sdk.Fingerprint(f.accessToken), "expiry", f.expiry)
 	return f.token(cfg.quotaProject), nil
@@ -109,29 +106,18 @@ func cliFileError(path string, err error) error {
 // lock takes the exclusive lock on oauth_creds.json.lock, waiting at most lock_timeout; it returns the
 // function that releases it.
 func (s *source) lock(ctx context.Context, cfg *config) (func(), error) {
-	path := cfg.lockFile
-	if real, err := filepath.EvalSymlinks(cfg.credsFile); err == nil {
-		path = real + ".lock" // one lock per file, however it is reached
-	}
-	lk := flock.New(path, flock.SetPermissions(0o600))
+	path := credfile.LockPath(cfg.credsFile)
 	if s.testHookLocking != nil {
 		s.testHookLocking()
 	}
-	lctx, cancel := context.WithTimeout(ctx, cfg.lockTimeout)
-	defer cancel()
-	ok, err := lk.TryLockContext(lctx, lockRetryDelay)
-	if err != nil || !ok {
-		_ = lk.Close() // releases the file handle of a failed attempt
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, sdk.Unavailable("another process held the lock %s for more than lock_timeout (%s); try again, or raise lock_timeout", path, cfg.lockTimeout)
-		}
-		reason := "it is busy"
-		if err != nil {
-			reason = pathErrReason(err)
-		}
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s: %s", path, reason)}
+	unlock, err := credfile.Lock(ctx, path, cfg.lockTimeout)
+	switch {
+	case err == nil:
+		return unlock, nil
+	case errors.Is(err, credfile.ErrLockTimeout):
+		return nil, sdk.Unavailable("another process held the lock %s for more than lock_timeout (%s); try again, or raise lock_timeout", path, cfg.lockTimeout)
 	}
-	return func() { _ = lk.Unlock() }, nil
+	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s: %s", path, pathErrReason(err))}
 }
 
 // redeem sends the refresh grant to the token endpoint as the Gemini CLI does: a form-encoded POST with the
@@ -141,7 +127,7 @@ func redeem(ctx context.Context, cfg *config, refreshToken string) (*grant, erro
 	if tokenURL == "" {
 		tokenURL = DefaultTokenURL
 	}
-	ep := endpoint{display: displayURL(tokenURL), next: nextGeminiCLI, clientKey: "client_id", redact: []string{refreshToken, cfg.clientSecret}}
+	ep := endpoint{display: tokenhttp.Display(tokenURL), next: nextGeminiCLI, clientKey: "client_id", redact: []string{refreshToken, cfg.clientSecret}}
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
 		"refresh_token": {refreshToken},
@@ -175,7 +161,7 @@ func redeem(ctx context.Context, cfg *config, refreshToken string) (*grant, erro
 
 // parseGrant reads a successful token response. Its errors describe what is missing, never a value.
 func parseGrant(body []byte) (*grant, error) {
-	doc, err := parseObject(body)
+	doc, err := credfile.ParseObject(body)
 	if err != nil {
 		return nil, errors.New("a body that is not a JSON token response")
 	}
@@ -183,13 +169,13 @@ func parseGrant(body []byte) (*grant, error) {
 	if g.accessToken, err = optString(doc, "access_token"); err != nil || g.accessToken == "" {
 		return nil, errors.New("no access_token")
 	}
-	if hasControl(g.accessToken) || strings.ContainsAny(g.accessToken, " \t") {
+	if tokenhttp.HasControl(g.accessToken) || strings.ContainsAny(g.accessToken, " \t") {
 		return nil, errors.New("an access_token that cannot be sent in a header")
 	}
-	if g.refreshToken, err = optString(doc, "refresh_token"); err != nil || hasControl(g.refreshToken) {
+	if g.refreshToken, err = optString(doc, "refresh_token"); err != nil || tokenhttp.HasControl(g.refreshToken) {
 		return nil, errors.New("a malformed refresh_token")
 	}
-	if raw, ok := doc["expires_in"]; ok && !isNull(raw) {
+	if raw, ok := doc["expires_in"]; ok && !credfile.IsNull(raw) {
 		text := strings.Trim(strings.TrimSpace(string(raw)), `"`)
 		secs, err := strconv.ParseFloat(text, 64)
 		if err != nil || secs < 0 || secs > 1e9 {

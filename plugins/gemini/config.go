@@ -6,13 +6,14 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -100,7 +101,6 @@ type config struct {
 
 	// gemini_cli
 	credsFile    string
-	lockFile     string
 	clientID     string
 	clientSecret string
 	lockTimeout  time.Duration
@@ -158,7 +158,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 	case src == "":
 		src = SourceADC
 	}
-	if !contains(sources, src) {
+	if !slices.Contains(sources, src) {
 		msg := fmt.Sprintf("must be one of %s, got %q", strings.Join(sources, ", "), src)
 		if s := sdk.Closest(src, sources); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
@@ -168,7 +168,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 	c.source = src
 	for _, key := range knownOptions {
 		srcs, limited := appliesTo[key]
-		if limited && raw[key] != nil && !contains(srcs, src) {
+		if limited && raw[key] != nil && !slices.Contains(srcs, src) {
 			return nil, sdk.BadConfig(key, "is not used with source %s (it applies to: %s)", src, strings.Join(srcs, ", "))
 		}
 	}
@@ -177,17 +177,16 @@ func parseConfig(raw map[string]any) (*config, error) {
 		if c.credsFile == "" {
 			return nil, sdk.BadConfig("creds_file", "cannot find the home directory for the default ~/.gemini/oauth_creds.json; set creds_file")
 		}
-		c.lockFile = c.credsFile + ".lock"
 		if c.clientID, err = o.String("client_id", GeminiCLIClientID); err != nil {
 			return nil, err
 		}
-		if strings.TrimSpace(c.clientID) == "" || hasControl(c.clientID) {
+		if strings.TrimSpace(c.clientID) == "" || tokenhttp.HasControl(c.clientID) {
 			return nil, sdk.BadConfig("client_id", "must be an OAuth client id, e.g. the Gemini CLI's (the default)")
 		}
 		if c.clientSecret, err = o.String("client_secret", GeminiCLIClientSecret); err != nil {
 			return nil, err
 		}
-		if c.clientSecret == "" || hasControl(c.clientSecret) {
+		if c.clientSecret == "" || tokenhttp.HasControl(c.clientSecret) {
 			return nil, sdk.BadConfig("client_secret", "must be the OAuth client's secret (leave it out to use the Gemini CLI's)")
 		}
 		if c.lockTimeout, err = positiveDuration(o, "lock_timeout", DefaultLockTimeout); err != nil {
@@ -200,8 +199,8 @@ func parseConfig(raw map[string]any) (*config, error) {
 		return nil, err
 	}
 	if tokenURL != "" {
-		if err := checkURL("token_url", tokenURL, "https://oauth2.googleapis.com/token"); err != nil {
-			return nil, err
+		if _, err := tokenhttp.CheckURL(tokenURL, "https://oauth2.googleapis.com/token"); err != nil {
+			return nil, sdk.BadConfig("token_url", "%s", err)
 		}
 		c.tokenURL = tokenURL
 	}
@@ -226,7 +225,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		c.scopes = []string{DefaultScope}
 	}
 	for _, s := range c.scopes {
-		if hasControl(s) || strings.ContainsAny(s, ",\"") {
+		if tokenhttp.HasControl(s) || strings.ContainsAny(s, ",\"") {
 			return nil, sdk.BadConfig("scopes", "%q is not a scope", s)
 		}
 	}
@@ -261,7 +260,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		if c.static == "" {
 			return nil, sdk.BadConfig("token", "source static needs an access token: give token_env (an environment variable name), token_file, or set %s", EnvStaticToken)
 		}
-		if hasControl(c.static) || strings.ContainsAny(c.static, " \t") {
+		if tokenhttp.HasControl(c.static) || strings.ContainsAny(c.static, " \t") {
 			return nil, sdk.BadConfig("token", "the access token from %s holds spaces or control characters, which cannot be sent in a header", from)
 		}
 	}
@@ -269,7 +268,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 	if c.quotaProject, err = o.String("quota_project", ""); err != nil {
 		return nil, err
 	}
-	if c.quotaProject != "" && (hasControl(c.quotaProject) || strings.ContainsAny(c.quotaProject, " \t/")) {
+	if c.quotaProject != "" && (tokenhttp.HasControl(c.quotaProject) || strings.ContainsAny(c.quotaProject, " \t/")) {
 		return nil, sdk.BadConfig("quota_project", "must be a Google Cloud project id, got %q", c.quotaProject)
 	}
 
@@ -285,7 +284,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		c.extraHosts = append(c.extraHosts, h)
 	}
 
-	c.client = newHTTPClient(c.timeout, c.metadataHost)
+	c.client = tokenhttp.NewClient(&transport{base: tokenhttp.NewTransport(), metadataHost: c.metadataHost}, c.timeout)
 	return c, nil
 }
 
@@ -354,33 +353,9 @@ func fileExists(p string) bool {
 	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
-// checkURL validates an https URL option (http for loopback hosts only).
-func checkURL(key, raw, example string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.Opaque != "" {
-		return sdk.BadConfig(key, "must be an absolute https URL such as %s", example)
-	}
-	if u.User != nil {
-		return sdk.BadConfig(key, "must not carry credentials")
-	}
-	if u.Fragment != "" {
-		return sdk.BadConfig(key, "must not have a #fragment")
-	}
-	switch u.Scheme {
-	case "https":
-	case "http":
-		if !isLoopback(u.Hostname()) {
-			return sdk.BadConfig(key, "must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
-		}
-	default:
-		return sdk.BadConfig(key, "must be an https URL, got scheme %q", u.Scheme)
-	}
-	return nil
-}
-
 // checkHostPort validates a host or host:port.
 func checkHostPort(hp string) error {
-	if strings.ContainsAny(hp, "/@?# \t") || hasControl(hp) {
+	if strings.ContainsAny(hp, "/@?# \t") || tokenhttp.HasControl(hp) {
 		return fmt.Errorf("must be a host or host:port such as 127.0.0.1:8080, got %q", hp)
 	}
 	host := hp
@@ -413,43 +388,6 @@ func validGoogleHost(h string) bool {
 		}
 	}
 	return true
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
-}
-
-// newHTTPClient returns the plugin's own client: a fresh transport (proxy settings from the environment), a
-// per-request timeout, and no redirects, so credentials never follow one. With metadataHost set, every
-// request it sends goes to that host instead (it is used for the metadata server only then).
-func newHTTPClient(timeout time.Duration, metadataHost string) *http.Client {
-	var rt http.RoundTripper
-	if t, ok := http.DefaultTransport.(*http.Transport); ok {
-		rt = t.Clone()
-	} else {
-		rt = &http.Transport{Proxy: http.ProxyFromEnvironment}
-	}
-	return &http.Client{
-		Transport: &transport{base: rt, metadataHost: metadataHost},
-		Timeout:   timeout,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
-	}
 }
 
 // metadataPath is the path prefix of metadata server requests.

@@ -6,27 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
-
-// maxCredsFile bounds how much of a credential file is read; real files are a few kilobytes.
-const maxCredsFile = 1 << 20
-
-// readAttempts is how often a file that is empty or not valid JSON is read before it is reported: the
-// Gemini CLI rewrites oauth_creds.json in place, so a reader can catch it half written.
-const readAttempts = 3
-
-// readRetryDelay is the pause between those reads.
-const readRetryDelay = 25 * time.Millisecond
 
 // maxExpiryMillis bounds expiry_date; beyond it the value is not a date.
 const maxExpiryMillis = 1e15
@@ -42,47 +31,10 @@ type credsFile struct {
 	expiry       time.Time // zero when expiry_date is absent or null
 }
 
-// fileProblem is what is wrong with a credential file, without its path. reauth marks problems only signing
-// in again fixes (as opposed to a damaged file).
-type fileProblem struct {
-	reauth  bool
-	partial bool // empty or not JSON: possibly caught while another program rewrote it
-	what    string
-}
-
-func (p *fileProblem) Error() string { return p.what }
-
-func corrupt(format string, args ...any) error {
-	return &fileProblem{what: fmt.Sprintf(format, args...)}
-}
-
-func notSignedIn(format string, args ...any) error {
-	return &fileProblem{reauth: true, what: fmt.Sprintf(format, args...)}
-}
-
-// parseObject parses a JSON object, reporting problems as *fileProblem values that quote nothing from it.
-func parseObject(data []byte) (map[string]json.RawMessage, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &fileProblem{partial: true, what: "is empty"}
-	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(data, &doc); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, &fileProblem{partial: true, what: fmt.Sprintf("is not valid JSON (syntax error at byte %d)", se.Offset)}
-		}
-		return nil, corrupt("is not a JSON object")
-	}
-	if doc == nil {
-		return nil, corrupt("is not a JSON object")
-	}
-	return doc, nil
-}
-
-// parseCreds parses the contents of an oauth_creds.json. Its errors are *fileProblem values that never
+// parseCreds parses the contents of an oauth_creds.json. Its errors are *credfile.Problem values that never
 // quote a value from the file.
 func parseCreds(data []byte) (*credsFile, error) {
-	doc, err := parseObject(data)
+	doc, err := credfile.ParseObject(data)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +44,7 @@ func parseCreds(data []byte) (*credsFile, error) {
 		return nil, err
 	}
 	if typ != "" {
-		return nil, corrupt("holds %s credentials (a \"type\" field), not a Gemini CLI sign-in; use source adc with adc_file set to this file", quoteType(typ))
+		return nil, credfile.Corrupt("holds %s credentials (a \"type\" field), not a Gemini CLI sign-in; use source adc with adc_file set to this file", quoteType(typ))
 	}
 	for _, fl := range []struct {
 		name string
@@ -102,13 +54,13 @@ func parseCreds(data []byte) (*credsFile, error) {
 		if err != nil {
 			return nil, err
 		}
-		if hasControl(v) || strings.ContainsAny(v, " \t") {
-			return nil, corrupt("has a %s with spaces or control characters", fl.name)
+		if tokenhttp.HasControl(v) || strings.ContainsAny(v, " \t") {
+			return nil, credfile.Corrupt("has a %s with spaces or control characters", fl.name)
 		}
 		*fl.dst = v
 	}
 	if f.accessToken == "" && f.refreshToken == "" {
-		return nil, notSignedIn("holds neither an access_token nor a refresh_token")
+		return nil, credfile.NotSignedIn("holds neither an access_token nor a refresh_token")
 	}
 	if f.expiry, err = parseExpiry(doc["expiry_date"]); err != nil {
 		return nil, err
@@ -119,23 +71,23 @@ func parseCreds(data []byte) (*credsFile, error) {
 // parseExpiry reads expiry_date: milliseconds since the epoch, possibly fractional, as a JSON number (or,
 // leniently, a string holding one). Absent or null is the zero time.
 func parseExpiry(raw json.RawMessage) (time.Time, error) {
-	if raw == nil || isNull(raw) {
+	if raw == nil || credfile.IsNull(raw) {
 		return time.Time{}, nil
 	}
 	text := string(bytes.TrimSpace(raw))
 	if strings.HasPrefix(text, `"`) {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return time.Time{}, corrupt("has an expiry_date that is not a number")
+			return time.Time{}, credfile.Corrupt("has an expiry_date that is not a number")
 		}
 		text = strings.TrimSpace(s)
 	}
 	ms, err := strconv.ParseFloat(text, 64)
 	if err != nil || math.IsNaN(ms) || math.IsInf(ms, 0) {
-		return time.Time{}, corrupt("has an expiry_date that is not a number of milliseconds")
+		return time.Time{}, credfile.Corrupt("has an expiry_date that is not a number of milliseconds")
 	}
 	if ms < 0 || ms > maxExpiryMillis {
-		return time.Time{}, corrupt("has an expiry_date out of range")
+		return time.Time{}, credfile.Corrupt("has an expiry_date out of range")
 	}
 	sec := math.Floor(ms / 1000)
 	nsec := int64(math.Round((ms - sec*1000) * 1e6))
@@ -199,21 +151,14 @@ func (f *credsFile) encode() ([]byte, error) {
 // optString returns the string at key of m; absent and null are "", any other type is an error.
 func optString(m map[string]json.RawMessage, key string) (string, error) {
 	raw, ok := m[key]
-	if !ok || isNull(raw) {
+	if !ok || credfile.IsNull(raw) {
 		return "", nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", corrupt("has a non-string %s field", key)
+		return "", credfile.Corrupt("has a non-string %s field", key)
 	}
 	return s, nil
-}
-
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
-
-// hasControl reports whether s holds a character that cannot go into an HTTP header.
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) })
 }
 
 // quoteType quotes a credential type from a file when it looks like one, and hides it otherwise.
@@ -238,82 +183,18 @@ func quotaHeaders(project string) map[string]string {
 	return map[string]string{quotaHeader: project}
 }
 
-var (
-	errIsDir      = errors.New("is a directory")
-	errNotRegular = errors.New("is not a regular file")
-)
-
-// readLimited reads at most maxCredsFile bytes of the regular file at path.
-func readLimited(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.IsDir() {
-		return nil, errIsDir
-	}
-	if !st.Mode().IsRegular() {
-		return nil, errNotRegular
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCredsFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > maxCredsFile {
-		return nil, corrupt("is larger than %d bytes, far more than a credential file holds", maxCredsFile)
-	}
-	return data, nil
-}
-
-// readWithRetry reads path and parses it with parse, reading again (a few times, briefly apart) when the
-// file is empty or not valid JSON, as a file caught while another program rewrites it in place is.
-func readWithRetry[T any](ctx context.Context, path string, parse func([]byte) (T, error)) (T, error) {
-	var zero T
-	var lastErr error
-	for attempt := range readAttempts {
-		if attempt > 0 {
-			t := time.NewTimer(readRetryDelay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return zero, ctx.Err()
-			case <-t.C:
-			}
-		}
-		data, err := readLimited(path)
-		if err != nil {
-			return zero, err
-		}
-		v, err := parse(data)
-		if err == nil {
-			return v, nil
-		}
-		lastErr = err
-		var p *fileProblem
-		if !errors.As(err, &p) || !p.partial {
-			break
-		}
-	}
-	return zero, lastErr
-}
-
 // fileError turns a failure to read or parse the credential file at path into an error that names the file
 // and says what to do next; next is the sign-in step for this kind of file.
 func fileError(path string, err error, next string) error {
-	var p *fileProblem
+	var p *credfile.Problem
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 		return sdk.ReauthRequired("%s does not exist; %s", path, next)
-	case errors.As(err, &p) && p.reauth:
-		return sdk.ReauthRequired("%s %s; %s", path, p.what, next)
+	case errors.As(err, &p) && p.Reauth:
+		return sdk.ReauthRequired("%s %s; %s", path, p.What, next)
 	case errors.As(err, &p):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s; fix or remove it, then %s", path, p.what, next)}
-	case errors.Is(err, errIsDir), errors.Is(err, errNotRegular):
+		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s; fix or remove it, then %s", path, p.What, next)}
+	case errors.Is(err, credfile.ErrIsDir), errors.Is(err, credfile.ErrNotRegular):
 		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s", path, err)}
 	case errors.Is(err, os.ErrPermission):
 		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot read %s: permission denied", path)}
@@ -334,50 +215,4 @@ func pathErrReason(err error) string {
 		return le.Err.Error()
 	}
 	return err.Error()
-}
-
-// writeAtomic replaces path with data: a temporary file in the same directory is written, synced and set
-// to mode 0600, beforeRename (a test hook, normally nil) runs, the file is renamed over path, and the
-// directory is synced. A failure at any step leaves path as it was and removes the temporary file.
-func writeAtomic(path string, data []byte, beforeRename func(tmp string) error) (err error) {
-	if real, rerr := filepath.EvalSymlinks(path); rerr == nil {
-		path = real // replace the file a symlink points at, not the link
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer func() {
-		if err != nil {
-			_ = tmp.Close()
-			_ = os.Remove(name)
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(0o600); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if beforeRename != nil {
-		if err = beforeRename(name); err != nil {
-			return err
-		}
-	}
-	if err = os.Rename(name, path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync() // durability of the rename; not every file system supports it
-		_ = d.Close()
-	}
-	return nil
 }

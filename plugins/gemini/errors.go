@@ -6,14 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"mime"
-	"net"
-	"net/http"
-	"net/url"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -25,24 +20,12 @@ const (
 	nextServiceAccount = "the service account or its key may have been deleted or disabled, or this machine's clock is off: check the clock, or create a new key (`gcloud iam service-accounts keys create`) and point adc_file or GOOGLE_APPLICATION_CREDENTIALS at it"
 )
 
-// maxDescription is how much of an endpoint's error_description a message quotes.
-const maxDescription = 200
-
 // endpoint describes the token endpoint of one request, for error messages.
 type endpoint struct {
 	display   string   // scheme://host/path, safe to show
 	next      string   // what the user does when the grant is refused
 	clientKey string   // option blamed for invalid_client ("" when the client comes from a file)
 	redact    []string // secrets to remove from anything quoted
-}
-
-// displayURL returns scheme://host/path of raw, without query, fragment or user information.
-func displayURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "the token endpoint"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
 // oauthBody is the error part of an RFC 6749 §5.2 response, or of a Google API error.
@@ -80,15 +63,15 @@ func parseErrorBody(body []byte) oauthBody {
 func responseError(ep endpoint, status int, contentType string, body []byte) error {
 	b := parseErrorBody(body)
 	if !b.json {
-		what := fmt.Sprintf("answered %d with %s, not a token response", status, describeType(contentType))
+		what := fmt.Sprintf("answered %d with %s, not a token response", status, tokenhttp.DescribeType(contentType))
 		if status >= 300 && status < 400 {
 			return sdk.Unavailable("token endpoint %s answered %d, a redirect, which is not followed; check token_url and any proxy in between", ep.display, status)
 		}
 		return sdk.Unavailable("token endpoint %s %s; it may be down or behind a proxy or captive portal, try again later", ep.display, what)
 	}
-	code := clean(b.code, 64, ep.redact)
+	code := tokenhttp.Clean(b.code, 64, ep.redact)
 	detail := fmt.Sprintf("%d %s", status, code)
-	if d := clean(b.desc, maxDescription, ep.redact); d != "" {
+	if d := tokenhttp.Clean(b.desc, tokenhttp.MaxDescription, ep.redact); d != "" {
 		detail += ": " + d
 	}
 	switch code {
@@ -104,7 +87,7 @@ func responseError(ep endpoint, status int, contentType string, body []byte) err
 	case "temporarily_unavailable", "server_error", "unavailable", "internal":
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep.display, detail)
 	}
-	if transientStatus(status) {
+	if tokenhttp.Transient(status) {
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep.display, detail)
 	}
 	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the token request (%s)", ep.display, detail)}
@@ -115,61 +98,8 @@ func transportError(ep endpoint, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
-	var ue *url.Error
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) || (errors.As(err, &ne) && ne.Timeout()) {
+	if tokenhttp.IsTimeout(err) {
 		return sdk.Unavailable("token endpoint %s did not answer in time; it may be overloaded or unreachable (raise timeout if it is just slow)", ep.display)
 	}
-	return sdk.Unavailable("token endpoint %s could not be reached: %s", ep.display, clean(netReason(err), maxDescription, ep.redact))
-}
-
-// transientStatus reports whether an HTTP status means "try again later".
-func transientStatus(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
-}
-
-func describeType(ct string) string {
-	if ct == "" {
-		return "no content type"
-	}
-	if mt, _, err := mime.ParseMediaType(ct); err == nil {
-		return mt
-	}
-	return "an invalid content type"
-}
-
-// netReason returns the most useful part of a transport error, without the URL.
-func netReason(err error) string {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var op *net.OpError
-	if errors.As(err, &op) && op.Err != nil {
-		return op.Op + " " + op.Net + ": " + op.Err.Error()
-	}
-	if err == nil {
-		return "unknown error"
-	}
-	return err.Error()
-}
-
-// clean makes text from outside safe to quote: secrets redacted, control characters dropped, at most max
-// runes.
-func clean(s string, max int, secrets []string) string {
-	s = sdk.RedactString(s, secrets...)
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if r == utf8.RuneError || (unicode.IsControl(r) && r != ' ') {
-			r = ' '
-		}
-		if n == max {
-			b.WriteString("…")
-			break
-		}
-		b.WriteRune(r)
-		n++
-	}
-	return strings.TrimSpace(b.String())
+	return sdk.Unavailable("token endpoint %s could not be reached: %s", ep.display, tokenhttp.Clean(tokenhttp.NetReason(err), tokenhttp.MaxDescription, ep.redact))
 }

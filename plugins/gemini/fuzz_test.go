@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 )
 
 func FuzzParseCreds(f *testing.F) {
@@ -22,7 +24,7 @@ func FuzzParseCreds(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := parseCreds(data)
 		if err != nil {
-			if _, ok := err.(*fileProblem); !ok {
+			if _, ok := err.(*credfile.Problem); !ok {
 				t.Fatalf("error of type %T", err)
 			}
 			return
@@ -73,7 +75,7 @@ func FuzzParseADC(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := parseADC(data)
 		if err != nil {
-			if _, ok := err.(*fileProblem); !ok {
+			if _, ok := err.(*credfile.Problem); !ok {
 				t.Fatalf("error of type %T", err)
 			}
 			return

@@ -2,13 +2,10 @@ package gemini
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -20,7 +17,7 @@ var Version = "0.1.0"
 
 // source is the gemini plugin's sdk.Source.
 type source struct {
-	sf singleflight.Group
+	sf flight.Group
 
 	mu  sync.Mutex
 	cfg *config   // nil until Configure succeeds
@@ -78,7 +75,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if fresh(cur, cfg.refreshWindow) {
 		return cur, nil
 	}
-	t, err := s.shared(ctx, "token", func() (sdk.Token, error) {
+	t, err := s.sf.Do(ctx, "token", nil, func() (sdk.Token, error) {
 		if _, cur, _ := s.state(); fresh(cur, cfg.refreshWindow) {
 			return cur, nil // a fetch that finished just before this one started
 		}
@@ -109,7 +106,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		}
 		return sdk.Token{Value: cfg.static, Type: "Bearer", Headers: quotaHeaders(cfg.quotaProject)}, nil
 	case SourceGeminiCLI:
-		return s.shared(ctx, refreshKey(stale.Value), func() (sdk.Token, error) {
+		return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
 			return s.cliRefresh(ctx, cfg, stale.Value)
 		})
 	}
@@ -117,7 +114,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if newer(cur) {
 		return cur, nil
 	}
-	return s.shared(ctx, refreshKey(stale.Value), func() (sdk.Token, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
 		if _, cur, _ := s.state(); newer(cur) {
 			return cur, nil
 		}
@@ -127,12 +124,6 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		}
 		return t, err
 	})
-}
-
-// refreshKey is the single-flight key of a refresh replacing stale (a hash: keys are not secrets).
-func refreshKey(stale string) string {
-	sum := sha256.Sum256([]byte(stale))
-	return "refresh:" + hex.EncodeToString(sum[:])
 }
 
 // state returns the configuration and the cached token.
@@ -148,21 +139,6 @@ func (s *source) state() (*config, sdk.Token, error) {
 // fresh reports whether t can be served from the cache.
 func fresh(t sdk.Token, window time.Duration) bool {
 	return t.Value != "" && (t.Expiry.IsZero() || time.Until(t.Expiry) > window)
-}
-
-// shared runs fn once for all concurrent callers with the same key. A caller whose ctx ends stops waiting
-// at once with ctx's error; the work itself goes on (bounded by the configured timeouts) for the others.
-func (s *source) shared(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
-	ch := s.sf.DoChan(key, func() (any, error) { return fn() })
-	select {
-	case <-ctx.Done():
-		return sdk.Token{}, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return sdk.Token{}, r.Err
-		}
-		return r.Val.(sdk.Token), nil
-	}
 }
 
 // fetch gets a new token from the Google library source configured and caches it. It runs detached from

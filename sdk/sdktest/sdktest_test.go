@@ -80,7 +80,7 @@ func TestCollectSecrets(t *testing.T) {
 		"short_token":   "tiny",
 		"endpoint":      "https://not-a-secret.example",
 		"extra_params":  map[string]any{"client_assertion": "long-enough-2", "tenant": "not-secret-at-all"},
-		"credentials":   map[string]any{"anything": "long-enough-3"},
+		"secrets":       map[string]any{"anything": "long-enough-3"},
 		"private_key":   []any{"long-enough-4"},
 	}
 	got := map[string]string{}
@@ -88,7 +88,7 @@ func TestCollectSecrets(t *testing.T) {
 	want := map[string]string{
 		"long-enough-1": "client_secret",
 		"long-enough-2": "extra_params.client_assertion",
-		"long-enough-3": "credentials.anything",
+		"long-enough-3": "secrets.anything",
 		"long-enough-4": "private_key[0]",
 	}
 	if len(got) != len(want) {

@@ -1,7 +1,6 @@
 package fakes
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -65,6 +64,9 @@ type CodexTokens struct {
 // CodexAuthServer is a loopback fake of auth.openai.com's token endpoint as the Codex CLI uses it: a JSON
 // refresh_token grant whose refresh tokens rotate and are single-use.
 type CodexAuthServer struct {
+	holder       // Hold, Held, WaitHeld
+	accessTokens // Valid, Revoke, RevokeAll
+
 	srv       *httptest.Server
 	clientID  string
 	accountID string
@@ -77,16 +79,7 @@ type CodexAuthServer struct {
 
 	mu       sync.Mutex
 	refresh  map[string]bool // refresh token -> already used
-	access   map[string]*codexAccess
 	lastBody map[string]any
-	gate     chan struct{} // non-nil while held
-	held     int64
-	heldCh   chan struct{} // closed and replaced whenever held changes
-}
-
-type codexAccess struct {
-	expiry  time.Time
-	revoked bool
 }
 
 // NewCodexAuthServer starts a token endpoint on 127.0.0.1.
@@ -105,8 +98,6 @@ func NewCodexAuthServer(cfg CodexAuthConfig) *CodexAuthServer {
 		accountID: cfg.AccountID,
 		onReused:  cfg.OnReused,
 		refresh:   map[string]bool{},
-		access:    map[string]*codexAccess{},
-		heldCh:    make(chan struct{}),
 	}
 	s.accessLife.Store(int64(cfg.AccessLife))
 	mux := http.NewServeMux()
@@ -117,12 +108,7 @@ func NewCodexAuthServer(cfg CodexAuthConfig) *CodexAuthServer {
 
 // Close shuts the server down, releasing any held requests first.
 func (s *CodexAuthServer) Close() {
-	s.mu.Lock()
-	if s.gate != nil {
-		close(s.gate)
-		s.gate = nil
-	}
-	s.mu.Unlock()
+	s.releaseAll()
 	s.srv.Close()
 }
 
@@ -151,24 +137,6 @@ func (s *CodexAuthServer) SetAccessLife(d time.Duration) {
 		d = DefaultCodexAccessLife
 	}
 	s.accessLife.Store(int64(d))
-}
-
-// Valid reports whether accessToken was issued by this server, has not expired and was not revoked.
-func (s *CodexAuthServer) Valid(accessToken string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, ok := s.access[accessToken]
-	return ok && !a.revoked && time.Now().Before(a.expiry)
-}
-
-// RevokeAll revokes every access token issued so far; refresh tokens stay valid, so a client recovers by
-// refreshing.
-func (s *CodexAuthServer) RevokeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, a := range s.access {
-		a.revoked = true
-	}
 }
 
 // SeedRefreshToken registers rt as a valid, unused refresh token (for an auth.json a test wrote itself).
@@ -227,71 +195,6 @@ func MakeCodexJWT(claims map[string]any) string {
 	return enc.EncodeToString(header) + "." + enc.EncodeToString(payload) + "." + enc.EncodeToString([]byte("fake-signature"))
 }
 
-// Hold makes token requests block until the returned release is called (idempotent). Requests counts
-// requests as they arrive, before they block.
-func (s *CodexAuthServer) Hold() (release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate == nil {
-		s.gate = make(chan struct{})
-	}
-	gate := s.gate
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.gate == gate {
-				close(gate)
-				s.gate = nil
-			}
-		})
-	}
-}
-
-// WaitHeld blocks until at least n token requests are blocked by Hold, or ctx ends.
-func (s *CodexAuthServer) WaitHeld(ctx context.Context, n int64) error {
-	for {
-		s.mu.Lock()
-		held, ch := s.held, s.heldCh
-		s.mu.Unlock()
-		if held >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (s *CodexAuthServer) addHeld(d int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.held += d
-	close(s.heldCh)
-	s.heldCh = make(chan struct{})
-}
-
-// wait blocks while the server is held; it reports false when the client went away meanwhile.
-func (s *CodexAuthServer) wait(r *http.Request) bool {
-	s.mu.Lock()
-	gate := s.gate
-	s.mu.Unlock()
-	if gate == nil {
-		return true
-	}
-	s.addHeld(1)
-	defer s.addHeld(-1)
-	select {
-	case <-gate:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
-}
-
 // issueLocked mints tokens; s.mu must be held.
 func (s *CodexAuthServer) issueLocked() CodexTokens {
 	now := time.Now()
@@ -311,7 +214,7 @@ func (s *CodexAuthServer) issueLocked() CodexTokens {
 		CodexAuthClaim: auth,
 	})
 	rt := "rt_" + codexRandom(24)
-	s.access[access] = &codexAccess{expiry: exp}
+	s.add(access, exp)
 	s.refresh[rt] = false
 	return CodexTokens{IDToken: id, AccessToken: access, RefreshToken: rt, Expiry: exp}
 }
@@ -389,7 +292,7 @@ func (s *CodexAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 	}
 	s.refreshes.Add(1)
 	w.Header().Set("Cache-Control", "no-store")
-	codexJSON(w, http.StatusOK, map[string]any{
+	writeJSON(w, http.StatusOK, map[string]any{
 		"id_token":      tokens.IDToken,
 		"access_token":  tokens.AccessToken,
 		"refresh_token": tokens.RefreshToken,
@@ -398,13 +301,7 @@ func (s *CodexAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 
 // codexError answers an error in the shape auth.openai.com uses: {"error":{"code","message",...}}.
 func codexError(w http.ResponseWriter, status int, code, msg string) {
-	codexJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": nil, "code": code}})
-}
-
-func codexJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	writeJSON(w, status, map[string]any{"error": map[string]any{"message": msg, "type": "invalid_request_error", "param": nil, "code": code}})
 }
 
 // codexRandom returns n random bytes, hex-encoded.

@@ -58,6 +58,7 @@ type EntraConfig struct {
 // secret or a JWT client assertion), plus a plain-http App Service style managed identity endpoint, as
 // azidentity reads it from IDENTITY_ENDPOINT and IDENTITY_HEADER.
 type Entra struct {
+	accessTokens
 	srv *httptest.Server
 	mi  *httptest.Server
 	ca  *entraCA
@@ -73,7 +74,6 @@ type Entra struct {
 	miRequests    atomic.Int64
 
 	mu         sync.Mutex
-	tokens     map[string]*issuedToken
 	lastForm   url.Values
 	lastAuth   string
 	assertions []string
@@ -95,7 +95,7 @@ func NewEntra(cfg EntraConfig) *Entra {
 	if err != nil {
 		panic("fakes: creating the Entra test CA: " + err.Error())
 	}
-	e := &Entra{cfg: cfg, ca: ca, tokens: map[string]*issuedToken{}}
+	e := &Entra{cfg: cfg, ca: ca}
 	e.SetExpiresIn(cfg.ExpiresIn)
 	e.SetRefreshIn(cfg.RefreshIn)
 
@@ -147,32 +147,6 @@ func (e *Entra) CAFile(dir string) (string, error) {
 		return "", err
 	}
 	return p, nil
-}
-
-// Valid reports whether token was issued by this fake, has not expired and has not been revoked.
-func (e *Entra) Valid(token string) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	t, ok := e.tokens[token]
-	return ok && !t.revoked && time.Now().Before(t.expiry)
-}
-
-// Revoke makes token invalid from now on.
-func (e *Entra) Revoke(token string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if t, ok := e.tokens[token]; ok {
-		t.revoked = true
-	}
-}
-
-// RevokeAll revokes every token issued so far.
-func (e *Entra) RevokeAll() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, t := range e.tokens {
-		t.revoked = true
-	}
 }
 
 // Issued returns how many access tokens the fake has issued (token endpoint and managed identity).
@@ -452,10 +426,11 @@ func (e *Entra) handleManagedIdentity(w http.ResponseWriter, r *http.Request) {
 	)
 	if e.miCaching.Load() {
 		e.mu.Lock()
-		if t, ok := e.tokens[e.miCached]; ok && time.Until(t.expiry) > 5*time.Minute {
-			token, expiry = e.miCached, t.expiry
-		}
+		cached := e.miCached
 		e.mu.Unlock()
+		if exp, ok := e.expiry(cached); ok && time.Until(exp) > 5*time.Minute {
+			token, expiry = cached, exp
+		}
 	}
 	if token == "" {
 		var lifetime time.Duration
@@ -480,9 +455,7 @@ func (e *Entra) handleManagedIdentity(w http.ResponseWriter, r *http.Request) {
 func (e *Entra) issue() (string, time.Duration) {
 	lifetime := time.Duration(e.expiresIn.Load())
 	token := newOpaqueToken()
-	e.mu.Lock()
-	e.tokens[token] = &issuedToken{expiry: time.Now().Add(lifetime)}
-	e.mu.Unlock()
+	e.add(token, time.Now().Add(lifetime))
 	e.issued.Add(1)
 	return token, lifetime
 }

@@ -2,7 +2,6 @@ package fakes
 
 import (
 	"bytes"
-	"context"
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -65,6 +64,9 @@ type GoogleTokenConfig struct {
 // the refresh_token grant (client id and secret in the form) and the JWT-bearer grant of service accounts
 // (RS256 assertions checked against registered public keys).
 type GoogleTokenServer struct {
+	holder       // Hold, Held, WaitHeld
+	accessTokens // Valid, Revoke, RevokeAll
+
 	srv *httptest.Server
 	cfg GoogleTokenConfig
 
@@ -78,15 +80,11 @@ type GoogleTokenServer struct {
 	clients    map[string]string         // client id -> secret
 	refresh    map[string]bool           // refresh token -> valid
 	accounts   map[string]*rsa.PublicKey // service account email -> key
-	tokens     map[string]*issuedToken
 	lastForm   url.Values
 	lastClaims map[string]any
 	failStatus int
 	failCode   string
 	failDesc   string
-	gate       chan struct{}
-	held       int64
-	heldCh     chan struct{}
 }
 
 // NewGoogleTokenServer starts a fake Google token endpoint on 127.0.0.1.
@@ -102,8 +100,6 @@ func NewGoogleTokenServer(cfg GoogleTokenConfig) *GoogleTokenServer {
 		clients:  map[string]string{},
 		refresh:  map[string]bool{},
 		accounts: map[string]*rsa.PublicKey{},
-		tokens:   map[string]*issuedToken{},
-		heldCh:   make(chan struct{}),
 	}
 	if cfg.ClientID != "" {
 		s.clients[cfg.ClientID] = cfg.ClientSecret
@@ -117,12 +113,7 @@ func NewGoogleTokenServer(cfg GoogleTokenConfig) *GoogleTokenServer {
 
 // Close shuts the server down, releasing any held requests first.
 func (s *GoogleTokenServer) Close() {
-	s.mu.Lock()
-	if s.gate != nil {
-		close(s.gate)
-		s.gate = nil
-	}
-	s.mu.Unlock()
+	s.releaseAll()
 	s.srv.Close()
 }
 
@@ -160,33 +151,6 @@ func (s *GoogleTokenServer) AddServiceAccount(email string, pub *rsa.PublicKey) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.accounts[email] = pub
-}
-
-// Valid reports whether access was issued by this server, has not expired by the server's clock, and has
-// not been revoked.
-func (s *GoogleTokenServer) Valid(access string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[access]
-	return ok && !t.revoked && time.Now().Before(t.expiry)
-}
-
-// Revoke makes the access token invalid from now on.
-func (s *GoogleTokenServer) Revoke(access string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.tokens[access]; ok {
-		t.revoked = true
-	}
-}
-
-// RevokeAll revokes every access token issued so far; refresh tokens stay valid.
-func (s *GoogleTokenServer) RevokeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		t.revoked = true
-	}
 }
 
 // Requests returns how many requests reached the token endpoint, failures included.
@@ -244,78 +208,6 @@ func (s *GoogleTokenServer) LastClaims() map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// Hold makes token requests block until the returned release is called (idempotent; Holds taken while
-// already held share one gate). Requests counts requests as they arrive, before they block.
-func (s *GoogleTokenServer) Hold() (release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate == nil {
-		s.gate = make(chan struct{})
-	}
-	gate := s.gate
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.gate == gate {
-				close(gate)
-				s.gate = nil
-			}
-		})
-	}
-}
-
-// Held returns how many token requests are currently blocked by Hold.
-func (s *GoogleTokenServer) Held() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
-// WaitHeld blocks until at least n token requests are blocked by Hold, or ctx ends.
-func (s *GoogleTokenServer) WaitHeld(ctx context.Context, n int64) error {
-	for {
-		s.mu.Lock()
-		held, ch := s.held, s.heldCh
-		s.mu.Unlock()
-		if held >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (s *GoogleTokenServer) addHeld(d int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.held += d
-	close(s.heldCh)
-	s.heldCh = make(chan struct{})
-}
-
-// wait blocks while the server is held; it reports false when the client went away meanwhile.
-func (s *GoogleTokenServer) wait(r *http.Request) bool {
-	s.mu.Lock()
-	gate := s.gate
-	s.mu.Unlock()
-	if gate == nil {
-		return true
-	}
-	s.addHeld(1)
-	defer s.addHeld(-1)
-	select {
-	case <-gate:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
 }
 
 func (s *GoogleTokenServer) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -429,9 +321,7 @@ func (s *GoogleTokenServer) jwtGrant(w http.ResponseWriter, form url.Values) {
 func (s *GoogleTokenServer) issue(scope string) map[string]any {
 	lifetime := time.Duration(s.expiresIn.Load())
 	token := "ya29.fake-" + newOpaqueToken()
-	s.mu.Lock()
-	s.tokens[token] = &issuedToken{expiry: time.Now().Add(lifetime)}
-	s.mu.Unlock()
+	s.add(token, time.Now().Add(lifetime))
 	seconds := int64(lifetime / time.Second)
 	if seconds < 1 {
 		seconds = 1

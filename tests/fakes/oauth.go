@@ -4,7 +4,6 @@
 package fakes
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -37,6 +36,9 @@ type OAuthConfig struct {
 
 // OAuthServer is a loopback OAuth 2.0 authorization server's token endpoint (client_credentials grant).
 type OAuthServer struct {
+	holder       // Hold, Held, WaitHeld
+	accessTokens // Valid, Revoke, RevokeAll
+
 	srv *httptest.Server
 	cfg OAuthConfig
 
@@ -46,22 +48,13 @@ type OAuthServer struct {
 	requests  atomic.Int64
 
 	mu        sync.Mutex
-	tokens    map[string]*issuedToken
 	lastForm  url.Values
 	lastStyle string
-	gate      chan struct{} // non-nil while held
-	held      int64         // requests currently blocked by the gate
-	heldCh    chan struct{} // closed and replaced whenever held changes
-}
-
-type issuedToken struct {
-	expiry  time.Time
-	revoked bool
 }
 
 // NewOAuthServer starts a token endpoint on 127.0.0.1 for the client in cfg.
 func NewOAuthServer(cfg OAuthConfig) *OAuthServer {
-	s := &OAuthServer{cfg: cfg, tokens: map[string]*issuedToken{}, heldCh: make(chan struct{})}
+	s := &OAuthServer{cfg: cfg}
 	if cfg.ExpiresIn <= 0 {
 		cfg.ExpiresIn = DefaultExpiresIn
 	}
@@ -74,12 +67,7 @@ func NewOAuthServer(cfg OAuthConfig) *OAuthServer {
 
 // Close shuts the server down, releasing any held requests first.
 func (s *OAuthServer) Close() {
-	s.mu.Lock()
-	if s.gate != nil {
-		close(s.gate)
-		s.gate = nil
-	}
-	s.mu.Unlock()
+	s.releaseAll()
 	s.srv.Close()
 }
 
@@ -88,33 +76,6 @@ func (s *OAuthServer) URL() string { return s.srv.URL }
 
 // TokenURL returns the token endpoint's URL.
 func (s *OAuthServer) TokenURL() string { return s.srv.URL + TokenPath }
-
-// Valid reports whether token was issued by this server, has not expired by the server's clock, and has not
-// been revoked.
-func (s *OAuthServer) Valid(token string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t, ok := s.tokens[token]
-	return ok && !t.revoked && time.Now().Before(t.expiry)
-}
-
-// Revoke makes token invalid from now on.
-func (s *OAuthServer) Revoke(token string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if t, ok := s.tokens[token]; ok {
-		t.revoked = true
-	}
-}
-
-// RevokeAll revokes every token issued so far.
-func (s *OAuthServer) RevokeAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, t := range s.tokens {
-		t.revoked = true
-	}
-}
 
 // Issued returns how many access tokens the server has issued.
 func (s *OAuthServer) Issued() int64 { return s.issued.Load() }
@@ -150,78 +111,6 @@ func (s *OAuthServer) LastAuthStyle() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.lastStyle
-}
-
-// Hold makes token requests block until the returned release is called (it is idempotent; Holds taken
-// while already held share one gate). Requests counts requests as they arrive, before they block.
-func (s *OAuthServer) Hold() (release func()) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.gate == nil {
-		s.gate = make(chan struct{})
-	}
-	gate := s.gate
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.gate == gate {
-				close(gate)
-				s.gate = nil
-			}
-		})
-	}
-}
-
-// Held returns how many token requests are currently blocked by Hold.
-func (s *OAuthServer) Held() int64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.held
-}
-
-// WaitHeld blocks until at least n token requests are blocked by Hold, or ctx ends.
-func (s *OAuthServer) WaitHeld(ctx context.Context, n int64) error {
-	for {
-		s.mu.Lock()
-		held, ch := s.held, s.heldCh
-		s.mu.Unlock()
-		if held >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (s *OAuthServer) addHeld(d int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.held += d
-	close(s.heldCh)
-	s.heldCh = make(chan struct{})
-}
-
-// wait blocks while the server is held; it reports false when the client went away meanwhile.
-func (s *OAuthServer) wait(r *http.Request) bool {
-	s.mu.Lock()
-	gate := s.gate
-	s.mu.Unlock()
-	if gate == nil {
-		return true
-	}
-	s.addHeld(1)
-	defer s.addHeld(-1)
-	select {
-	case <-gate:
-		return true
-	case <-r.Context().Done():
-		return false
-	}
 }
 
 func (s *OAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
@@ -320,9 +209,7 @@ func (s *OAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 
 	lifetime := time.Duration(s.expiresIn.Load())
 	token := newOpaqueToken()
-	s.mu.Lock()
-	s.tokens[token] = &issuedToken{expiry: time.Now().Add(lifetime)}
-	s.mu.Unlock()
+	s.add(token, time.Now().Add(lifetime))
 	s.issued.Add(1)
 
 	seconds := int64(lifetime / time.Second)

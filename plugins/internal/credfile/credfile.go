@@ -1,0 +1,237 @@
+// Package credfile holds what the plugins that keep a sign-in in a JSON file another program also rewrites
+// (codex's auth.json, gemini's oauth_creds.json) share: reading such a file safely (bounded, regular files
+// only, again when it is caught half written), describing what is wrong with its contents without quoting
+// them, the cross-process lock beside it, and replacing it atomically.
+package credfile
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/gofrs/flock"
+)
+
+// MaxSize bounds how much of a credential file is read; real files are a few kilobytes.
+const MaxSize = 1 << 20
+
+// readAttempts is how often a file that is empty or not valid JSON is read before it is reported: the CLIs
+// that own these files rewrite them in place, so a reader can catch one half written.
+const readAttempts = 3
+
+// readRetryDelay is the pause between those reads.
+const readRetryDelay = 25 * time.Millisecond
+
+// lockRetryDelay is how often a busy lock is tried again.
+const lockRetryDelay = 10 * time.Millisecond
+
+// Problem is what is wrong with the contents of a credential file, without its path; its text never quotes
+// a value from the file.
+type Problem struct {
+	Reauth  bool   // only signing in again fixes it (as opposed to a damaged file)
+	Partial bool   // empty or not JSON: possibly caught while another program rewrote it
+	What    string // what is wrong, phrased to follow the file's path ("is empty")
+}
+
+// Error returns What.
+func (p *Problem) Error() string { return p.What }
+
+// Corrupt returns a *Problem for a damaged file.
+func Corrupt(format string, args ...any) error {
+	return &Problem{What: fmt.Sprintf(format, args...)}
+}
+
+// NotSignedIn returns a *Problem that only signing in again fixes.
+func NotSignedIn(format string, args ...any) error {
+	return &Problem{Reauth: true, What: fmt.Sprintf(format, args...)}
+}
+
+// ParseObject parses a JSON object, reporting problems as *Problem values that quote nothing from it; an
+// empty document or a syntax error is Partial.
+func ParseObject(data []byte) (map[string]json.RawMessage, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, &Problem{Partial: true, What: "is empty"}
+	}
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal(data, &doc); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, &Problem{Partial: true, What: fmt.Sprintf("is not valid JSON (syntax error at byte %d)", se.Offset)}
+		}
+		return nil, Corrupt("is not a JSON object")
+	}
+	if doc == nil {
+		return nil, Corrupt("is not a JSON object")
+	}
+	return doc, nil
+}
+
+// IsNull reports whether raw is the JSON null.
+func IsNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
+
+var (
+	// ErrIsDir is ReadLimited's error for a directory where the file should be.
+	ErrIsDir = errors.New("is a directory")
+	// ErrNotRegular is ReadLimited's error for a FIFO, device or socket where the file should be.
+	ErrNotRegular = errors.New("is not a regular file")
+)
+
+// ReadLimited reads the regular file at path: ErrIsDir or ErrNotRegular when it is something else (checked
+// before opening, as opening a FIFO would block), a *Problem when it holds more than MaxSize bytes, else
+// the error of the file system.
+func ReadLimited(path string) ([]byte, error) {
+	if st, err := os.Stat(path); err != nil {
+		return nil, err
+	} else if err := checkRegular(st); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRegular(st); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize {
+		return nil, Corrupt("is larger than %d bytes, far more than a credential file holds", MaxSize)
+	}
+	return data, nil
+}
+
+func checkRegular(st os.FileInfo) error {
+	switch {
+	case st.IsDir():
+		return ErrIsDir
+	case !st.Mode().IsRegular():
+		return ErrNotRegular
+	}
+	return nil
+}
+
+// Read reads path with ReadLimited and parses it with parse, reading again (a few times, briefly apart)
+// while parse reports a Partial *Problem, as a file caught while another program rewrites it in place is.
+// It returns ctx's error when ctx ends between attempts, else the last error of ReadLimited or parse.
+func Read[T any](ctx context.Context, path string, parse func([]byte) (T, error)) (T, error) {
+	var zero T
+	var lastErr error
+	for attempt := range readAttempts {
+		if attempt > 0 {
+			t := time.NewTimer(readRetryDelay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return zero, ctx.Err()
+			case <-t.C:
+			}
+		}
+		data, err := ReadLimited(path)
+		if err != nil {
+			return zero, err
+		}
+		v, err := parse(data)
+		if err == nil {
+			return v, nil
+		}
+		lastErr = err
+		var p *Problem
+		if !errors.As(err, &p) || !p.Partial {
+			break // only a half-written file is worth a second look
+		}
+	}
+	return zero, lastErr
+}
+
+// LockPath returns the lock file of the credential file at path: path with symlinks resolved (one lock per
+// file, however it is reached) and ".lock" appended.
+func LockPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	return path + ".lock"
+}
+
+// ErrLockTimeout is Lock's error when another process held the lock for all of the timeout.
+var ErrLockTimeout = errors.New("the lock stayed busy for the whole timeout")
+
+// Lock takes an exclusive flock(2) on lockPath (created with mode 0600 when missing), trying again every
+// few milliseconds for at most timeout; the returned func releases it. It fails with ctx's error when ctx
+// ends first, ErrLockTimeout when the timeout passes, else the error of opening or locking the file.
+func Lock(ctx context.Context, lockPath string, timeout time.Duration) (unlock func(), err error) {
+	lk := flock.New(lockPath, flock.SetPermissions(0o600))
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ok, err := lk.TryLockContext(lctx, lockRetryDelay)
+	if err == nil && ok {
+		return func() { _ = lk.Unlock() }, nil
+	}
+	_ = lk.Close() // releases the file handle of a failed attempt
+	switch {
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case err == nil, errors.Is(err, context.DeadlineExceeded):
+		return nil, ErrLockTimeout
+	}
+	return nil, err
+}
+
+// WriteAtomic replaces the file at path with data: a temporary file in the same directory is written, set
+// to mode 0600 and synced, beforeRename (a test hook for injecting a crash; nil outside tests) runs with its
+// name, it is renamed over path, and the directory is synced. A symlink at path is followed, so the link
+// stays a link. On failure the original is untouched and no temporary file remains.
+func WriteAtomic(path string, data []byte, beforeRename func(tmp string) error) (err error) {
+	if real, rerr := filepath.EvalSymlinks(path); rerr == nil {
+		path = real
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tokenhost-*.tmp")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Chmod(0o600); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if beforeRename != nil {
+		if err = beforeRename(tmp); err != nil {
+			return err
+		}
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync() // durability of the rename; not every file system supports it
+		_ = d.Close()
+	}
+	return nil
+}
