@@ -9,12 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
-
-// failFast bounds how long a plugin that can never work may take to be reported: well below the host's
-// 30s plugin start timeout, so a run that gets there has not waited for the handshake to time out.
-const failFast = 15 * time.Second
 
 // fileSHA256 returns the hex SHA-256 of the file at path.
 func fileSHA256(t *testing.T, path string) string {
@@ -57,8 +52,9 @@ func tokenOK(t *testing.T, g *gatewayFakes, cfg string, env []string) {
 	}
 }
 
-// tokenFails runs `tokenhost token corp`, checks it failed quickly with one line on stderr, and returns
-// the result.
+// tokenFails runs `tokenhost token corp`, checks it failed with one line on stderr, and returns the
+// result. Callers check the message names the cause: a plugin that could never work is reported for
+// what it is, not after the 30s start timeout (whose message would differ).
 func tokenFails(t *testing.T, cfg string, env []string) result {
 	t.Helper()
 	r := tokenhost(t, cfg, env, "token", "corp")
@@ -70,9 +66,6 @@ func tokenFails(t *testing.T, cfg string, env []string) result {
 	}
 	if !oneLine(r.stderr) {
 		t.Errorf("stderr is not exactly one line\n%s", r)
-	}
-	if r.elapsed > failFast {
-		t.Errorf("the failure took %s, want well under the 30s start timeout\n%s", r.elapsed.Round(time.Millisecond), r)
 	}
 	return r
 }
@@ -166,7 +159,7 @@ func TestBrokenPluginPaths(t *testing.T) {
 	t.Run("garbage on stdout", func(t *testing.T) {
 		dir := t.TempDir()
 		script := filepath.Join(dir, "not-a-plugin")
-		if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"hello from not-a-plugin\"\nsleep 5\n"), 0o755); err != nil {
+		if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"hello from not-a-plugin\"\nsleep 3600\n"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		cfg := writeConfig(t, "", g, provider{name: "corp", plugin: script, secretEnv: "CORP_SECRET"})
@@ -177,13 +170,9 @@ func TestBrokenPluginPaths(t *testing.T) {
 		if !strings.Contains(r.stderr, script) {
 			t.Errorf("the error does not name the program\n%s", r)
 		}
-		// The script's `sleep 5` outlives the killed shell and holds the plugin's stdout and stderr
-		// open; a host that waits for those pipes to close takes as long as the sleep (or forever, for a
-		// program that never exits). The refusal itself takes milliseconds.
-		if r.elapsed > 4*time.Second {
-			t.Errorf("refusing the garbage plugin took %s: the host waited for the plugin's leftover child (sleep 5) instead of failing at once\n%s",
-				r.elapsed.Round(time.Millisecond), r)
-		}
+		// The script's `sleep 3600` outlives the shell and holds the plugin's stdout and stderr open: a
+		// host that waited for those pipes would hang (the run's hang guard fails the test), and one that
+		// left the sleep running fails run's stray-process check.
 	})
 
 	t.Run("not executable", func(t *testing.T) {
