@@ -1,14 +1,10 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,42 +37,8 @@ providers:
       token_url: %s
 `, authFile, auth.TokenURL()))
 
-	release := auth.Hold() // the first refresh waits at the endpoint while the other process queues on the lock
-	defer release()
-	type out struct {
-		stdout, stderr string
-		err            error
-	}
-	results := make([]out, 2)
-	var wg sync.WaitGroup
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := exec.Command(bins.tokenhost, "token", "codex", "--config", cfg)
-			cmd.Dir = dir
-			cmd.Env = childEnv(t)
-			var so, se strings.Builder
-			cmd.Stdout, cmd.Stderr = &so, &se
-			results[i] = out{err: cmd.Run()}
-			results[i].stdout, results[i].stderr = so.String(), se.String()
-		}()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	if err := auth.WaitHeld(ctx, 1); err != nil {
-		t.Fatal("no refresh reached the endpoint")
-	}
-	release()
-	wg.Wait()
-	checkNoStrays(t, "tokenhost token codex")
-
-	for i, r := range results {
-		if r.err != nil {
-			t.Fatalf("process %d: %v\n%s", i, r.err, redact(r.stderr))
-		}
-	}
-	tok0, tok1 := strings.TrimSpace(results[0].stdout), strings.TrimSpace(results[1].stdout)
+	outs := tokensAtOnce(t, cfg, dir, "codex", 2, auth.Hold, auth.WaitHeld)
+	tok0, tok1 := outs[0], outs[1]
 	if tok0 == "" || tok0 != tok1 {
 		t.Fatal("the two processes printed different tokens")
 	}

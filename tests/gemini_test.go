@@ -1,14 +1,10 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -41,38 +37,7 @@ providers:
       token_url: %s
 `, creds, idp.TokenURL()))
 
-	release := idp.Hold()
-	defer release()
-	outs := make([]string, 2)
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for i := range outs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			cmd := exec.Command(bins.tokenhost, "token", "gemini", "--config", cfg)
-			cmd.Dir, cmd.Env = dir, childEnv(t)
-			var so, se strings.Builder
-			cmd.Stdout, cmd.Stderr = &so, &se
-			if errs[i] = cmd.Run(); errs[i] != nil {
-				errs[i] = fmt.Errorf("%v: %s", errs[i], redact(se.String()))
-			}
-			outs[i] = strings.TrimSpace(so.String())
-		}()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	if err := idp.WaitHeld(ctx, 1); err != nil {
-		t.Fatal("no refresh reached the endpoint")
-	}
-	release()
-	wg.Wait()
-	checkNoStrays(t, "tokenhost token gemini")
-	for _, err := range errs {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	outs := tokensAtOnce(t, cfg, dir, "gemini", 2, idp.Hold, idp.WaitHeld)
 	if outs[0] == "" || outs[0] != outs[1] || !idp.Valid(outs[0]) {
 		t.Fatal("the processes did not both print the one token the endpoint issued")
 	}

@@ -349,3 +349,44 @@ func corpConfig(t *testing.T, g *gatewayFakes, extra string) (string, []string) 
 	cfg := writeConfig(t, "", g, provider{name: "corp", secretEnv: "CORP_SECRET", extra: extra})
 	return cfg, []string{"CORP_SECRET=" + g.secret}
 }
+
+// tokensAtOnce runs n `tokenhost token <provider>` processes at once while the identity provider holds
+// the first token request (hold returns its release; waitHeld waits for held requests), so the others
+// meet the plugin's cross-process lock. It fails the test if any process fails, and returns what each
+// printed on stdout, trimmed.
+func tokensAtOnce(t *testing.T, cfg, dir, provider string, n int, hold func() func(), waitHeld func(context.Context, int64) error) []string {
+	t.Helper()
+	needBinaries(t)
+	release := hold()
+	defer release()
+	outs, errs := make([]string, n), make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(bins.tokenhost, "token", provider, "--config", cfg)
+			cmd.Dir, cmd.Env = dir, childEnv(t)
+			var so, se strings.Builder
+			cmd.Stdout, cmd.Stderr = &so, &se
+			if err := cmd.Run(); err != nil {
+				errs[i] = fmt.Errorf("process %d: %v: %s", i, err, redact(se.String()))
+			}
+			outs[i] = strings.TrimSpace(so.String())
+		}()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	if err := waitHeld(ctx, 1); err != nil {
+		t.Fatal("no token request reached the identity provider")
+	}
+	release()
+	wg.Wait()
+	checkNoStrays(t, "tokenhost token "+provider)
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return outs
+}
