@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -90,7 +89,7 @@ func (h *hclogSlog) StandardLogger(*hclog.StandardLoggerOptions) *log.Logger {
 }
 func (h *hclogSlog) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 	return writerFunc(func(p []byte) (int, error) {
-		h.l.Info(fmt.Sprintf("%s", p))
+		h.l.Info(string(p))
 		return len(p), nil
 	})
 }

@@ -12,20 +12,19 @@ import (
 	"time"
 )
 
-// BenchmarkProxy drives tokenhost's proxy and a bare httputil.ReverseProxy that sets a static header
+// BenchmarkProxy drives tokenhost's proxy and a bare httputil.ReverseProxy (Rewrite) that sets a static header
 // with the same load generator against the same loopback upstream, and reports p50/p99 latency.
 func BenchmarkProxy(b *testing.B) {
 	const tok = "bench-token-0123456789"
 	up := benchServer(b, tok)
 	target, _ := url.Parse(up.URL)
 
-	bare := httputil.NewSingleHostReverseProxy(target)
-	bareBase := benchBase(b)
-	bare.Transport = bareBase
-	director := bare.Director
-	bare.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Set("Authorization", "Bearer "+tok)
+	bare := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Header.Set("Authorization", "Bearer "+tok)
+		},
+		Transport: benchBase(b),
 	}
 	bareSrv := httptest.NewServer(bare)
 	b.Cleanup(bareSrv.Close)

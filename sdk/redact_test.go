@@ -23,7 +23,8 @@ func TestRedactAndFingerprint(t *testing.T) {
 	if strings.Contains(s, "s3cr3t-value") || !strings.Contains(s, "sha256:") {
 		t.Fatalf("redacted = %q", s)
 	}
-	if Fingerprint("a") == Fingerprint("b") || Fingerprint("a") != Fingerprint("a") {
+	a1, a2 := Fingerprint("a"), Fingerprint("a")
+	if a1 == Fingerprint("b") || a1 != a2 {
 		t.Fatal("fingerprints must be stable and distinguish values")
 	}
 }

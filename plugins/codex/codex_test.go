@@ -239,14 +239,14 @@ func mapsKeys(m map[string]any) func(func(string) bool) {
 
 func TestRefreshFileAlreadyChanged(t *testing.T) {
 	e := newEnv(t, fakes.CodexAuthConfig{})
-	_, rt := e.seedExpired(nil)
+	e.seedExpired(nil)
 	src := e.source(nil)
 	first, err := src.Token(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another process refreshes and writes the file.
-	rt = e.tokens()["refresh_token"].(string)
+	rt := e.tokens()["refresh_token"].(string)
 	other, err := e.idp.Rotate(rt)
 	if err != nil {
 		t.Fatal(err)
