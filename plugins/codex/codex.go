@@ -24,6 +24,10 @@ var Version = "0.1.0"
 // DefaultUpstream is the ChatGPT Codex backend the Codex CLI talks to when signed in with ChatGPT.
 const DefaultUpstream = "https://chatgpt.com/backend-api/codex"
 
+// APIKeyUpstream is the default upstream when auth.json holds an API key: the OpenAI API, where such a key
+// is valid (the ChatGPT backend accepts only ChatGPT sign-in tokens).
+const APIKeyUpstream = "https://api.openai.com/v1"
+
 // HeaderAccountID is the header that carries the ChatGPT account id with every upstream request.
 const HeaderAccountID = "ChatGPT-Account-ID"
 
@@ -69,10 +73,10 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	mode := ModeChatGPT
+	mode, upstream, host := ModeChatGPT, DefaultUpstream, "chatgpt.com"
 	if data, err := credfile.ReadLimited(cfg.authFile); err == nil {
 		if a, err := parseAuth(data); err == nil && a.apiKeyMode {
-			mode = ModeAPIKey
+			mode, upstream, host = ModeAPIKey, APIKeyUpstream, "api.openai.com"
 		}
 	}
 	s.mu.Lock()
@@ -85,8 +89,8 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	return sdk.Info{
 		Name:         Name,
 		Version:      Version,
-		Upstream:     DefaultUpstream,
-		AllowedHosts: []string{"chatgpt.com"},
+		Upstream:     upstream,
+		AllowedHosts: []string{host},
 		Mode:         mode,
 	}, nil
 }

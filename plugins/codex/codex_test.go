@@ -665,6 +665,9 @@ func TestAPIKeyMode(t *testing.T) {
 			if info.Mode != ModeAPIKey || !strings.Contains(info.Mode, "api key") {
 				t.Errorf("Mode %q, want %q", info.Mode, ModeAPIKey)
 			}
+			if info.Upstream != APIKeyUpstream || len(info.AllowedHosts) != 1 || info.AllowedHosts[0] != "api.openai.com" {
+				t.Errorf("an API key must go to the OpenAI API, not the ChatGPT backend: upstream %q, hosts %v", info.Upstream, info.AllowedHosts)
+			}
 			tok, err := src.Token(t.Context())
 			if err != nil {
 				t.Fatal(err)

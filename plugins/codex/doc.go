@@ -20,7 +20,8 @@
 // id_token's claim ["https://api.openai.com/auth"].chatgpt_account_id. JWT signatures are not checked:
 // the token is the upstream's to verify, and the plugin only reads when to refresh and which account to
 // name, both of which the upstream checks against the token itself. A file whose auth_mode is "apikey",
-// or with no auth_mode, an OPENAI_API_KEY and no tokens, is served as an API key: no expiry, no refresh.
+// or with no auth_mode, an OPENAI_API_KEY and no tokens, is served as an API key: no expiry, no refresh, and the OpenAI API (https://api.openai.com/v1) as the
+// default upstream, where such a key is valid.
 //
 // # What it writes
 //
