@@ -51,7 +51,9 @@ func (s staticSource) Configure(context.Context, map[string]any) (sdk.Info, erro
 func (s staticSource) Token(context.Context) (sdk.Token, error) {
 	return sdk.Token{Value: s.tok, Expiry: time.Now().Add(time.Hour)}, nil
 }
-func (s staticSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) { return s.Token(ctx) }
+func (s staticSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return s.Token(ctx)
+}
 
 type oauthStatic struct{ tok string }
 
