@@ -3,6 +3,7 @@ package gemini
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,38 @@ func FuzzParseADC(f *testing.F) {
 		b, err := parseADC(out)
 		if err != nil || b.typ != a.typ || b.quotaProject != a.quotaProject || b.tokenURL("") != "http://127.0.0.1:1/token" {
 			t.Fatalf("token_uri rewrite changed the file: %v", err)
+		}
+	})
+}
+
+// FuzzResponseError feeds arbitrary token-endpoint answers to the error mapper: it must not panic, must
+// always produce an error of one line without control characters, and must never quote a secret it was
+// told to redact, even when the endpoint echoes it back.
+func FuzzResponseError(f *testing.F) {
+	const secret = "fuzz-client-secret-0123456789"
+	for _, seed := range []string{
+		`{"error":"invalid_grant","error_description":"Token has been expired or revoked."}`,
+		`{"error":{"code":401,"status":"UNAUTHENTICATED","message":"x"}}`,
+		`{"error":"invalid_client","error_description":"bad secret ` + secret + `"}`,
+		`<html>503</html>`, ``, `null`, `{"error":7}`,
+	} {
+		f.Add(400, "application/json", []byte(seed))
+	}
+	ep := endpoint{display: "https://oauth2.example.test/token", next: "sign in again", clientKey: "client_secret", redact: []string{secret}}
+	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
+		if status < 100 || status > 999 {
+			status = 400
+		}
+		err := responseError(ep, status, contentType, body)
+		if err == nil {
+			t.Fatal("an error answer produced no error")
+		}
+		msg := err.Error()
+		if strings.Contains(msg, secret) {
+			t.Fatal("a redacted secret reached the error message")
+		}
+		if strings.ContainsFunc(msg, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+			t.Fatalf("control characters in %q", msg)
 		}
 	})
 }
