@@ -223,8 +223,8 @@ func (p *provider) describe(err error) error {
 	var e *sdk.Error
 	if errors.As(err, &e) {
 		key := e.Key
-		if e.Kind == sdk.KindBadConfig && !strings.HasPrefix(key, "providers.") {
-			key = strings.TrimSuffix("providers."+p.name+".options."+key, ".")
+		if e.Kind == sdk.KindBadConfig && key != "" && !strings.HasPrefix(key, "providers.") {
+			key = "providers." + p.name + ".options." + key
 		}
 		return &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}
 	}

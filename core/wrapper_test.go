@@ -556,3 +556,18 @@ func TestUnusualStatusCodesPassThrough(t *testing.T) {
 		}
 	}
 }
+
+// A plugin's BadConfig error names its key by its full config path; one without a key names none.
+func TestBadConfigKeysGetTheirConfigPath(t *testing.T) {
+	for key, want := range map[string]string{
+		"client_secret": "providers.p.options.client_secret: provider p: rejected",
+		"":              "provider p: rejected",
+	} {
+		src := newFakeSource(time.Hour, time.Now)
+		src.setFail(sdk.BadConfig(key, "rejected"))
+		h, _ := newTestHost(t, src, testProvider("https://api.example.com"), nil, nil)
+		if _, err := h.Token(context.Background(), "p"); err == nil || err.Error() != want {
+			t.Errorf("key %q: got %v, want %q", key, err, want)
+		}
+	}
+}
