@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // AzureOpenAIUpstream is a loopback Azure OpenAI v1 API (POST /openai/v1/chat/completions, GET
@@ -116,23 +115,8 @@ func (u *AzureOpenAIUpstream) handle(w http.ResponseWriter, r *http.Request) {
 			azureError(w, http.StatusBadRequest, "BadRequest", "The body needs a model and a non-empty messages list.")
 			return
 		}
-		reply := "echo: " + lastUserContent(messages)
-		id := "chatcmpl-" + newOpaqueToken()[:24]
-		created := time.Now().Unix()
-		if stream, _ := body["stream"].(bool); stream {
-			streamChat(w, id, model, created, reply)
-			return
-		}
-		prompt, completion := wordCount(messages), len(strings.Fields(reply))
-		writeJSON(w, http.StatusOK, map[string]any{
-			"id": id, "object": "chat.completion", "created": created, "model": model,
-			"choices": []any{map[string]any{
-				"index":         0,
-				"message":       map[string]any{"role": "assistant", "content": reply},
-				"finish_reason": "stop",
-			}},
-			"usage": map[string]any{"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-		})
+		stream, _ := body["stream"].(bool)
+		writeChatCompletion(w, model, messages, stream)
 	case r.URL.Path == "/openai/v1/models" || r.URL.Path == "/openai/v1/chat/completions":
 		azureError(w, http.StatusMethodNotAllowed, "MethodNotAllowed", "Method "+r.Method+" is not allowed.")
 	default:

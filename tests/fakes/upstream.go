@@ -151,15 +151,21 @@ func (u *Upstream) chat(w http.ResponseWriter, r *http.Request, body map[string]
 			return
 		}
 	}
+	stream, _ := body["stream"].(bool)
+	writeChatCompletion(w, model, messages, stream)
+}
+
+// writeChatCompletion answers a valid chat completion request: a chat.completion echoing the last user
+// message, or, for stream, the same as chat.completion.chunk events.
+func writeChatCompletion(w http.ResponseWriter, model string, messages []any, stream bool) {
 	reply := "echo: " + lastUserContent(messages)
 	id := "chatcmpl-" + newOpaqueToken()[:24]
 	created := time.Now().Unix()
-	promptTokens, completionTokens := wordCount(messages), len(strings.Fields(reply))
-
-	if stream, _ := body["stream"].(bool); stream {
+	if stream {
 		streamChat(w, id, model, created, reply)
 		return
 	}
+	promptTokens, completionTokens := wordCount(messages), len(strings.Fields(reply))
 	writeJSON(w, http.StatusOK, map[string]any{
 		"id": id, "object": "chat.completion", "created": created, "model": model,
 		"choices": []any{map[string]any{
