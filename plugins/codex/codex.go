@@ -48,12 +48,23 @@ const minUsable = time.Second
 // returns); reusedPoll is how often it looks.
 var reusedGrace, reusedPoll = time.Second, 50 * time.Millisecond
 
+// unsaved are refreshed tokens that could not be written to auth.json. The refresh token they replaced is
+// spent at the endpoint, so they are the only working sign-in: the plugin serves them from memory and
+// writes them on every later call until the write succeeds.
+type unsaved struct {
+	u     tokenUpdate // what the endpoint returned
+	spent string      // the refresh token redeemed for them
+	at    time.Time   // when, for last_refresh
+	auth  *authFile   // auth.json as it should be now
+}
+
 // source is the codex plugin's sdk.Source.
 type source struct {
 	sf flight.Group
 
-	mu  sync.Mutex
-	cfg *config // nil until Configure succeeds
+	mu      sync.Mutex
+	cfg     *config  // nil until Configure succeeds
+	pending *unsaved // refreshed tokens auth.json does not hold yet, or nil
 
 	// Test hooks (nil outside tests): after a caller joined a refresh and before it waits for it; before
 	// taking the file lock; once it is held.
@@ -105,7 +116,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	a, err := readAuth(ctx, cfg.authFile)
+	a, err := s.current(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -136,7 +147,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	a, err := readAuth(ctx, cfg.authFile)
+	a, err := s.current(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -231,9 +242,12 @@ func (s *source) lockedRefresh(ctx context.Context, cfg *config, stale string) (
 	}
 
 	path := cfg.authFile
-	a, err := readAuth(ctx, path)
-	if err != nil {
-		return sdk.Token{}, err
+	s.flushLocked(cfg)
+	a := s.unsavedAuth()
+	if a == nil {
+		if a, err = readAuth(ctx, path); err != nil {
+			return sdk.Token{}, err
+		}
 	}
 	if a.apiKeyMode {
 		return apiKeyRefresh(cfg, a, stale)
@@ -248,7 +262,7 @@ func (s *source) lockedRefresh(ctx context.Context, cfg *config, stale string) (
 		}
 		u, code, err := cfg.requestRefresh(ctx, path, a.refreshToken)
 		if err == nil {
-			return store(cfg, a, u, stale)
+			return s.store(cfg, a, u, stale)
 		}
 		if code == codeReused && attempt == 0 {
 			// Another program (a Codex CLI, which takes no lock) redeemed it and stores the result.
@@ -294,8 +308,9 @@ func (s *source) awaitRotation(ctx context.Context, path string, a *authFile) *a
 	}
 }
 
-// store writes what the token endpoint returned back to auth.json and returns the new access token.
-func store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, error) {
+// store writes what the token endpoint returned back to auth.json and returns the new access token. When
+// the write fails, the tokens are kept as pending (see unsaved) rather than lost.
+func (s *source) store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, error) {
 	path := cfg.authFile
 	if u.accessToken == "" && u.refreshToken == "" && u.idToken == "" {
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s answered without any token; try again later", cfg.endpoint)
@@ -307,16 +322,30 @@ func store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, er
 			base = b
 		}
 	}
-	data, err := base.apply(u, time.Now())
+	now := time.Now()
+	data, err := base.apply(u, now)
 	if err != nil {
 		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot encode the refreshed %s", path)}
 	}
 	if err := credfile.WriteAtomic(path, data, beforeRename); err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf(
-			"the refreshed tokens could not be written to %s (%s); the old refresh token is spent, so make the file and its directory writable and sign in again with `codex login`",
-			path, pathReason(err))}
+		n, perr := parseAuth(data)
+		if perr != nil {
+			return sdk.Token{}, fileError(path, perr)
+		}
+		// The file still holds the refresh token redeemed first, if earlier tokens are unsaved too.
+		spent := a.refreshToken
+		s.mu.Lock()
+		if s.pending != nil {
+			spent = s.pending.spent
+		}
+		s.pending = &unsaved{u: u, spent: spent, at: now, auth: n}
+		s.mu.Unlock()
+		slog.Warn("codex: the refreshed tokens could not be written to auth.json; serving them from memory and writing them again on every call. The old refresh token is spent: if tokenhost stops before a write succeeds, sign in again with `codex login`. Make the file and its directory writable.",
+			"file", path, "error", pathReason(err))
+	} else {
+		s.setPending(nil) // the file now holds everything
+		slog.Debug("codex: tokens refreshed", "file", path, "endpoint", cfg.endpoint, "new_refresh_token", u.refreshToken != "")
 	}
-	slog.Debug("codex: tokens refreshed", "file", path, "endpoint", cfg.endpoint, "new_refresh_token", u.refreshToken != "")
 	if u.accessToken == "" {
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s answered without an access_token; try again later", cfg.endpoint)
 	}
@@ -328,6 +357,72 @@ func store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, er
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned the access token that was to be replaced; try again later", cfg.endpoint)
 	}
 	return tokenOf(n), nil
+}
+
+// current returns auth.json as it stands for this process: the file, unless refreshed tokens are still
+// unsaved, in which case it first tries (under the lock) to write them, and serves them from memory while
+// it cannot.
+func (s *source) current(ctx context.Context, cfg *config) (*authFile, error) {
+	if s.unsavedAuth() == nil {
+		return readAuth(ctx, cfg.authFile)
+	}
+	if unlock, err := lockAuth(ctx, cfg); err == nil {
+		s.flushLocked(cfg)
+		unlock()
+	}
+	if a := s.unsavedAuth(); a != nil {
+		return a, nil
+	}
+	return readAuth(ctx, cfg.authFile)
+}
+
+// flushLocked writes unsaved tokens to auth.json; the caller holds the lock. If the file no longer holds the
+// refresh token they replaced, another program stored newer tokens (a refresh, a new `codex login`) and
+// the file wins.
+func (s *source) flushLocked(cfg *config) {
+	s.mu.Lock()
+	p := s.pending
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	base := p.auth
+	if data, err := credfile.ReadLimited(cfg.authFile); err == nil {
+		if b, err := parseAuth(data); err == nil {
+			if b.apiKeyMode || b.refreshToken != p.spent {
+				slog.Info("codex: auth.json was rewritten by another program; dropping the unsaved tokens in favour of the file", "file", cfg.authFile)
+				s.setPending(nil)
+				return
+			}
+			base = b
+		}
+	}
+	data, err := base.apply(p.u, p.at)
+	if err == nil {
+		err = credfile.WriteAtomic(cfg.authFile, data, beforeRename)
+	}
+	if err != nil {
+		slog.Warn("codex: the refreshed tokens still cannot be written to auth.json; serving them from memory", "file", cfg.authFile, "error", pathReason(err))
+		return
+	}
+	slog.Info("codex: the refreshed tokens were written to auth.json", "file", cfg.authFile)
+	s.setPending(nil)
+}
+
+// unsavedAuth returns the auth file as the unsaved tokens make it, or nil when everything is saved.
+func (s *source) unsavedAuth() *authFile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		return nil
+	}
+	return s.pending.auth
+}
+
+func (s *source) setPending(p *unsaved) {
+	s.mu.Lock()
+	s.pending = p
+	s.mu.Unlock()
 }
 
 // lockAuth takes the cross-process lock on auth.json.lock beside the (symlink-resolved) auth file,

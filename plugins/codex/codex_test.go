@@ -524,16 +524,18 @@ func TestTokenServesCurrentWhileEndpointDown(t *testing.T) {
 	}
 }
 
+// A crash between writing the temporary file and renaming it leaves auth.json as it was and no temporary
+// file behind. The refresh token redeemed is spent by then, so the new tokens are not lost: they are
+// served from memory and written on the next call that can.
 func TestWriteFailureKeepsOriginal(t *testing.T) {
 	e := newEnv(t, fakes.CodexAuthConfig{})
-	access, rt := e.seedExpired(map[string]any{"agent_identity": map[string]any{"k": "v"}})
+	e.seedExpired(map[string]any{"agent_identity": map[string]any{"k": "v"}})
 	original, err := os.ReadFile(e.path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var sawTemp atomic.Bool
-	old := beforeRename
-	beforeRename = func(tmp string) error {
+	failing := func(tmp string) error {
 		// The temporary file is complete and in the same directory when the "crash" happens.
 		data, err := os.ReadFile(tmp)
 		if err == nil && filepath.Dir(tmp) == e.dir && json.Valid(data) {
@@ -541,11 +543,18 @@ func TestWriteFailureKeepsOriginal(t *testing.T) {
 		}
 		return errors.New("injected crash between write and rename")
 	}
+	old := beforeRename
+	beforeRename = failing
 	t.Cleanup(func() { beforeRename = old })
 
-	_, err = e.source(nil).Token(t.Context())
-	assertKind(t, err, sdk.KindInternal, e.path, "could not be written", "codex login")
-	assertNoSecrets(t, err.Error(), access, rt)
+	src := e.source(nil)
+	tok, err := src.Token(t.Context())
+	if err != nil {
+		t.Fatalf("the refresh succeeded at the endpoint, so the caller must get its token: %v", err)
+	}
+	if !e.idp.Valid(tok.Value) {
+		t.Fatal("the token served is not the one the endpoint just issued")
+	}
 	if !sawTemp.Load() {
 		t.Error("the hook did not see a complete temporary file in the auth file's directory")
 	}
@@ -558,6 +567,58 @@ func TestWriteFailureKeepsOriginal(t *testing.T) {
 	}
 	if st, _ := os.Stat(e.path); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode().Perm())
+	}
+
+	// Still failing: the next call serves the same unsaved token without another refresh.
+	refreshes := e.idp.Refreshes()
+	again, err := src.Token(t.Context())
+	if err != nil || again.Value != tok.Value || e.idp.Refreshes() != refreshes {
+		t.Fatalf("second call: %v, same token %v, refreshes %d→%d", err, again.Value == tok.Value, refreshes, e.idp.Refreshes())
+	}
+
+	// The file becomes writable: the next call writes the unsaved tokens, unknown fields kept.
+	beforeRename = old
+	if got, err := src.Token(t.Context()); err != nil || got.Value != tok.Value {
+		t.Fatalf("after the write works: %v", err)
+	}
+	saved := e.tokens()
+	if saved["access_token"] != tok.Value {
+		t.Fatal("auth.json does not hold the token that was unsaved")
+	}
+	rt, _ := saved["refresh_token"].(string)
+	if _, err := e.idp.Rotate(rt); err != nil {
+		t.Fatalf("auth.json's refresh token is not the live one: %v", err)
+	}
+	var doc map[string]any
+	raw, _ := os.ReadFile(e.path)
+	if json.Unmarshal(raw, &doc) != nil || doc["agent_identity"] == nil {
+		t.Fatal("an unknown field was lost on the delayed write")
+	}
+}
+
+// Unsaved tokens never overwrite an auth.json that another program rewrote meanwhile (a new `codex
+// login`): the file is newer and wins.
+func TestUnsavedTokensYieldToANewerFile(t *testing.T) {
+	e := newEnv(t, fakes.CodexAuthConfig{})
+	e.seedExpired(nil)
+	old := beforeRename
+	beforeRename = func(string) error { return errors.New("read-only file system") }
+	t.Cleanup(func() { beforeRename = old })
+	src := e.source(nil)
+	if _, err := src.Token(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	login := e.idp.Issue() // the user signs in again; the Codex CLI writes the file
+	if err := fakes.WriteCodexAuth(e.path, login.AccessToken, login.RefreshToken, login.IDToken, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	beforeRename = old
+	got, err := src.Token(t.Context())
+	if err != nil || got.Value != login.AccessToken {
+		t.Fatalf("got %v, want the token of the new sign-in", err)
+	}
+	if saved := e.tokens(); saved["refresh_token"] != login.RefreshToken {
+		t.Fatal("the unsaved tokens overwrote the newer sign-in")
 	}
 }
 

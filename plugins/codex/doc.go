@@ -30,7 +30,10 @@
 // is kept as it was; OPENAI_API_KEY stays exactly as it was, null included. The file is re-encoded with
 // two-space indentation (keys in sorted order) and replaced atomically: a temporary file in the same
 // directory is written, synced and set to mode 0600, then renamed over auth.json, and the directory is
-// synced. A crash at any point leaves either the old file or the new one, never a truncated one.
+// synced. A crash at any point leaves either the old file or the new one, never a truncated one. If the
+// write fails after the endpoint answered, the new tokens (the only working sign-in, since the old refresh
+// token is spent) are served from memory and written on every later call until a write succeeds, unless
+// another program rewrote the file meanwhile, in which case the file wins.
 //
 // # Locking protocol
 //
