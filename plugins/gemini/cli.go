@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,7 +27,7 @@ const maxTokenResponse = 1 << 20
 // cliToken serves the access token of oauth_creds.json, refreshing it when it expires within
 // refresh_window; concurrent callers share one refresh.
 func (s *source) cliToken(ctx context.Context, cfg *config) (sdk.Token, error) {
-	f, err := credfile.Read(ctx, cfg.credsFile, parseCreds)
+	f, err := s.currentCreds(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, cliFileError(cfg.credsFile, err)
 	}
@@ -60,9 +61,12 @@ func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk
 	}
 	defer unlock()
 
-	f, err := credfile.Read(ctx, cfg.credsFile, parseCreds)
-	if err != nil {
-		return sdk.Token{}, cliFileError(cfg.credsFile, err)
+	s.flushCredsLocked(cfg)
+	f := s.unsaved()
+	if f == nil {
+		if f, err = credfile.Read(ctx, cfg.credsFile, parseCreds); err != nil {
+			return sdk.Token{}, cliFileError(cfg.credsFile, err)
+		}
 	}
 	now := time.Now()
 	if f.accessToken != stale && f.usable(now, cfg.refreshWindow) {
@@ -80,18 +84,105 @@ func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk
 		slog.Debug("gemini: refresh failed", "file", cfg.credsFile, "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
-	f.apply(g, time.Now())
+	at := time.Now()
+	replaced := unsavedCreds{access: f.accessToken, refresh: f.refreshToken}
+	f.apply(g, at)
 	data, err := f.encode()
 	if err == nil {
 		err = credfile.WriteAtomic(cfg.credsFile, data, s.testHookBeforeRename)
 	}
 	if err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf(
-			"the sign-in was refreshed but %s could not be rewritten (%s); the file is unchanged: check the permissions of its directory",
-			cfg.credsFile, tokenhttp.Clean(pathErrReason(err), tokenhttp.MaxDescription, []string{g.accessToken, f.refreshToken}))}
+		// Keep the refreshed sign-in rather than lose it (Google may have rotated the refresh token).
+		s.mu.Lock()
+		if s.pending != nil { // the file still holds what the first unsaved refresh replaced
+			replaced.access, replaced.refresh = s.pending.access, s.pending.refresh
+		}
+		s.pending = &unsavedCreds{f: f, g: g, at: at, access: replaced.access, refresh: replaced.refresh}
+		s.mu.Unlock()
+		slog.Warn("gemini: the refreshed sign-in could not be written to oauth_creds.json; serving it from memory and writing it again on every call. Make the file and its directory writable.",
+			"file", cfg.credsFile, "error", tokenhttp.Clean(pathErrReason(err), tokenhttp.MaxDescription, []string{g.accessToken, f.refreshToken}))
+		return f.token(cfg.quotaProject), nil
 	}
+	s.setPendingCreds(nil)
 	slog.Debug("gemini: sign-in refreshed", "file", cfg.credsFile, "token", sdk.Fingerprint(f.accessToken), "expiry", f.expiry)
 	return f.token(cfg.quotaProject), nil
+}
+
+// unsavedCreds is a refreshed sign-in that could not be written to oauth_creds.json: served from memory and
+// written on every later call until a write succeeds. access and refresh are the tokens the file held
+// before; a file holding others was rewritten by another program and wins.
+type unsavedCreds struct {
+	f               *credsFile // the sign-in as it should be stored
+	g               *grant     // what the endpoint returned
+	at              time.Time  // when
+	access, refresh string     // what the file held when the refresh replaced it
+}
+
+// currentCreds returns oauth_creds.json as it stands for this process: the file, unless a refreshed
+// sign-in is still unsaved, in which case it first tries (under the lock) to write it, and serves it from
+// memory while it cannot.
+func (s *source) currentCreds(ctx context.Context, cfg *config) (*credsFile, error) {
+	if s.unsaved() != nil {
+		if unlock, err := s.lock(ctx, cfg); err == nil {
+			s.flushCredsLocked(cfg)
+			unlock()
+		}
+		if f := s.unsaved(); f != nil {
+			return f, nil
+		}
+	}
+	return credfile.Read(ctx, cfg.credsFile, parseCreds)
+}
+
+// flushCredsLocked writes an unsaved sign-in into oauth_creds.json, keeping the file's other fields; the
+// caller holds the lock.
+func (s *source) flushCredsLocked(cfg *config) {
+	s.mu.Lock()
+	p := s.pending
+	s.mu.Unlock()
+	if p == nil {
+		return
+	}
+	base := p.f
+	if data, err := credfile.ReadLimited(cfg.credsFile); err == nil {
+		if b, err := parseCreds(data); err == nil {
+			if b.accessToken != p.access || b.refreshToken != p.refresh {
+				slog.Info("gemini: oauth_creds.json was rewritten by another program; dropping the unsaved sign-in in favour of the file", "file", cfg.credsFile)
+				s.setPendingCreds(nil)
+				return
+			}
+			b.apply(p.g, p.at)
+			base = b
+		}
+	}
+	data, err := base.encode()
+	if err == nil {
+		err = credfile.WriteAtomic(cfg.credsFile, data, s.testHookBeforeRename)
+	}
+	if err != nil {
+		slog.Warn("gemini: the refreshed sign-in still cannot be written to oauth_creds.json; serving it from memory", "file", cfg.credsFile)
+		return
+	}
+	slog.Info("gemini: the refreshed sign-in was written to oauth_creds.json", "file", cfg.credsFile)
+	s.setPendingCreds(nil)
+}
+
+// unsaved returns a copy of the unsaved sign-in (callers may apply a grant to it), or nil.
+func (s *source) unsaved() *credsFile {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pending == nil {
+		return nil
+	}
+	c := *s.pending.f
+	c.doc = maps.Clone(c.doc)
+	return &c
+}
+
+func (s *source) setPendingCreds(p *unsavedCreds) {
+	s.mu.Lock()
+	s.pending = p
+	s.mu.Unlock()
 }
 
 // cliFileError is fileError for oauth_creds.json: a missing file also points at the options that say where

@@ -39,7 +39,9 @@
 // refresh_token only when a new one came back (Google usually sends none), expires_in turned into an
 // integer expiry_date in milliseconds. Every other field stays as it was. The file is replaced atomically:
 // a temporary file in the same directory is written, set to mode 0600 and synced, renamed over
-// oauth_creds.json, and the directory is synced; a crash leaves the old file or the new one. The Gemini CLI
+// oauth_creds.json, and the directory is synced; a crash leaves the old file or the new one. A refreshed
+// sign-in that cannot be written is served from memory and written on every later call until a write
+// succeeds (unless another program rewrote the file meanwhile: the file wins). The Gemini CLI
 // itself takes no lock; since Google does not rotate refresh tokens, a race with it costs at most one extra
 // refresh.
 //

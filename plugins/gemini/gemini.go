@@ -19,9 +19,10 @@ var Version = "0.1.0"
 type source struct {
 	sf flight.Group
 
-	mu  sync.Mutex
-	cfg *config   // nil until Configure succeeds
-	tok sdk.Token // last token fetched under cfg (adc, service_account, metadata)
+	mu      sync.Mutex
+	cfg     *config       // nil until Configure succeeds
+	tok     sdk.Token     // last token fetched under cfg (adc, service_account, metadata)
+	pending *unsavedCreds // a refreshed sign-in oauth_creds.json does not hold yet, or nil
 
 	// testHookBeforeRename, when set, runs between writing the new oauth_creds.json and renaming it into
 	// place; an error aborts the write (crash injection).
