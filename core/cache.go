@@ -44,7 +44,6 @@ func (e *entry) usable(now time.Time) bool {
 // tokenCache is a provider's shared token cache. Reads are one atomic load; every fetch from the plugin
 // is single-flight, keyed by the entry it replaces.
 type tokenCache struct {
-	provider      string
 	refreshBefore time.Duration
 	timeout       time.Duration
 	fetch         func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)

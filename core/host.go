@@ -122,7 +122,7 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 	p.breaker = newUpstreamBreaker(pc.Name, pc.Breaker, stateLog("upstream"))
 	p.tokens = newTokenBreaker(pc.Name, pc.Breaker, stateLog("token"))
 	p.cache = &tokenCache{
-		provider: pc.Name, refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, log: log, stats: &p.stats, now: time.Now,
+		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, log: log, stats: &p.stats, now: time.Now,
 		settings: func() *settings { return p.settings.Load() },
 		fetch:    p.fetch,
 	}
