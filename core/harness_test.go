@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -256,3 +257,30 @@ func newTestLogger(w io.Writer) *slog.Logger {
 }
 
 var errReauth = sdk.ReauthRequired("your sign-in expired; run `fake login` again")
+
+// postAll sends n POSTs at once (body(i) is the i-th body) and fails the test unless every one ends 200.
+func postAll(t *testing.T, c *http.Client, url string, n int, body func(i int) string) {
+	t.Helper()
+	codes := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.Post(url, "application/json", strings.NewReader(body(i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			codes[i] = resp.StatusCode
+		}()
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Fatalf("request %d ended %d", i, code)
+		}
+	}
+}

@@ -217,28 +217,7 @@ func TestProxyRevokedMidTrafficOneRefresh(t *testing.T) {
 	}
 	src.revokeAll()
 	before := src.refreshes.Load()
-	var wg sync.WaitGroup
-	codes := make([]int, 200)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := client.Post(px.URL+"/p/x", "application/json", strings.NewReader(fmt.Sprintf(`{"i":%d}`, i)))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		}()
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != 200 {
-			t.Fatalf("request %d: %d", i, c)
-		}
-	}
+	postAll(t, client, px.URL+"/p/x", 200, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) })
 	if got := src.refreshes.Load() - before; got != 1 {
 		t.Fatalf("refreshes = %d, want 1", got)
 	}

@@ -160,38 +160,17 @@ func TestThousandConcurrentPostsOneRefresh(t *testing.T) {
 	refreshesBefore := src.refreshes.Load()
 
 	const n = 1000
-	statuses := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			body := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"request %d"}]}`, i)
-			req, _ := http.NewRequest(http.MethodPost, up.URL+"/v1/chat/completions", strings.NewReader(body))
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			statuses[i] = resp.StatusCode
-		}()
+	chat := func(i int) string {
+		return fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"request %d"}]}`, i)
 	}
-	wg.Wait()
-	for i, s := range statuses {
-		if s != 200 {
-			t.Fatalf("request %d ended %d", i, s)
-		}
-	}
+	postAll(t, c, up.URL+"/v1/chat/completions", n, chat)
 	if got := src.refreshes.Load() - refreshesBefore; got != 1 {
 		t.Fatalf("Refresh reached the plugin %d times, want 1", got)
 	}
 	up.mu.Lock()
 	defer up.mu.Unlock()
 	for i := range n {
-		body := fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"request %d"}]}`, i)
-		if up.bodies[body] != 1 {
+		if body := chat(i); up.bodies[body] != 1 {
 			t.Fatalf("body of request %d arrived accepted %d times, want 1", i, up.bodies[body])
 		}
 	}
