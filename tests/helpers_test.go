@@ -32,6 +32,7 @@ var bins struct {
 	embed     string // ./tests/testdata/embed
 	extplugin string // ./tests/testdata/extplugin
 	pluginv2  string // ./tests/testdata/pluginv2
+	codexcli  string // ./tests/testdata/codexcli
 }
 
 // buildErr is set when building the programs failed; buildOut is what the build printed.
@@ -73,7 +74,7 @@ func buildAll(dir string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/extplugin", "./tests/testdata/pluginv2")
+		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	buildOut = string(out)
@@ -86,7 +87,8 @@ func buildAll(dir string) {
 	bins.embed = filepath.Join(dir, "embed")
 	bins.extplugin = filepath.Join(dir, "extplugin")
 	bins.pluginv2 = filepath.Join(dir, "pluginv2")
-	for _, p := range []string{bins.tokenhost, bins.embed, bins.extplugin, bins.pluginv2} {
+	bins.codexcli = filepath.Join(dir, "codexcli")
+	for _, p := range []string{bins.tokenhost, bins.embed, bins.extplugin, bins.pluginv2, bins.codexcli} {
 		if _, err := os.Stat(p); err != nil {
 			buildErr = fmt.Errorf("go build did not produce %s: %v", p, err)
 			return

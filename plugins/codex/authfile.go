@@ -216,7 +216,3 @@ func marshal(v any) (json.RawMessage, error) {
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
-
-// beforeRename, when set (in tests), runs between writing the temporary file and renaming it over
-// auth.json; tests make it fail to prove a crash there leaves the original intact.
-var beforeRename func(tmp string) error

@@ -2,11 +2,7 @@ package codex
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
 	"sync"
 	"time"
 
@@ -43,39 +39,49 @@ const (
 // refreshing.
 const minUsable = time.Second
 
-// reusedGrace is how long, after refresh_token_reused, the plugin watches auth.json for the tokens of the
-// program that redeemed the refresh token first (the Codex CLI writes them only after its request
-// returns); reusedPoll is how often it looks.
-var reusedGrace, reusedPoll = time.Second, 50 * time.Millisecond
-
-// unsaved are refreshed tokens that could not be written to auth.json. The refresh token they replaced is
-// spent at the endpoint, so they are the only working sign-in: the plugin serves them from memory and
-// writes them on every later call until the write succeeds.
+// unsaved are refreshed tokens that could not be written to auth.json (see credfile.Pending).
 type unsaved struct {
-	u     tokenUpdate // what the endpoint returned
-	spent string      // the refresh token redeemed for them
-	at    time.Time   // when, for last_refresh
-	auth  *authFile   // auth.json as it should be now
+	u    tokenUpdate // what the endpoint returned
+	at   time.Time   // when, for last_refresh
+	auth *authFile   // auth.json as it should be now
 }
 
 // source is the codex plugin's sdk.Source.
 type source struct {
-	sf flight.Group
+	sf      flight.Group
+	pending credfile.Pending[unsaved] // refreshed tokens auth.json does not hold yet
 
-	mu      sync.Mutex
-	cfg     *config  // nil until Configure succeeds
-	pending *unsaved // refreshed tokens auth.json does not hold yet, or nil
+	mu  sync.Mutex
+	cfg *config // nil until Configure succeeds
 
-	// Test hooks (nil outside tests): after a caller joined a refresh and before it waits for it; before
-	// taking the file lock; once it is held.
-	testHookWaiting    func()
-	testHookBeforeLock func()
-	testHookLocked     func()
-	testHookRereadMiss func() // a re-read after refresh_token_reused found the tokens unchanged
+	probe probes // zero outside tests
+}
+
+// probes let a test observe and steer a refresh; every field is nil outside tests, which set them with
+// newSource's options.
+type probes struct {
+	at           func(point string)     // runs at the named points of a refresh (see share.go)
+	beforeRename func(tmp string) error // runs between writing auth.json's temporary file and renaming it
 }
 
 // New returns an unconfigured codex Source.
-func New() sdk.Source { return &source{} }
+func New() sdk.Source { return newSource() }
+
+// newSource returns an unconfigured source with the given options applied.
+func newSource(opts ...func(*source)) *source {
+	s := &source{}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// reach calls the probe at point, if a test set one.
+func (s *source) reach(point string) {
+	if s.probe.at != nil {
+		s.probe.at(point)
+	}
+}
 
 // Configure validates the options block. The auth file need not exist yet (the user may run `codex login`
 // later); when it exists, its kind decides the Mode shown by `tokenhost check`.
@@ -138,7 +144,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 
 // Refresh returns a token other than stale. When auth.json already holds another usable token (another
 // process refreshed), that is returned without a network call; otherwise the refresh token is redeemed
-// under the cross-process lock.
+// (see share.go for how the file is shared with the Codex CLI).
 func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return sdk.Token{}, err
@@ -215,243 +221,4 @@ func apiKeyRefresh(cfg *config, a *authFile, stale string) (sdk.Token, error) {
 		return sdk.Token{}, sdk.ReauthRequired("the API key in %s was rejected; replace it or run `codex login`", cfg.authFile)
 	}
 	return apiKeyToken(a), nil
-}
-
-// refresh runs one locked refresh for every concurrent caller in this process replacing stale. A caller
-// whose ctx ends stops waiting at once; the refresh itself runs on, bounded by lock_timeout and timeout,
-// so a token redeemed at the endpoint is always written back.
-func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
-	return s.sf.Do(ctx, flight.RefreshKey(stale), s.testHookWaiting, func() (sdk.Token, error) {
-		return s.lockedRefresh(context.WithoutCancel(ctx), cfg, stale)
-	})
-}
-
-// lockedRefresh takes the cross-process lock, re-reads auth.json, and redeems its refresh token unless
-// the file already holds a usable token other than stale.
-func (s *source) lockedRefresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
-	if s.testHookBeforeLock != nil {
-		s.testHookBeforeLock()
-	}
-	unlock, err := lockAuth(ctx, cfg)
-	if err != nil {
-		return sdk.Token{}, err
-	}
-	defer unlock()
-	if s.testHookLocked != nil {
-		s.testHookLocked()
-	}
-
-	path := cfg.authFile
-	s.flushLocked(cfg)
-	a := s.unsavedAuth()
-	if a == nil {
-		if a, err = readAuth(ctx, path); err != nil {
-			return sdk.Token{}, err
-		}
-	}
-	if a.apiKeyMode {
-		return apiKeyRefresh(cfg, a, stale)
-	}
-	if cfg.replaces(a, stale, time.Now()) {
-		slog.Debug("codex: auth.json was refreshed by another process", "file", path, "token", sdk.Fingerprint(a.accessToken))
-		return tokenOf(a), nil
-	}
-	for attempt := 0; ; attempt++ {
-		if a.refreshToken == "" {
-			return sdk.Token{}, sdk.ReauthRequired("%s has no tokens.refresh_token, so its access token cannot be refreshed; sign in again with `codex login`", path)
-		}
-		u, code, err := cfg.requestRefresh(ctx, path, a.refreshToken)
-		if err == nil {
-			return s.store(cfg, a, u, stale)
-		}
-		if code == codeReused && attempt == 0 {
-			// Another program (a Codex CLI, which takes no lock) redeemed it and stores the result.
-			if b := s.awaitRotation(ctx, path, a); b != nil {
-				if b.accessToken != a.accessToken && cfg.replaces(b, stale, time.Now()) {
-					slog.Debug("codex: refresh token was reused; another program stored new tokens", "file", path)
-					return tokenOf(b), nil
-				}
-				if b.refreshToken != "" && b.refreshToken != a.refreshToken {
-					a = b
-					continue
-				}
-			}
-		}
-		slog.Debug("codex: refresh failed", "file", path, "endpoint", cfg.endpoint, "kind", sdk.KindOf(err), "code", code)
-		return sdk.Token{}, err
-	}
-}
-
-// awaitRotation re-reads the auth file until its tokens differ from a's, for at most reusedGrace: the
-// program that redeemed the refresh token first may not have written its answer yet. It returns nil when
-// the tokens never changed.
-func (s *source) awaitRotation(ctx context.Context, path string, a *authFile) *authFile {
-	deadline := time.Now().Add(reusedGrace)
-	for {
-		if b, err := readAuth(ctx, path); err == nil && !b.apiKeyMode && (b.accessToken != a.accessToken || b.refreshToken != a.refreshToken) {
-			return b
-		}
-		if s.testHookRereadMiss != nil {
-			s.testHookRereadMiss()
-		}
-		wait := min(reusedPoll, time.Until(deadline))
-		if wait <= 0 {
-			return nil
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
-// store writes what the token endpoint returned back to auth.json and returns the new access token. When
-// the write fails, the tokens are kept as pending (see unsaved) rather than lost.
-func (s *source) store(cfg *config, a *authFile, u tokenUpdate, stale string) (sdk.Token, error) {
-	path := cfg.authFile
-	if u.accessToken == "" && u.refreshToken == "" && u.idToken == "" {
-		return sdk.Token{}, sdk.Unavailable("token endpoint %s answered without any token; try again later", cfg.endpoint)
-	}
-	// Merge into the file as it is now, so a field another program changed meanwhile survives.
-	base := a
-	if data, err := credfile.ReadLimited(path); err == nil {
-		if b, err := parseAuth(data); err == nil && !b.apiKeyMode {
-			base = b
-		}
-	}
-	now := time.Now()
-	data, err := base.apply(u, now)
-	if err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot encode the refreshed %s", path)}
-	}
-	if err := credfile.WriteAtomic(path, data, beforeRename); err != nil {
-		n, perr := parseAuth(data)
-		if perr != nil {
-			return sdk.Token{}, fileError(path, perr)
-		}
-		// The file still holds the refresh token redeemed first, if earlier tokens are unsaved too.
-		spent := a.refreshToken
-		s.mu.Lock()
-		if s.pending != nil {
-			spent = s.pending.spent
-		}
-		s.pending = &unsaved{u: u, spent: spent, at: now, auth: n}
-		s.mu.Unlock()
-		slog.Warn("codex: the refreshed tokens could not be written to auth.json; serving them from memory and writing them again on every call. The old refresh token is spent: if tokenhost stops before a write succeeds, sign in again with `codex login`. Make the file and its directory writable.",
-			"file", path, "error", pathReason(err))
-	} else {
-		s.setPending(nil) // the file now holds everything
-		slog.Debug("codex: tokens refreshed", "file", path, "endpoint", cfg.endpoint, "new_refresh_token", u.refreshToken != "")
-	}
-	if u.accessToken == "" {
-		return sdk.Token{}, sdk.Unavailable("token endpoint %s answered without an access_token; try again later", cfg.endpoint)
-	}
-	n, err := parseAuth(data)
-	if err != nil {
-		return sdk.Token{}, fileError(path, err)
-	}
-	if n.accessToken == stale {
-		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned the access token that was to be replaced; try again later", cfg.endpoint)
-	}
-	return tokenOf(n), nil
-}
-
-// current returns auth.json as it stands for this process: the file, unless refreshed tokens are still
-// unsaved, in which case it first tries (under the lock) to write them, and serves them from memory while
-// it cannot.
-func (s *source) current(ctx context.Context, cfg *config) (*authFile, error) {
-	if s.unsavedAuth() == nil {
-		return readAuth(ctx, cfg.authFile)
-	}
-	if unlock, err := lockAuth(ctx, cfg); err == nil {
-		s.flushLocked(cfg)
-		unlock()
-	}
-	if a := s.unsavedAuth(); a != nil {
-		return a, nil
-	}
-	return readAuth(ctx, cfg.authFile)
-}
-
-// flushLocked writes unsaved tokens to auth.json; the caller holds the lock. If the file no longer holds the
-// refresh token they replaced, another program stored newer tokens (a refresh, a new `codex login`) and
-// the file wins.
-func (s *source) flushLocked(cfg *config) {
-	s.mu.Lock()
-	p := s.pending
-	s.mu.Unlock()
-	if p == nil {
-		return
-	}
-	base := p.auth
-	if data, err := credfile.ReadLimited(cfg.authFile); err == nil {
-		if b, err := parseAuth(data); err == nil {
-			if b.apiKeyMode || b.refreshToken != p.spent {
-				slog.Info("codex: auth.json was rewritten by another program; dropping the unsaved tokens in favour of the file", "file", cfg.authFile)
-				s.setPending(nil)
-				return
-			}
-			base = b
-		}
-	}
-	data, err := base.apply(p.u, p.at)
-	if err == nil {
-		err = credfile.WriteAtomic(cfg.authFile, data, beforeRename)
-	}
-	if err != nil {
-		slog.Warn("codex: the refreshed tokens still cannot be written to auth.json; serving them from memory", "file", cfg.authFile, "error", pathReason(err))
-		return
-	}
-	slog.Info("codex: the refreshed tokens were written to auth.json", "file", cfg.authFile)
-	s.setPending(nil)
-}
-
-// unsavedAuth returns the auth file as the unsaved tokens make it, or nil when everything is saved.
-func (s *source) unsavedAuth() *authFile {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending == nil {
-		return nil
-	}
-	return s.pending.auth
-}
-
-func (s *source) setPending(p *unsaved) {
-	s.mu.Lock()
-	s.pending = p
-	s.mu.Unlock()
-}
-
-// lockAuth takes the cross-process lock on auth.json.lock beside the (symlink-resolved) auth file,
-// waiting at most lock_timeout; the returned func releases it.
-func lockAuth(ctx context.Context, cfg *config) (func(), error) {
-	lockPath := credfile.LockPath(cfg.authFile)
-	unlock, err := credfile.Lock(ctx, lockPath, cfg.lockTimeout)
-	switch {
-	case err == nil:
-		return unlock, nil
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case errors.Is(err, credfile.ErrLockTimeout):
-		return nil, sdk.Unavailable("could not lock %s within %s: another process is refreshing the same auth.json; try again, or raise lock_timeout", lockPath, cfg.lockTimeout)
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fileError(cfg.authFile, fs.ErrNotExist)
-	}
-	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s (%s); the directory must be writable", lockPath, pathReason(err))}
-}
-
-// pathReason returns the reason of a file system error without its path.
-func pathReason(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Op + ": " + le.Err.Error()
-	}
-	return err.Error()
 }

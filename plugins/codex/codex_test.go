@@ -211,7 +211,7 @@ func TestRefreshExpired(t *testing.T) {
 			if err != nil || st.Mode().Perm() != 0o600 {
 				t.Errorf("mode %v (%v), want 0600", st.Mode().Perm(), err)
 			}
-			if names := dirEntries(t, e.dir); !reflect.DeepEqual(names, []string{"auth.json", "auth.json.lock"}) {
+			if names := dirEntries(t, e.dir); !reflect.DeepEqual(names, []string{"auth.json", "auth.json.lock", "auth.json.tokenhost.lock", "auth.lock"}) {
 				t.Errorf("directory holds %v", names)
 			}
 
@@ -268,7 +268,7 @@ func TestRefreshFileAlreadyChanged(t *testing.T) {
 	}
 
 	// Under the lock too: the pre-lock read saw the stale token, the locked re-read sees a new one.
-	src.testHookBeforeLock = func() {
+	atPoints(src, map[string]func(){pointBeforeLock: func() {
 		next, err := e.idp.Rotate(other.RefreshToken)
 		if err != nil {
 			t.Error(err)
@@ -278,7 +278,7 @@ func TestRefreshFileAlreadyChanged(t *testing.T) {
 		if err := fakes.WriteCodexAuth(e.path, next.AccessToken, next.RefreshToken, next.IDToken, e.idp.AccountID(), nil); err != nil {
 			t.Error(err)
 		}
-	}
+	}})
 	got, err = src.Refresh(t.Context(), got)
 	if err != nil {
 		t.Fatal(err)
@@ -375,13 +375,13 @@ func TestReusedAfterAnotherProcessRotated(t *testing.T) {
 		}
 		src := e.source(nil)
 		var misses atomic.Int32
-		src.testHookRereadMiss = func() {
+		atPoints(src, map[string]func(){pointRereadMiss: func() {
 			if misses.Add(1) == 1 {
 				if err := fakes.WriteCodexAuth(e.path, other.AccessToken, other.RefreshToken, other.IDToken, e.idp.AccountID(), nil); err != nil {
 					t.Error(err)
 				}
 			}
-		}
+		}})
 		tok, err := src.Token(t.Context())
 		if err != nil {
 			t.Fatalf("Token: %v", err)
@@ -398,7 +398,7 @@ func TestReusedAfterAnotherProcessRotated(t *testing.T) {
 			t.Fatal(err)
 		}
 		before, _ := os.ReadFile(e.path)
-		_, err := e.source(nil).Token(t.Context())
+		_, err := e.source(map[string]any{"reuse_wait": "200ms"}).Token(t.Context())
 		assertKind(t, err, sdk.KindReauthRequired, "codex login", e.path, "refresh_token_reused")
 		assertNoSecrets(t, err.Error(), access, rt, e.idToken())
 		if e.idp.Requests() != 1 {
@@ -461,7 +461,8 @@ func TestEndpointErrors(t *testing.T) {
 			access, rt := e.seedExpired(nil)
 			url, n := scripted(t, c.status, c.ctype, c.body)
 			before, _ := os.ReadFile(e.path)
-			src := e.source(map[string]any{"token_url": url})
+			// A short reuse_wait: nobody rewrites the file here (the wait itself is TestReusedAfterAnotherProcessRotated's).
+			src := e.source(map[string]any{"token_url": url, "reuse_wait": "100ms"})
 			_, err := src.Token(t.Context())
 			assertKind(t, err, c.kind, c.want...)
 			if c.kind == sdk.KindReauthRequired && !strings.Contains(err.Error(), e.path) {
@@ -543,11 +544,8 @@ func TestWriteFailureKeepsOriginal(t *testing.T) {
 		}
 		return errors.New("injected crash between write and rename")
 	}
-	old := beforeRename
-	beforeRename = failing
-	t.Cleanup(func() { beforeRename = old })
-
 	src := e.source(nil)
+	src.probe.beforeRename = failing
 	tok, err := src.Token(t.Context())
 	if err != nil {
 		t.Fatalf("the refresh succeeded at the endpoint, so the caller must get its token: %v", err)
@@ -562,8 +560,8 @@ func TestWriteFailureKeepsOriginal(t *testing.T) {
 	if err != nil || string(after) != string(original) {
 		t.Errorf("auth.json changed (err %v)", err)
 	}
-	if names := dirEntries(t, e.dir); !reflect.DeepEqual(names, []string{"auth.json", "auth.json.lock"}) {
-		t.Errorf("directory holds %v; want auth.json and its lock only", names)
+	if names := dirEntries(t, e.dir); !reflect.DeepEqual(names, []string{"auth.json", "auth.json.lock", "auth.json.tokenhost.lock", "auth.lock"}) {
+		t.Errorf("directory holds %v; want auth.json and the locks only", names)
 	}
 	if st, _ := os.Stat(e.path); st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode().Perm())
@@ -577,7 +575,7 @@ func TestWriteFailureKeepsOriginal(t *testing.T) {
 	}
 
 	// The file becomes writable: the next call writes the unsaved tokens, unknown fields kept.
-	beforeRename = old
+	src.probe.beforeRename = nil
 	if got, err := src.Token(t.Context()); err != nil || got.Value != tok.Value {
 		t.Fatalf("after the write works: %v", err)
 	}
@@ -601,10 +599,8 @@ func TestWriteFailureKeepsOriginal(t *testing.T) {
 func TestUnsavedTokensYieldToANewerFile(t *testing.T) {
 	e := newEnv(t, fakes.CodexAuthConfig{})
 	e.seedExpired(nil)
-	old := beforeRename
-	beforeRename = func(string) error { return errors.New("read-only file system") }
-	t.Cleanup(func() { beforeRename = old })
 	src := e.source(nil)
+	src.probe.beforeRename = func(string) error { return errors.New("read-only file system") }
 	if _, err := src.Token(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -612,7 +608,7 @@ func TestUnsavedTokensYieldToANewerFile(t *testing.T) {
 	if err := fakes.WriteCodexAuth(e.path, login.AccessToken, login.RefreshToken, login.IDToken, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	beforeRename = old
+	src.probe.beforeRename = nil
 	got, err := src.Token(t.Context())
 	if err != nil || got.Value != login.AccessToken {
 		t.Fatalf("got %v, want the token of the new sign-in", err)
@@ -878,7 +874,8 @@ func TestTwoInstancesOneRefresh(t *testing.T) {
 	var arrived sync.WaitGroup
 	arrived.Add(2)
 	barrier := func() { arrived.Done(); arrived.Wait() } // neither locks before both read the expired file
-	a.testHookBeforeLock, b.testHookBeforeLock = barrier, barrier
+	atPoints(a, map[string]func(){pointBeforeLock: barrier})
+	atPoints(b, map[string]func(){pointBeforeLock: barrier})
 
 	var wg sync.WaitGroup
 	toks := make([]sdk.Token, 2)
@@ -913,10 +910,9 @@ func TestConcurrentCallsShareOneRefresh(t *testing.T) {
 	src := e.source(nil)
 	const n = 20
 	var locked atomic.Int32
-	src.testHookLocked = func() { locked.Add(1) }
 	var joined, done sync.WaitGroup
 	joined.Add(n)
-	src.testHookWaiting = joined.Done
+	atPoints(src, map[string]func(){pointLocked: func() { locked.Add(1) }, pointJoined: joined.Done})
 	release := e.idp.Hold()
 	toks := make([]sdk.Token, n)
 	errs := make([]error, n)
@@ -973,16 +969,19 @@ func TestCallerCancelDoesNotLoseRefresh(t *testing.T) {
 	}
 }
 
+// TestLockTimeout: another tokenhost process holding tokenhost's own lock for all of lock_timeout makes the
+// refresh fail as Unavailable, naming that lock, before any request.
 func TestLockTimeout(t *testing.T) {
 	e := newEnv(t, fakes.CodexAuthConfig{})
 	e.seedExpired(nil)
-	other := flock.New(e.path + ".lock")
+	own := e.path + ownLockSuffix
+	other := flock.New(own)
 	if err := other.Lock(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = other.Unlock() })
 	_, err := e.source(map[string]any{"lock_timeout": "50ms"}).Token(t.Context())
-	assertKind(t, err, sdk.KindUnavailable, e.path+".lock", "lock_timeout")
+	assertKind(t, err, sdk.KindUnavailable, own, "lock_timeout")
 	if e.idp.Requests() != 0 {
 		t.Errorf("%d requests without the lock", e.idp.Requests())
 	}

@@ -26,6 +26,11 @@ const DefaultLockTimeout = 30 * time.Second
 // DefaultTimeout bounds one token request when timeout is not set.
 const DefaultTimeout = 30 * time.Second
 
+// DefaultReuseWait bounds, when reuse_wait is not set, how long auth.json is re-read after the endpoint
+// answered refresh_token_reused or invalid_grant: the Codex CLI may have redeemed the token and not yet
+// written its answer, which takes as long as its token request.
+const DefaultReuseWait = 15 * time.Second
+
 // StaleAfter is how old last_refresh may grow before a token whose expiry cannot be read is refreshed.
 const StaleAfter = 8 * 24 * time.Hour
 
@@ -37,7 +42,7 @@ const EnvCodexHome = "CODEX_HOME"
 const EnvTokenURLOverride = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
 
 // knownOptions lists every option the plugin reads.
-var knownOptions = []string{"auth_file", "token_url", "client_id", "refresh_window", "lock_timeout", "timeout"}
+var knownOptions = []string{"auth_file", "token_url", "client_id", "refresh_window", "lock_timeout", "timeout", "reuse_wait"}
 
 // config is a validated options block.
 type config struct {
@@ -48,6 +53,7 @@ type config struct {
 	refreshWindow time.Duration
 	lockTimeout   time.Duration
 	timeout       time.Duration
+	reuseWait     time.Duration
 	client        *http.Client
 }
 
@@ -111,6 +117,14 @@ func parseConfig(raw map[string]any) (*config, error) {
 		return nil, sdk.BadConfig("timeout", "must be greater than zero, e.g. 30s")
 	}
 
+	reuseWait, err := o.Duration("reuse_wait", DefaultReuseWait)
+	if err != nil {
+		return nil, err
+	}
+	if reuseWait < 0 {
+		return nil, sdk.BadConfig("reuse_wait", "must not be negative, e.g. 15s")
+	}
+
 	return &config{
 		authFile:      path,
 		tokenURL:      tokenURL,
@@ -119,6 +133,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		refreshWindow: window,
 		lockTimeout:   lockTimeout,
 		timeout:       timeout,
+		reuseWait:     reuseWait,
 		client:        tokenhttp.NewClient(tokenhttp.NewTransport(), timeout),
 	}, nil
 }

@@ -35,30 +35,14 @@
 // token is spent) are served from memory and written on every later call until a write succeeds, unless
 // another program rewrote the file meanwhile, in which case the file wins.
 //
-// # Locking protocol
+// # Sharing auth.json with the Codex CLI
 //
-// Refresh tokens rotate and are single-use, so two refreshes of one token log one side out. A refresh
-// therefore runs under an exclusive flock(2) on auth.json.lock beside auth.json (waiting at most
-// lock_timeout), and:
-//
-//  1. re-reads auth.json under the lock; if its access token is not the one being replaced and is not due
-//     for refresh, another process refreshed already: that token is returned, with no network call;
-//  2. otherwise redeems the file's refresh token at token_url and writes the answer back before unlocking;
-//  3. if the endpoint answers refresh_token_reused, re-reads the file, watching it for up to a second
-//     while the program that won the race writes its answer: a usable new access token is returned, a new
-//     refresh token is redeemed instead (once); only when neither changed is the user told to sign in again.
-//
-// Within one process, concurrent calls share one refresh (singleflight); the lock serialises tokenhost
-// processes (and plugin instances) among themselves.
-//
-// # Interop with a running Codex CLI
-//
-// The Codex CLI takes no lock and rewrites auth.json in place. tokenhost never relies on it holding one:
-// it re-reads the file before every refresh and skips the network when the tokens changed, it watches
-// the file briefly after refresh_token_reused (the Codex CLI won the race), and it retries a read that finds the
-// file empty or half written. What remains is the Codex CLI's own behaviour: a Codex process that keeps
-// tokens in memory may try a refresh token tokenhost already redeemed, and then recovers (or asks for
-// `codex login`) by its own rules.
+// Refresh tokens rotate and are single-use, and the Codex CLI (0.169) throws away freshly redeemed tokens
+// when auth.json.lock stays busy for ~5 s while it wants to write. So the plugin holds the CLI's locks
+// (auth.lock, then auth.json.lock, in the CLI's order) only to re-read and write the file, coordinates
+// tokenhost processes across the network call with a lock of its own (auth.json.tokenhost.lock), and after
+// refresh_token_reused or invalid_grant re-reads the file for reuse_wait before asking for `codex login`.
+// share.go holds the protocol; docs/providers/codex.md describes it with the measurements.
 //
 // # Errors
 //

@@ -102,6 +102,15 @@ func (e *env) source(extra map[string]any) *source {
 	return src
 }
 
+// atPoints makes src run the given funcs at the named points of a refresh (the point* constants).
+func atPoints(src *source, at map[string]func()) {
+	src.probe.at = func(point string) {
+		if f := at[point]; f != nil {
+			f()
+		}
+	}
+}
+
 // doc returns auth.json decoded.
 func (e *env) doc() map[string]any {
 	e.t.Helper()

@@ -31,7 +31,7 @@ func TestHelperProcess(t *testing.T) {
 		fmt.Println("error", err)
 		os.Exit(1)
 	}
-	src.testHookBeforeLock = func() { fmt.Println("arrived") }
+	atPoints(src, map[string]func(){pointBeforeLock: func() { fmt.Println("arrived") }})
 	tok, err := src.Token(context.Background())
 	if err != nil {
 		fmt.Println("error", err)

@@ -23,6 +23,10 @@ const (
 	codeInvalidated = "refresh_token_invalidated"
 )
 
+// codeInvalidGrant is RFC 6749's code for a refresh token the endpoint refused; like codeReused it may mean
+// another program redeemed the token first.
+const codeInvalidGrant = "invalid_grant"
+
 // refreshRequest is the JSON body the Codex CLI sends to refresh.
 type refreshRequest struct {
 	ClientID     string `json:"client_id"`
@@ -111,7 +115,7 @@ func (c *config) classify(path string, status int, code, ct string) error {
 		return reauth("the refresh token was revoked")
 	case code == "invalid_client" || code == "unauthorized_client":
 		return sdk.BadConfig("client_id", "token endpoint %s rejected the client (%s); leave client_id out to use the Codex CLI's client %s", c.endpoint, what, DefaultClientID)
-	case status == http.StatusUnauthorized, code == "invalid_grant":
+	case status == http.StatusUnauthorized, code == codeInvalidGrant:
 		return reauth("the token endpoint refused the refresh token")
 	case tokenhttp.Transient(status):
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", c.endpoint, what)

@@ -61,7 +61,7 @@ func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk
 	}
 	defer unlock()
 
-	s.flushCredsLocked(cfg)
+	s.flushCreds(ctx, cfg, "unsaved", nil)
 	f := s.unsaved()
 	if f == nil {
 		if f, err = credfile.Read(ctx, cfg.credsFile, parseCreds); err != nil {
@@ -84,47 +84,26 @@ func (s *source) cliRefresh(ctx context.Context, cfg *config, stale string) (sdk
 		slog.Debug("gemini: refresh failed", "file", cfg.credsFile, "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
-	at := time.Now()
-	replaced := unsavedCreds{access: f.accessToken, refresh: f.refreshToken}
-	f.apply(g, at)
-	data, err := f.encode()
-	if err == nil {
-		err = credfile.WriteAtomic(cfg.credsFile, data, s.testHookBeforeRename)
-	}
-	if err != nil {
-		// Keep the refreshed sign-in rather than lose it (Google may have rotated the refresh token).
-		s.mu.Lock()
-		if s.pending != nil { // the file still holds what the first unsaved refresh replaced
-			replaced.access, replaced.refresh = s.pending.access, s.pending.refresh
-		}
-		s.pending = &unsavedCreds{f: f, g: g, at: at, access: replaced.access, refresh: replaced.refresh}
-		s.mu.Unlock()
-		slog.Warn("gemini: the refreshed sign-in could not be written to oauth_creds.json; serving it from memory and writing it again on every call. Make the file and its directory writable.",
-			"file", cfg.credsFile, "error", tokenhttp.Clean(pathErrReason(err), tokenhttp.MaxDescription, []string{g.accessToken, f.refreshToken}))
-		return f.token(cfg.quotaProject), nil
-	}
-	s.setPendingCreds(nil)
+	replaced := credsMarkOf(f)
+	f.apply(g, time.Now())
+	s.pending.Keep(unsavedCreds{f: f}, replaced)
+	s.flushCreds(ctx, cfg, "refreshed", []string{g.accessToken, f.refreshToken})
 	slog.Debug("gemini: sign-in refreshed", "file", cfg.credsFile, "token", sdk.Fingerprint(f.accessToken), "expiry", f.expiry)
 	return f.token(cfg.quotaProject), nil
 }
 
-// unsavedCreds is a refreshed sign-in that could not be written to oauth_creds.json: served from memory and
-// written on every later call until a write succeeds. access and refresh are the tokens the file held
-// before; a file holding others was rewritten by another program and wins.
+// unsavedCreds is a refreshed sign-in that oauth_creds.json does not hold yet (see credfile.Pending).
 type unsavedCreds struct {
-	f               *credsFile // the sign-in as it should be stored
-	g               *grant     // what the endpoint returned
-	at              time.Time  // when
-	access, refresh string     // what the file held when the refresh replaced it
+	f *credsFile // the sign-in as it should be stored
 }
 
 // currentCreds returns oauth_creds.json as it stands for this process: the file, unless a refreshed
 // sign-in is still unsaved, in which case it first tries (under the lock) to write it, and serves it from
 // memory while it cannot.
 func (s *source) currentCreds(ctx context.Context, cfg *config) (*credsFile, error) {
-	if s.unsaved() != nil {
+	if _, held := s.pending.Value(); held {
 		if unlock, err := s.lock(ctx, cfg); err == nil {
-			s.flushCredsLocked(cfg)
+			s.flushCreds(ctx, cfg, "unsaved", nil)
 			unlock()
 		}
 		if f := s.unsaved(); f != nil {
@@ -134,55 +113,69 @@ func (s *source) currentCreds(ctx context.Context, cfg *config) (*credsFile, err
 	return credfile.Read(ctx, cfg.credsFile, parseCreds)
 }
 
-// flushCredsLocked writes an unsaved sign-in into oauth_creds.json, keeping the file's other fields; the
-// caller holds the lock.
-func (s *source) flushCredsLocked(cfg *config) {
-	s.mu.Lock()
-	p := s.pending
-	s.mu.Unlock()
-	if p == nil {
-		return
+// flushCreds writes an unsaved sign-in into oauth_creds.json, keeping the file's other fields; the caller
+// holds the lock. The file is re-read first: the Gemini CLI rewrites it in place with no lock, and when it
+// no longer holds the tokens the refresh replaced, the CLI stored a newer sign-in, which wins. what
+// ("refreshed" or "unsaved") words the log line; redact lists values an error must not show.
+func (s *source) flushCreds(ctx context.Context, cfg *config, what string, redact []string) {
+	res, err := s.pending.Flush(ctx, cfg.credsFile, credsMark, encodeUnsavedCreds, s.testHookBeforeRename)
+	switch {
+	case err != nil && what == "refreshed":
+		slog.Warn("gemini: the refreshed sign-in could not be written to oauth_creds.json; serving it from memory and writing it again on every call. Make the file and its directory writable.",
+			"file", cfg.credsFile, "error", tokenhttp.Clean(pathErrReason(err), tokenhttp.MaxDescription, redact))
+	case err != nil:
+		slog.Warn("gemini: the refreshed sign-in still cannot be written to oauth_creds.json; serving it from memory", "file", cfg.credsFile)
+	case res == credfile.Superseded:
+		slog.Info("gemini: oauth_creds.json was rewritten by another program; keeping the file and dropping the unsaved sign-in", "file", cfg.credsFile)
+	case res == credfile.Written && what == "unsaved":
+		slog.Info("gemini: the refreshed sign-in was written to oauth_creds.json", "file", cfg.credsFile)
 	}
-	base := p.f
-	if data, err := credfile.ReadLimited(cfg.credsFile); err == nil {
-		if b, err := parseCreds(data); err == nil {
-			if b.accessToken != p.access || b.refreshToken != p.refresh {
-				slog.Info("gemini: oauth_creds.json was rewritten by another program; dropping the unsaved sign-in in favour of the file", "file", cfg.credsFile)
-				s.setPendingCreds(nil)
-				return
-			}
-			b.apply(p.g, p.at)
-			base = b
+}
+
+// credsMarkOf identifies the sign-in of an oauth_creds.json by its access and refresh tokens.
+func credsMarkOf(f *credsFile) string { return f.accessToken + "\x00" + f.refreshToken }
+
+// credsMark is credsMarkOf for the file's contents.
+func credsMark(data []byte) (string, error) {
+	f, err := parseCreds(data)
+	if err != nil {
+		return "", err
+	}
+	return credsMarkOf(f), nil
+}
+
+// ownedFields are the fields of oauth_creds.json a refresh sets; every other field belongs to the file.
+var ownedFields = []string{"access_token", "refresh_token", "expiry_date", "expires_in", "token_type", "scope", "id_token"}
+
+// encodeUnsavedCreds returns oauth_creds.json as it should be: current (nil when unreadable: the unsaved
+// sign-in alone) with the fields a refresh sets taken from the unsaved sign-in.
+func encodeUnsavedCreds(current []byte, p unsavedCreds) ([]byte, error) {
+	if current == nil {
+		return p.f.encode()
+	}
+	b, err := parseCreds(current)
+	if err != nil {
+		return p.f.encode()
+	}
+	for _, k := range ownedFields {
+		if v, ok := p.f.doc[k]; ok {
+			b.doc[k] = v
+		} else {
+			delete(b.doc, k)
 		}
 	}
-	data, err := base.encode()
-	if err == nil {
-		err = credfile.WriteAtomic(cfg.credsFile, data, s.testHookBeforeRename)
-	}
-	if err != nil {
-		slog.Warn("gemini: the refreshed sign-in still cannot be written to oauth_creds.json; serving it from memory", "file", cfg.credsFile)
-		return
-	}
-	slog.Info("gemini: the refreshed sign-in was written to oauth_creds.json", "file", cfg.credsFile)
-	s.setPendingCreds(nil)
+	return b.encode()
 }
 
 // unsaved returns a copy of the unsaved sign-in (callers may apply a grant to it), or nil.
 func (s *source) unsaved() *credsFile {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.pending == nil {
+	p, held := s.pending.Value()
+	if !held {
 		return nil
 	}
-	c := *s.pending.f
+	c := *p.f
 	c.doc = maps.Clone(c.doc)
 	return &c
-}
-
-func (s *source) setPendingCreds(p *unsavedCreds) {
-	s.mu.Lock()
-	s.pending = p
-	s.mu.Unlock()
 }
 
 // cliFileError is fileError for oauth_creds.json: a missing file also points at the options that say where

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -20,9 +21,9 @@ type source struct {
 	sf flight.Group
 
 	mu      sync.Mutex
-	cfg     *config       // nil until Configure succeeds
-	tok     sdk.Token     // last token fetched under cfg (adc, service_account, metadata)
-	pending *unsavedCreds // a refreshed sign-in oauth_creds.json does not hold yet, or nil
+	cfg     *config                        // nil until Configure succeeds
+	tok     sdk.Token                      // last token fetched under cfg (adc, service_account, metadata)
+	pending credfile.Pending[unsavedCreds] // a refreshed sign-in oauth_creds.json does not hold yet
 
 	// testHookBeforeRename, when set, runs between writing the new oauth_creds.json and renaming it into
 	// place; an error aborts the write (crash injection).

@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -73,6 +74,8 @@ type CodexAuthServer struct {
 	onReused  func(string)
 
 	accessLife atomic.Int64 // time.Duration
+	delay      atomic.Int64 // time.Duration
+	decided    counter      // refresh requests whose refresh token was judged (spent, reused or unknown)
 	down       atomic.Bool
 	requests   atomic.Int64
 	refreshes  atomic.Int64
@@ -137,6 +140,25 @@ func (s *CodexAuthServer) SetAccessLife(d time.Duration) {
 		d = DefaultCodexAccessLife
 	}
 	s.accessLife.Store(int64(d))
+}
+
+// SetDelay makes the endpoint take d to answer a refresh request: the refresh token is judged (and spent)
+// when the request arrives, and the answer goes out d later, as from a slow identity provider. Zero
+// answers at once.
+func (s *CodexAuthServer) SetDelay(d time.Duration) { s.delay.Store(int64(d)) }
+
+// WaitDecided blocks until n refresh requests have had their refresh token judged, or ctx ends.
+func (s *CodexAuthServer) WaitDecided(ctx context.Context, n int64) error {
+	return s.decided.wait(ctx, n)
+}
+
+// Live reports whether rt is a refresh token the endpoint issued (or was seeded with) and has not redeemed
+// yet: the one a sign-in must hold to go on working.
+func (s *CodexAuthServer) Live(rt string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	used, ok := s.refresh[rt]
+	return ok && !used
 }
 
 // SeedRefreshToken registers rt as a valid, unused refresh token (for an auth.json a test wrote itself).
@@ -279,6 +301,16 @@ func (s *CodexAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 		tokens = s.issueLocked()
 	}
 	s.mu.Unlock()
+	s.decided.add()
+	if d := time.Duration(s.delay.Load()); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return
+		}
+	}
 	switch {
 	case !known:
 		codexError(w, http.StatusUnauthorized, "refresh_token_invalidated", "Your refresh token has been invalidated. Please try signing in again.")

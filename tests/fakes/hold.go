@@ -101,3 +101,40 @@ func (h *holder) releaseAll() {
 		h.gate = nil
 	}
 }
+
+// counter counts events and lets a test wait for a number of them; the zero value is ready to use.
+type counter struct {
+	mu sync.Mutex
+	n  int64
+	ch chan struct{} // closed when n changes; nil until someone waits
+}
+
+func (c *counter) add() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if c.ch != nil {
+		close(c.ch)
+		c.ch = nil
+	}
+}
+
+// wait blocks until at least n events happened, or ctx ends.
+func (c *counter) wait(ctx context.Context, n int64) error {
+	for {
+		c.mu.Lock()
+		if c.ch == nil {
+			c.ch = make(chan struct{})
+		}
+		got, ch := c.n, c.ch
+		c.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}

@@ -14,22 +14,18 @@ import (
 	"os"
 	"path/filepath"
 	"time"
-
-	"github.com/gofrs/flock"
 )
 
 // MaxSize bounds how much of a credential file is read; real files are a few kilobytes.
 const MaxSize = 1 << 20
 
-// readAttempts is how often a file that is empty or not valid JSON is read before it is reported: the CLIs
-// that own these files rewrite them in place, so a reader can catch one half written.
-const readAttempts = 3
+// readPatience is how long a file that is empty or not valid JSON is read again before it is reported: the
+// Gemini CLI (and older Codex CLIs) rewrite these files in place, so a reader can catch one half written,
+// and on a loaded machine a writer can stay between its truncate and its write for tens of milliseconds.
+const readPatience = time.Second
 
-// readRetryDelay is the pause between those reads.
-const readRetryDelay = 25 * time.Millisecond
-
-// lockRetryDelay is how often a busy lock is tried again.
-const lockRetryDelay = 10 * time.Millisecond
+// readPauseFirst and readPauseMax bound the pause between those reads, which doubles from the first.
+const readPauseFirst, readPauseMax = 10 * time.Millisecond, 160 * time.Millisecond
 
 // Problem is what is wrong with the contents of a credential file, without its path; its text never quotes
 // a value from the file.
@@ -123,70 +119,30 @@ func checkRegular(st os.FileInfo) error {
 	return nil
 }
 
-// Read reads path with ReadLimited and parses it with parse, reading again (a few times, briefly apart)
-// while parse reports a Partial *Problem, as a file caught while another program rewrites it in place is.
+// Read reads path with ReadLimited and parses it with parse, reading again (for up to readPatience, with
+// growing pauses) while parse reports a Partial *Problem, as a file caught while another program rewrites it in place is.
 // It returns ctx's error when ctx ends between attempts, else the last error of ReadLimited or parse.
 func Read[T any](ctx context.Context, path string, parse func([]byte) (T, error)) (T, error) {
 	var zero T
-	var lastErr error
-	for attempt := range readAttempts {
-		if attempt > 0 {
-			t := time.NewTimer(readRetryDelay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return zero, ctx.Err()
-			case <-t.C:
-			}
-		}
+	deadline := time.Now().Add(readPatience)
+	for pause := readPauseFirst; ; pause = min(2*pause, readPauseMax) {
 		data, err := ReadLimited(path)
 		if err != nil {
 			return zero, err
 		}
 		v, err := parse(data)
-		if err == nil {
-			return v, nil
-		}
-		lastErr = err
 		var p *Problem
-		if !errors.As(err, &p) || !p.Partial {
-			break // only a half-written file is worth a second look
+		if err == nil || !errors.As(err, &p) || !p.Partial || time.Now().After(deadline) {
+			return v, err // only a half-written file is worth another look
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return zero, ctx.Err()
+		case <-t.C:
 		}
 	}
-	return zero, lastErr
-}
-
-// LockPath returns the lock file of the credential file at path: path with symlinks resolved (one lock per
-// file, however it is reached) and ".lock" appended.
-func LockPath(path string) string {
-	if real, err := filepath.EvalSymlinks(path); err == nil {
-		path = real
-	}
-	return path + ".lock"
-}
-
-// ErrLockTimeout is Lock's error when another process held the lock for all of the timeout.
-var ErrLockTimeout = errors.New("the lock stayed busy for the whole timeout")
-
-// Lock takes an exclusive flock(2) on lockPath (created with mode 0600 when missing), trying again every
-// few milliseconds for at most timeout; the returned func releases it. It fails with ctx's error when ctx
-// ends first, ErrLockTimeout when the timeout passes, else the error of opening or locking the file.
-func Lock(ctx context.Context, lockPath string, timeout time.Duration) (unlock func(), err error) {
-	lk := flock.New(lockPath, flock.SetPermissions(0o600))
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ok, err := lk.TryLockContext(lctx, lockRetryDelay)
-	if err == nil && ok {
-		return func() { _ = lk.Unlock() }, nil
-	}
-	_ = lk.Close() // releases the file handle of a failed attempt
-	switch {
-	case ctx.Err() != nil:
-		return nil, ctx.Err()
-	case err == nil, errors.Is(err, context.DeadlineExceeded):
-		return nil, ErrLockTimeout
-	}
-	return nil, err
 }
 
 // WriteAtomic replaces the file at path with data: a temporary file in the same directory is written, set
@@ -194,9 +150,7 @@ func Lock(ctx context.Context, lockPath string, timeout time.Duration) (unlock f
 // name, it is renamed over path, and the directory is synced. A symlink at path is followed, so the link
 // stays a link. On failure the original is untouched and no temporary file remains.
 func WriteAtomic(path string, data []byte, beforeRename func(tmp string) error) (err error) {
-	if real, rerr := filepath.EvalSymlinks(path); rerr == nil {
-		path = real
-	}
+	path = resolved(path)
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tokenhost-*.tmp")
 	if err != nil {
