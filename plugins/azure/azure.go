@@ -171,7 +171,7 @@ func (s *source) state() (*config, azcore.TokenCredential, sdk.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg == nil {
-		return nil, nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "azure: a token was requested before Configure"}
+		return nil, nil, sdk.Token{}, sdk.Internal("azure: a token was requested before Configure")
 	}
 	return s.cfg, s.cred, s.tok, nil
 }

@@ -3,7 +3,6 @@ package azure
 import (
 	"crypto"
 	"crypto/x509"
-	"fmt"
 	"strings"
 	"time"
 
@@ -97,7 +96,7 @@ func (c *config) newCredential() (azcore.TokenCredential, error) {
 	case CredentialAzureCLI:
 		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: c.tenantID})
 	default:
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("azure: no credential of kind %q", c.kind)}
+		return nil, sdk.Internal("azure: no credential of kind %q", c.kind)
 	}
 	if err != nil {
 		// Constructors fail only on configuration (a missing ID, an unreadable file); their messages hold

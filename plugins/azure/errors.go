@@ -69,7 +69,7 @@ func classify(err error, cfg *config, timedOut bool) error {
 	if detail != "" {
 		detail = ": " + detail
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s credential failed to get a token from %s%s", cfg.kind, cfg.issuer(), detail)}
+	return sdk.Internal("%s credential failed to get a token from %s%s", cfg.kind, cfg.issuer(), detail)
 }
 
 // fromResponse classifies an error answer of Entra ID or a managed identity endpoint.

@@ -47,7 +47,7 @@ func (c *config) requestRefresh(ctx context.Context, path, refreshToken string) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, bytes.NewReader(body))
 	if err != nil {
-		return tokenUpdate{}, "", &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot build a request to %s", c.endpoint)}
+		return tokenUpdate{}, "", sdk.Internal("cannot build a request to %s", c.endpoint)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -116,7 +116,7 @@ func (c *config) classify(path string, status int, code, ct string) error {
 	case tokenhttp.Transient(status):
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", c.endpoint, what)
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)}
+	return sdk.Internal("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)
 }
 
 // errorCode reads an error code from error.code, or error as a string, or a top-level code; it returns ""

@@ -84,7 +84,7 @@ func classify(err error, x *exchange, cfg *config, redact ...string) error {
 	if errors.As(err, &ue) {
 		return sdk.Unavailable("token endpoint %s could not be reached: %s", ep, tokenhttp.Clean(tokenhttp.NetReason(ue.Err), tokenhttp.MaxDescription, redact))
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token request to %s failed: %s", ep, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, redact))}
+	return sdk.Internal("token request to %s failed: %s", ep, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, redact))
 }
 
 // oauthError maps an RFC 6749 §5.2 error response to an error kind and a next step.

@@ -118,7 +118,7 @@ func (s *source) state() (*config, sdk.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg == nil {
-		return nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "gateway: a token was requested before Configure"}
+		return nil, sdk.Token{}, sdk.Internal("gateway: a token was requested before Configure")
 	}
 	return s.cfg, s.tok, nil
 }

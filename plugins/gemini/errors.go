@@ -90,7 +90,7 @@ func responseError(ep endpoint, status int, contentType string, body []byte) err
 	if tokenhttp.Transient(status) {
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep.display, detail)
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the token request (%s)", ep.display, detail)}
+	return sdk.Internal("token endpoint %s refused the token request (%s)", ep.display, detail)
 }
 
 // transportError describes a token request that got no answer.
