@@ -13,6 +13,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -102,8 +103,9 @@ func fromResponse(resp *http.Response, cfg *config) error {
 		what += fmt.Sprintf(" (AADSTS%d)", code)
 	}
 	what += correlation(corr)
+	kind := tokenhttp.Classify(status, body.Error)
 	switch {
-	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || body.Error == "temporarily_unavailable":
+	case kind == sdk.KindUnavailable:
 		return sdk.Unavailable("%s; try again later", what)
 	case cfg.kind == CredentialManagedIdentity:
 		if status == http.StatusBadRequest || status == http.StatusNotFound {
@@ -121,10 +123,26 @@ func fromResponse(resp *http.Response, cfg *config) error {
 		return sdk.BadConfig("scope", "%s: Entra ID rejected scope %s; use the resource's .default scope, e.g. %s", what, cfg.scope, DefaultScope)
 	case body.Error == "unauthorized_client":
 		return sdk.BadConfig("client_id", "%s: check client_id %s and that the app is registered in tenant %s", what, cfg.clientID, cfg.tenantID)
-	case body.Error == "invalid_tenant":
+	case body.Error == "invalid_tenant": // Entra ID's own code
 		return sdk.BadConfig("tenant_id", "%s: check tenant_id %s and that authority_host is the cloud the tenant lives in", what, cfg.tenantID)
+	case kind == sdk.KindReauthRequired:
+		return sdk.ReauthRequired("%s: Entra ID no longer accepts the grant; %s", what, reauthNext(cfg))
+	case kind == sdk.KindInternal:
+		return sdk.Internal("%s: Entra ID refused the token request; check tenant_id, client_id, the credential and scope", what)
 	}
 	return sdk.BadConfig("", "%s: Entra ID refused the token request; check tenant_id, client_id, the credential and scope", what)
+}
+
+// reauthNext is the next step when Entra ID no longer accepts a credential's grant.
+func reauthNext(cfg *config) string {
+	switch cfg.kind {
+	case CredentialAzureCLI, CredentialDefault:
+		return "run `az login`"
+	case CredentialWorkloadIdentity:
+		return "check that Kubernetes rotates the token in " + cfg.fedToken
+	}
+	_, next := credentialKey(cfg)
+	return next
 }
 
 // fromCode maps an AADSTS code to a kind, the option at fault, its meaning and the next step; it returns

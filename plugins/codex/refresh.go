@@ -102,19 +102,27 @@ func (c *config) classify(path string, status int, code, ct string) error {
 	reauth := func(why string) error {
 		return sdk.ReauthRequired("the ChatGPT sign-in in %s can no longer be refreshed: %s (token endpoint %s answered %s); sign in again with `codex login`", path, why, c.endpoint, what)
 	}
-	switch {
-	case code == codeExpired:
+	switch code { // the ChatGPT token endpoint's own codes for a dead refresh token
+	case codeExpired:
 		return reauth("the refresh token has expired")
-	case code == codeReused:
+	case codeReused:
 		return reauth("the refresh token was already used, and no other program has stored a newer one")
-	case code == codeInvalidated:
+	case codeInvalidated:
 		return reauth("the refresh token was revoked")
+	}
+	kind := tokenhttp.Classify(status, code)
+	if status == http.StatusUnauthorized && kind != sdk.KindBadConfig {
+		kind = sdk.KindReauthRequired // the endpoint answers 401 to a refresh token it no longer takes, whatever the code
+	}
+	switch {
 	case code == "invalid_client" || code == "unauthorized_client":
 		return sdk.BadConfig("client_id", "token endpoint %s rejected the client (%s); leave client_id out to use the Codex CLI's client %s", c.endpoint, what, DefaultClientID)
-	case status == http.StatusUnauthorized, code == "invalid_grant":
+	case kind == sdk.KindReauthRequired:
 		return reauth("the token endpoint refused the refresh token")
-	case tokenhttp.Transient(status):
+	case kind == sdk.KindUnavailable:
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", c.endpoint, what)
+	case kind == sdk.KindBadConfig:
+		return sdk.BadConfig("", "token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)
 	}
 	return sdk.Internal("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)
 }
