@@ -38,6 +38,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -221,7 +222,7 @@ func (s *source) fetch(ctx context.Context, cfg *config, cred azcore.TokenCreden
 	if at.Token == "" {
 		return sdk.Token{}, sdk.Unavailable("%s returned an empty access token", cfg.issuer())
 	}
-	if strings.ContainsFunc(at.Token, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if tokenhttp.HasControl(at.Token) {
 		return sdk.Token{}, sdk.Unavailable("%s returned an access token with control characters, which cannot be sent in a header", cfg.issuer())
 	}
 	tok := sdk.Token{Value: at.Token, Type: "Bearer", Expiry: at.ExpiresOn}

@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -306,7 +306,7 @@ func (c *config) checkIdentity() error {
 		if c.apiKey == "" {
 			return sdk.BadConfig("api_key", "is required: give it as api_key_env (an environment variable name) or api_key_file: a key from the resource's Keys and Endpoint page")
 		}
-		if strings.ContainsFunc(c.apiKey, func(r rune) bool { return r < 0x21 || r == 0x7f }) {
+		if tokenhttp.HasControl(c.apiKey) || strings.Contains(c.apiKey, " ") {
 			return sdk.BadConfig("api_key", "holds spaces or control characters, which cannot be sent in a header (a trailing newline from a file is removed; check the value)")
 		}
 	}
@@ -316,7 +316,7 @@ func (c *config) checkIdentity() error {
 // checkScope validates the scope: one Entra ID scope ending in /.default, as client credentials and
 // managed identities require.
 func (c *config) checkScope() error {
-	if strings.ContainsFunc(c.scope, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if tokenhttp.HasControl(c.scope) || strings.Contains(c.scope, " ") {
 		return sdk.BadConfig("scope", "must be one scope with no spaces, e.g. %s", DefaultScope)
 	}
 	if !strings.HasSuffix(c.scope, "/.default") || len(c.scope) == len("/.default") {
@@ -397,7 +397,7 @@ func (c *config) parseUpstream(o sdk.Options) error {
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return sdk.BadConfig("endpoint", "must be a base URL with no credentials, query or fragment (the v1 API needs no api-version)")
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && tokenhttp.IsLoopback(u.Hostname())) {
 			return sdk.BadConfig("endpoint", "must be an https URL (plain http is accepted only for loopback hosts), got %s://%s", u.Scheme, u.Host)
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/")
@@ -528,15 +528,6 @@ func fileReason(err error, fi os.FileInfo) string {
 		return err.Error()
 	}
 	return "unknown error"
-}
-
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 func contains(list []string, s string) bool {

@@ -387,12 +387,7 @@ func safeDetail(text string, cfg *config) string {
 			return ""
 		}
 	}
-	return clip(strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, sdk.RedactString(line, cfg.secrets()...)), 160)
+	return tokenhttp.Clean(line, 160, cfg.secrets())
 }
 
 // safeWord returns an OAuth error code if it is a plain word, else "".

@@ -20,13 +20,13 @@ package gateway
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -142,7 +142,7 @@ func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
 		slog.Debug("gateway: token request failed", "endpoint", cfg.endpoint, "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
-	if strings.ContainsFunc(ot.AccessToken, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if tokenhttp.HasControl(ot.AccessToken) {
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned an access_token with control characters, which cannot be sent in a header", cfg.endpoint)
 	}
 	t := sdk.Token{Value: ot.AccessToken, Type: ot.Type(), Expiry: ot.Expiry}
