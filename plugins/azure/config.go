@@ -3,7 +3,6 @@ package azure
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -513,21 +513,10 @@ func expandHome(p string) string {
 
 // fileReason says briefly why a file could not be used.
 func fileReason(err error, fi os.FileInfo) string {
-	switch {
-	case err == nil && fi != nil && fi.IsDir():
+	if err == nil && fi != nil && fi.IsDir() {
 		return "it is a directory"
-	case os.IsNotExist(err):
-		return "no such file"
-	case os.IsPermission(err):
-		return "permission denied"
-	case err != nil:
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			return pe.Err.Error()
-		}
-		return err.Error()
 	}
-	return "unknown error"
+	return pathmsg.Reason(err)
 }
 
 func contains(list []string, s string) bool {
