@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -66,11 +68,8 @@ var knownOptions = []string{
 // entraOptions are the options of every credential that talks to Entra ID over the plugin's own HTTP client.
 var entraOptions = []string{"scope", "authority_host", "ca_file", "instance_discovery"}
 
-// common are the options every credential accepts.
-var common = []string{"credential", "resource", "endpoint", "timeout"}
-
-// usedBy lists, per credential, the options it reads besides common.
-var usedBy = map[string][]string{
+// readBy lists, per option that not every credential reads, the credentials that read it.
+var readBy = optcheck.ByMode(map[string][]string{
 	CredentialDefault:           append([]string{"tenant_id"}, entraOptions...),
 	CredentialClientSecret:      append([]string{"tenant_id", "client_id", "client_secret"}, entraOptions...),
 	CredentialClientCertificate: append([]string{"tenant_id", "client_id", "certificate_file", "certificate_password"}, entraOptions...),
@@ -78,7 +77,7 @@ var usedBy = map[string][]string{
 	CredentialManagedIdentity:   {"client_id", "scope", "ca_file"},
 	CredentialAzureCLI:          {"tenant_id", "scope"},
 	CredentialAPIKey:            {"api_key"},
-}
+}, credentials)
 
 // knownClouds maps the names authority_host accepts to the Microsoft clouds' authority hosts.
 var knownClouds = map[string]string{
@@ -149,11 +148,10 @@ func parseConfig(raw map[string]any, wrap func(http.RoundTripper) http.RoundTrip
 		return nil, err
 	}
 	c.kind = strings.ToLower(strings.TrimSpace(c.kind))
-	used, ok := usedBy[c.kind]
-	if !ok {
+	if !slices.Contains(credentials, c.kind) {
 		return nil, sdk.BadConfig("credential", "unknown credential %q; one of: %s", c.kind, strings.Join(credentials, ", "))
 	}
-	if err := checkApplicable(o, c.kind, used); err != nil {
+	if err := checkApplicable(o, c.kind); err != nil {
 		return nil, err
 	}
 
@@ -184,11 +182,8 @@ func parseConfig(raw map[string]any, wrap func(http.RoundTripper) http.RoundTrip
 	if c.scope == "" {
 		c.scope = DefaultScope
 	}
-	if c.timeout, err = o.Duration("timeout", DefaultTimeout); err != nil {
+	if c.timeout, err = optcheck.PositiveDuration(o, "timeout", DefaultTimeout); err != nil {
 		return nil, err
-	}
-	if c.timeout <= 0 {
-		return nil, sdk.BadConfig("timeout", "must be greater than zero, e.g. 30s")
 	}
 	if err := c.parseUpstream(o); err != nil {
 		return nil, err
@@ -215,17 +210,8 @@ func parseConfig(raw map[string]any, wrap func(http.RoundTripper) http.RoundTrip
 
 // checkApplicable rejects options the chosen credential does not read, so a setting is never silently
 // ignored (e.g. a client_secret with credential: default).
-func checkApplicable(o sdk.Options, kind string, used []string) error {
-	for _, k := range knownOptions {
-		if _, set := o[k]; !set || contains(common, k) || contains(used, k) {
-			continue
-		}
-		var users []string
-		for _, c := range credentials {
-			if contains(usedBy[c], k) {
-				users = append(users, c)
-			}
-		}
+func checkApplicable(o sdk.Options, kind string) error {
+	if k, users := readBy.Unused(o, knownOptions, kind); k != "" {
 		hint := "remove it"
 		if len(users) == 1 {
 			hint = fmt.Sprintf("set credential: %s to use it, or remove it", users[0])
@@ -517,15 +503,6 @@ func fileReason(err error, fi os.FileInfo) string {
 		return "it is a directory"
 	}
 	return pathmsg.Reason(err)
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 // clip shortens s to at most n runes for quoting.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -81,7 +82,7 @@ var knownOptions = []string{
 }
 
 // appliesTo lists, for options that are not used by every source, the sources that use them.
-var appliesTo = map[string][]string{
+var appliesTo = optcheck.Modes{
 	"creds_file":     {SourceGeminiCLI},
 	"client_id":      {SourceGeminiCLI},
 	"client_secret":  {SourceGeminiCLI},
@@ -166,11 +167,8 @@ func parseConfig(raw map[string]any) (*config, error) {
 		return nil, sdk.BadConfig("source", "%s", msg)
 	}
 	c.source = src
-	for _, key := range knownOptions {
-		srcs, limited := appliesTo[key]
-		if limited && raw[key] != nil && !slices.Contains(srcs, src) {
-			return nil, sdk.BadConfig(key, "is not used with source %s (it applies to: %s)", src, strings.Join(srcs, ", "))
-		}
+	if key, srcs := appliesTo.Unused(raw, knownOptions, src); key != "" {
+		return nil, sdk.BadConfig(key, "is not used with source %s (it applies to: %s)", src, strings.Join(srcs, ", "))
 	}
 
 	if src == SourceGeminiCLI {
@@ -189,7 +187,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		if c.clientSecret == "" || tokenhttp.HasControl(c.clientSecret) {
 			return nil, sdk.BadConfig("client_secret", "must be the OAuth client's secret (leave it out to use the Gemini CLI's)")
 		}
-		if c.lockTimeout, err = positiveDuration(o, "lock_timeout", DefaultLockTimeout); err != nil {
+		if c.lockTimeout, err = optcheck.PositiveDuration(o, "lock_timeout", DefaultLockTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -207,7 +205,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 	if c.refreshWindow, err = o.Duration("refresh_window", DefaultRefreshWindow); err != nil {
 		return nil, err
 	}
-	if c.timeout, err = positiveDuration(o, "timeout", DefaultTimeout); err != nil {
+	if c.timeout, err = optcheck.PositiveDuration(o, "timeout", DefaultTimeout); err != nil {
 		return nil, err
 	}
 
@@ -286,18 +284,6 @@ func parseConfig(raw map[string]any) (*config, error) {
 
 	c.client = tokenhttp.NewClient(&transport{base: tokenhttp.NewTransport(), metadataHost: c.metadataHost}, c.timeout)
 	return c, nil
-}
-
-// positiveDuration reads a duration option that must be greater than zero.
-func positiveDuration(o sdk.Options, key string, def time.Duration) (time.Duration, error) {
-	d, err := o.Duration(key, def)
-	if err != nil {
-		return 0, err
-	}
-	if d <= 0 {
-		return 0, sdk.BadConfig(key, "must be greater than zero, e.g. %s", def)
-	}
-	return d, nil
 }
 
 // defaultCredsFile returns where the Gemini CLI keeps its sign-in: $GEMINI_CLI_HOME/.gemini/oauth_creds.json
