@@ -41,18 +41,15 @@ const MinRemaining = 10 * time.Second
 
 // source is the gateway plugin's sdk.Source.
 type source struct {
-	sf flight.Group
+	sf *flight.Group
 
 	mu  sync.Mutex
 	cfg *config   // nil until Configure succeeds
 	tok sdk.Token // last token fetched under cfg
-
-	// testHookWaiting, when set, runs after a caller has joined a token fetch and before it waits for it.
-	testHookWaiting func()
 }
 
 // New returns an unconfigured gateway Source.
-func New() sdk.Source { return &source{} }
+func New() sdk.Source { return &source{sf: new(flight.Group)} }
 
 // Configure validates the options block; it does not contact the token endpoint.
 func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
@@ -83,7 +80,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if fresh(cur) {
 		return cur, nil
 	}
-	return s.sf.Do(ctx, "token", s.testHookWaiting, func() (sdk.Token, error) {
+	return s.sf.Do(ctx, "token", nil, func() (sdk.Token, error) {
 		if _, cur, _ := s.state(); fresh(cur) {
 			return cur, nil // a fetch that finished just before this one started
 		}
@@ -105,7 +102,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if newer(cur) {
 		return cur, nil
 	}
-	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), s.testHookWaiting, func() (sdk.Token, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
 		if _, cur, _ := s.state(); newer(cur) {
 			return cur, nil
 		}
