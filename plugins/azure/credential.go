@@ -3,6 +3,7 @@ package azure
 import (
 	"crypto"
 	"crypto/x509"
+	"os"
 	"strings"
 	"time"
 
@@ -113,4 +114,14 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// readCertificate reads and parses certificate_file; it is called at Configure and for every new credential,
+// so a rotated certificate is picked up on the next refresh.
+func (c *config) readCertificate() (parsedCert, error) {
+	data, err := os.ReadFile(c.certFile)
+	if err != nil {
+		return parsedCert{}, sdk.BadConfig("certificate_file", "cannot read %s: %s", c.certFile, fileReason(err, nil))
+	}
+	return parseCertificate(data, c.certPass, c.certFile)
 }
