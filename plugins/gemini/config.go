@@ -1,14 +1,10 @@
 package gemini
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -282,61 +278,8 @@ func parseConfig(raw map[string]any) (*config, error) {
 		c.extraHosts = append(c.extraHosts, h)
 	}
 
-	c.client = tokenhttp.NewClient(&transport{base: tokenhttp.NewTransport(), metadataHost: c.metadataHost}, c.timeout)
+	c.client = newClient(c.metadataHost, c.timeout)
 	return c, nil
-}
-
-// defaultCredsFile returns where the Gemini CLI keeps its sign-in: $GEMINI_CLI_HOME/.gemini/oauth_creds.json
-// when GEMINI_CLI_HOME is set (it replaces the home directory), else ~/.gemini/oauth_creds.json.
-func defaultCredsFile() (string, error) {
-	home := os.Getenv(envGeminiHome)
-	if home == "" {
-		var err error
-		if home, err = os.UserHomeDir(); err != nil {
-			return "", err
-		}
-	}
-	return filepath.Join(home, ".gemini", "oauth_creds.json"), nil
-}
-
-// wellKnownADCFile returns where `gcloud auth application-default login` writes its credentials.
-func wellKnownADCFile() string {
-	if runtime.GOOS == "windows" {
-		if d := os.Getenv("APPDATA"); d != "" {
-			return filepath.Join(d, "gcloud", "application_default_credentials.json")
-		}
-		return ""
-	}
-	if d := os.Getenv("CLOUDSDK_CONFIG"); d != "" {
-		return filepath.Join(d, "application_default_credentials.json")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
-}
-
-// expandHome replaces a leading ~/ with the home directory and makes the path absolute.
-func expandHome(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", errors.New("cannot expand ~: the home directory is unknown")
-		}
-		p = filepath.Join(home, p[1:])
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("%q is not a usable path", p)
-	}
-	return abs, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
 // checkHostPort validates a host or host:port.
@@ -376,32 +319,6 @@ func validGoogleHost(h string) bool {
 	return true
 }
 
-// metadataPath is the path prefix of metadata server requests.
-const metadataPath = "/computeMetadata/"
-
-// transport sends metadata server requests to metadataHost when it is set; everything else passes through.
-type transport struct {
-	base         http.RoundTripper
-	metadataHost string
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.metadataHost != "" && strings.HasPrefix(req.URL.Path, metadataPath) {
-		r := req.Clone(req.Context())
-		r.URL.Host, r.Host = t.metadataHost, t.metadataHost
-		return t.base.RoundTrip(r)
-	}
-	return t.base.RoundTrip(req)
-}
-
-// CloseIdleConnections closes the idle connections of the underlying transport.
-func (t *transport) CloseIdleConnections() {
-	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
 // mode describes the configuration for Info.Mode.
 func (c *config) mode() string {
 	switch c.source {
@@ -423,16 +340,4 @@ func (c *config) mode() string {
 		return "static access token"
 	}
 	return c.source
-}
-
-// tildePath shortens a path under the home directory to ~/...
-func tildePath(p string) string {
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return p
-	}
-	if rel, err := filepath.Rel(home, p); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
-		return "~" + string(filepath.Separator) + rel
-	}
-	return p
 }
