@@ -3,26 +3,8 @@
 // identity, the Azure CLI, or Azure's default chain over these), or serves a resource key for the api-key
 // header.
 //
-// Options (the provider's `options` block):
-//
-//	credential:           default | client_secret | client_certificate | workload_identity |
-//	                      managed_identity | azure_cli | api_key   (default: default)
-//	tenant_id:            directory (tenant) ID
-//	client_id:            application (client) ID; with managed_identity, a user-assigned identity's client ID
-//	client_secret:        client secret (the host resolves client_secret_env / client_secret_file)
-//	certificate_file:     PEM or PKCS#12 file with the certificate and its private key
-//	certificate_password: password of an encrypted certificate_file (a secret)
-//	federated_token_path: workload identity's token file (default $AZURE_FEDERATED_TOKEN_FILE), re-read on refresh
-//	scope:                default https://cognitiveservices.azure.com/.default
-//	authority_host:       Entra ID authority, https (default $AZURE_AUTHORITY_HOST, then the public cloud);
-//	                      also public, china or government
-//	ca_file:              PEM bundle added to the system roots for every request to Entra ID
-//	instance_discovery:   ask login.microsoftonline.com to validate the authority; default true for
-//	                      Microsoft's clouds, false for any other authority_host
-//	resource:             Azure OpenAI resource name; upstream https://<resource>.openai.azure.com/openai/v1
-//	endpoint:             the upstream base URL, instead of resource
-//	api_key:              resource key for credential: api_key (a secret)
-//	timeout:              bound on one token request (default 30s)
+// Its options are documented in docs/providers/azure.md, the one reference for them; a test keeps that page
+// and the options the plugin accepts in step.
 package azure
 
 import (

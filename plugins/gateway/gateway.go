@@ -2,17 +2,8 @@
 // API. Its first mode is the OAuth 2.0 client credentials grant (RFC 6749 §4.4), with client_secret_basic
 // or client_secret_post client authentication, scopes, an audience and extra form parameters.
 //
-// Options (the provider's `options` block):
-//
-//	grant:         client_credentials (the default and, for now, the only grant)
-//	token_url:     the token endpoint; https, or http for loopback hosts only (required)
-//	client_id:     the client identifier (required)
-//	client_secret: the client secret (required; the host resolves client_secret_env / client_secret_file)
-//	scopes:        a list of scopes, or one space-separated string
-//	audience:      sent as the form parameter audience
-//	extra_params:  a mapping of further form parameters (not grant_type, client_id, client_secret, scope)
-//	auth_style:    basic (client_secret_basic, the default) or post (client_secret_post)
-//	timeout:       bound on one token request (default 30s)
+// Its options are documented in docs/providers/gateway.md, the one reference for them; a test keeps that
+// page and the options the plugin accepts in step.
 //
 // The upstream is not an option: the host config names it.
 package gateway
