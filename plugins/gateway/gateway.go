@@ -11,12 +11,12 @@ package gateway
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/state"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -33,10 +33,7 @@ const MinRemaining = 10 * time.Second
 // source is the gateway plugin's sdk.Source.
 type source struct {
 	sf *flight.Group
-
-	mu  sync.Mutex
-	cfg *config   // nil until Configure succeeds
-	tok sdk.Token // last token fetched under cfg
+	st state.Slot[config] // the configuration and the last token fetched under it
 }
 
 // New returns an unconfigured gateway Source.
@@ -48,11 +45,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	s.mu.Lock()
-	old := s.cfg
-	s.cfg, s.tok = cfg, sdk.Token{}
-	s.mu.Unlock()
-	if old != nil {
+	if old := s.st.Set(cfg); old != nil {
 		old.client.CloseIdleConnections()
 	}
 	return sdk.Info{Name: Name, Version: Version, Mode: cfg.mode()}, nil
@@ -61,54 +54,22 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 // Token returns the cached token while it has more than MinRemaining left, else fetches one; concurrent
 // callers share one fetch.
 func (s *source) Token(ctx context.Context) (sdk.Token, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.Token{}, err
-	}
-	cfg, cur, err := s.state()
+	cfg, _, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	if fresh(cur) {
-		return cur, nil
-	}
-	return s.sf.Do(ctx, "token", nil, func() (sdk.Token, error) {
-		if _, cur, _ := s.state(); fresh(cur) {
-			return cur, nil // a fetch that finished just before this one started
-		}
-		return s.fetch(ctx, cfg)
-	})
+	return s.st.Reuse(ctx, s.sf, "token", fresh, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
 }
 
 // Refresh fetches a new token from the endpoint, bypassing the cache, unless the cache already holds a
 // usable token other than stale; concurrent refreshes of one stale token share one fetch.
 func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.Token{}, err
-	}
-	cfg, cur, err := s.state()
+	cfg, _, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
 	newer := func(t sdk.Token) bool { return t.Value != stale.Value && fresh(t) }
-	if newer(cur) {
-		return cur, nil
-	}
-	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
-		if _, cur, _ := s.state(); newer(cur) {
-			return cur, nil
-		}
-		return s.fetch(ctx, cfg)
-	})
-}
-
-// state returns the configuration and the cached token.
-func (s *source) state() (*config, sdk.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cfg == nil {
-		return nil, sdk.Token{}, sdk.Internal("gateway: a token was requested before Configure")
-	}
-	return s.cfg, s.tok, nil
+	return s.st.Reuse(ctx, s.sf, flight.RefreshKey(stale.Value), newer, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
 }
 
 // fresh reports whether t can be served from the cache.
@@ -125,8 +86,7 @@ func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
 	fctx = context.WithValue(fctx, exchangeKey{}, x)
 	ot, err := cfg.cc.Token(fctx)
 	if err != nil {
-		_, cur, _ := s.state()
-		err = classify(err, x, cfg, cur.Value)
+		err = classify(err, x, cfg, s.st.Cached().Value)
 		slog.Debug("gateway: token request failed", "endpoint", cfg.endpoint, "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
@@ -134,11 +94,7 @@ func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned an access_token with control characters, which cannot be sent in a header", cfg.endpoint)
 	}
 	t := sdk.Token{Value: ot.AccessToken, Type: ot.Type(), Expiry: ot.Expiry}
-	s.mu.Lock()
-	if s.cfg == cfg {
-		s.tok = t
-	}
-	s.mu.Unlock()
+	s.st.Store(cfg, t)
 	slog.Debug("gateway: token fetched", "endpoint", cfg.endpoint, "token", sdk.Fingerprint(t.Value), "expiry", t.Expiry)
 	return t, nil
 }
