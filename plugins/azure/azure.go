@@ -42,16 +42,19 @@ type source struct {
 	cred azcore.TokenCredential // the credential Token asks; replaced by each successful Refresh
 	tok  sdk.Token              // last token obtained under cfg
 
-	// wrapTransport, when set before Configure, wraps the transport of every request azidentity sends (tests).
-	wrapTransport func(http.RoundTripper) http.RoundTripper
+	wrap func(http.RoundTripper) http.RoundTripper // see newSource
 }
 
 // New returns an unconfigured azure Source.
-func New() sdk.Source { return &source{} }
+func New() sdk.Source { return newSource(nil) }
+
+// newSource returns an unconfigured source whose azidentity requests go through wrap(the plugin's own
+// transport) when wrap is not nil, so a test can watch or confine them.
+func newSource(wrap func(http.RoundTripper) http.RoundTripper) *source { return &source{wrap: wrap} }
 
 // Configure validates the options block and sets up the credential; it contacts no server.
 func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
-	cfg, err := parseConfig(options, s.wrapTransport)
+	cfg, err := parseConfig(options, s.wrap)
 	if err != nil {
 		return sdk.Info{}, err
 	}

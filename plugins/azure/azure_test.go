@@ -114,7 +114,7 @@ func (l *loopbackOnly) seen() []string {
 func configure(t *testing.T, opts map[string]any) (*source, *loopbackOnly) {
 	t.Helper()
 	guard := &loopbackOnly{}
-	src := &source{wrapTransport: func(rt http.RoundTripper) http.RoundTripper { guard.base = rt; return guard }}
+	src := newSource(func(rt http.RoundTripper) http.RoundTripper { guard.base = rt; return guard })
 	if _, err := src.Configure(t.Context(), opts); err != nil {
 		t.Fatalf("Configure: %s", sdk.RedactString(err.Error(), clientSecret))
 	}
