@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -96,7 +95,7 @@ func fromResponse(resp *http.Response, cfg *config) error {
 		}
 	}
 	what := fmt.Sprintf("%s answered %d", cfg.issuer(), status)
-	if oauth := safeWord(body.Error); oauth != "" {
+	if oauth := tokenhttp.SafeCode(body.Error); oauth != "" {
 		what += " " + oauth
 	}
 	if code != 0 {
@@ -254,14 +253,6 @@ func aadstsCode(s string) int {
 	}
 	n, _ := strconv.Atoi(m[1])
 	return n
-}
-
-// safeWord returns an OAuth error code if it is a plain word, else "".
-func safeWord(s string) string {
-	if s == "" || len(s) > 64 || strings.ContainsFunc(s, func(r rune) bool { return !(r == '_' || r >= 'a' && r <= 'z') }) {
-		return ""
-	}
-	return s
 }
 
 // correlation formats Entra ID's correlation ID for support requests.

@@ -150,24 +150,10 @@ func errorCode(body []byte) string {
 	case isString(r.Code):
 		code = r.Code.(string)
 	}
-	return safeCode(code)
+	return tokenhttp.SafeCode(code)
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }
-
-// safeCode returns code when it is short and made only of letters, digits and _ . : -, else "".
-func safeCode(code string) string {
-	if len(code) == 0 || len(code) > 64 {
-		return ""
-	}
-	for _, r := range code {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-'
-		if !ok {
-			return ""
-		}
-	}
-	return code
-}
 
 func deref(p *string) string {
 	if p == nil {

@@ -30,3 +30,19 @@ func Classify(status int, code string) sdk.Kind {
 	}
 	return sdk.KindInternal
 }
+
+// SafeCode returns code when it looks like an error code (1 to 64 letters, digits and _ . : -) and so can
+// be quoted in a message, else "": an endpoint's error field is never quoted when it could hold anything
+// else.
+func SafeCode(code string) string {
+	if len(code) == 0 || len(code) > 64 {
+		return ""
+	}
+	for _, r := range code {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-'
+		if !ok {
+			return ""
+		}
+	}
+	return code
+}

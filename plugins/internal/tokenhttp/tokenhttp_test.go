@@ -1,6 +1,7 @@
 package tokenhttp
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tokenhost/tokenhost/sdk"
@@ -52,6 +53,17 @@ func TestHasControl(t *testing.T) {
 	for s, want := range map[string]bool{"abc": false, "a b": false, "a\tb": true, "a\nb": true, "a\x7fb": true, "a\u0085b": true, "é": false} {
 		if got := HasControl(s); got != want {
 			t.Errorf("HasControl(%q) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+func TestSafeCode(t *testing.T) {
+	for code, want := range map[string]string{
+		"invalid_grant": "invalid_grant", "AADSTS.700:x-1": "AADSTS.700:x-1", "": "", "has space": "",
+		"eyJ{json}": "", strings.Repeat("a", 65): "", strings.Repeat("a", 64): strings.Repeat("a", 64),
+	} {
+		if got := SafeCode(code); got != want {
+			t.Errorf("SafeCode(%q) = %q, want %q", code, got, want)
 		}
 	}
 }
