@@ -3,26 +3,8 @@
 // identity, the Azure CLI, or Azure's default chain over these), or serves a resource key for the api-key
 // header.
 //
-// Options (the provider's `options` block):
-//
-//	credential:           default | client_secret | client_certificate | workload_identity |
-//	                      managed_identity | azure_cli | api_key   (default: default)
-//	tenant_id:            directory (tenant) ID
-//	client_id:            application (client) ID; with managed_identity, a user-assigned identity's client ID
-//	client_secret:        client secret (the host resolves client_secret_env / client_secret_file)
-//	certificate_file:     PEM or PKCS#12 file with the certificate and its private key
-//	certificate_password: password of an encrypted certificate_file (a secret)
-//	federated_token_path: workload identity's token file (default $AZURE_FEDERATED_TOKEN_FILE), re-read on refresh
-//	scope:                default https://cognitiveservices.azure.com/.default
-//	authority_host:       Entra ID authority, https (default $AZURE_AUTHORITY_HOST, then the public cloud);
-//	                      also public, china or government
-//	ca_file:              PEM bundle added to the system roots for every request to Entra ID
-//	instance_discovery:   ask login.microsoftonline.com to validate the authority; default true for
-//	                      Microsoft's clouds, false for any other authority_host
-//	resource:             Azure OpenAI resource name; upstream https://<resource>.openai.azure.com/openai/v1
-//	endpoint:             the upstream base URL, instead of resource
-//	api_key:              resource key for credential: api_key (a secret)
-//	timeout:              bound on one token request (default 30s)
+// Its options are documented in docs/providers/azure.md, the one reference for them; a test keeps that page
+// and the options the plugin accepts in step.
 package azure
 
 import (
@@ -38,6 +20,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -59,16 +42,19 @@ type source struct {
 	cred azcore.TokenCredential // the credential Token asks; replaced by each successful Refresh
 	tok  sdk.Token              // last token obtained under cfg
 
-	// wrapTransport, when set before Configure, wraps the transport of every request azidentity sends (tests).
-	wrapTransport func(http.RoundTripper) http.RoundTripper
+	wrap func(http.RoundTripper) http.RoundTripper // see newSource
 }
 
 // New returns an unconfigured azure Source.
-func New() sdk.Source { return &source{} }
+func New() sdk.Source { return newSource(nil) }
+
+// newSource returns an unconfigured source whose azidentity requests go through wrap(the plugin's own
+// transport) when wrap is not nil, so a test can watch or confine them.
+func newSource(wrap func(http.RoundTripper) http.RoundTripper) *source { return &source{wrap: wrap} }
 
 // Configure validates the options block and sets up the credential; it contacts no server.
 func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
-	cfg, err := parseConfig(options, s.wrapTransport)
+	cfg, err := parseConfig(options, s.wrap)
 	if err != nil {
 		return sdk.Info{}, err
 	}
@@ -171,7 +157,7 @@ func (s *source) state() (*config, azcore.TokenCredential, sdk.Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg == nil {
-		return nil, nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "azure: a token was requested before Configure"}
+		return nil, nil, sdk.Token{}, sdk.Internal("azure: a token was requested before Configure")
 	}
 	return s.cfg, s.cred, s.tok, nil
 }
@@ -221,7 +207,7 @@ func (s *source) fetch(ctx context.Context, cfg *config, cred azcore.TokenCreden
 	if at.Token == "" {
 		return sdk.Token{}, sdk.Unavailable("%s returned an empty access token", cfg.issuer())
 	}
-	if strings.ContainsFunc(at.Token, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if tokenhttp.HasControl(at.Token) {
 		return sdk.Token{}, sdk.Unavailable("%s returned an access token with control characters, which cannot be sent in a header", cfg.issuer())
 	}
 	tok := sdk.Token{Value: at.Token, Type: "Bearer", Expiry: at.ExpiresOn}

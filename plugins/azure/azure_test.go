@@ -25,6 +25,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/conf"
 	hostconfig "github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
 	"github.com/tokenhost/tokenhost/tests/fakes"
@@ -96,7 +97,7 @@ func (l *loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.mu.Lock()
 	l.hosts = append(l.hosts, req.URL.Host)
 	l.mu.Unlock()
-	if !isLoopback(req.URL.Hostname()) {
+	if !tokenhttp.IsLoopback(req.URL.Hostname()) {
 		return nil, blockedError{req.URL.Host}
 	}
 	return l.base.RoundTrip(req)
@@ -113,7 +114,7 @@ func (l *loopbackOnly) seen() []string {
 func configure(t *testing.T, opts map[string]any) (*source, *loopbackOnly) {
 	t.Helper()
 	guard := &loopbackOnly{}
-	src := &source{wrapTransport: func(rt http.RoundTripper) http.RoundTripper { guard.base = rt; return guard }}
+	src := newSource(func(rt http.RoundTripper) http.RoundTripper { guard.base = rt; return guard })
 	if _, err := src.Configure(t.Context(), opts); err != nil {
 		t.Fatalf("Configure: %s", sdk.RedactString(err.Error(), clientSecret))
 	}
@@ -204,7 +205,7 @@ func TestClientSecretOverTLSStaysOnLoopback(t *testing.T) {
 		t.Fatal("the test transport saw no request: azidentity bypassed ClientOptions.Transport")
 	}
 	for _, h := range hosts {
-		if !isLoopback(strings.Split(h, ":")[0]) {
+		if !tokenhttp.IsLoopback(strings.Split(h, ":")[0]) {
 			t.Errorf("a request went to %s", h)
 		}
 	}
@@ -474,7 +475,7 @@ func TestWorkloadIdentityFromEnvironment(t *testing.T) {
 		t.Error("the fake did not see the token file's assertion")
 	}
 	for _, h := range guard.seen() {
-		if !isLoopback(strings.Split(h, ":")[0]) {
+		if !tokenhttp.IsLoopback(strings.Split(h, ":")[0]) {
 			t.Errorf("a request went to %s", h)
 		}
 	}

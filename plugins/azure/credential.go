@@ -3,7 +3,7 @@ package azure
 import (
 	"crypto"
 	"crypto/x509"
-	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -97,7 +97,7 @@ func (c *config) newCredential() (azcore.TokenCredential, error) {
 	case CredentialAzureCLI:
 		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: c.tenantID})
 	default:
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("azure: no credential of kind %q", c.kind)}
+		return nil, sdk.Internal("azure: no credential of kind %q", c.kind)
 	}
 	if err != nil {
 		// Constructors fail only on configuration (a missing ID, an unreadable file); their messages hold
@@ -114,4 +114,14 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// readCertificate reads and parses certificate_file; it is called at Configure and for every new credential,
+// so a rotated certificate is picked up on the next refresh.
+func (c *config) readCertificate() (parsedCert, error) {
+	data, err := os.ReadFile(c.certFile)
+	if err != nil {
+		return parsedCert{}, sdk.BadConfig("certificate_file", "cannot read %s: %s", c.certFile, fileReason(err, nil))
+	}
+	return parseCertificate(data, c.certPass, c.certFile)
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -102,19 +103,13 @@ func parseConfig(raw map[string]any) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
-	lockTimeout, err := o.Duration("lock_timeout", DefaultLockTimeout)
+	lockTimeout, err := optcheck.PositiveDuration(o, "lock_timeout", DefaultLockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	if lockTimeout <= 0 {
-		return nil, sdk.BadConfig("lock_timeout", "must be greater than zero, e.g. 30s")
-	}
-	timeout, err := o.Duration("timeout", DefaultTimeout)
+	timeout, err := optcheck.PositiveDuration(o, "timeout", DefaultTimeout)
 	if err != nil {
 		return nil, err
-	}
-	if timeout <= 0 {
-		return nil, sdk.BadConfig("timeout", "must be greater than zero, e.g. 30s")
 	}
 
 	reuseWait, err := o.Duration("reuse_wait", DefaultReuseWait)

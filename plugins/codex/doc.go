@@ -3,15 +3,8 @@
 // backend (https://chatgpt.com/backend-api/codex) requires, and refreshes it the way the Codex CLI does, so
 // tokenhost and any number of Codex CLIs can share one sign-in without logging each other out.
 //
-// Options (the provider's `options` block):
-//
-//	auth_file:      the auth file (default $CODEX_HOME/auth.json, else ~/.codex/auth.json; ~ is expanded)
-//	token_url:      the token endpoint (default https://auth.openai.com/oauth/token, or the environment
-//	                variable CODEX_REFRESH_TOKEN_URL_OVERRIDE when set); https, or http for loopback only
-//	client_id:      the OAuth client (default the Codex CLI's, app_EMoamEEZ73f0CkXaXp7hrann)
-//	refresh_window: refresh an access token that expires within this (default 5m)
-//	lock_timeout:   how long to wait for the cross-process lock (default 30s)
-//	timeout:        bound on one token request (default 30s)
+// Its options are documented in docs/providers/codex.md, the one reference for them; a test keeps that page
+// and the options the plugin accepts in step.
 //
 // # What it reads
 //

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
@@ -121,7 +122,7 @@ func FuzzErrorCode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		code := errorCode(body)
-		if code != safeCode(code) || len(code) > 64 {
+		if code != tokenhttp.SafeCode(code) || len(code) > 64 {
 			t.Fatalf("errorCode returned %q, which is not a safe code", code)
 		}
 	})

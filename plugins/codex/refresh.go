@@ -51,7 +51,7 @@ func (c *config) requestRefresh(ctx context.Context, path, refreshToken string) 
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.tokenURL, bytes.NewReader(body))
 	if err != nil {
-		return tokenUpdate{}, "", &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot build a request to %s", c.endpoint)}
+		return tokenUpdate{}, "", sdk.Internal("cannot build a request to %s", c.endpoint)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -106,21 +106,29 @@ func (c *config) classify(path string, status int, code, ct string) error {
 	reauth := func(why string) error {
 		return sdk.ReauthRequired("the ChatGPT sign-in in %s can no longer be refreshed: %s (token endpoint %s answered %s); sign in again with `codex login`", path, why, c.endpoint, what)
 	}
-	switch {
-	case code == codeExpired:
+	switch code { // the ChatGPT token endpoint's own codes for a dead refresh token
+	case codeExpired:
 		return reauth("the refresh token has expired")
-	case code == codeReused:
+	case codeReused:
 		return reauth("the refresh token was already used, and no other program has stored a newer one")
-	case code == codeInvalidated:
+	case codeInvalidated:
 		return reauth("the refresh token was revoked")
+	}
+	kind := tokenhttp.Classify(status, code)
+	if status == http.StatusUnauthorized && kind != sdk.KindBadConfig {
+		kind = sdk.KindReauthRequired // the endpoint answers 401 to a refresh token it no longer takes, whatever the code
+	}
+	switch {
 	case code == "invalid_client" || code == "unauthorized_client":
 		return sdk.BadConfig("client_id", "token endpoint %s rejected the client (%s); leave client_id out to use the Codex CLI's client %s", c.endpoint, what, DefaultClientID)
-	case status == http.StatusUnauthorized, code == codeInvalidGrant:
+	case kind == sdk.KindReauthRequired:
 		return reauth("the token endpoint refused the refresh token")
-	case tokenhttp.Transient(status):
+	case kind == sdk.KindUnavailable:
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", c.endpoint, what)
+	case kind == sdk.KindBadConfig:
+		return sdk.BadConfig("", "token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)}
+	return sdk.Internal("token endpoint %s refused the refresh (%s); check token_url and client_id", c.endpoint, what)
 }
 
 // errorCode reads an error code from error.code, or error as a string, or a top-level code; it returns ""
@@ -146,24 +154,10 @@ func errorCode(body []byte) string {
 	case isString(r.Code):
 		code = r.Code.(string)
 	}
-	return safeCode(code)
+	return tokenhttp.SafeCode(code)
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }
-
-// safeCode returns code when it is short and made only of letters, digits and _ . : -, else "".
-func safeCode(code string) string {
-	if len(code) == 0 || len(code) > 64 {
-		return ""
-	}
-	for _, r := range code {
-		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == ':' || r == '-'
-		if !ok {
-			return ""
-		}
-	}
-	return code
-}
 
 func deref(p *string) string {
 	if p == nil {

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -141,12 +142,9 @@ func parseConfig(raw map[string]any) (*config, error) {
 		return nil, sdk.BadConfig("auth_style", "must be basic (client_secret_basic) or post (client_secret_post), got %q", style)
 	}
 
-	timeout, err := o.Duration("timeout", DefaultTimeout)
+	timeout, err := optcheck.PositiveDuration(o, "timeout", DefaultTimeout)
 	if err != nil {
 		return nil, err
-	}
-	if timeout <= 0 {
-		return nil, sdk.BadConfig("timeout", "must be greater than zero, e.g. 30s")
 	}
 
 	return &config{

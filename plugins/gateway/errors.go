@@ -84,10 +84,12 @@ func classify(err error, x *exchange, cfg *config, redact ...string) error {
 	if errors.As(err, &ue) {
 		return sdk.Unavailable("token endpoint %s could not be reached: %s", ep, tokenhttp.Clean(tokenhttp.NetReason(ue.Err), tokenhttp.MaxDescription, redact))
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token request to %s failed: %s", ep, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, redact))}
+	return sdk.Internal("token request to %s failed: %s", ep, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, redact))
 }
 
-// oauthError maps an RFC 6749 §5.2 error response to an error kind and a next step.
+// oauthError maps an RFC 6749 §5.2 error response to an error kind and a next step: the codes that point
+// at an option blame it, tokenhttp.Classify decides the rest. In the client credentials grant there is no
+// user whose sign-in could have ended, so invalid_grant blames the grant, not the user.
 func oauthError(ep string, status int, code, desc string) error {
 	detail := fmt.Sprintf("%d %s", status, code)
 	if desc != "" {
@@ -104,15 +106,14 @@ func oauthError(ep string, status int, code, desc string) error {
 		return sdk.BadConfig("audience", "token endpoint %s rejected the requested audience or resource (%s); check audience and extra_params", ep, detail)
 	case "unsupported_grant_type", "invalid_grant":
 		return sdk.BadConfig("grant", "token endpoint %s refused the client_credentials grant (%s); check that the client may use it", ep, detail)
-	case "invalid_request":
+	}
+	switch tokenhttp.Classify(status, code) {
+	case sdk.KindUnavailable:
+		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
+	case sdk.KindBadConfig:
 		return sdk.BadConfig("", "token endpoint %s rejected the token request (%s); check audience and extra_params", ep, detail)
-	case "temporarily_unavailable", "server_error":
-		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
 	}
-	if tokenhttp.Transient(status) {
-		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
-	}
-	return sdk.BadConfig("", "token endpoint %s rejected the token request (%s)", ep, detail)
+	return sdk.Internal("token endpoint %s rejected the token request (%s)", ep, detail)
 }
 
 // statusError describes a non-2xx answer that carried no OAuth error.

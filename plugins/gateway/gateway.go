@@ -2,17 +2,8 @@
 // API. Its first mode is the OAuth 2.0 client credentials grant (RFC 6749 §4.4), with client_secret_basic
 // or client_secret_post client authentication, scopes, an audience and extra form parameters.
 //
-// Options (the provider's `options` block):
-//
-//	grant:         client_credentials (the default and, for now, the only grant)
-//	token_url:     the token endpoint; https, or http for loopback hosts only (required)
-//	client_id:     the client identifier (required)
-//	client_secret: the client secret (required; the host resolves client_secret_env / client_secret_file)
-//	scopes:        a list of scopes, or one space-separated string
-//	audience:      sent as the form parameter audience
-//	extra_params:  a mapping of further form parameters (not grant_type, client_id, client_secret, scope)
-//	auth_style:    basic (client_secret_basic, the default) or post (client_secret_post)
-//	timeout:       bound on one token request (default 30s)
+// Its options are documented in docs/providers/gateway.md, the one reference for them; a test keeps that
+// page and the options the plugin accepts in step.
 //
 // The upstream is not an option: the host config names it.
 package gateway
@@ -20,13 +11,13 @@ package gateway
 import (
 	"context"
 	"log/slog"
-	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/state"
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -41,18 +32,12 @@ const MinRemaining = 10 * time.Second
 
 // source is the gateway plugin's sdk.Source.
 type source struct {
-	sf flight.Group
-
-	mu  sync.Mutex
-	cfg *config   // nil until Configure succeeds
-	tok sdk.Token // last token fetched under cfg
-
-	// testHookWaiting, when set, runs after a caller has joined a token fetch and before it waits for it.
-	testHookWaiting func()
+	sf *flight.Group
+	st state.Slot[config] // the configuration and the last token fetched under it
 }
 
 // New returns an unconfigured gateway Source.
-func New() sdk.Source { return &source{} }
+func New() sdk.Source { return &source{sf: new(flight.Group)} }
 
 // Configure validates the options block; it does not contact the token endpoint.
 func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
@@ -60,11 +45,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	s.mu.Lock()
-	old := s.cfg
-	s.cfg, s.tok = cfg, sdk.Token{}
-	s.mu.Unlock()
-	if old != nil {
+	if old := s.st.Set(cfg); old != nil {
 		old.client.CloseIdleConnections()
 	}
 	return sdk.Info{Name: Name, Version: Version, Mode: cfg.mode()}, nil
@@ -73,54 +54,22 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 // Token returns the cached token while it has more than MinRemaining left, else fetches one; concurrent
 // callers share one fetch.
 func (s *source) Token(ctx context.Context) (sdk.Token, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.Token{}, err
-	}
-	cfg, cur, err := s.state()
+	cfg, _, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	if fresh(cur) {
-		return cur, nil
-	}
-	return s.sf.Do(ctx, "token", s.testHookWaiting, func() (sdk.Token, error) {
-		if _, cur, _ := s.state(); fresh(cur) {
-			return cur, nil // a fetch that finished just before this one started
-		}
-		return s.fetch(ctx, cfg)
-	})
+	return s.st.Reuse(ctx, s.sf, "token", fresh, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
 }
 
 // Refresh fetches a new token from the endpoint, bypassing the cache, unless the cache already holds a
 // usable token other than stale; concurrent refreshes of one stale token share one fetch.
 func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.Token{}, err
-	}
-	cfg, cur, err := s.state()
+	cfg, _, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
 	newer := func(t sdk.Token) bool { return t.Value != stale.Value && fresh(t) }
-	if newer(cur) {
-		return cur, nil
-	}
-	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), s.testHookWaiting, func() (sdk.Token, error) {
-		if _, cur, _ := s.state(); newer(cur) {
-			return cur, nil
-		}
-		return s.fetch(ctx, cfg)
-	})
-}
-
-// state returns the configuration and the cached token.
-func (s *source) state() (*config, sdk.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cfg == nil {
-		return nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "gateway: a token was requested before Configure"}
-	}
-	return s.cfg, s.tok, nil
+	return s.st.Reuse(ctx, s.sf, flight.RefreshKey(stale.Value), newer, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
 }
 
 // fresh reports whether t can be served from the cache.
@@ -137,20 +86,15 @@ func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
 	fctx = context.WithValue(fctx, exchangeKey{}, x)
 	ot, err := cfg.cc.Token(fctx)
 	if err != nil {
-		_, cur, _ := s.state()
-		err = classify(err, x, cfg, cur.Value)
+		err = classify(err, x, cfg, s.st.Cached().Value)
 		slog.Debug("gateway: token request failed", "endpoint", cfg.endpoint, "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
-	if strings.ContainsFunc(ot.AccessToken, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+	if tokenhttp.HasControl(ot.AccessToken) {
 		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned an access_token with control characters, which cannot be sent in a header", cfg.endpoint)
 	}
 	t := sdk.Token{Value: ot.AccessToken, Type: ot.Type(), Expiry: ot.Expiry}
-	s.mu.Lock()
-	if s.cfg == cfg {
-		s.tok = t
-	}
-	s.mu.Unlock()
+	s.st.Store(cfg, t)
 	slog.Debug("gateway: token fetched", "endpoint", cfg.endpoint, "token", sdk.Fingerprint(t.Value), "expiry", t.Expiry)
 	return t, nil
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
 	"github.com/tokenhost/tokenhost/tests/fakes"
@@ -305,7 +306,7 @@ func TestRefresh(t *testing.T) {
 	release := idp.Hold()
 	joined := sync.WaitGroup{}
 	joined.Add(len(vals))
-	src.testHookWaiting = joined.Done
+	src.sf = flight.Observed(joined.Done)
 	for i := range vals {
 		wg.Add(1)
 		go func() {
@@ -317,7 +318,7 @@ func TestRefresh(t *testing.T) {
 	joined.Wait()
 	release()
 	wg.Wait()
-	src.testHookWaiting = nil
+	src.sf = new(flight.Group)
 	for i := range vals {
 		if errs[i] != nil || vals[i] != vals[0] || vals[i] == b.Value {
 			t.Fatalf("concurrent Refresh %d: err %v, same as first %v", i, errs[i], vals[i] == vals[0])
@@ -335,7 +336,7 @@ func TestConcurrentColdTokenOneRequest(t *testing.T) {
 	release := idp.Hold()
 	var joined, done sync.WaitGroup
 	joined.Add(n)
-	src.testHookWaiting = joined.Done // runs once a caller has joined the in-flight fetch
+	src.sf = flight.Observed(joined.Done) // joined runs once a caller has joined the in-flight fetch
 	vals := make([]string, n)
 	errs := make([]error, n)
 	for i := range n {

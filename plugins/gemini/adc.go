@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -178,11 +177,11 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		ep.next = nextServiceAccount
 	}
 	if _, err := tokenhttp.CheckURL(tokenURL, DefaultTokenURL); err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s names a token_uri that is not an https URL (%s); set token_url to override it", path, tokenhttp.Display(tokenURL))}
+		return sdk.Token{}, sdk.Internal("%s names a token_uri that is not an https URL (%s); set token_url to override it", path, tokenhttp.Display(tokenURL))
 	}
 	data, err := a.withTokenURL(tokenURL)
 	if err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot use %s", path)}
+		return sdk.Token{}, sdk.Internal("cannot use %s", path)
 	}
 
 	// A new Credentials per fetch: its token source caches, and Refresh must get a token the cache cannot
@@ -190,7 +189,7 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 	lctx := context.WithValue(ctx, oauth2.HTTPClient, cfg.client)
 	creds, err := google.CredentialsFromJSONWithTypeAndParams(lctx, data, google.CredentialsType(a.typ), google.CredentialsParams{Scopes: cfg.scopes})
 	if err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s is not usable %s credentials: %s", path, a.typ, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, ep.redact))}
+		return sdk.Token{}, sdk.Internal("%s is not usable %s credentials: %s", path, a.typ, tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, ep.redact))
 	}
 	ot, err := creds.TokenSource.Token()
 	if err != nil {
@@ -229,7 +228,7 @@ func libraryError(ep endpoint, err error, path, typ string) error {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "private key"):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s holds a private_key that cannot be used (%s); create a new key for the service account", path, tokenhttp.Clean(msg, tokenhttp.MaxDescription, ep.redact))}
+		return sdk.Internal("%s holds a private_key that cannot be used (%s); create a new key for the service account", path, tokenhttp.Clean(msg, tokenhttp.MaxDescription, ep.redact))
 	case strings.Contains(msg, "Timeout exceeded"), strings.Contains(msg, "deadline exceeded"):
 		return transportError(ep, context.DeadlineExceeded)
 	case strings.Contains(msg, "missing access_token"):
@@ -283,7 +282,7 @@ func metadataError(err error) error {
 	case errors.As(err, &me) && me.Code == 403:
 		return sdk.BadConfig("scopes", "the metadata server refused a token (403); check the instance's access scopes and the scopes option")
 	case errors.As(err, &me):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("the metadata server answered %d to a token request", me.Code)}
+		return sdk.Internal("the metadata server answered %d to a token request", me.Code)
 	case errors.Is(err, context.DeadlineExceeded):
 		return sdk.Unavailable("the metadata server did not answer in time; is this running on Google Cloud? (raise timeout if it is just slow)")
 	}

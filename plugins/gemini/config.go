@@ -1,18 +1,15 @@
 package gemini
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -81,7 +78,7 @@ var knownOptions = []string{
 }
 
 // appliesTo lists, for options that are not used by every source, the sources that use them.
-var appliesTo = map[string][]string{
+var appliesTo = optcheck.Modes{
 	"creds_file":     {SourceGeminiCLI},
 	"client_id":      {SourceGeminiCLI},
 	"client_secret":  {SourceGeminiCLI},
@@ -166,11 +163,8 @@ func parseConfig(raw map[string]any) (*config, error) {
 		return nil, sdk.BadConfig("source", "%s", msg)
 	}
 	c.source = src
-	for _, key := range knownOptions {
-		srcs, limited := appliesTo[key]
-		if limited && raw[key] != nil && !slices.Contains(srcs, src) {
-			return nil, sdk.BadConfig(key, "is not used with source %s (it applies to: %s)", src, strings.Join(srcs, ", "))
-		}
+	if key, srcs := appliesTo.Unused(raw, knownOptions, src); key != "" {
+		return nil, sdk.BadConfig(key, "is not used with source %s (it applies to: %s)", src, strings.Join(srcs, ", "))
 	}
 
 	if src == SourceGeminiCLI {
@@ -189,7 +183,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 		if c.clientSecret == "" || tokenhttp.HasControl(c.clientSecret) {
 			return nil, sdk.BadConfig("client_secret", "must be the OAuth client's secret (leave it out to use the Gemini CLI's)")
 		}
-		if c.lockTimeout, err = positiveDuration(o, "lock_timeout", DefaultLockTimeout); err != nil {
+		if c.lockTimeout, err = optcheck.PositiveDuration(o, "lock_timeout", DefaultLockTimeout); err != nil {
 			return nil, err
 		}
 	}
@@ -207,7 +201,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 	if c.refreshWindow, err = o.Duration("refresh_window", DefaultRefreshWindow); err != nil {
 		return nil, err
 	}
-	if c.timeout, err = positiveDuration(o, "timeout", DefaultTimeout); err != nil {
+	if c.timeout, err = optcheck.PositiveDuration(o, "timeout", DefaultTimeout); err != nil {
 		return nil, err
 	}
 
@@ -284,73 +278,8 @@ func parseConfig(raw map[string]any) (*config, error) {
 		c.extraHosts = append(c.extraHosts, h)
 	}
 
-	c.client = tokenhttp.NewClient(&transport{base: tokenhttp.NewTransport(), metadataHost: c.metadataHost}, c.timeout)
+	c.client = newClient(c.metadataHost, c.timeout)
 	return c, nil
-}
-
-// positiveDuration reads a duration option that must be greater than zero.
-func positiveDuration(o sdk.Options, key string, def time.Duration) (time.Duration, error) {
-	d, err := o.Duration(key, def)
-	if err != nil {
-		return 0, err
-	}
-	if d <= 0 {
-		return 0, sdk.BadConfig(key, "must be greater than zero, e.g. %s", def)
-	}
-	return d, nil
-}
-
-// defaultCredsFile returns where the Gemini CLI keeps its sign-in: $GEMINI_CLI_HOME/.gemini/oauth_creds.json
-// when GEMINI_CLI_HOME is set (it replaces the home directory), else ~/.gemini/oauth_creds.json.
-func defaultCredsFile() (string, error) {
-	home := os.Getenv(envGeminiHome)
-	if home == "" {
-		var err error
-		if home, err = os.UserHomeDir(); err != nil {
-			return "", err
-		}
-	}
-	return filepath.Join(home, ".gemini", "oauth_creds.json"), nil
-}
-
-// wellKnownADCFile returns where `gcloud auth application-default login` writes its credentials.
-func wellKnownADCFile() string {
-	if runtime.GOOS == "windows" {
-		if d := os.Getenv("APPDATA"); d != "" {
-			return filepath.Join(d, "gcloud", "application_default_credentials.json")
-		}
-		return ""
-	}
-	if d := os.Getenv("CLOUDSDK_CONFIG"); d != "" {
-		return filepath.Join(d, "application_default_credentials.json")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return ""
-	}
-	return filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
-}
-
-// expandHome replaces a leading ~/ with the home directory and makes the path absolute.
-func expandHome(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", errors.New("cannot expand ~: the home directory is unknown")
-		}
-		p = filepath.Join(home, p[1:])
-	}
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("%q is not a usable path", p)
-	}
-	return abs, nil
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil || !errors.Is(err, fs.ErrNotExist)
 }
 
 // checkHostPort validates a host or host:port.
@@ -390,32 +319,6 @@ func validGoogleHost(h string) bool {
 	return true
 }
 
-// metadataPath is the path prefix of metadata server requests.
-const metadataPath = "/computeMetadata/"
-
-// transport sends metadata server requests to metadataHost when it is set; everything else passes through.
-type transport struct {
-	base         http.RoundTripper
-	metadataHost string
-}
-
-// RoundTrip implements http.RoundTripper.
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.metadataHost != "" && strings.HasPrefix(req.URL.Path, metadataPath) {
-		r := req.Clone(req.Context())
-		r.URL.Host, r.Host = t.metadataHost, t.metadataHost
-		return t.base.RoundTrip(r)
-	}
-	return t.base.RoundTrip(req)
-}
-
-// CloseIdleConnections closes the idle connections of the underlying transport.
-func (t *transport) CloseIdleConnections() {
-	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
-		c.CloseIdleConnections()
-	}
-}
-
 // mode describes the configuration for Info.Mode.
 func (c *config) mode() string {
 	switch c.source {
@@ -437,16 +340,4 @@ func (c *config) mode() string {
 		return "static access token"
 	}
 	return c.source
-}
-
-// tildePath shortens a path under the home directory to ~/...
-func tildePath(p string) string {
-	home, err := os.UserHomeDir()
-	if err != nil || home == "" {
-		return p
-	}
-	if rel, err := filepath.Rel(home, p); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
-		return "~" + string(filepath.Separator) + rel
-	}
-	return p
 }

@@ -3,28 +3,8 @@
 // the Gemini CLI's "Login with Google" sign-in, from Application Default Credentials (a gcloud user sign-in
 // or a service account key), from the GCE metadata server, or from a static token.
 //
-// Options (the provider's `options` block):
-//
-//	source:         gemini_cli | adc | service_account | metadata | static; by default gemini_cli when
-//	                creds_file is set or the Gemini CLI's oauth_creds.json exists, adc when adc_file is set
-//	                or otherwise
-//	creds_file:     gemini_cli: the Gemini CLI's sign-in (default $GEMINI_CLI_HOME/.gemini/oauth_creds.json
-//	                when GEMINI_CLI_HOME is set, else ~/.gemini/oauth_creds.json)
-//	client_id:      gemini_cli: the OAuth client (default the Gemini CLI's installed-app client)
-//	client_secret:  gemini_cli: its secret (default the Gemini CLI's, which Google publishes as not secret)
-//	lock_timeout:   gemini_cli: how long to wait for the cross-process lock (default 30s)
-//	token_url:      the token endpoint for every grant (default https://oauth2.googleapis.com/token, or an
-//	                ADC file's token_uri); https, or http for loopback hosts only
-//	refresh_window: a token expiring within this is replaced (default 5m)
-//	timeout:        bound on one request to the token endpoint or metadata server (default 30s)
-//	adc_file:       adc, service_account: the credentials file (default GOOGLE_APPLICATION_CREDENTIALS, then
-//	                gcloud's ~/.config/gcloud/application_default_credentials.json)
-//	scopes:         adc, service_account, metadata: OAuth scopes (default cloud-platform)
-//	metadata_host:  adc, metadata: host:port of the metadata server (tests; GCE_METADATA_HOST works too)
-//	token:          static: the access token (secret: give token_env or token_file); default the environment
-//	                variable GOOGLE_CLOUD_ACCESS_TOKEN
-//	quota_project:  sent as the x-goog-user-project header (default an ADC file's quota_project_id)
-//	extra_hosts:    further *.googleapis.com hosts that may receive the token (Info.AllowedHosts)
+// Its options are documented in docs/providers/gemini.md, the one reference for them; a test keeps that page
+// and the options the plugin accepts (and the sources each one applies to) in step.
 //
 // # gemini_cli
 //

@@ -74,23 +74,37 @@ func responseError(ep endpoint, status int, contentType string, body []byte) err
 	if d := tokenhttp.Clean(b.desc, tokenhttp.MaxDescription, ep.redact); d != "" {
 		detail += ": " + d
 	}
-	switch code {
-	case "invalid_grant", "invalid_rapt":
+	rfc := code
+	if c, ok := googleCodes[code]; ok {
+		rfc = c
+	}
+	switch tokenhttp.Classify(status, rfc) {
+	case sdk.KindReauthRequired:
 		return sdk.ReauthRequired("token endpoint %s refused the sign-in (%s); %s", ep.display, detail, ep.next)
-	case "invalid_client", "unauthorized_client", "unauthenticated":
-		if ep.clientKey != "" {
-			return sdk.BadConfig(ep.clientKey, "token endpoint %s rejected the OAuth client (%s); check client_id and client_secret (leave both out to use the Gemini CLI's)", ep.display, detail)
+	case sdk.KindUnavailable:
+		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep.display, detail)
+	case sdk.KindBadConfig:
+		switch rfc {
+		case "invalid_client", "unauthorized_client":
+			if ep.clientKey != "" {
+				return sdk.BadConfig(ep.clientKey, "token endpoint %s rejected the OAuth client (%s); check client_id and client_secret (leave both out to use the Gemini CLI's)", ep.display, detail)
+			}
+			return sdk.ReauthRequired("token endpoint %s rejected the OAuth client in the credentials file (%s); %s", ep.display, detail, ep.next)
+		case "invalid_scope":
+			return sdk.BadConfig("scopes", "token endpoint %s rejected the requested scopes (%s); check scopes", ep.display, detail)
 		}
-		return sdk.ReauthRequired("token endpoint %s rejected the OAuth client in the credentials file (%s); %s", ep.display, detail, ep.next)
-	case "invalid_scope":
-		return sdk.BadConfig("scopes", "token endpoint %s rejected the requested scopes (%s); check scopes", ep.display, detail)
-	case "temporarily_unavailable", "server_error", "unavailable", "internal":
-		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep.display, detail)
+		return sdk.BadConfig("", "token endpoint %s refused the token request (%s)", ep.display, detail)
 	}
-	if tokenhttp.Transient(status) {
-		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep.display, detail)
-	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("token endpoint %s refused the token request (%s)", ep.display, detail)}
+	return sdk.Internal("token endpoint %s refused the token request (%s)", ep.display, detail)
+}
+
+// googleCodes maps the error codes Google's endpoints send besides RFC 6749's to the RFC 6749 code that
+// means the same for tokenhost (Google API errors carry a status such as UNAUTHENTICATED, lowercased).
+var googleCodes = map[string]string{
+	"invalid_rapt":    "invalid_grant", // a reauthentication policy wants the user to sign in again
+	"unauthenticated": "invalid_client",
+	"unavailable":     "temporarily_unavailable",
+	"internal":        "server_error",
 }
 
 // transportError describes a token request that got no answer.

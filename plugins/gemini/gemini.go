@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/state"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -20,9 +21,9 @@ var Version = "0.1.0"
 type source struct {
 	sf flight.Group
 
+	st state.Slot[config] // the configuration and the last token fetched under it (adc, service_account, metadata)
+
 	mu      sync.Mutex
-	cfg     *config                        // nil until Configure succeeds
-	tok     sdk.Token                      // last token fetched under cfg (adc, service_account, metadata)
 	pending credfile.Pending[unsavedCreds] // a refreshed sign-in oauth_creds.json does not hold yet
 
 	// testHookBeforeRename, when set, runs between writing the new oauth_creds.json and renaming it into
@@ -41,11 +42,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	if err != nil {
 		return sdk.Info{}, err
 	}
-	s.mu.Lock()
-	old := s.cfg
-	s.cfg, s.tok = cfg, sdk.Token{}
-	s.mu.Unlock()
-	if old != nil {
+	if old := s.st.Set(cfg); old != nil {
 		old.client.CloseIdleConnections()
 	}
 	return sdk.Info{
@@ -61,10 +58,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 // refresh_window (then it is refreshed), for the Google library sources the cached one while it has more
 // than refresh_window left, for static the configured one.
 func (s *source) Token(ctx context.Context) (sdk.Token, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.Token{}, err
-	}
-	cfg, cur, err := s.state()
+	cfg, cur, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -74,15 +68,8 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	case SourceGeminiCLI:
 		return s.cliToken(ctx, cfg)
 	}
-	if fresh(cur, cfg.refreshWindow) {
-		return cur, nil
-	}
-	t, err := s.sf.Do(ctx, "token", nil, func() (sdk.Token, error) {
-		if _, cur, _ := s.state(); fresh(cur, cfg.refreshWindow) {
-			return cur, nil // a fetch that finished just before this one started
-		}
-		return s.fetch(ctx, cfg)
-	})
+	usable := func(t sdk.Token) bool { return fresh(t, cfg.refreshWindow) }
+	t, err := s.st.Reuse(ctx, &s.sf, "token", usable, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
 	if err != nil && sdk.IsKind(err, sdk.KindUnavailable) && cur.Value != "" && time.Now().Before(cur.Expiry) {
 		return cur, nil // the endpoint is failing, but the cached token has not expired yet
 	}
@@ -94,10 +81,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 // fresh credentials (so no library cache can hand stale back) unless the cache already holds a newer token;
 // static cannot refresh.
 func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
-	if err := ctx.Err(); err != nil {
-		return sdk.Token{}, err
-	}
-	cfg, cur, err := s.state()
+	cfg, _, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -113,29 +97,13 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		})
 	}
 	newer := func(t sdk.Token) bool { return t.Value != stale.Value && fresh(t, cfg.refreshWindow) }
-	if newer(cur) {
-		return cur, nil
-	}
-	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
-		if _, cur, _ := s.state(); newer(cur) {
-			return cur, nil
-		}
+	return s.st.Reuse(ctx, &s.sf, flight.RefreshKey(stale.Value), newer, func() (sdk.Token, error) {
 		t, err := s.fetch(ctx, cfg)
 		if err == nil && t.Value == stale.Value {
 			return sdk.Token{}, sdk.Unavailable("%s handed back the token being replaced (%s); Google hands out a new one only shortly before the old one expires, so try again later (a smaller refresh_before avoids this)", cfg.mode(), sdk.Fingerprint(stale.Value))
 		}
 		return t, err
 	})
-}
-
-// state returns the configuration and the cached token.
-func (s *source) state() (*config, sdk.Token, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cfg == nil {
-		return nil, sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: "gemini: a token was requested before Configure"}
-	}
-	return s.cfg, s.tok, nil
 }
 
 // fresh reports whether t can be served from the cache.
@@ -161,10 +129,6 @@ func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	s.mu.Lock()
-	if s.cfg == cfg {
-		s.tok = t
-	}
-	s.mu.Unlock()
+	s.st.Store(cfg, t)
 	return t, nil
 }

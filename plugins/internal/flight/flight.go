@@ -13,13 +13,24 @@ import (
 )
 
 // Group shares token fetches by key; the zero value is ready to use.
-type Group struct{ sf singleflight.Group }
+type Group struct {
+	sf     singleflight.Group
+	joined func() // see Observed
+}
+
+// Observed returns a Group that calls joined each time a caller has joined a fetch and is about to wait
+// for it, so a test can hold a fetch until every caller shares it.
+func Observed(joined func()) *Group { return &Group{joined: joined} }
 
 // Do runs fn once for all concurrent callers with the same key and hands each its result. A caller whose
-// ctx ends stops waiting at once with ctx's error; fn goes on for the others. waiting (a test hook, nil
-// outside tests) runs after the caller has joined and before it waits.
+// ctx ends stops waiting at once with ctx's error; fn goes on for the others. waiting, when not nil, runs
+// like an Observed Group's joined function; it remains only until the codex plugin builds its Group with
+// Observed.
 func (g *Group) Do(ctx context.Context, key string, waiting func(), fn func() (sdk.Token, error)) (sdk.Token, error) {
 	ch := g.sf.DoChan(key, func() (any, error) { return fn() })
+	if g.joined != nil {
+		g.joined()
+	}
 	if waiting != nil {
 		waiting()
 	}

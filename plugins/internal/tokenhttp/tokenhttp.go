@@ -42,7 +42,7 @@ func CheckURL(raw, example string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !isLoopback(u.Hostname()) {
+		if !IsLoopback(u.Hostname()) {
 			return "", fmt.Errorf("must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
 		}
 	default:
@@ -61,8 +61,9 @@ func Display(raw string) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
 
-// isLoopback reports whether host is localhost or a loopback IP address.
-func isLoopback(host string) bool {
+// IsLoopback reports whether host (a host name or IP address, without port or brackets) is localhost or a
+// loopback IP address: the only hosts plain http is accepted for.
+func IsLoopback(host string) bool {
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}
