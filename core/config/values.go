@@ -2,10 +2,10 @@ package config
 
 import (
 	"fmt"
-	"math"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tokenhost/tokenhost/sdk/optval"
 )
 
 // mapping returns v as a mapping; null is an empty mapping. Anything else is recorded as a problem.
@@ -70,25 +70,8 @@ func (d *decoder) integer(at string, v any) (int64, bool) {
 
 // toInt converts a YAML number or numeric string to int64 when it is a whole number in range.
 func toInt(v any) (int64, bool) {
-	switch n := v.(type) {
-	case int:
-		return int64(n), true
-	case int64:
-		return n, true
-	case uint64:
-		if n <= math.MaxInt64 {
-			return int64(n), true
-		}
-	case float64:
-		if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
-			return int64(n), true
-		}
-	case string:
-		if i, err := strconv.ParseInt(strings.TrimSpace(n), 10, 64); err == nil {
-			return i, true
-		}
-	}
-	return 0, false
+	n, err := optval.Int(v)
+	return n, err == nil
 }
 
 // statuses returns v as a list of HTTP status codes (100-599).
@@ -112,18 +95,16 @@ func (d *decoder) statuses(at string, v any) ([]int, bool) {
 	return out, ok
 }
 
-// duration returns v as a duration: text such as "30s" or "1h30m", or a number of seconds. Absent or null
-// gives def; zero is accepted only when zeroOK.
+// duration returns v as a duration (see optval.Duration). Absent or null gives def; zero is accepted only
+// when zeroOK.
 func (d *decoder) duration(at string, v any, def time.Duration, zeroOK bool) time.Duration {
 	if v == nil {
 		return def
 	}
-	dur, ok := parseDuration(v)
+	dur, err := optval.Duration(v)
 	switch {
-	case !ok:
-		d.p.add(at, "must be a duration such as 30s, 5m or 1h30m (or a number of seconds), got %s", valueText(v))
-	case dur < 0:
-		d.p.add(at, "must not be negative, got %s", valueText(v))
+	case err != nil:
+		d.p.add(at, "%s", err)
 	case dur == 0 && !zeroOK:
 		d.p.add(at, "must be longer than zero, got %s", valueText(v))
 	default:
@@ -132,58 +113,17 @@ func (d *decoder) duration(at string, v any, def time.Duration, zeroOK bool) tim
 	return def
 }
 
-// parseDuration parses a duration written as Go duration text or as a number of seconds.
-func parseDuration(v any) (time.Duration, bool) {
-	secs := 0.0
-	switch t := v.(type) {
-	case string:
-		s := strings.TrimSpace(t)
-		if dur, err := time.ParseDuration(s); err == nil {
-			return dur, true
-		}
-		f, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return 0, false
-		}
-		secs = f
-	case int:
-		secs = float64(t)
-	case int64:
-		secs = float64(t)
-	case uint64:
-		secs = float64(t)
-	case float64:
-		secs = t
-	default:
-		return 0, false
-	}
-	if math.IsNaN(secs) || math.Abs(secs) >= math.MaxInt64/float64(time.Second) {
-		return 0, false
-	}
-	return time.Duration(secs * float64(time.Second)), true
-}
-
-// size returns v as a byte count (see parseSize); absent or null gives def.
+// size returns v as a byte count (see optval.Size); absent or null gives def.
 func (d *decoder) size(at string, v any, def int64) int64 {
 	if v == nil {
 		return def
 	}
-	n, ok := int64(0), false
-	switch t := v.(type) {
-	case string:
-		n, ok = parseSize(t)
-	default:
-		n, ok = toInt(v)
+	n, err := optval.Size(v)
+	if err != nil {
+		d.p.add(at, "%s", err)
+		return def
 	}
-	switch {
-	case !ok:
-		d.p.add(at, "must be a size such as 16MiB, 512KiB, 10MB or a number of bytes, got %s", valueText(v))
-	case n < 0:
-		d.p.add(at, "must not be negative, got %s", valueText(v))
-	default:
-		return n
-	}
-	return def
+	return n
 }
 
 // typeName names the YAML type of v for messages.
