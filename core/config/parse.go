@@ -28,8 +28,8 @@ func Parse(data []byte, source string, s Sources) (*Config, error) {
 		return nil, fmt.Errorf("environment overrides: %v", err)
 	}
 
-	d := &decoder{p: p, s: s, env: environMap(s.Environ), source: source}
-	cfg := d.config(k.Raw())
+	d := &decoder{p: p, s: s, env: environMap(s.Environ), source: source, failed: map[string]bool{}}
+	cfg := d.config(d.unmarshal(k))
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -89,6 +89,8 @@ type decoder struct {
 	s      Sources
 	env    map[string]string
 	source string
+	// failed holds the key paths whose values did not decode.
+	failed map[string]bool
 }
 
 // baseDir is the directory relative paths in the configuration are relative to.
