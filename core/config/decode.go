@@ -122,7 +122,7 @@ func (d *decoder) provider(name string, v any) *Provider {
 		}
 	}
 	if r.Options != nil {
-		p.Options = d.options(at+".options", r.Options)
+		p.Options = r.Options
 	}
 	return p
 }

@@ -40,7 +40,7 @@ type (
 		MaxReplayBytes *byteSize      `koanf:"max_replay_bytes"`
 		Breaker        rawBreaker     `koanf:"breaker"`
 		FetchTimeout   *time.Duration `koanf:"fetch_timeout"`
-		Options        map[string]any `koanf:"options"`
+		Options        options        `koanf:"options"`
 		Unknown        map[string]any `koanf:",remain"`
 	}
 	rawBreaker struct {
@@ -49,6 +49,9 @@ type (
 		Unknown  map[string]any `koanf:",remain"`
 	}
 )
+
+// options is a provider's options block; decoding it resolves its secret indirections (see d.options).
+type options map[string]any
 
 // byteSize is a size in bytes, parsed by optval.Size.
 type byteSize int64
@@ -61,6 +64,7 @@ var (
 	sizeType       = reflect.TypeFor[byteSize]()
 	statusType     = reflect.TypeFor[statusCode]()
 	statusListType = reflect.TypeFor[[]statusCode]()
+	optionsType    = reflect.TypeFor[options]()
 )
 
 // unmarshal decodes k into a rawConfig, the providers left as written for decodeProvider. Every value that
@@ -68,15 +72,23 @@ var (
 // message onto it; the rest of the configuration is decoded anyway.
 func (d *decoder) unmarshal(k *koanf.Koanf) rawConfig {
 	var raw rawConfig
-	d.decodeErrors("", k.UnmarshalWithConf("", &raw, koanf.UnmarshalConf{DecoderConfig: decoderConfig(nil)}))
+	conf := koanf.UnmarshalConf{DecoderConfig: decoderConfig(nil, decodeHook)}
+	d.decodeErrors("", k.UnmarshalWithConf("", &raw, conf))
 	return raw
 }
 
-// decodeProvider decodes the provider entry v at path at. Fields decode in place, so a provider with a bad
-// value keeps its good ones for the checks that follow.
+// decodeProvider decodes the provider entry v at path at, resolving the secrets of its options on the way.
+// Fields decode in place, so a provider with a bad value keeps its good ones for the checks that follow.
 func (d *decoder) decodeProvider(at string, v any) rawProvider {
 	var r rawProvider
-	dec, err := mapstructure.NewDecoder(decoderConfig(&r))
+	hook := func(from, to reflect.Value) (any, error) {
+		v, err := decodeHook(from, to)
+		if m, ok := v.(map[string]any); ok && err == nil && to.Type() == optionsType {
+			return d.options(at+".options", m), nil
+		}
+		return v, err
+	}
+	dec, err := mapstructure.NewDecoder(decoderConfig(&r, hook))
 	if err == nil {
 		err = dec.Decode(v)
 	}
@@ -85,10 +97,10 @@ func (d *decoder) decodeProvider(at string, v any) rawProvider {
 }
 
 // decoderConfig is the mapstructure configuration for the schema: exact key names, no weak conversions,
-// decodeHook for every scalar.
-func decoderConfig(result any) *mapstructure.DecoderConfig {
+// hook (decodeHook, or one that wraps it) for every value.
+func decoderConfig(result any, hook mapstructure.DecodeHookFuncValue) *mapstructure.DecoderConfig {
 	return &mapstructure.DecoderConfig{
-		DecodeHook: mapstructure.DecodeHookFuncValue(decodeHook),
+		DecodeHook: hook,
 		MatchName:  func(key, field string) bool { return key == field }, // keys are case-sensitive
 		TagName:    "koanf",
 		Result:     result,
