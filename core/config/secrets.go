@@ -22,7 +22,7 @@ var envVarName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`)
 
 // options copies a provider's options block into plain maps and lists and resolves its secret
 // indirections: X_env and X_file, where sdk.IsSecretKey(X), become X with the variable's value or the
-// file's contents, at any depth.
+// file's contents, at any depth. It runs in the decode hook of a provider's options field (decodeProvider).
 func (d *decoder) options(at string, m map[string]any) map[string]any {
 	return d.optionMap(at, m)
 }
