@@ -2,10 +2,11 @@ package sdk
 
 import (
 	"fmt"
-	"math"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/tokenhost/tokenhost/sdk/optval"
 )
 
 // Options is a provider's options block with typed accessors that report errors as BadConfig with the key.
@@ -73,31 +74,19 @@ func (o Options) StringMap(key string) (map[string]string, error) {
 	return out, nil
 }
 
-// Duration returns the duration at key, written as text ("30s", "5m") or as a number of seconds.
+// Duration returns the duration at key, or def when absent: Go duration text ("30s", "5m", "1h30m") or a
+// number of seconds (45, 0.5, "45"), parsed by optval.Duration as the host's configuration is. A negative
+// or malformed value is a BadConfig error.
 func (o Options) Duration(key string, def time.Duration) (time.Duration, error) {
 	v, ok := o[key]
 	if !ok || v == nil {
 		return def, nil
 	}
-	switch t := v.(type) {
-	case string:
-		d, err := time.ParseDuration(strings.TrimSpace(t))
-		if err != nil || d < 0 {
-			return 0, BadConfig(key, "must be a duration such as 30s or 5m, got %q", t)
-		}
-		return d, nil
-	case float64:
-		if t < 0 || t > math.MaxInt64/float64(time.Second) {
-			return 0, BadConfig(key, "must be a non-negative duration")
-		}
-		return time.Duration(t * float64(time.Second)), nil
-	case int:
-		if t < 0 {
-			return 0, BadConfig(key, "must be a non-negative duration")
-		}
-		return time.Duration(t) * time.Second, nil
+	d, err := optval.Duration(v)
+	if err != nil {
+		return 0, BadConfig(key, "%s", err)
 	}
-	return 0, BadConfig(key, "must be a duration such as 30s, got %s", typeName(v))
+	return d, nil
 }
 
 // Bool returns the boolean at key, or def when absent.
@@ -172,18 +161,5 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-func typeName(v any) string {
-	switch v.(type) {
-	case map[string]any:
-		return "a mapping"
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case float64, int, int64:
-		return "a number"
-	case bool:
-		return "a boolean"
-	}
-	return fmt.Sprintf("%T", v)
-}
+// typeName names the kind of an option value for messages.
+func typeName(v any) string { return optval.TypeName(v) }

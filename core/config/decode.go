@@ -4,191 +4,166 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
+
+	"github.com/tokenhost/tokenhost/sdk/optval"
 )
 
-// Known keys of each block of the fixed schema; options is free-form.
-var (
-	topKeys      = []string{"server", "providers"}
-	serverKeys   = []string{"listen", "api_keys", "shutdown_grace"}
-	providerKeys = []string{"plugin", "sha256", "upstream", "allowed_hosts", "header", "scheme", "refresh_before",
-		"retry_statuses", "max_replay_bytes", "breaker", "fetch_timeout", "options"}
-	breakerKeys = []string{"failures", "open_for"}
-)
-
-// config decodes the whole configuration.
-func (d *decoder) config(raw map[string]any) *Config {
+// config turns the decoded configuration into a Config, checking what the types alone do not.
+func (d *decoder) config(raw rawConfig) *Config {
 	cfg := &Config{}
-	d.unknownKeys("", raw, topKeys)
-	cfg.Server = d.server(raw["server"])
-	if v, ok := raw["providers"]; ok && v != nil {
-		if m, ok := d.mapping("providers", v); ok {
-			for _, name := range sortedKeys(m) {
-				if p := d.provider(name, m[name]); p != nil {
-					cfg.Providers = append(cfg.Providers, p)
-				}
-			}
+	d.unknownKeys("", raw.Unknown, knownKeys(raw))
+	cfg.Server = d.server(raw.Server)
+	for _, name := range sortedKeys(raw.Providers) {
+		if p := d.provider(name, raw.Providers[name]); p != nil {
+			cfg.Providers = append(cfg.Providers, p)
 		}
 	}
 	return cfg
 }
 
-// server decodes the server block.
-func (d *decoder) server(v any) Server {
-	s := Server{Listen: DefaultListen, ShutdownGrace: DefaultShutdownGrace}
-	m, ok := d.mapping("server", v)
-	if !ok {
-		return s
+// server checks the server block.
+func (d *decoder) server(r rawServer) Server {
+	d.unknownKeys("server", r.Unknown, knownKeys(r))
+	s := Server{Listen: DefaultListen, APIKeys: r.APIKeys, ShutdownGrace: or(r.ShutdownGrace, DefaultShutdownGrace)}
+	if r.Listen != "" {
+		s.Listen = r.Listen
 	}
-	d.unknownKeys("server", m, serverKeys)
-	listenOK := true
-	if x, ok := m["listen"]; ok && x != nil {
-		if l, ok := d.str("server.listen", x); ok && l != "" {
-			s.Listen = l
-		}
-	}
-	if x, ok := m["api_keys"]; ok {
-		keys, ok := d.strList("server.api_keys", x)
-		for i, k := range keys {
-			if strings.TrimSpace(k) == "" {
-				d.p.add(index("server.api_keys", i), "must not be empty")
-				ok = false
-			}
-		}
-		if ok {
-			s.APIKeys = keys
-		} else {
-			listenOK = false // do not add a misleading "set server.api_keys" to the real problem
+	listenOK := !d.failedUnder("server.api_keys") // a misleading "set server.api_keys" would hide the real problem
+	for i, k := range r.APIKeys {
+		if strings.TrimSpace(k) == "" && !d.failed[index("server.api_keys", i)] {
+			d.p.add(index("server.api_keys", i), "must not be empty")
+			listenOK = false
 		}
 	}
-	s.ShutdownGrace = d.duration("server.shutdown_grace", m["shutdown_grace"], DefaultShutdownGrace, true)
-	if listenOK {
-		if err := ValidateListen(s.Listen, s.APIKeys); err != nil {
-			d.p.add("server.listen", "%s", strings.TrimPrefix(err.Error(), "server.listen: "))
-		}
+	if !listenOK {
+		s.APIKeys = nil
+	} else if msg := listenProblem(s.Listen, s.APIKeys); msg != "" && !d.failed["server.listen"] {
+		d.p.add("server.listen", "%s", msg)
 	}
 	return s
 }
 
-// provider decodes one entry of the providers block; it returns nil when the entry is unusable.
+// provider decodes and checks one entry of the providers block; it returns nil when the entry is not a
+// mapping.
 func (d *decoder) provider(name string, v any) *Provider {
 	at := keyPath("providers", name)
 	if !validName(name) {
 		d.p.add(at, "invalid provider name %s: use lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit (the name is a URL path segment and a metric label)", quote(name))
 	}
-	m, ok := d.mapping(at, v)
-	if !ok {
+	r := d.decodeProvider(at, v)
+	if d.failed[at] {
 		return nil
 	}
-	d.unknownKeys(at, m, providerKeys)
+	m, _ := v.(map[string]any)
+	d.unknownKeys(at, r.Unknown, knownKeys(r))
 	p := &Provider{
 		Name:           name,
-		RefreshBefore:  DefaultRefreshBefore,
+		RefreshBefore:  or(r.RefreshBefore, DefaultRefreshBefore),
 		RetryStatuses:  []int{401},
-		MaxReplayBytes: DefaultMaxReplayBytes,
-		FetchTimeout:   DefaultFetchTimeout,
+		MaxReplayBytes: int64(or(r.MaxReplayBytes, DefaultMaxReplayBytes)),
+		FetchTimeout:   d.positive(at+".fetch_timeout", r.FetchTimeout, m["fetch_timeout"], DefaultFetchTimeout),
+		Breaker:        d.breaker(at+".breaker", r.Breaker, m["breaker"]),
 		Options:        map[string]any{},
 	}
 
 	isPath := false
-	if x := m["plugin"]; x == nil {
+	switch {
+	case m["plugin"] == nil:
 		hint := ""
 		if d.fromEnv(at, m) {
 			hint = fmt.Sprintf("; a provider created by environment variables needs %s%s__PLUGIN too",
 				envPrefix, strings.ToUpper(strings.ReplaceAll(at, ".", envDelim)))
 		}
 		d.p.add(at+".plugin", "required: the name of a built-in plugin (%s) or the path to a plugin executable%s", d.builtinList(), hint)
-	} else if s, ok := d.str(at+".plugin", x); ok {
-		p.Plugin, isPath = d.plugin(at+".plugin", s)
+	case !d.failed[at+".plugin"]:
+		p.Plugin, isPath = d.plugin(at+".plugin", r.Plugin)
 	}
-	if x := m["sha256"]; x != nil {
-		if s, ok := d.str(at+".sha256", x); ok && s != "" {
-			if !validSHA256(s) {
-				d.p.add(at+".sha256", "must be 64 hexadecimal characters (the output of sha256sum), got %s", quote(s))
-			} else if p.Plugin != "" && !isPath {
-				d.p.add(at+".sha256", "only allowed when plugin is a path to an executable (%s is built in)", quote(p.Plugin))
-			} else {
-				p.SHA256 = strings.ToLower(s)
-			}
+	switch s := r.SHA256; {
+	case s == "":
+	case !validSHA256(s):
+		d.p.add(at+".sha256", "must be 64 hexadecimal characters (the output of sha256sum), got %s", quote(s))
+	case p.Plugin != "" && !isPath:
+		d.p.add(at+".sha256", "only allowed when plugin is a path to an executable (%s is built in)", quote(p.Plugin))
+	default:
+		p.SHA256 = strings.ToLower(s)
+	}
+	if msg := checkUpstream(r.Upstream); r.Upstream != "" && msg != "" {
+		d.p.add(at+".upstream", "%s", msg)
+	} else {
+		p.Upstream = r.Upstream
+	}
+	for i, h := range r.AllowedHosts {
+		if d.failed[index(at+".allowed_hosts", i)] {
+			continue
 		}
-	}
-	if x := m["upstream"]; x != nil {
-		if s, ok := d.str(at+".upstream", x); ok && s != "" {
-			if msg := checkUpstream(s); msg != "" {
-				d.p.add(at+".upstream", "%s", msg)
-			} else {
-				p.Upstream = s
-			}
+		if h = strings.ToLower(strings.TrimSpace(h)); !validHost(h) {
+			d.p.add(index(at+".allowed_hosts", i), "%s is not a host name; write the host alone (llm.corp.example, llm.corp.example:8443 or *.corp.example)", quote(r.AllowedHosts[i]))
+			continue
 		}
+		p.AllowedHosts = append(p.AllowedHosts, h)
 	}
-	if x, ok := m["allowed_hosts"]; ok {
-		hosts, _ := d.strList(at+".allowed_hosts", x)
-		for i, h := range hosts {
-			h = strings.ToLower(strings.TrimSpace(h))
-			if !validHost(h) {
-				d.p.add(index(at+".allowed_hosts", i), "%s is not a host name; write the host alone (llm.corp.example, llm.corp.example:8443 or *.corp.example)", quote(hosts[i]))
-				continue
-			}
-			p.AllowedHosts = append(p.AllowedHosts, h)
-		}
+	if r.Header != "" && !validToken(r.Header) {
+		d.p.add(at+".header", "%s is not a valid HTTP header name", quote(r.Header))
+	} else {
+		p.Header = r.Header
 	}
-	if x := m["header"]; x != nil {
-		if s, ok := d.str(at+".header", x); ok && s != "" {
-			if !validToken(s) {
-				d.p.add(at+".header", "%s is not a valid HTTP header name", quote(s))
-			} else {
-				p.Header = s
-			}
-		}
-	}
-	if x, ok := m["scheme"]; ok {
-		if x == nil {
-			p.SchemeSet = true
-		} else if s, ok := d.str(at+".scheme", x); ok {
-			if s != "" && !validToken(s) {
-				d.p.add(at+".scheme", "%s is not a valid authorization scheme (one word such as Bearer, or \"\" for none)", quote(s))
-			} else {
-				p.Scheme, p.SchemeSet = s, true
-			}
-		}
-	}
-	p.RefreshBefore = d.duration(at+".refresh_before", m["refresh_before"], DefaultRefreshBefore, true)
-	if x, ok := m["retry_statuses"]; ok && x != nil {
-		if st, ok := d.statuses(at+".retry_statuses", x); ok {
-			p.RetryStatuses = st
-		}
-	}
-	p.MaxReplayBytes = d.size(at+".max_replay_bytes", m["max_replay_bytes"], DefaultMaxReplayBytes)
-	p.Breaker = d.breaker(at+".breaker", m["breaker"])
-	p.FetchTimeout = d.duration(at+".fetch_timeout", m["fetch_timeout"], DefaultFetchTimeout, false)
-	if x := m["options"]; x != nil {
-		if om, ok := x.(map[string]any); ok {
-			p.Options = d.options(at+".options", om)
+	if _, given := m["scheme"]; given && !d.failed[at+".scheme"] {
+		if r.Scheme != "" && !validToken(r.Scheme) {
+			d.p.add(at+".scheme", "%s is not a valid authorization scheme (one word such as Bearer, or \"\" for none)", quote(r.Scheme))
 		} else {
-			d.p.add(at+".options", "must be a mapping, got %s", typeName(x))
+			p.Scheme, p.SchemeSet = r.Scheme, true
 		}
+	}
+	if r.RetryStatuses != nil && !d.failedUnder(at+".retry_statuses") {
+		p.RetryStatuses = make([]int, len(r.RetryStatuses))
+		for i, s := range r.RetryStatuses {
+			p.RetryStatuses[i] = int(s)
+		}
+	}
+	if r.Options != nil {
+		p.Options = r.Options
 	}
 	return p
 }
 
-// breaker decodes a provider's breaker block.
-func (d *decoder) breaker(at string, v any) Breaker {
-	b := Breaker{Failures: DefaultFailures, OpenFor: DefaultOpenFor}
-	m, ok := d.mapping(at, v)
-	if !ok {
-		return b
+// breaker checks a provider's breaker block, given decoded (r) and as written (v).
+func (d *decoder) breaker(at string, r rawBreaker, v any) Breaker {
+	m, _ := v.(map[string]any)
+	d.unknownKeys(at, r.Unknown, knownKeys(r))
+	b := Breaker{Failures: DefaultFailures, OpenFor: d.positive(at+".open_for", r.OpenFor, m["open_for"], DefaultOpenFor)}
+	if n := r.Failures; n != nil && (*n < 1 || *n > maxFailures) {
+		d.p.add(at+".failures", "must be between 1 and %d, got %d", maxFailures, *n)
+	} else if n != nil {
+		b.Failures = *n
 	}
-	d.unknownKeys(at, m, breakerKeys)
-	if x := m["failures"]; x != nil {
-		if n, ok := d.integer(at+".failures", x); ok {
-			if n < 1 || n > maxFailures {
-				d.p.add(at+".failures", "must be between 1 and %d, got %d", maxFailures, n)
-			} else {
-				b.Failures = int(n)
-			}
+	return b
+}
+
+// positive returns *v, or def when v is nil; zero, written as given, is a problem at path at.
+func (d *decoder) positive(at string, v *time.Duration, given any, def time.Duration) time.Duration {
+	if v != nil && *v == 0 {
+		d.p.add(at, "must be longer than zero, got %s", optval.Text(given))
+	}
+	return or(v, def)
+}
+
+// or returns *v, or def when v is nil.
+func or[T any](v *T, def T) T {
+	if v == nil {
+		return def
+	}
+	return *v
+}
+
+// failedUnder reports whether decoding failed at path at or below it.
+func (d *decoder) failedUnder(at string) bool {
+	for f := range d.failed {
+		if f == at || strings.HasPrefix(f, at+".") || strings.HasPrefix(f, at+"[") {
+			return true
 		}
 	}
-	b.OpenFor = d.duration(at+".open_for", m["open_for"], DefaultOpenFor, false)
-	return b
+	return false
 }
 
 // maxFailures keeps breaker.failures within the breaker's 32-bit counters.

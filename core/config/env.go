@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"sort"
 	"strings"
 
@@ -65,13 +66,22 @@ func envSegments(name string) []string {
 	return strings.Split(strings.ToLower(strings.TrimPrefix(name, envPrefix)), envDelim)
 }
 
-// isListKey reports whether the key path segs holds a list, which an override gives comma-separated.
+// isListKey reports whether the key path segs holds a list (a slice in rawServer or rawProvider), which an
+// override gives comma-separated.
 func isListKey(segs []string) bool {
+	var t reflect.Type
 	switch {
 	case len(segs) == 2 && segs[0] == "server":
-		return segs[1] == "api_keys"
+		t = reflect.TypeFor[rawServer]()
 	case len(segs) == 3 && segs[0] == "providers":
-		return segs[2] == "allowed_hosts" || segs[2] == "retry_statuses"
+		t = reflect.TypeFor[rawProvider]()
+	default:
+		return false
+	}
+	for _, f := range reflect.VisibleFields(t) {
+		if f.Tag.Get("koanf") == segs[len(segs)-1] {
+			return f.Type.Kind() == reflect.Slice
+		}
 	}
 	return false
 }

@@ -44,10 +44,11 @@ func Load(s Sources) (*Config, error) {
 	}
 	data, err := file.Provider(path).ReadBytes()
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read the configuration: %v", path, reason(err))
+		return nil, fmt.Errorf("%s: cannot read the configuration: %w", path, reason(err))
 	}
 	cfg, err := Parse(data, path, s)
-	if err != nil && !strings.HasPrefix(err.Error(), path) {
+	var located *sourceError
+	if err != nil && !errors.As(err, &located) {
 		err = fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, err
@@ -72,7 +73,7 @@ func Locate(s Sources) (string, error) {
 		}
 		p, err := absPath(e.path, dir, env)
 		if err != nil {
-			return "", fmt.Errorf("%s %s: %v", e.what, e.path, err)
+			return "", fmt.Errorf("%s %s: %w", e.what, e.path, err)
 		}
 		if err := checkFile(p); err != nil {
 			return "", fmt.Errorf("%s %s: %w", e.what, p, err)
@@ -130,7 +131,7 @@ func workDir(s Sources) (string, error) {
 	}
 	d, err := os.Getwd()
 	if err != nil {
-		return "", fmt.Errorf("cannot determine the working directory: %v", err)
+		return "", fmt.Errorf("cannot determine the working directory: %w", err)
 	}
 	return d, nil
 }

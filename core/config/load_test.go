@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	yamlv3 "go.yaml.in/yaml/v3"
 )
 
 // searchEnv builds a temp layout for the search order: a working directory, HOME and XDG_CONFIG_HOME.
@@ -110,5 +112,22 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 	}
 	if cfg.Source != EmbeddedSource || cfg.Server.Listen != DefaultListen {
 		t.Errorf("got %+v", cfg)
+	}
+}
+
+// TestLoadErrorsKeepCause checks that the source is named once and the parser's error stays reachable.
+func TestLoadErrorsKeepCause(t *testing.T) {
+	e := newSearchEnv(t)
+	p := writeFile(t, e.wd, "tokenhost.yaml", "- a\n- b\n")
+	_, err := Load(Sources{Dir: e.wd, Builtins: builtins})
+	var te *yamlv3.TypeError
+	if !errors.As(err, &te) || strings.Count(err.Error(), p) != 1 || !strings.HasPrefix(err.Error(), p+": line 1: ") {
+		t.Errorf("list document: %v (%T)", err, err)
+	}
+
+	writeFile(t, e.wd, "tokenhost.yaml", "server:\n  listen: 0.0.0.0:1\n")
+	_, err = Load(Sources{Dir: e.wd, Builtins: builtins})
+	if err == nil || !strings.HasPrefix(err.Error(), p+": server.listen: ") || strings.Count(err.Error(), p) != 1 {
+		t.Errorf("validation error should be prefixed by the file once: %v", err)
 	}
 }

@@ -25,11 +25,11 @@ func Parse(data []byte, source string, s Sources) (*Config, error) {
 		return nil, yamlError(source, err)
 	}
 	if err := k.Load(envProvider(vars), nil); err != nil {
-		return nil, fmt.Errorf("environment overrides: %v", err)
+		return nil, fmt.Errorf("environment overrides: %w", err)
 	}
 
-	d := &decoder{p: p, s: s, env: environMap(s.Environ), source: source}
-	cfg := d.config(k.Raw())
+	d := &decoder{p: p, s: s, env: environMap(s.Environ), source: source, failed: map[string]bool{}}
+	cfg := d.config(d.unmarshal(k))
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -50,6 +50,18 @@ func (b bytesProvider) Read() (map[string]any, error) {
 
 var yamlLine = regexp.MustCompile(`^line (\d+): cannot unmarshal (!!\w+)`)
 
+// sourceError is an error whose message already names the configuration file (and line) it is about.
+type sourceError struct {
+	msg string
+	err error
+}
+
+// Error returns the message, which starts with the source.
+func (e *sourceError) Error() string { return e.msg }
+
+// Unwrap returns the parser's error.
+func (e *sourceError) Unwrap() error { return e.err }
+
 // yamlError prefixes a YAML parser error with the source and keeps its line number, rewording the one
 // error a user meets most (a document that is not a mapping).
 func yamlError(source string, err error) error {
@@ -63,9 +75,9 @@ func yamlError(source string, err error) error {
 			}
 			lines = append(lines, source+": "+e)
 		}
-		return errors.New(strings.Join(lines, "\n"))
+		return &sourceError{msg: strings.Join(lines, "\n"), err: err}
 	}
-	return fmt.Errorf("%s: %s", source, strings.TrimPrefix(err.Error(), "yaml: "))
+	return &sourceError{msg: source + ": " + strings.TrimPrefix(err.Error(), "yaml: "), err: err}
 }
 
 // yamlKind names a YAML tag the way the rest of the messages name types.
@@ -89,6 +101,8 @@ type decoder struct {
 	s      Sources
 	env    map[string]string
 	source string
+	// failed holds the key paths whose values did not decode.
+	failed map[string]bool
 }
 
 // baseDir is the directory relative paths in the configuration are relative to.

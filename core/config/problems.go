@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/tokenhost/tokenhost/sdk/optval"
 )
 
 // problems collects validation errors so the user sees all of them at once.
@@ -68,3 +70,9 @@ func (p *problems) err() error {
 	}
 	return errors.Join(errs...)
 }
+
+// quote quotes s for a message, shortening long values.
+func quote(s string) string { return optval.Text(s) }
+
+// index returns the path of element i of the list at.
+func index(at string, i int) string { return fmt.Sprintf("%s[%d]", at, i) }

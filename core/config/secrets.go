@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/optval"
 )
 
 // maxSecretFile bounds how much of a *_file secret is read.
@@ -21,7 +22,7 @@ var envVarName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`)
 
 // options copies a provider's options block into plain maps and lists and resolves its secret
 // indirections: X_env and X_file, where sdk.IsSecretKey(X), become X with the variable's value or the
-// file's contents, at any depth.
+// file's contents, at any depth. It runs in the decode hook of a provider's options field (decodeProvider).
 func (d *decoder) options(at string, m map[string]any) map[string]any {
 	return d.optionMap(at, m)
 }
@@ -110,7 +111,7 @@ func secretRef(k string) (base, kind string) {
 func (d *decoder) secretFromEnv(at string, v any) (string, bool) {
 	name, ok := v.(string)
 	if !ok || strings.TrimSpace(name) == "" {
-		d.p.add(at, "must be the name of an environment variable, got %s", typeName(v))
+		d.p.add(at, "must be the name of an environment variable, got %s", optval.TypeName(v))
 		return "", false
 	}
 	val, set := d.env[name]
@@ -134,7 +135,7 @@ func (d *decoder) secretFromEnv(at string, v any) (string, bool) {
 func (d *decoder) secretFromFile(at string, v any) (string, bool) {
 	name, ok := v.(string)
 	if !ok || strings.TrimSpace(name) == "" {
-		d.p.add(at, "must be the path of a file holding the secret, got %s", typeName(v))
+		d.p.add(at, "must be the path of a file holding the secret, got %s", optval.TypeName(v))
 		return "", false
 	}
 	path, err := d.path(name)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -59,17 +60,25 @@ func IsLoopback(host string) bool {
 // ValidateListen checks a proxy listen address: it must be host:port, and a non-loopback host needs at
 // least one API key. The CLI calls it again after --listen overrides server.listen.
 func ValidateListen(listen string, apiKeys []string) error {
-	host, port, err := net.SplitHostPort(listen)
-	if err != nil {
-		return fmt.Errorf("server.listen: %s is not host:port (e.g. 127.0.0.1:8787)", quote(listen))
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return fmt.Errorf("server.listen: %s has an invalid port (0-65535)", quote(listen))
-	}
-	if !IsLoopback(host) && len(apiKeys) == 0 {
-		return fmt.Errorf("server.listen: %s is not a loopback address; set server.api_keys to expose the proxy", listen)
+	if msg := listenProblem(listen, apiKeys); msg != "" {
+		return errors.New("server.listen: " + msg)
 	}
 	return nil
+}
+
+// listenProblem returns why listen is not acceptable with apiKeys, or "".
+func listenProblem(listen string, apiKeys []string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return quote(listen) + " is not host:port (e.g. 127.0.0.1:8787)"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return quote(listen) + " has an invalid port (0-65535)"
+	}
+	if !IsLoopback(host) && len(apiKeys) == 0 {
+		return listen + " is not a loopback address; set server.api_keys to expose the proxy"
+	}
+	return ""
 }
 
 // checkUpstream returns why raw is not an acceptable upstream base URL, or "".
