@@ -90,7 +90,7 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if fresh(cur) {
 		return cur, nil
 	}
-	return s.sf.Do(ctx, "token", nil, func() (sdk.Token, error) {
+	return s.sf.Do(ctx, "token", func() (sdk.Token, error) {
 		if _, _, cur, _ := s.state(); fresh(cur) {
 			return cur, nil
 		}
@@ -125,7 +125,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if newer(cur) {
 		return cur, nil
 	}
-	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale.Value), func() (sdk.Token, error) {
 		if _, _, cur, _ := s.state(); newer(cur) {
 			return cur, nil
 		}

@@ -48,7 +48,7 @@ type unsaved struct {
 
 // source is the codex plugin's sdk.Source.
 type source struct {
-	sf      flight.Group
+	sf      *flight.Group
 	pending credfile.Pending[unsaved] // refreshed tokens auth.json does not hold yet
 
 	mu  sync.Mutex
@@ -60,7 +60,7 @@ type source struct {
 // probes let a test observe and steer a refresh; every field is nil outside tests, which set them with
 // newSource's options.
 type probes struct {
-	at           func(point string)     // runs at the named points of a refresh (see share.go)
+	at           func(point string)     // runs at the named points of a refresh (see share.go); a test that sets it also observes sf with flight.Observed
 	beforeRename func(tmp string) error // runs between writing auth.json's temporary file and renaming it
 }
 
@@ -69,7 +69,7 @@ func New() sdk.Source { return newSource() }
 
 // newSource returns an unconfigured source with the given options applied.
 func newSource(opts ...func(*source)) *source {
-	s := &source{}
+	s := &source{sf: new(flight.Group)}
 	for _, o := range opts {
 		o(s)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/tests/fakes"
 )
@@ -109,6 +110,7 @@ func atPoints(src *source, at map[string]func()) {
 			f()
 		}
 	}
+	src.sf = flight.Observed(func() { src.probe.at(pointJoined) })
 }
 
 // doc returns auth.json decoded.

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -40,7 +40,7 @@ const rereadFirst, rereadMax = 50 * time.Millisecond, time.Second
 
 // Points of a refresh where a test's probe runs.
 const (
-	pointJoined     = "joined"      // a caller joined the refresh of its stale token and is about to wait
+	pointJoined     = "joined"      // a caller joined the refresh of its stale token and is about to wait (via flight.Observed)
 	pointBeforeLock = "before-lock" // before taking tokenhost's own lock
 	pointLocked     = "locked"      // tokenhost's own lock is held
 	pointRereadMiss = "reread-miss" // a re-read after refresh_token_reused found auth.json unchanged
@@ -50,11 +50,7 @@ const (
 // ends stops waiting at once; the refresh itself runs on, bounded by lock_timeout, timeout and reuse_wait,
 // so a token redeemed at the endpoint is always written back.
 func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
-	var joined func()
-	if s.probe.at != nil {
-		joined = func() { s.reach(pointJoined) }
-	}
-	return s.sf.Do(ctx, flight.RefreshKey(stale), joined, func() (sdk.Token, error) {
+	return s.sf.Do(ctx, flight.RefreshKey(stale), func() (sdk.Token, error) {
 		return s.lockedRefresh(context.WithoutCancel(ctx), cfg, stale)
 	})
 }
@@ -193,9 +189,9 @@ func (s *source) flush(ctx context.Context, cfg *config, what string) {
 	switch {
 	case err != nil && what == "refreshed":
 		slog.Warn("codex: the refreshed tokens could not be written to auth.json; serving them from memory and writing them again on every call. The old refresh token is spent: if tokenhost stops before a write succeeds, sign in again with `codex login`. Make the file and its directory writable.",
-			"file", path, "error", pathReason(err))
+			"file", path, "error", pathmsg.Reason(err))
 	case err != nil:
-		slog.Warn("codex: the refreshed tokens still cannot be written to auth.json; serving them from memory", "file", path, "error", pathReason(err))
+		slog.Warn("codex: the refreshed tokens still cannot be written to auth.json; serving them from memory", "file", path, "error", pathmsg.Reason(err))
 	case res == credfile.Superseded:
 		slog.Info("codex: auth.json was rewritten by another program; keeping the file's tokens and dropping the unsaved ones", "file", path)
 	case res == credfile.Written && what == "unsaved":
@@ -253,24 +249,11 @@ func lockFiles(ctx context.Context, cfg *config, paths ...string) (func(), error
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil, err
 	case !errors.As(err, &le):
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock beside %s (%s)", cfg.authFile, pathReason(err))}
+		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock beside %s (%s)", cfg.authFile, pathmsg.Reason(err))}
 	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("could not lock %s within %s: another process is refreshing or writing the same auth.json; try again, or raise lock_timeout", le.Path, cfg.lockTimeout)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fileError(cfg.authFile, fs.ErrNotExist)
 	}
-	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s (%s); the directory must be writable", le.Path, pathReason(le.Err))}
-}
-
-// pathReason returns the reason of a file system error without its path.
-func pathReason(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Op + ": " + pe.Err.Error()
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Op + ": " + le.Err.Error()
-	}
-	return err.Error()
+	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s (%s); the directory must be writable", le.Path, pathmsg.Reason(le.Err))}
 }

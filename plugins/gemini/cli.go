@@ -17,6 +17,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
+	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -35,7 +36,7 @@ func (s *source) cliToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		return f.token(cfg.quotaProject), nil
 	}
 	stale := f.accessToken
-	t, err := s.sf.Do(ctx, flight.RefreshKey(stale), nil, func() (sdk.Token, error) {
+	t, err := s.sf.Do(ctx, flight.RefreshKey(stale), func() (sdk.Token, error) {
 		return s.cliRefresh(ctx, cfg, stale)
 	})
 	if err != nil && sdk.IsKind(err, sdk.KindUnavailable) && stale != "" && time.Now().Before(f.expiry) {
@@ -118,11 +119,11 @@ func (s *source) currentCreds(ctx context.Context, cfg *config) (*credsFile, err
 // no longer holds the tokens the refresh replaced, the CLI stored a newer sign-in, which wins. what
 // ("refreshed" or "unsaved") words the log line; redact lists values an error must not show.
 func (s *source) flushCreds(ctx context.Context, cfg *config, what string, redact []string) {
-	res, err := s.pending.Flush(ctx, cfg.credsFile, credsMark, encodeUnsavedCreds, s.testHookBeforeRename)
+	res, err := s.pending.Flush(ctx, cfg.credsFile, credsMark, encodeUnsavedCreds, s.probe.beforeRename)
 	switch {
 	case err != nil && what == "refreshed":
 		slog.Warn("gemini: the refreshed sign-in could not be written to oauth_creds.json; serving it from memory and writing it again on every call. Make the file and its directory writable.",
-			"file", cfg.credsFile, "error", tokenhttp.Clean(pathErrReason(err), tokenhttp.MaxDescription, redact))
+			"file", cfg.credsFile, "error", tokenhttp.Clean(pathmsg.Reason(err), tokenhttp.MaxDescription, redact))
 	case err != nil:
 		slog.Warn("gemini: the refreshed sign-in still cannot be written to oauth_creds.json; serving it from memory", "file", cfg.credsFile)
 	case res == credfile.Superseded:
@@ -191,8 +192,8 @@ func cliFileError(path string, err error) error {
 // function that releases it.
 func (s *source) lock(ctx context.Context, cfg *config) (func(), error) {
 	path := credfile.LockPath(cfg.credsFile)
-	if s.testHookLocking != nil {
-		s.testHookLocking()
+	if s.probe.locking != nil {
+		s.probe.locking()
 	}
 	unlock, err := credfile.Lock(ctx, path, cfg.lockTimeout)
 	switch {
@@ -201,7 +202,7 @@ func (s *source) lock(ctx context.Context, cfg *config) (func(), error) {
 	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("another process held the lock %s for more than lock_timeout (%s); try again, or raise lock_timeout", path, cfg.lockTimeout)
 	}
-	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s: %s", path, pathErrReason(err))}
+	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s: %s", path, pathmsg.Reason(err))}
 }
 
 // redeem sends the refresh grant to the token endpoint as the Gemini CLI does: a form-encoded POST with the

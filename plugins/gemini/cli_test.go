@@ -350,7 +350,7 @@ func TestConcurrentInstancesRefreshOnce(t *testing.T) {
 	lockingCh := make(chan struct{}, 2)
 	srcs := []*source{configure(t, cliOptions(g, path, nil)), configure(t, cliOptions(g, path, nil))}
 	for _, s := range srcs {
-		s.testHookLocking = func() {
+		s.probe.locking = func() {
 			mu.Lock()
 			locking++
 			mu.Unlock()
@@ -411,7 +411,7 @@ func TestCrashBeforeRenameKeepsFile(t *testing.T) {
 	}
 	src := configure(t, cliOptions(g, path, nil))
 	sawTemp := ""
-	src.testHookBeforeRename = func(tmp string) error {
+	src.probe.beforeRename = func(tmp string) error {
 		sawTemp = tmp
 		if _, err := os.Stat(tmp); err != nil {
 			t.Errorf("the temporary file is missing before the rename: %v", err)
@@ -446,7 +446,7 @@ func TestCrashBeforeRenameKeepsFile(t *testing.T) {
 	}
 
 	// Without the crash, the next call writes the unsaved sign-in, other fields kept.
-	src.testHookBeforeRename = nil
+	src.probe.beforeRename = nil
 	tok, err := src.Token(t.Context())
 	if err != nil {
 		t.Fatal(sdk.KindOf(err))
@@ -467,7 +467,7 @@ func TestUnsavedSignInYieldsToANewerFile(t *testing.T) {
 	path := credsPath(t)
 	writeExpired(t, path, nil)
 	src := configure(t, cliOptions(g, path, nil))
-	src.testHookBeforeRename = func(string) error { return errors.New("read-only file system") }
+	src.probe.beforeRename = func(string) error { return errors.New("read-only file system") }
 	if _, err := src.Token(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -476,7 +476,7 @@ func TestUnsavedSignInYieldsToANewerFile(t *testing.T) {
 	if err := fakes.WriteGeminiCreds(path, fresh, "1//fresh-refresh", time.Now().Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
-	src.testHookBeforeRename = nil
+	src.probe.beforeRename = nil
 	tok, err := src.Token(t.Context())
 	if err != nil || tok.Value != fresh {
 		t.Fatalf("got %v, want the new sign-in's token", err)
@@ -494,7 +494,7 @@ func TestRefreshHoldsLockAcrossWrite(t *testing.T) {
 	src := configure(t, cliOptions(g, path, map[string]any{"lock_timeout": "200ms"}))
 	other := configure(t, cliOptions(g, path, map[string]any{"lock_timeout": "200ms"}))
 	// While src is between write and rename, its lock must still be held: other times out on it.
-	src.testHookBeforeRename = func(string) error {
+	src.probe.beforeRename = func(string) error {
 		_, err := other.Refresh(t.Context(), sdk.Token{Value: "ya29.whatever"})
 		if sdk.KindOf(err) != sdk.KindUnavailable || !strings.Contains(err.Error(), "lock") {
 			t.Errorf("a second instance was not kept out by the lock: %v", err)

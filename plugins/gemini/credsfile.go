@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -201,18 +202,5 @@ func fileError(path string, err error, next string) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot read %s: %s", path, pathErrReason(err))}
-}
-
-// pathErrReason returns an OS error's reason without the path it carries.
-func pathErrReason(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		return le.Err.Error()
-	}
-	return err.Error()
+	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot read %s: %s", path, pathmsg.Reason(err))}
 }

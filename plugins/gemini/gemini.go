@@ -26,11 +26,13 @@ type source struct {
 	mu      sync.Mutex
 	pending credfile.Pending[unsavedCreds] // a refreshed sign-in oauth_creds.json does not hold yet
 
-	// testHookBeforeRename, when set, runs between writing the new oauth_creds.json and renaming it into
-	// place; an error aborts the write (crash injection).
-	testHookBeforeRename func(tmp string) error
-	// testHookLocking, when set, runs just before the plugin waits for the lock on oauth_creds.json.
-	testHookLocking func()
+	probe probes // zero outside tests
+}
+
+// probes let a test observe and steer the plugin; every field is nil outside tests.
+type probes struct {
+	beforeRename func(tmp string) error // between writing oauth_creds.json's temporary file and renaming it
+	locking      func()                 // just before the plugin waits for the lock on oauth_creds.json
 }
 
 // New returns an unconfigured gemini Source.
@@ -92,7 +94,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		}
 		return sdk.Token{Value: cfg.static, Type: "Bearer", Headers: quotaHeaders(cfg.quotaProject)}, nil
 	case SourceGeminiCLI:
-		return s.sf.Do(ctx, flight.RefreshKey(stale.Value), nil, func() (sdk.Token, error) {
+		return s.sf.Do(ctx, flight.RefreshKey(stale.Value), func() (sdk.Token, error) {
 			return s.cliRefresh(ctx, cfg, stale.Value)
 		})
 	}

@@ -89,7 +89,7 @@ func TestHelperProcess(t *testing.T) {
 		t.Skip("helper process for TestTwoProcessesRefreshOnce")
 	}
 	src := New().(*source)
-	src.testHookLocking = func() { fmt.Println("locking") }
+	src.probe.locking = func() { fmt.Println("locking") }
 	opts := map[string]any{
 		"source": SourceGeminiCLI, "creds_file": os.Getenv("HELPER_CREDS"), "token_url": os.Getenv("HELPER_TOKEN_URL"),
 		"client_id": testClientID, "client_secret": testClientSecret,

@@ -23,16 +23,11 @@ type Group struct {
 func Observed(joined func()) *Group { return &Group{joined: joined} }
 
 // Do runs fn once for all concurrent callers with the same key and hands each its result. A caller whose
-// ctx ends stops waiting at once with ctx's error; fn goes on for the others. waiting, when not nil, runs
-// like an Observed Group's joined function; it remains only until the codex plugin builds its Group with
-// Observed.
-func (g *Group) Do(ctx context.Context, key string, waiting func(), fn func() (sdk.Token, error)) (sdk.Token, error) {
+// ctx ends stops waiting at once with ctx's error; fn goes on for the others.
+func (g *Group) Do(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
 	ch := g.sf.DoChan(key, func() (any, error) { return fn() })
 	if g.joined != nil {
 		g.joined()
-	}
-	if waiting != nil {
-		waiting()
 	}
 	select {
 	case <-ctx.Done():

@@ -21,7 +21,7 @@ func TestObservedGroupSharesOneFetch(t *testing.T) {
 		done.Add(1)
 		go func() {
 			defer done.Done()
-			tok, _ := g.Do(context.Background(), "k", nil, func() (sdk.Token, error) {
+			tok, _ := g.Do(context.Background(), "k", func() (sdk.Token, error) {
 				calls.Add(1)
 				<-release
 				return sdk.Token{Value: "v"}, nil
@@ -48,7 +48,7 @@ func TestCallerStopsWaitingWhenItsContextEnds(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := g.Do(ctx, "k", nil, func() (sdk.Token, error) {
+	_, err := g.Do(ctx, "k", func() (sdk.Token, error) {
 		<-release
 		return sdk.Token{}, nil
 	})

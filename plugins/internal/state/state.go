@@ -62,7 +62,7 @@ func (s *Slot[C]) Reuse(ctx context.Context, g *flight.Group, key string, usable
 	if cur := s.Cached(); usable(cur) {
 		return cur, nil
 	}
-	return g.Do(ctx, key, nil, func() (sdk.Token, error) {
+	return g.Do(ctx, key, func() (sdk.Token, error) {
 		if cur := s.Cached(); usable(cur) {
 			return cur, nil
 		}
