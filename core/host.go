@@ -131,10 +131,13 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 
 // pluginCommand returns how to start the provider's plugin process.
 func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte, error) {
-	if _, ok := builtins[pc.Plugin]; ok {
+	if isBuiltin(pc.Plugin) {
 		return func() (*exec.Cmd, []byte, error) {
 			exe := opts.PluginExecutable
 			if exe == "" {
+				if _, ok := lookupBuiltin(pc.Plugin); !ok {
+					return nil, nil, fmt.Errorf("provider %s: built-in plugin %q is not compiled into this program: add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+				}
 				if !servePluginChecked.Load() {
 					return nil, nil, fmt.Errorf("provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
 				}

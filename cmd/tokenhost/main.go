@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/tokenhost/tokenhost/core"
+	_ "github.com/tokenhost/tokenhost/plugins/builtin" // the built-in plugins, served by ServeIfPlugin
 )
 
 func main() {
