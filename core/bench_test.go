@@ -94,13 +94,13 @@ func transports(b *testing.B) (string, []struct {
 func newBenchHost(b *testing.B, src sdk.Source, upstreamURL string) (*Host, *provider) {
 	pc := testProvider(upstreamURL)
 	base := benchBase(b)
-	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}}, Base: base, Logger: newTestLogger(io.Discard)})
+	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}}, Base: base, Logger: newTestLogger(io.Discard),
+		InProcess: map[string]sdk.Source{"p": src}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close() })
 	p := h.providers["p"]
-	p.proc.local = src
 	return h, p
 }
 

@@ -216,13 +216,13 @@ func newTestHost(t *testing.T, src sdk.Source, pc *config.Provider, clk *clock, 
 	base.MaxIdleConnsPerHost = 256
 	t.Cleanup(base.CloseIdleConnections)
 	cfg := &config.Config{Providers: []*config.Provider{pc}, Source: "test"}
-	h, err := Open(context.Background(), Options{Config: cfg, Base: base, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	h, err := Open(context.Background(), Options{Config: cfg, Base: base, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		InProcess: map[string]sdk.Source{pc.Name: src}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
 	p := h.providers[pc.Name]
-	p.proc.local = src
 	if clk != nil {
 		p.cache.now = clk.now
 	}

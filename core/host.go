@@ -36,6 +36,9 @@ type Options struct {
 	Base http.RoundTripper
 	// Logger receives the host's and the plugins' log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// InProcess runs the named providers' sources inside this process instead of starting their plugins:
+	// no process isolation, for sources written in plain Go and for tests of programs built on the host.
+	InProcess map[string]sdk.Source
 }
 
 // Host owns every configured provider's plugin process and shared wrapper.
@@ -43,7 +46,6 @@ type Host struct {
 	cfg       *config.Config
 	providers map[string]*provider
 	log       *slog.Logger
-	metrics   *metrics
 	closeOnce sync.Once
 }
 
@@ -60,7 +62,6 @@ type provider struct {
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
-	metrics  *metrics
 
 	transportOnce     sync.Once
 	tr                *transport
@@ -90,11 +91,8 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		base = http.DefaultTransport
 	}
 	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
-	h.metrics = newMetrics(h)
 	for _, pc := range cfg.Providers {
-		p := newProvider(pc, opts, base, logger.With("provider", pc.Name))
-		p.metrics = h.metrics
-		h.providers[pc.Name] = p
+		h.providers[pc.Name] = newProvider(pc, opts, base, logger.With("provider", pc.Name))
 	}
 	return h, nil
 }
@@ -106,7 +104,7 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 			p.retry[s] = true
 		}
 	}
-	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), logger: log, onStart: func(info sdk.Info) error {
+	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), local: opts.InProcess[pc.Name], logger: log, onStart: func(info sdk.Info) error {
 		s, err := resolveSettings(pc, info)
 		if err != nil {
 			return err
@@ -180,10 +178,14 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 // fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when
 // stale must be replaced (and when Token hands back an already expired token).
 func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, err error) {
-	if p.metrics != nil {
-		start := time.Now()
-		defer func() { p.metrics.observeFetch(p.name, time.Since(start), err) }()
-	}
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			p.stats.fetchFailed.observe(time.Since(start))
+		} else {
+			p.stats.fetchOK.observe(time.Since(start))
+		}
+	}()
 	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
 		err := p.proc.call(ctx, func(src sdk.Source) error {
@@ -333,53 +335,6 @@ func (h *Host) Start(ctx context.Context) map[string]error {
 	}
 	wg.Wait()
 	return errs
-}
-
-// Status describes one provider for `check`, `/providers` and embedders; it never holds a token.
-type Status struct {
-	// Name is the provider's name.
-	Name string
-	// Plugin is the configured plugin (built-in name or path).
-	Plugin string
-	// Running reports whether the plugin process is up.
-	Running bool
-	// Info is what the plugin reported about itself (zero until started).
-	Info sdk.Info
-	// Upstream is the resolved upstream base URL ("" until started).
-	Upstream string
-	// Expiry is the cached token's expiry (zero: none cached, or unknown).
-	Expiry time.Time
-	// HasToken reports whether a usable token is cached.
-	HasToken bool
-	// UpstreamBreaker and TokenBreaker are the breakers' states ("closed", "open", "half-open").
-	UpstreamBreaker, TokenBreaker string
-	// LastError is the last token or start error, already free of secrets.
-	LastError string
-	// Stats are the provider's counters.
-	Stats Stats
-}
-
-// Status returns the status of every configured provider, sorted by name.
-func (h *Host) Status() []Status {
-	out := make([]Status, 0, len(h.providers))
-	for _, name := range h.cfg.Names() {
-		p := h.providers[name]
-		info, running := p.proc.started()
-		st := Status{Name: name, Plugin: p.cfg.Plugin, Running: running, Info: info,
-			UpstreamBreaker: p.breaker.State().String(), TokenBreaker: p.tokens.State().String(), Stats: p.stats.snapshot()}
-		st.Stats.PluginStarts = p.proc.startCount()
-		if s := p.settings.Load(); s != nil {
-			st.Upstream = s.upstream.String()
-		}
-		if e := p.cache.cur.Load(); e != nil {
-			st.Expiry, st.HasToken = e.expiry, e.usable(time.Now())
-		}
-		if le := p.lastErr.Load(); le != nil {
-			st.LastError = *le
-		}
-		out = append(out, st)
-	}
-	return out
 }
 
 // Config returns the configuration the host runs with.

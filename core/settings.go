@@ -20,6 +20,7 @@ type settings struct {
 	header       string   // canonical header name
 	scheme       string   // prefix before the value, "" for none
 	info         sdk.Info
+	endpoint     Endpoint // upstream and header, as Host.Endpoint hands them out
 }
 
 // resolveSettings merges the provider's config with the plugin's Info defaults.
@@ -67,6 +68,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		s.scheme = cfg.Scheme
 	}
 	s.header = textproto.CanonicalMIMEHeaderKey(s.header)
+	s.endpoint = Endpoint{Upstream: u, Header: s.header}
 	return s, nil
 }
 

@@ -1,6 +1,7 @@
-package core
+package proxy
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +11,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // BenchmarkProxy drives tokenhost's proxy and a bare httputil.ReverseProxy (Rewrite) that sets a static header
@@ -29,8 +34,13 @@ func BenchmarkProxy(b *testing.B) {
 	bareSrv := httptest.NewServer(bare)
 	b.Cleanup(bareSrv.Close)
 
-	h, _ := newBenchHost(b, staticSource{tok}, up.URL)
-	thSrv := httptest.NewServer(h.Handler(ProxyOptions{AccessLog: newTestLogger(io.Discard)}))
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{testProvider(up.URL)}},
+		Base: benchBase(b), Logger: newTestLogger(io.Discard), InProcess: map[string]sdk.Source{"p": staticSource{tok}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	thSrv := httptest.NewServer(Handler(h, Options{AccessLog: newTestLogger(io.Discard)}))
 	b.Cleanup(thSrv.Close)
 
 	for _, tc := range []struct{ name, url string }{
@@ -70,4 +80,38 @@ func BenchmarkProxy(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchServer is the loopback upstream: 200 and a small body for the expected bearer.
+func benchServer(b *testing.B, want string) *httptest.Server {
+	body := []byte(`{"id":"x","object":"chat.completion","choices":[]}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if want != "" && r.Header.Get("Authorization") != "Bearer "+want {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Write(body)
+	}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchBase(b *testing.B) *http.Transport {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	b.Cleanup(tr.CloseIdleConnections)
+	return tr
+}
+
+// staticSource always hands out the same token.
+type staticSource struct{ tok string }
+
+func (s staticSource) Configure(context.Context, map[string]any) (sdk.Info, error) {
+	return sdk.Info{Name: "static"}, nil
+}
+func (s staticSource) Token(context.Context) (sdk.Token, error) {
+	return sdk.Token{Value: s.tok, Expiry: time.Now().Add(time.Hour)}, nil
+}
+func (s staticSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return s.Token(ctx)
 }
