@@ -134,14 +134,14 @@ func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte,
 			exe := opts.PluginExecutable
 			if exe == "" {
 				if _, ok := lookupBuiltin(pc.Plugin); !ok {
-					return nil, nil, fmt.Errorf("provider %s: built-in plugin %q is not compiled into this program: add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+					return nil, nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q is not compiled into this program: add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
 				}
 				if !servePluginChecked.Load() {
-					return nil, nil, fmt.Errorf("provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+					return nil, nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
 				}
 				self, err := os.Executable()
 				if err != nil {
-					return nil, nil, fmt.Errorf("provider %s: cannot find this program's executable to run built-in plugin %q: %v; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
+					return nil, nil, providerErrorf(pc.Name, "provider %s: cannot find this program's executable to run built-in plugin %q: %w; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
 				}
 				exe = self
 			}
@@ -152,7 +152,7 @@ func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte,
 	}
 	return func() (*exec.Cmd, []byte, error) {
 		if !strings.ContainsRune(pc.Plugin, filepath.Separator) && !strings.HasPrefix(pc.Plugin, ".") {
-			return nil, nil, fmt.Errorf("providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
+			return nil, nil, providerErrorf(pc.Name, "providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
 		}
 		sum, err := verifyExecutable(pc.Name, pc.Plugin, pc.SHA256)
 		if err != nil {
@@ -170,7 +170,7 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 	}
 	s := p.settings.Load()
 	if s == nil {
-		return nil, fmt.Errorf("provider %s: plugin started without settings", p.name)
+		return nil, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}
 	return s, nil
 }
@@ -201,7 +201,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			return err
 		})
 		if err == nil && tok.Value == "" {
-			err = sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin)
+			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
 		}
 		return tok, err
 	})
@@ -211,18 +211,18 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		return sdk.Token{}, err
 	}
 	if p.settings.Load() == nil {
-		return sdk.Token{}, fmt.Errorf("provider %s: plugin started without settings", p.name)
+		return sdk.Token{}, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}
 	p.lastErr.Store(nil)
 	return tok, nil
 }
 
-// describe makes sure an error names the provider.
+// describe makes sure an error names the provider: errors this package worded for the provider pass as
+// they are; a plugin's error gets the provider's name (and a BadConfig key its config path); anything
+// else is wrapped.
 func (p *provider) describe(err error) error {
-	if strings.HasPrefix(err.Error(), "providers."+p.name) {
-		return err
-	}
-	if strings.Contains(err.Error(), "provider "+p.name) && sdk.KindOf(err) != sdk.KindBadConfig {
+	var named providerName
+	if errors.As(err, &named) && named.providerName() == p.name {
 		return err
 	}
 	var e *sdk.Error
@@ -231,9 +231,9 @@ func (p *provider) describe(err error) error {
 		if e.Kind == sdk.KindBadConfig && key != "" && !strings.HasPrefix(key, "providers.") {
 			key = "providers." + p.name + ".options." + key
 		}
-		return &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}
+		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}}
 	}
-	return fmt.Errorf("provider %s: %w", p.name, err)
+	return providerErrorf(p.name, "provider %s: %w", p.name, err)
 }
 
 func (p *provider) noteErr(err error) {

@@ -2,7 +2,6 @@ package core
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 )
@@ -65,7 +64,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		drain(resp)
 		p.stats.failures.Add(1)
-		return nil, fmt.Errorf("provider %s: upstream answered %d and the token could not be refreshed: %w", p.name, resp.StatusCode, err)
+		return nil, providerErrorf(p.name, "provider %s: upstream answered %d and the token could not be refreshed: %w", p.name, resp.StatusCode, err)
 	}
 	again := withToken(req, fresh)
 	if out.GetBody != nil && out.Body != nil && out.Body != http.NoBody {
@@ -158,7 +157,7 @@ func (t *transport) client() *http.Client {
 
 func (t *transport) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return fmt.Errorf("provider %s: stopped after 10 redirects", t.p.name)
+		return providerErrorf(t.p.name, "provider %s: stopped after 10 redirects", t.p.name)
 	}
 	if s := t.p.settings.Load(); s == nil || !s.allowed(req.URL) {
 		req.Header.Del("Authorization")
