@@ -168,7 +168,7 @@ func BenchmarkHotPathOnly(b *testing.B) {
 	}{
 		{"bare", bareTransport{base: instant, hdr: "Bearer " + tok}},
 		{"x-oauth2", &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, oauthStatic{tok}), Base: instant}},
-		{"tokenhost", &transport{p: p, base: instant}},
+		{"tokenhost", p.newTransport(instant)},
 	} {
 		b.Run(tc.name+"/serial", func(b *testing.B) {
 			req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/x", nil)

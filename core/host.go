@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -58,15 +59,13 @@ type provider struct {
 	cache    *tokenCache
 	breaker  *upstreamBreaker
 	tokens   *tokenBreaker
-	retry    [1000]bool // indexed by status code; retry_statuses are 100-599
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
 
-	transportOnce     sync.Once
-	tr                *transport
-	base              http.RoundTripper
-	notReplayableOnce sync.Once
+	transportOnce sync.Once
+	tr            *transport
+	base          http.RoundTripper
 }
 
 // Open loads the configuration and prepares every provider; plugin processes start on first use.
@@ -99,11 +98,6 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 
 func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log *slog.Logger) *provider {
 	p := &provider{name: pc.Name, cfg: pc, log: log, base: base}
-	for _, s := range pc.RetryStatuses {
-		if s >= 0 && s < len(p.retry) {
-			p.retry[s] = true
-		}
-	}
 	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), local: opts.InProcess[pc.Name], logger: log, onStart: func(info sdk.Info) error {
 		s, err := resolveSettings(pc, info)
 		if err != nil {
@@ -312,8 +306,14 @@ func (h *Host) Client(provider string) (*http.Client, error) {
 }
 
 func (p *provider) transport() *transport {
-	p.transportOnce.Do(func() { p.tr = &transport{p: p, base: p.base} })
+	p.transportOnce.Do(func() { p.tr = p.newTransport(p.base) })
 	return p.tr
+}
+
+// newTransport builds a wrapper over base from the provider's pieces.
+func (p *provider) newTransport(base http.RoundTripper) *transport {
+	return &transport{provider: p.name, base: base, settings: &p.settings, start: p.start, cache: p.cache, breaker: p.breaker,
+		retry: statusSet(slices.Clone(p.cfg.RetryStatuses)), maxReplay: p.cfg.MaxReplayBytes, stats: &p.stats, log: p.log}
 }
 
 // Start starts every provider's plugin (as `check` and `serve --eager` do) and returns the first error of
