@@ -14,6 +14,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -21,7 +22,7 @@ import (
 // with the same load generator against the same loopback upstream, and reports p50/p99 latency.
 func BenchmarkProxy(b *testing.B) {
 	const tok = "bench-token-0123456789"
-	up := benchServer(b, tok)
+	up := hosttest.BenchServer(b, tok)
 	target, _ := url.Parse(up.URL)
 
 	bare := &httputil.ReverseProxy{
@@ -29,13 +30,13 @@ func BenchmarkProxy(b *testing.B) {
 			pr.SetURL(target)
 			pr.Out.Header.Set("Authorization", "Bearer "+tok)
 		},
-		Transport: benchBase(b),
+		Transport: hosttest.BenchBase(b),
 	}
 	bareSrv := httptest.NewServer(bare)
 	b.Cleanup(bareSrv.Close)
 
 	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{testProvider(up.URL)}},
-		Base: benchBase(b), Logger: newTestLogger(io.Discard), InProcess: map[string]sdk.Source{"p": staticSource{tok}}})
+		Base: hosttest.BenchBase(b), Logger: newTestLogger(io.Discard), InProcess: map[string]sdk.Source{"p": hosttest.StaticSource{Tok: tok}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func BenchmarkProxy(b *testing.B) {
 		{"bare-reverseproxy", bareSrv.URL + "/v1/chat/completions"},
 		{"tokenhost", thSrv.URL + "/p/v1/chat/completions"},
 	} {
-		client := &http.Client{Transport: benchBase(b)}
+		client := &http.Client{Transport: hosttest.BenchBase(b)}
 		b.Run(tc.name, func(b *testing.B) {
 			var mu sync.Mutex
 			var all []time.Duration
@@ -80,38 +81,4 @@ func BenchmarkProxy(b *testing.B) {
 			}
 		})
 	}
-}
-
-// benchServer is the loopback upstream: 200 and a small body for the expected bearer.
-func benchServer(b *testing.B, want string) *httptest.Server {
-	body := []byte(`{"id":"x","object":"chat.completion","choices":[]}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if want != "" && r.Header.Get("Authorization") != "Bearer "+want {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
-	return srv
-}
-
-func benchBase(b *testing.B) *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	b.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
-// staticSource always hands out the same token.
-type staticSource struct{ tok string }
-
-func (s staticSource) Configure(context.Context, map[string]any) (sdk.Info, error) {
-	return sdk.Info{Name: "static"}, nil
-}
-func (s staticSource) Token(context.Context) (sdk.Token, error) {
-	return sdk.Token{Value: s.tok, Expiry: time.Now().Add(time.Hour)}, nil
-}
-func (s staticSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
-	return s.Token(ctx)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 )
 
 func decodeError(t *testing.T, resp *http.Response) openAIError {
@@ -241,7 +242,7 @@ func TestProxyRevokedMidTrafficOneRefresh(t *testing.T) {
 	}
 	src.revokeAll()
 	before := src.refreshes.Load()
-	postAll(t, client, px.URL+"/p/x", 200, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) })
+	hosttest.PostAll(t, client, px.URL+"/p/x", 200, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) })
 	if got := src.refreshes.Load() - before; got != 1 {
 		t.Fatalf("refreshes = %d, want 1", got)
 	}

@@ -62,5 +62,5 @@ func TestLeanEmbedderLinksNoPluginLibraries(t *testing.T) {
 
 // TestReleaseBinaryShipsNoTestCode checks that the tokenhost command links nothing from tests/.
 func TestReleaseBinaryShipsNoTestCode(t *testing.T) {
-	forbid(t, "./cmd/tokenhost", "the release binary must not ship test code (the demo's fakes live in internal/fakes)", module+"/tests")
+	forbid(t, "./cmd/tokenhost", "the release binary must not ship test code (the demo's fakes live in internal/fakes)", module+"/tests", module+"/internal/hosttest")
 }
