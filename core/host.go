@@ -1,6 +1,8 @@
 // Package core is the tokenhost host: it loads the configuration, supervises provider plugin processes,
 // and owns the wrapper every provider shares — token cache, refresh-ahead, single-flight refresh, one
-// retry after a rejection, circuit breaking. Embedders import it.
+// retry after a rejection, circuit breaking. Embedders import it. It links no plugin: a blank import of
+// github.com/tokenhost/tokenhost/plugins/builtin compiles the built-ins in, and Options.PluginExecutable
+// runs those of an installed tokenhost binary instead. The proxy of `tokenhost serve` is package proxy.
 package core
 
 import (

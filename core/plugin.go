@@ -39,7 +39,7 @@ type pluginProc struct {
 	cmd      func() (cmd *exec.Cmd, checksum []byte, err error)
 	logger   *slog.Logger
 	onStart  func(sdk.Info) error // resolves the provider's settings from Info; an error aborts the start
-	local    sdk.Source           // in-process source instead of a plugin process (tests of the wrapper)
+	local    sdk.Source           // Options.InProcess: run this source in process, no plugin process
 
 	mu        sync.Mutex
 	client    *plugin.Client
