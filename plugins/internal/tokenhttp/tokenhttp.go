@@ -42,7 +42,7 @@ func CheckURL(raw, example string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !IsLoopback(u.Hostname()) {
+		if !sdk.IsLoopback(u.Hostname()) {
 			return "", fmt.Errorf("must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
 		}
 	default:
@@ -59,16 +59,6 @@ func Display(raw string) string {
 		return "the token endpoint"
 	}
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
-
-// IsLoopback reports whether host (a host name or IP address, without port or brackets) is localhost or a
-// loopback IP address: the only hosts plain http is accepted for.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // NewTransport returns a fresh transport with the settings of http.DefaultTransport (proxies from the
