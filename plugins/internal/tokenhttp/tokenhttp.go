@@ -51,16 +51,6 @@ func CheckURL(raw, example string) (string, error) {
 	return Display(raw), nil
 }
 
-// Display returns scheme://host/path of raw, without query, fragment or user information, or "the token
-// endpoint" when raw is not an absolute URL.
-func Display(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "the token endpoint"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
-
 // NewTransport returns a fresh transport with the settings of http.DefaultTransport (proxies from the
 // environment), so a plugin shares no connections with anyone else.
 func NewTransport() http.RoundTripper {
@@ -87,11 +77,6 @@ func IsTimeout(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// Transient reports whether an HTTP status means "try again later".
-func Transient(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
 }
 
 // DescribeType names the media type of a Content-Type header for a message.
