@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"net/url"
+
+	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // Endpoint is where a provider's requests go and which header carries its credential, resolved from the
@@ -13,6 +15,19 @@ type Endpoint struct {
 	Upstream *url.URL
 	// Header is the canonical name of the header the credential travels in.
 	Header string
+	// Scheme is the prefix before the credential in Header ("Bearer"), or "" for the bare value.
+	Scheme string
+}
+
+// Headers returns every header a request to the upstream carries for tok: the credential header, with
+// its scheme, and the token's extra headers (e.g. ChatGPT-Account-ID).
+func (e *Endpoint) Headers(tok sdk.Token) map[string]string {
+	out := make(map[string]string, len(tok.Headers)+1)
+	for k, v := range tok.Headers {
+		out[k] = v
+	}
+	out[e.Header] = credential(e.Scheme, tok.Value)
+	return out
 }
 
 // Endpoint returns the provider's resolved endpoint, starting its plugin if needed. After the first call
@@ -33,3 +48,12 @@ func (h *Host) Endpoint(ctx context.Context, provider string) (*Endpoint, error)
 
 // Logger returns the logger the host writes to.
 func (h *Host) Logger() *slog.Logger { return h.log }
+
+// credential returns the header value of a token: scheme, a space and the token, or the bare token when
+// scheme is "".
+func credential(scheme, tok string) string {
+	if scheme == "" {
+		return tok
+	}
+	return scheme + " " + tok
+}

@@ -67,7 +67,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		s.scheme = cfg.Scheme
 	}
 	s.header = textproto.CanonicalMIMEHeaderKey(s.header)
-	s.endpoint = Endpoint{Upstream: u, Header: s.header}
+	s.endpoint = Endpoint{Upstream: u, Header: s.header, Scheme: s.scheme}
 	return s, nil
 }
 
@@ -96,12 +96,7 @@ func (s *settings) allowed(u *url.URL) bool {
 }
 
 // value returns the header value for a token.
-func (s *settings) value(tok string) string {
-	if s.scheme == "" {
-		return tok
-	}
-	return s.scheme + " " + tok
-}
+func (s *settings) value(tok string) string { return credential(s.scheme, tok) }
 
 // normHostPort returns host:port in lower case with the scheme's default port filled in.
 func normHostPort(scheme, hostport string) string {
