@@ -26,6 +26,7 @@ type clientAuth struct {
 	id     string
 	secret string
 	key    *signingKey // private_key_jwt
+	issuer string      // the issuer option: a second audience of client assertions
 }
 
 // apply adds the client's authentication to a request to endpoint.
@@ -38,7 +39,7 @@ func (a *clientAuth) apply(form url.Values, req *http.Request, endpoint string) 
 		form.Set("client_id", a.id)
 		form.Set("client_secret", a.secret)
 	case authJWT:
-		jwt, err := a.key.sign(claims{iss: a.id, sub: a.id, aud: endpoint}, time.Now())
+		jwt, err := a.key.sign(claims{iss: a.id, sub: a.id, aud: endpoint, aud2: a.issuer}, time.Now())
 		if err != nil {
 			return err
 		}

@@ -135,6 +135,7 @@ func (c *config) parseEndpoint(o sdk.Options, spec grantSpec) error {
 	if c.auth, err = parseClientAuth(o, id, secret, spec.needsAuth); err != nil {
 		return err
 	}
+	c.auth.issuer = e.issuer
 	if secret != "" {
 		c.secrets = append(c.secrets, secret)
 	}

@@ -106,7 +106,6 @@ func (g *static) fetch(ctx context.Context, c *config, stale string) (sdk.Token,
 
 func (g *static) refused(string, string) error { return nil }
 
-
 // asFailure is errors.As for *failure.
 func asFailure(err error, f **failure) bool { return errors.As(err, f) }
 

@@ -101,6 +101,7 @@ func parsePEMKey(block *pem.Block) (crypto.Signer, error) {
 // claims are the registered claims of an assertion.
 type claims struct {
 	iss, sub, aud string
+	aud2          string // a second audience, when set
 }
 
 // sign returns a compact JWT with iss, sub, aud, a unique jti, iat, nbf and a short exp.
@@ -117,8 +118,12 @@ func (k *signingKey) sign(c claims, now time.Time) (string, error) {
 	if _, err := rand.Read(jti); err != nil {
 		return "", sdk.Internal("no randomness for an assertion's jti: %v", err)
 	}
+	aud := jwt.Audience{c.aud}
+	if c.aud2 != "" && c.aud2 != c.aud {
+		aud = append(aud, c.aud2)
+	}
 	out, err := jwt.Signed(signer).Claims(jwt.Claims{
-		Issuer: c.iss, Subject: c.sub, Audience: jwt.Audience{c.aud}, ID: hex.EncodeToString(jti),
+		Issuer: c.iss, Subject: c.sub, Audience: aud, ID: hex.EncodeToString(jti),
 		IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now.Add(-30 * time.Second)),
 		Expiry: jwt.NewNumericDate(now.Add(assertionLifetime)),
 	}).Serialize()

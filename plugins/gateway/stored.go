@@ -106,5 +106,10 @@ func (g *storedGrant) token(si signIn) sdk.Token {
 
 // refused: the refresh token is dead (expired, revoked, or reused after rotation).
 func (g *storedGrant) refused(ep, detail string) error {
-	return sdk.ReauthRequired("token endpoint %s refused the stored sign-in (%s); %s", ep, detail, loginHint)
+	hint := ""
+	if g.c.auth.method == authJWT {
+		// Some servers answer a client assertion they cannot verify with invalid_grant too.
+		hint = "; if signing in again does not help, check private_key_file and kid"
+	}
+	return sdk.ReauthRequired("token endpoint %s refused the stored sign-in (%s); %s%s", ep, detail, loginHint, hint)
 }
