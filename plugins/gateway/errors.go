@@ -50,6 +50,11 @@ func (c *config) oauthError(ep string, status int, code, desc string) error {
 		return sdk.BadConfig("grant", "token endpoint %s does not support the %s grant (%s); check that the client may use it", ep, c.grant.name(), detail)
 	case "invalid_grant":
 		return c.grant.refused(ep, detail)
+	case "invalid_request":
+		// RFC 8693 §2.2.2: token exchange answers an invalid subject or actor token with invalid_request.
+		if g, ok := c.grant.(*tokenExchange); ok {
+			return g.refused(ep, detail)
+		}
 	}
 	switch tokenhttp.Classify(status, code) {
 	case sdk.KindUnavailable:
