@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -21,7 +23,7 @@ const DefaultTimeout = 30 * time.Second
 // knownOptions lists every option the plugin reads.
 var knownOptions = []string{
 	"grant", "issuer", "token_url", "device_authorization_url", "authorization_url", "revocation_url",
-	"client_id", "client_secret", "client_auth", "auth_style", "private_key_file", "kid", "cert_file", "key_file",
+	"client_id", "client_secret", "client_auth", "auth_style", "private_key_file", "kid", "cert_file", "key_file", "ca_file",
 	"scopes", "audience", "resource", "extra_params", "extra_headers", "token_response", "timeout", "store",
 	"refresh_token",
 	"subject_token_file", "subject_token_env", "subject_token_command", "subject_token_type",
@@ -181,27 +183,43 @@ func (c *config) parseKeys(o sdk.Options) error {
 	if err != nil {
 		return err
 	}
-	if c.auth.method != authTLS {
-		if certFile != "" {
-			return sdk.BadConfig("cert_file", "is read only with client_auth tls_client_auth")
-		}
+	caFile, err := o.String("ca_file", "")
+	if err != nil {
+		return err
+	}
+	if c.auth.method != authTLS && certFile != "" {
+		return sdk.BadConfig("cert_file", "is read only with client_auth tls_client_auth")
+	}
+	if c.auth.method != authTLS && caFile == "" {
 		return nil
 	}
-	if certFile == "" || keyFile == "" {
-		return sdk.BadConfig("cert_file", "cert_file and key_file are required with client_auth tls_client_auth")
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return sdk.BadConfig("ca_file", "cannot read %s: %s", caFile, describeFSError(err))
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return sdk.BadConfig("ca_file", "%s holds no PEM certificate", caFile)
+		}
+		tc.RootCAs = pool
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return sdk.BadConfig("cert_file", "cannot load the client certificate from cert_file and key_file: %s", describeFSError(err))
+	if c.auth.method == authTLS {
+		if certFile == "" || keyFile == "" {
+			return sdk.BadConfig("cert_file", "cert_file and key_file are required with client_auth tls_client_auth")
+		}
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return sdk.BadConfig("cert_file", "cannot load the client certificate from cert_file and key_file: %s", describeFSError(err))
+		}
+		tc.Certificates = []tls.Certificate{cert}
 	}
 	t, ok := tokenhttp.NewTransport().(*http.Transport)
 	if !ok {
-		return sdk.Internal("no TLS transport for tls_client_auth")
+		return sdk.Internal("no TLS transport for the token endpoint")
 	}
-	if t.TLSClientConfig == nil {
-		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	t.TLSClientConfig.Certificates = []tls.Certificate{cert}
+	t.TLSClientConfig = tc
 	c.client = tokenhttp.NewClient(t, c.timeout)
 	return nil
 }

@@ -47,7 +47,7 @@ type grantSpec struct {
 // endpointOptions are read by every grant that calls a token endpoint.
 var endpointOptions = []string{
 	"issuer", "token_url", "device_authorization_url", "authorization_url", "revocation_url",
-	"client_id", "client_secret", "client_auth", "auth_style", "private_key_file", "kid", "cert_file",
+	"client_id", "client_secret", "client_auth", "auth_style", "private_key_file", "kid", "cert_file", "ca_file",
 	"scopes", "audience", "resource", "extra_params", "token_response",
 }
 
