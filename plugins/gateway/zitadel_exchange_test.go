@@ -93,3 +93,53 @@ func TestZitadelJWTBearer(t *testing.T) {
 		t.Fatalf("unknown kid: %v", err)
 	}
 }
+
+// Logout revokes the stored refresh token at the issuer's revocation endpoint (RFC 7009) and deletes the
+// stored sign-in; the revoked refresh token no longer works.
+func TestZitadelLogoutRevokes(t *testing.T) {
+	idp := newTestOP(t)
+	store := filepath.Join(t.TempDir(), "s.json")
+	src := newSource(withWait((&polls{}).wait))
+	if _, err := src.Configure(t.Context(), deviceOptions(idp, store)); err != nil {
+		t.Fatal(err)
+	}
+	ui := &showUI{then: func(p sdk.Prompt) { _ = idp.CompleteDeviceAuthorization(context.Background(), p.UserCode, opAdminUser) }}
+	if _, err := src.Login(t.Context(), ui); err != nil {
+		t.Fatal(err)
+	}
+	spent := readStore(t, store)
+	msg, err := src.Logout(t.Context())
+	if err != nil || !strings.Contains(msg, "Revoked at") || !strings.Contains(msg, "Deleted") {
+		t.Fatalf("Logout = %q, %v", msg, err)
+	}
+	if _, err := os.Stat(store); !os.IsNotExist(err) {
+		t.Fatalf("the stored sign-in is still there: %v", err)
+	}
+	if _, err := src.Token(t.Context()); !sdk.IsKind(err, sdk.KindReauthRequired) {
+		t.Fatalf("Token after logout: %v", err)
+	}
+	// The revoked refresh token is refused by the server.
+	if err := os.WriteFile(store, mustJSON(t, signIn{Version: storeVersion, RefreshToken: spent.RefreshToken}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Refresh(t.Context(), sdk.Token{Value: spent.AccessToken}); !sdk.IsKind(err, sdk.KindReauthRequired) {
+		t.Fatalf("revoked refresh token: %v", err)
+	}
+	// Logging out twice is fine.
+	os.Remove(store)
+	if msg, err := src.Logout(t.Context()); err != nil || !strings.Contains(msg, "nothing to revoke") {
+		t.Fatalf("second Logout = %q, %v", msg, err)
+	}
+}
+
+func TestLoginNeedsASignInGrant(t *testing.T) {
+	idp := newTestOP(t)
+	src := configure(t, map[string]any{"issuer": idp.issuer, "client_id": opServiceUser, "client_secret": opServiceSecret})
+	_, err := src.Login(t.Context(), &showUI{})
+	if !sdk.IsKind(err, sdk.KindBadConfig) || !strings.Contains(err.Error(), "device_code") {
+		t.Fatalf("Login with client_credentials: %v", err)
+	}
+	if _, err := src.Logout(t.Context()); !sdk.IsKind(err, sdk.KindBadConfig) {
+		t.Fatalf("Logout with client_credentials: %v", err)
+	}
+}
