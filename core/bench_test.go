@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
@@ -16,44 +15,10 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/sdk"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
-
-// benchServer is the one loopback server every transport benchmark talks to: 200 and a small body for
-// the expected bearer.
-func benchServer(b *testing.B, want string) *httptest.Server {
-	body := []byte(`{"id":"x","object":"chat.completion","choices":[]}`)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if want != "" && r.Header.Get("Authorization") != "Bearer "+want {
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Write(body)
-	}))
-	b.Cleanup(srv.Close)
-	return srv
-}
-
-func benchBase(b *testing.B) *http.Transport {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = 64
-	b.Cleanup(tr.CloseIdleConnections)
-	return tr
-}
-
-// staticSource always hands out the same token.
-type staticSource struct{ tok string }
-
-func (s staticSource) Configure(context.Context, map[string]any) (sdk.Info, error) {
-	return sdk.Info{Name: "static"}, nil
-}
-func (s staticSource) Token(context.Context) (sdk.Token, error) {
-	return sdk.Token{Value: s.tok, Expiry: time.Now().Add(time.Hour)}, nil
-}
-func (s staticSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
-	return s.Token(ctx)
-}
 
 type oauthStatic struct{ tok string }
 
@@ -78,29 +43,29 @@ func transports(b *testing.B) (string, []struct {
 	rt   http.RoundTripper
 }) {
 	const tok = "bench-token-0123456789"
-	srv := benchServer(b, tok)
-	h, _ := newBenchHost(b, staticSource{tok}, srv.URL)
+	srv := hosttest.BenchServer(b, tok)
+	h, _ := newBenchHost(b, hosttest.StaticSource{Tok: tok}, srv.URL)
 	th, _ := h.Transport("p")
 	return srv.URL, []struct {
 		name string
 		rt   http.RoundTripper
 	}{
-		{"bare", bareTransport{base: benchBase(b), hdr: "Bearer " + tok}},
-		{"x-oauth2", &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, oauthStatic{tok}), Base: benchBase(b)}},
+		{"bare", bareTransport{base: hosttest.BenchBase(b), hdr: "Bearer " + tok}},
+		{"x-oauth2", &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, oauthStatic{tok}), Base: hosttest.BenchBase(b)}},
 		{"tokenhost", th},
 	}
 }
 
 func newBenchHost(b *testing.B, src sdk.Source, upstreamURL string) (*Host, *provider) {
 	pc := testProvider(upstreamURL)
-	base := benchBase(b)
-	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}}, Base: base, Logger: newTestLogger(io.Discard)})
+	base := hosttest.BenchBase(b)
+	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}}, Base: base, Logger: newTestLogger(io.Discard),
+		InProcess: map[string]sdk.Source{"p": src}})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close() })
 	p := h.providers["p"]
-	p.proc.local = src
 	return h, p
 }
 
@@ -157,7 +122,7 @@ func BenchmarkHotPathOnly(b *testing.B) {
 	const tok = "bench-token-0123456789"
 	resp := &http.Response{StatusCode: 200, Body: http.NoBody}
 	instant := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
-	h, p := newBenchHost(b, staticSource{tok}, "https://api.example.com")
+	h, p := newBenchHost(b, hosttest.StaticSource{Tok: tok}, "https://api.example.com")
 	if _, err := h.Token(context.Background(), "p"); err != nil {
 		b.Fatal(err)
 	}
@@ -168,7 +133,7 @@ func BenchmarkHotPathOnly(b *testing.B) {
 	}{
 		{"bare", bareTransport{base: instant, hdr: "Bearer " + tok}},
 		{"x-oauth2", &oauth2.Transport{Source: oauth2.ReuseTokenSource(nil, oauthStatic{tok}), Base: instant}},
-		{"tokenhost", &transport{p: p, base: instant}},
+		{"tokenhost", p.newTransport(instant)},
 	} {
 		b.Run(tc.name+"/serial", func(b *testing.B) {
 			req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/x", nil)
@@ -207,7 +172,7 @@ func realGateway(b *testing.B) (*Host, *fakes.OAuthServer, *fakes.Upstream) {
 	pc := testProvider(up.URL())
 	pc.Name, pc.Plugin = "corp", "gateway"
 	pc.Options = map[string]any{"token_url": idp.TokenURL(), "client_id": "cid", "client_secret": "bench-secret"}
-	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}}, Base: benchBase(b), Logger: newTestLogger(io.Discard)})
+	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}}, Base: hosttest.BenchBase(b), Logger: newTestLogger(io.Discard)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,38 +3,89 @@ package core
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"sync"
 	"sync/atomic"
 
-	"github.com/tokenhost/tokenhost/plugins/azure"
-	"github.com/tokenhost/tokenhost/plugins/codex"
-	"github.com/tokenhost/tokenhost/plugins/gateway"
-	"github.com/tokenhost/tokenhost/plugins/gemini"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // envBuiltin names the built-in plugin a re-executed tokenhost process must serve.
 const envBuiltin = "TOKENHOST_BUILTIN_PLUGIN"
 
-// builtin is a plugin compiled into every tokenhost binary.
+// tokenhostBuiltins are the built-in plugins an installed tokenhost binary serves. A program that runs
+// them through Options.PluginExecutable knows their names without linking their code; the package
+// plugins/builtin registers exactly these.
+var tokenhostBuiltins = []string{"azure", "codex", "gateway", "gemini"}
+
+// builtin is a plugin compiled into this program and registered with RegisterBuiltin.
 type builtin struct {
 	new     func() sdk.Source
 	version string
 }
 
-// builtins are the plugins compiled into every tokenhost binary, by name.
-var builtins = map[string]builtin{
-	azure.Name:   {azure.New, azure.Version},
-	codex.Name:   {codex.New, codex.Version},
-	gateway.Name: {gateway.New, gateway.Version},
-	gemini.Name:  {gemini.New, gemini.Version},
+var (
+	builtinsMu sync.RWMutex
+	builtins   = map[string]builtin{}
+)
+
+// RegisterBuiltin makes the plugin name available in this program: ServeIfPlugin serves it when the host
+// re-executes this program, and a config may name it as a provider's plugin. It is called from the init
+// function of a plugin registry such as plugins/builtin, and panics when name is empty, newSource is nil
+// or name is registered twice.
+func RegisterBuiltin(name, version string, newSource func() sdk.Source) {
+	builtinsMu.Lock()
+	defer builtinsMu.Unlock()
+	if name == "" || newSource == nil {
+		panic("core.RegisterBuiltin: empty name or nil source constructor")
+	}
+	if _, dup := builtins[name]; dup {
+		panic("core.RegisterBuiltin: plugin " + name + " registered twice")
+	}
+	builtins[name] = builtin{new: newSource, version: version}
 }
 
-// BuiltinVersion returns the version of the built-in plugin name, or "" if there is none.
-func BuiltinVersion(name string) string { return builtins[name].version }
+func lookupBuiltin(name string) (builtin, bool) {
+	builtinsMu.RLock()
+	defer builtinsMu.RUnlock()
+	b, ok := builtins[name]
+	return b, ok
+}
 
-// Builtins returns the names of the built-in plugins, sorted.
+// isBuiltin reports whether name is a built-in plugin: registered in this program or served by an
+// installed tokenhost binary.
+func isBuiltin(name string) bool {
+	_, ok := lookupBuiltin(name)
+	return ok || slices.Contains(tokenhostBuiltins, name)
+}
+
+// BuiltinVersion returns the version of the built-in plugin name registered in this program, or "" if
+// it is not registered.
+func BuiltinVersion(name string) string {
+	b, _ := lookupBuiltin(name)
+	return b.version
+}
+
+// Builtins returns the names of the built-in plugins, sorted: those registered in this program and
+// those an installed tokenhost binary serves.
 func Builtins() []string {
+	builtinsMu.RLock()
+	out := slices.Clone(tokenhostBuiltins)
+	for n := range builtins {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	builtinsMu.RUnlock()
+	sort.Strings(out)
+	return out
+}
+
+// registered returns the names of the built-ins compiled into this program, sorted.
+func registered() []string {
+	builtinsMu.RLock()
+	defer builtinsMu.RUnlock()
 	out := make([]string, 0, len(builtins))
 	for n := range builtins {
 		out = append(out, n)
@@ -51,15 +102,18 @@ var servePluginChecked atomic.Bool
 // then returns true; in any other process it returns false at once. Call it first thing in main:
 //
 //	if core.ServeIfPlugin() { return }
+//
+// The plugins it can serve are those registered in this program, e.g. by a blank import of
+// github.com/tokenhost/tokenhost/plugins/builtin.
 func ServeIfPlugin() bool {
 	name := os.Getenv(envBuiltin)
 	if name == "" || os.Getenv(sdk.Handshake.MagicCookieKey) != sdk.Handshake.MagicCookieValue {
 		servePluginChecked.Store(true)
 		return false
 	}
-	b, ok := builtins[name]
+	b, ok := lookupBuiltin(name)
 	if !ok {
-		fmt.Fprintf(os.Stderr, "tokenhost: this binary has no built-in plugin %q (it has: %v); install a tokenhost that matches the host\n", name, Builtins())
+		fmt.Fprintf(os.Stderr, "tokenhost: this program has no built-in plugin %q (it has: %v); add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or install a tokenhost that matches the host\n", name, registered())
 		return true
 	}
 	sdk.Serve(b.new())

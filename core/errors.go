@@ -37,7 +37,40 @@ type PluginCrashError struct {
 	Provider string
 	// Message says what happened and what to look at.
 	Message string
+	// Err is why the last restart failed, if one did.
+	Err error
 }
 
 // Error implements error.
 func (e *PluginCrashError) Error() string { return e.Message }
+
+// Unwrap returns why the last restart failed, or nil.
+func (e *PluginCrashError) Unwrap() error { return e.Err }
+
+// ProviderError is an error of one provider whose message already names the provider (or its config
+// key) and says what to do next. It wraps its cause, so errors.Is, errors.As and sdk.KindOf see through
+// it, and the host adds no second "provider X:" prefix to it.
+type ProviderError struct {
+	// Provider is the provider's name.
+	Provider string
+	// Err is the error as worded for the user; its own Unwrap leads to the cause.
+	Err error
+}
+
+// Error implements error.
+func (e *ProviderError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the worded error, whose chain holds the cause.
+func (e *ProviderError) Unwrap() error { return e.Err }
+
+// providerErrorf formats an error of provider; a %w verb keeps the cause.
+func providerErrorf(provider, format string, args ...any) error {
+	return &ProviderError{Provider: provider, Err: fmt.Errorf(format, args...)}
+}
+
+// providerName is implemented by every error type of this package that names its provider.
+type providerName interface{ providerName() string }
+
+func (e *ProviderError) providerName() string    { return e.Provider }
+func (e *BreakerOpenError) providerName() string { return e.Provider }
+func (e *PluginCrashError) providerName() string { return e.Provider }

@@ -8,13 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -179,14 +179,7 @@ func bearerValid(src *fakeSource) func(r *http.Request) bool {
 }
 
 // testProvider returns a provider config with the defaults the loader would give, pointed at upstreamURL.
-func testProvider(upstreamURL string) *config.Provider {
-	return &config.Provider{
-		Name: "p", Plugin: "fake", Upstream: upstreamURL,
-		RefreshBefore: config.DefaultRefreshBefore, RetryStatuses: []int{401}, MaxReplayBytes: 1 << 20,
-		Breaker:      config.Breaker{Failures: 3, OpenFor: time.Hour},
-		FetchTimeout: 10 * time.Second, Options: map[string]any{},
-	}
-}
+func testProvider(upstreamURL string) *config.Provider { return hosttest.Provider(upstreamURL) }
 
 // logBuffer collects log output for assertions.
 type logBuffer struct {
@@ -216,13 +209,13 @@ func newTestHost(t *testing.T, src sdk.Source, pc *config.Provider, clk *clock, 
 	base.MaxIdleConnsPerHost = 256
 	t.Cleanup(base.CloseIdleConnections)
 	cfg := &config.Config{Providers: []*config.Provider{pc}, Source: "test"}
-	h, err := Open(context.Background(), Options{Config: cfg, Base: base, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	h, err := Open(context.Background(), Options{Config: cfg, Base: base, Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		InProcess: map[string]sdk.Source{pc.Name: src}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
 	p := h.providers[pc.Name]
-	p.proc.local = src
 	if clk != nil {
 		p.cache.now = clk.now
 	}
@@ -257,30 +250,3 @@ func newTestLogger(w io.Writer) *slog.Logger {
 }
 
 var errReauth = sdk.ReauthRequired("your sign-in expired; run `fake login` again")
-
-// postAll sends n POSTs at once (body(i) is the i-th body) and fails the test unless every one ends 200.
-func postAll(t *testing.T, c *http.Client, url string, n int, body func(i int) string) {
-	t.Helper()
-	codes := make([]int, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := c.Post(url, "application/json", strings.NewReader(body(i)))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
-		}()
-	}
-	wg.Wait()
-	for i, code := range codes {
-		if code != 200 {
-			t.Fatalf("request %d ended %d", i, code)
-		}
-	}
-}

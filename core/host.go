@@ -1,6 +1,8 @@
 // Package core is the tokenhost host: it loads the configuration, supervises provider plugin processes,
 // and owns the wrapper every provider shares — token cache, refresh-ahead, single-flight refresh, one
-// retry after a rejection, circuit breaking. Embedders import it.
+// retry after a rejection, circuit breaking. Embedders import it. It links no plugin: a blank import of
+// github.com/tokenhost/tokenhost/plugins/builtin compiles the built-ins in, and Options.PluginExecutable
+// runs those of an installed tokenhost binary instead. The proxy of `tokenhost serve` is package proxy.
 package core
 
 import (
@@ -12,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +39,9 @@ type Options struct {
 	Base http.RoundTripper
 	// Logger receives the host's and the plugins' log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// InProcess runs the named providers' sources inside this process instead of starting their plugins:
+	// no process isolation, for sources written in plain Go and for tests of programs built on the host.
+	InProcess map[string]sdk.Source
 }
 
 // Host owns every configured provider's plugin process and shared wrapper.
@@ -43,7 +49,6 @@ type Host struct {
 	cfg       *config.Config
 	providers map[string]*provider
 	log       *slog.Logger
-	metrics   *metrics
 	closeOnce sync.Once
 }
 
@@ -56,16 +61,13 @@ type provider struct {
 	cache    *tokenCache
 	breaker  *upstreamBreaker
 	tokens   *tokenBreaker
-	retry    [1000]bool // indexed by status code; retry_statuses are 100-599
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
-	metrics  *metrics
 
-	transportOnce     sync.Once
-	tr                *transport
-	base              http.RoundTripper
-	notReplayableOnce sync.Once
+	transportOnce sync.Once
+	tr            *transport
+	base          http.RoundTripper
 }
 
 // Open loads the configuration and prepares every provider; plugin processes start on first use.
@@ -90,23 +92,15 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		base = http.DefaultTransport
 	}
 	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
-	h.metrics = newMetrics(h)
 	for _, pc := range cfg.Providers {
-		p := newProvider(pc, opts, base, logger.With("provider", pc.Name))
-		p.metrics = h.metrics
-		h.providers[pc.Name] = p
+		h.providers[pc.Name] = newProvider(pc, opts, base, logger.With("provider", pc.Name))
 	}
 	return h, nil
 }
 
 func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log *slog.Logger) *provider {
 	p := &provider{name: pc.Name, cfg: pc, log: log, base: base}
-	for _, s := range pc.RetryStatuses {
-		if s >= 0 && s < len(p.retry) {
-			p.retry[s] = true
-		}
-	}
-	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), logger: log, onStart: func(info sdk.Info) error {
+	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), local: opts.InProcess[pc.Name], logger: log, onStart: func(info sdk.Info) error {
 		s, err := resolveSettings(pc, info)
 		if err != nil {
 			return err
@@ -131,16 +125,19 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 
 // pluginCommand returns how to start the provider's plugin process.
 func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte, error) {
-	if _, ok := builtins[pc.Plugin]; ok {
+	if isBuiltin(pc.Plugin) {
 		return func() (*exec.Cmd, []byte, error) {
 			exe := opts.PluginExecutable
 			if exe == "" {
+				if _, ok := lookupBuiltin(pc.Plugin); !ok {
+					return nil, nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q is not compiled into this program: add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+				}
 				if !servePluginChecked.Load() {
-					return nil, nil, fmt.Errorf("provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+					return nil, nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
 				}
 				self, err := os.Executable()
 				if err != nil {
-					return nil, nil, fmt.Errorf("provider %s: cannot find this program's executable to run built-in plugin %q: %v; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
+					return nil, nil, providerErrorf(pc.Name, "provider %s: cannot find this program's executable to run built-in plugin %q: %w; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
 				}
 				exe = self
 			}
@@ -151,7 +148,7 @@ func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte,
 	}
 	return func() (*exec.Cmd, []byte, error) {
 		if !strings.ContainsRune(pc.Plugin, filepath.Separator) && !strings.HasPrefix(pc.Plugin, ".") {
-			return nil, nil, fmt.Errorf("providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
+			return nil, nil, providerErrorf(pc.Name, "providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
 		}
 		sum, err := verifyExecutable(pc.Name, pc.Plugin, pc.SHA256)
 		if err != nil {
@@ -169,7 +166,7 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 	}
 	s := p.settings.Load()
 	if s == nil {
-		return nil, fmt.Errorf("provider %s: plugin started without settings", p.name)
+		return nil, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}
 	return s, nil
 }
@@ -177,10 +174,14 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 // fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when
 // stale must be replaced (and when Token hands back an already expired token).
 func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, err error) {
-	if p.metrics != nil {
-		start := time.Now()
-		defer func() { p.metrics.observeFetch(p.name, time.Since(start), err) }()
-	}
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			p.stats.fetchFailed.observe(time.Since(start))
+		} else {
+			p.stats.fetchOK.observe(time.Since(start))
+		}
+	}()
 	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
 		err := p.proc.call(ctx, func(src sdk.Source) error {
@@ -196,7 +197,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			return err
 		})
 		if err == nil && tok.Value == "" {
-			err = sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin)
+			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
 		}
 		return tok, err
 	})
@@ -206,18 +207,18 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		return sdk.Token{}, err
 	}
 	if p.settings.Load() == nil {
-		return sdk.Token{}, fmt.Errorf("provider %s: plugin started without settings", p.name)
+		return sdk.Token{}, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}
 	p.lastErr.Store(nil)
 	return tok, nil
 }
 
-// describe makes sure an error names the provider.
+// describe makes sure an error names the provider: errors this package worded for the provider pass as
+// they are; a plugin's error gets the provider's name (and a BadConfig key its config path); anything
+// else is wrapped.
 func (p *provider) describe(err error) error {
-	if strings.HasPrefix(err.Error(), "providers."+p.name) {
-		return err
-	}
-	if strings.Contains(err.Error(), "provider "+p.name) && sdk.KindOf(err) != sdk.KindBadConfig {
+	var named providerName
+	if errors.As(err, &named) && named.providerName() == p.name {
 		return err
 	}
 	var e *sdk.Error
@@ -226,9 +227,9 @@ func (p *provider) describe(err error) error {
 		if e.Kind == sdk.KindBadConfig && key != "" && !strings.HasPrefix(key, "providers.") {
 			key = "providers." + p.name + ".options." + key
 		}
-		return &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}
+		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}}
 	}
-	return fmt.Errorf("provider %s: %w", p.name, err)
+	return providerErrorf(p.name, "provider %s: %w", p.name, err)
 }
 
 func (p *provider) noteErr(err error) {
@@ -307,8 +308,14 @@ func (h *Host) Client(provider string) (*http.Client, error) {
 }
 
 func (p *provider) transport() *transport {
-	p.transportOnce.Do(func() { p.tr = &transport{p: p, base: p.base} })
+	p.transportOnce.Do(func() { p.tr = p.newTransport(p.base) })
 	return p.tr
+}
+
+// newTransport builds a wrapper over base from the provider's pieces.
+func (p *provider) newTransport(base http.RoundTripper) *transport {
+	return &transport{provider: p.name, base: base, settings: &p.settings, start: p.start, cache: p.cache, breaker: p.breaker,
+		retry: statusSet(slices.Clone(p.cfg.RetryStatuses)), maxReplay: p.cfg.MaxReplayBytes, stats: &p.stats, log: p.log}
 }
 
 // Start starts every provider's plugin (as `check` and `serve --eager` do) and returns the first error of
@@ -330,53 +337,6 @@ func (h *Host) Start(ctx context.Context) map[string]error {
 	}
 	wg.Wait()
 	return errs
-}
-
-// Status describes one provider for `check`, `/providers` and embedders; it never holds a token.
-type Status struct {
-	// Name is the provider's name.
-	Name string
-	// Plugin is the configured plugin (built-in name or path).
-	Plugin string
-	// Running reports whether the plugin process is up.
-	Running bool
-	// Info is what the plugin reported about itself (zero until started).
-	Info sdk.Info
-	// Upstream is the resolved upstream base URL ("" until started).
-	Upstream string
-	// Expiry is the cached token's expiry (zero: none cached, or unknown).
-	Expiry time.Time
-	// HasToken reports whether a usable token is cached.
-	HasToken bool
-	// UpstreamBreaker and TokenBreaker are the breakers' states ("closed", "open", "half-open").
-	UpstreamBreaker, TokenBreaker string
-	// LastError is the last token or start error, already free of secrets.
-	LastError string
-	// Stats are the provider's counters.
-	Stats Stats
-}
-
-// Status returns the status of every configured provider, sorted by name.
-func (h *Host) Status() []Status {
-	out := make([]Status, 0, len(h.providers))
-	for _, name := range h.cfg.Names() {
-		p := h.providers[name]
-		info, running := p.proc.started()
-		st := Status{Name: name, Plugin: p.cfg.Plugin, Running: running, Info: info,
-			UpstreamBreaker: p.breaker.State().String(), TokenBreaker: p.tokens.State().String(), Stats: p.stats.snapshot()}
-		st.Stats.PluginStarts = p.proc.startCount()
-		if s := p.settings.Load(); s != nil {
-			st.Upstream = s.upstream.String()
-		}
-		if e := p.cache.cur.Load(); e != nil {
-			st.Expiry, st.HasToken = e.expiry, e.usable(time.Now())
-		}
-		if le := p.lastErr.Load(); le != nil {
-			st.LastError = *le
-		}
-		out = append(out, st)
-	}
-	return out
 }
 
 // Config returns the configuration the host runs with.

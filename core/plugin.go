@@ -39,7 +39,7 @@ type pluginProc struct {
 	cmd      func() (cmd *exec.Cmd, checksum []byte, err error)
 	logger   *slog.Logger
 	onStart  func(sdk.Info) error // resolves the provider's settings from Info; an error aborts the start
-	local    sdk.Source           // in-process source instead of a plugin process (tests of the wrapper)
+	local    sdk.Source           // Options.InProcess: run this source in process, no plugin process
 
 	mu        sync.Mutex
 	client    *plugin.Client
@@ -58,7 +58,7 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, fmt.Errorf("provider %s: host is closed", p.provider)
+		return nil, providerErrorf(p.provider, "provider %s: host is closed", p.provider)
 	}
 	if p.client != nil && !p.client.Exited() {
 		return p.src, nil
@@ -101,7 +101,7 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 	if err := p.startLocked(ctx); err != nil {
 		if p.crashes > 0 {
 			p.crashes++
-			return nil, &PluginCrashError{Provider: p.provider, Message: fmt.Sprintf("provider %s: plugin %s crashed and could not be restarted: %v", p.provider, p.cfg.Plugin, err)}
+			return nil, &PluginCrashError{Provider: p.provider, Message: fmt.Sprintf("provider %s: plugin %s crashed and could not be restarted: %v", p.provider, p.cfg.Plugin, err), Err: err}
 		}
 		return nil, err
 	}
@@ -154,11 +154,11 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	}
 	raw, err := rpc.Dispense(sdk.PluginName)
 	if err != nil {
-		return fail(fmt.Errorf("provider %s: plugin %s started but does not serve a token source: %v", p.provider, p.cfg.Plugin, err))
+		return fail(providerErrorf(p.provider, "provider %s: plugin %s started but does not serve a token source: %w", p.provider, p.cfg.Plugin, err))
 	}
 	src, ok := raw.(sdk.Source)
 	if !ok {
-		return fail(fmt.Errorf("provider %s: plugin %s returned %T, not a token source", p.provider, p.cfg.Plugin, raw))
+		return fail(providerErrorf(p.provider, "provider %s: plugin %s returned %T, not a token source", p.provider, p.cfg.Plugin, raw))
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
 	defer cancel()
@@ -194,24 +194,24 @@ func stopPlugin(client *plugin.Client, pgid int) {
 
 var versionMismatch = regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
 
-// startError explains why a plugin process did not get as far as serving.
+// startError explains why a plugin process did not get as far as serving. go-plugin reports a version
+// mismatch, stray stdout and an early exit only as text, so those three are recognised by their wording;
+// its checksum error has a type.
 func (p *pluginProc) startError(err error) error {
 	msg := err.Error()
 	if m := versionMismatch.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("provider %s: plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk",
-			p.provider, p.cfg.Plugin, m[1], m[2])
+		return providerErrorf(p.provider, "provider %s: plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk", p.provider, p.cfg.Plugin, m[1], m[2])
 	}
-	if strings.Contains(msg, "checksums did not match") {
-		return fmt.Errorf("provider %s: plugin %s changed on disk after its sha256 was checked; refusing to run it", p.provider, p.cfg.Plugin)
+	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
+		return providerErrorf(p.provider, "provider %s: plugin %s changed on disk after its sha256 was checked; refusing to run it", p.provider, p.cfg.Plugin)
 	}
 	if strings.Contains(msg, "Unrecognized remote plugin message") {
-		return fmt.Errorf("provider %s: %s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin",
-			p.provider, p.cfg.Plugin, firstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), p.provider)
+		return providerErrorf(p.provider, "provider %s: %s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin", p.provider, p.cfg.Plugin, firstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), p.provider)
 	}
 	if strings.Contains(msg, "plugin exited before we could connect") {
-		return fmt.Errorf("provider %s: plugin %s exited before its handshake; is it a tokenhost plugin? (see its log lines above)", p.provider, p.cfg.Plugin)
+		return providerErrorf(p.provider, "provider %s: plugin %s exited before its handshake; is it a tokenhost plugin? (see its log lines above)", p.provider, p.cfg.Plugin)
 	}
-	return fmt.Errorf("provider %s: starting plugin %s: %v", p.provider, p.cfg.Plugin, err)
+	return providerErrorf(p.provider, "provider %s: starting plugin %s: %w", p.provider, p.cfg.Plugin, err)
 }
 
 func firstLine(s string) string {
@@ -232,9 +232,9 @@ func (p *pluginProc) configureError(err error) error {
 		if e.Key != "" {
 			key += "." + e.Key
 		}
-		return &sdk.Error{Kind: sdk.KindBadConfig, Key: key, Message: e.Message}
+		return &ProviderError{Provider: p.provider, Err: &sdk.Error{Kind: sdk.KindBadConfig, Key: key, Message: e.Message}}
 	}
-	return fmt.Errorf("provider %s: configuring plugin %s: %w", p.provider, p.cfg.Plugin, err)
+	return providerErrorf(p.provider, "provider %s: configuring plugin %s: %w", p.provider, p.cfg.Plugin, err)
 }
 
 // call runs fn against the plugin. A failure of the connection (the process died) is counted as a crash
@@ -302,29 +302,29 @@ func (p *pluginProc) close() {
 func verifyExecutable(provider, path, want string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("providers.%s.plugin: %s: %v", provider, path, errors.Unwrap(err))
+		return nil, providerErrorf(provider, "providers.%s.plugin: %s: %w", provider, path, errors.Unwrap(err))
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("providers.%s.plugin: %s is not a regular file", provider, path)
+		return nil, providerErrorf(provider, "providers.%s.plugin: %s is not a regular file", provider, path)
 	}
 	if fi.Mode().Perm()&0o111 == 0 {
-		return nil, fmt.Errorf("providers.%s.plugin: %s is not executable (chmod +x it)", provider, path)
+		return nil, providerErrorf(provider, "providers.%s.plugin: %s is not executable (chmod +x it)", provider, path)
 	}
 	if want == "" {
 		return nil, nil
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("providers.%s.plugin: %v", provider, err)
+		return nil, providerErrorf(provider, "providers.%s.plugin: %w", provider, err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("providers.%s.plugin: reading %s: %v", provider, path, err)
+		return nil, providerErrorf(provider, "providers.%s.plugin: reading %s: %w", provider, path, err)
 	}
 	sum := h.Sum(nil)
 	if got := hex.EncodeToString(sum); got != strings.ToLower(want) {
-		return nil, fmt.Errorf("providers.%s.sha256: %s has sha256 %s, but the config pins %s; refusing to run it", provider, path, got, strings.ToLower(want))
+		return nil, providerErrorf(provider, "providers.%s.sha256: %s has sha256 %s, but the config pins %s; refusing to run it", provider, path, got, strings.ToLower(want))
 	}
 	return sum, nil
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core/config"
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // gatewayHost opens a host whose provider "corp" runs the real gateway plugin as a child process.

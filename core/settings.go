@@ -1,7 +1,6 @@
 package core
 
 import (
-	"fmt"
 	"net"
 	"net/textproto"
 	"net/url"
@@ -20,6 +19,7 @@ type settings struct {
 	header       string   // canonical header name
 	scheme       string   // prefix before the value, "" for none
 	info         sdk.Info
+	endpoint     Endpoint // upstream and header, as Host.Endpoint hands them out
 }
 
 // resolveSettings merges the provider's config with the plugin's Info defaults.
@@ -29,14 +29,14 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		raw = info.Upstream
 	}
 	if raw == "" {
-		return nil, fmt.Errorf("%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1, or the option that names it (docs/providers/%s.md)", key, cfg.Plugin, cfg.Plugin)
+		return nil, providerErrorf(cfg.Name, "%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1, or the option that names it (docs/providers/%s.md)", key, cfg.Plugin, cfg.Plugin)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, fmt.Errorf("%s: %q is not an absolute http(s) URL", key, raw)
+		return nil, providerErrorf(cfg.Name, "%s: %q is not an absolute http(s) URL", key, raw)
 	}
 	if u.Scheme == "http" && !config.IsLoopback(u.Hostname()) {
-		return nil, fmt.Errorf("%s: must be an https URL (http is allowed only for loopback hosts)", key)
+		return nil, providerErrorf(cfg.Name, "%s: must be an https URL (http is allowed only for loopback hosts)", key)
 	}
 	s := &settings{upstream: u, upstreamHost: u.Host, hosts: map[string]bool{}, info: info}
 	s.hosts[normHostPort(u.Scheme, u.Host)] = true
@@ -67,6 +67,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		s.scheme = cfg.Scheme
 	}
 	s.header = textproto.CanonicalMIMEHeaderKey(s.header)
+	s.endpoint = Endpoint{Upstream: u, Header: s.header}
 	return s, nil
 }
 

@@ -2,12 +2,9 @@ package core
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -72,30 +69,4 @@ type badConfigSource struct{ fakeSource }
 
 func (*badConfigSource) Configure(context.Context, map[string]any) (sdk.Info, error) {
 	return sdk.Info{}, sdk.BadConfig("token_url", "must be https")
-}
-
-// An upstream that carries its own query (Azure's classic api-version) keeps it, joined with the caller's.
-func TestProxyJoinsUpstreamQuery(t *testing.T) {
-	src := newFakeSource(time.Hour, time.Now)
-	up := newUpstream(t, bearerValid(src))
-	var mu sync.Mutex
-	var query string
-	up.handler = func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		query = r.URL.RawQuery
-		mu.Unlock()
-		io.WriteString(w, "ok")
-	}
-	h, _ := newTestHost(t, src, testProvider(up.URL+"/openai/deployments/d?api-version=2024-10-21"), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{})
-	resp, err := http.Get(px.URL + "/p/chat/completions?stream=true")
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("%v %v", resp, err)
-	}
-	resp.Body.Close()
-	mu.Lock()
-	defer mu.Unlock()
-	if query != "api-version=2024-10-21&stream=true" {
-		t.Fatalf("upstream query %q", query)
-	}
 }

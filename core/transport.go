@@ -2,70 +2,91 @@ package core
 
 import (
 	"bytes"
-	"fmt"
+	"context"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // drainLimit bounds how much of a rejected response's body is read so its connection can be reused.
 const drainLimit = 64 << 10
 
-// transport is the shared wrapper's http.RoundTripper for one provider.
+// transport is the shared wrapper's http.RoundTripper for one provider. It holds exactly what it uses:
+// the provider's settings (and how to start the plugin that resolves them), token cache, upstream
+// breaker, retry statuses, replay limit and counters.
 type transport struct {
-	p    *provider
-	base http.RoundTripper
+	provider  string
+	base      http.RoundTripper
+	settings  *atomic.Pointer[settings]                // nil until the plugin has started
+	start     func(context.Context) (*settings, error) // starts the plugin and resolves settings
+	cache     *tokenCache
+	breaker   *upstreamBreaker
+	retry     statusSet
+	maxReplay int64 // max_replay_bytes
+	stats     *stats
+	log       *slog.Logger
+
+	notReplayableOnce sync.Once
 }
+
+// statusSet is a provider's retry_statuses: one to three codes, so a scan beats any index.
+type statusSet []int
+
+// has reports whether status is in the set.
+func (s statusSet) has(status int) bool { return slices.Contains(s, status) }
 
 // RoundTrip injects the provider's token into requests bound for its upstream (or allowed hosts), resends
 // once with a refreshed token after a retry status, and passes every other request through untouched.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p := t.p
-	s := p.settings.Load()
+	s := t.settings.Load()
 	if s == nil {
 		var err error
-		if s, err = p.start(req.Context()); err != nil {
+		if s, err = t.start(req.Context()); err != nil {
 			closeBody(req)
-			p.stats.failures.Add(1)
+			t.stats.failures.Add(1)
 			return nil, err
 		}
 	}
 	if !s.allowed(req.URL) {
 		return t.base.RoundTrip(req)
 	}
-	e, err := p.cache.get(req.Context())
+	e, err := t.cache.get(req.Context())
 	if err != nil {
 		closeBody(req)
-		p.stats.failures.Add(1)
+		t.stats.failures.Add(1)
 		return nil, err
 	}
 
 	out := withToken(req, e)
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	if !replayable {
-		replayable = bufferBody(out, p.cfg.MaxReplayBytes)
+		replayable = bufferBody(out, t.maxReplay)
 	}
-	resp, err := p.breaker.roundTrip(t.base, out)
-	if err != nil || !p.retryable(resp.StatusCode) {
+	resp, err := t.breaker.roundTrip(t.base, out)
+	if err != nil || !t.retry.has(resp.StatusCode) {
 		if err != nil {
-			p.stats.failures.Add(1)
+			t.stats.failures.Add(1)
 		}
 		return resp, err
 	}
 
-	p.stats.rejected.Add(1)
+	t.stats.rejected.Add(1)
 	if !replayable {
-		p.stats.notReplayable.Add(1)
-		p.notReplayableOnce.Do(func() {
-			p.log.Warn("upstream rejected the token and the request body cannot be replayed, so it was not retried; give requests a GetBody or raise max_replay_bytes",
-				"status", resp.StatusCode, "max_replay_bytes", p.cfg.MaxReplayBytes)
+		t.stats.notReplayable.Add(1)
+		t.notReplayableOnce.Do(func() {
+			t.log.Warn("upstream rejected the token and the request body cannot be replayed, so it was not retried; give requests a GetBody or raise max_replay_bytes",
+				"status", resp.StatusCode, "max_replay_bytes", t.maxReplay)
 		})
 		return resp, nil
 	}
-	fresh, err := p.cache.renew(req.Context(), e)
+	fresh, err := t.cache.renew(req.Context(), e)
 	if err != nil {
 		drain(resp)
-		p.stats.failures.Add(1)
-		return nil, fmt.Errorf("provider %s: upstream answered %d and the token could not be refreshed: %w", p.name, resp.StatusCode, err)
+		t.stats.failures.Add(1)
+		return nil, providerErrorf(t.provider, "provider %s: upstream answered %d and the token could not be refreshed: %w", t.provider, resp.StatusCode, err)
 	}
 	again := withToken(req, fresh)
 	if out.GetBody != nil && out.Body != nil && out.Body != http.NoBody {
@@ -76,17 +97,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		again.Body, again.GetBody = body, out.GetBody
 	}
 	drain(resp)
-	p.stats.retries.Add(1)
-	resp, err = p.breaker.roundTrip(t.base, again)
+	t.stats.retries.Add(1)
+	resp, err = t.breaker.roundTrip(t.base, again)
 	if err != nil {
-		p.stats.failures.Add(1)
+		t.stats.failures.Add(1)
 	}
 	return resp, err
-}
-
-// retryable reports whether status is in the provider's retry_statuses.
-func (p *provider) retryable(status int) bool {
-	return status >= 0 && status < len(p.retry) && p.retry[status]
 }
 
 // withToken returns a shallow copy of req whose headers carry e's credential and extra headers. The
@@ -158,9 +174,9 @@ func (t *transport) client() *http.Client {
 
 func (t *transport) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return fmt.Errorf("provider %s: stopped after 10 redirects", t.p.name)
+		return providerErrorf(t.provider, "provider %s: stopped after 10 redirects", t.provider)
 	}
-	if s := t.p.settings.Load(); s == nil || !s.allowed(req.URL) {
+	if s := t.settings.Load(); s == nil || !s.allowed(req.URL) {
 		req.Header.Del("Authorization")
 		if s != nil {
 			req.Header.Del(s.header)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -163,7 +164,7 @@ func TestThousandConcurrentPostsOneRefresh(t *testing.T) {
 	chat := func(i int) string {
 		return fmt.Sprintf(`{"model":"m","messages":[{"role":"user","content":"request %d"}]}`, i)
 	}
-	postAll(t, c, up.URL+"/v1/chat/completions", n, chat)
+	hosttest.PostAll(t, c, up.URL+"/v1/chat/completions", n, chat)
 	if got := src.refreshes.Load() - refreshesBefore; got != 1 {
 		t.Fatalf("Refresh reached the plugin %d times, want 1", got)
 	}

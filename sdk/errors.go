@@ -51,11 +51,11 @@ func BadConfig(key, format string, args ...any) error {
 	return &Error{Kind: KindBadConfig, Key: key, Message: fmt.Sprintf(format, args...)}
 }
 
-// Internal returns an error of KindInternal: a plugin failure that is neither the user's sign-in, a
-// transient outage nor a wrong option.
-func Internal(format string, args ...any) error {
-	return &Error{Kind: KindInternal, Message: fmt.Sprintf(format, args...)}
-}
+// Internal returns an error of KindInternal: a failure that is neither the user's sign-in, a transient
+// outage nor a config mistake.
+func Internal(format string, args ...any) error { return internalError(fmt.Sprintf(format, args...)) }
+
+func internalError(msg string) *Error { return &Error{Kind: KindInternal, Message: msg} }
 
 // KindOf returns the Kind of err, or KindInternal when err carries none.
 func KindOf(err error) Kind {

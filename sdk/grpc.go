@@ -128,7 +128,7 @@ func toStatus(err error) error {
 	}
 	var e *Error
 	if !errors.As(err, &e) {
-		e = &Error{Kind: KindInternal, Message: err.Error()}
+		e = internalError(err.Error())
 	}
 	st := status.New(kindCodes[e.Kind], e.Message)
 	if d, derr := st.WithDetails(&errdetails.ErrorInfo{Reason: string(e.Kind), Domain: errorDomain, Metadata: map[string]string{"key": e.Key}}); derr == nil {

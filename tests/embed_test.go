@@ -38,6 +38,21 @@ func TestEmbedding(t *testing.T) {
 		})
 	}
 
+	// A program that imports core alone runs the built-ins of the installed tokenhost binary.
+	t.Run("lean", func(t *testing.T) {
+		before := g.idp.Issued()
+		r := run(t, bins.lean, []string{bins.tokenhost, cfg, "corp"}, env...)
+		if r.code != 0 {
+			t.Fatalf("the lean embedding program failed\n%s", r)
+		}
+		if !oneLine(r.stdout) || !g.idp.Valid(strings.TrimSpace(r.stdout)) {
+			t.Errorf("the lean embedding program did not print one valid issued token\n%s", r)
+		}
+		if g.idp.Issued() != before+1 {
+			t.Errorf("the token endpoint issued %d tokens for one Host.Token, want 1", g.idp.Issued()-before)
+		}
+	})
+
 	t.Run("neither", func(t *testing.T) {
 		before := g.idp.Requests()
 		r := run(t, bins.embed, []string{"neither", cfg, "corp"}, env...)

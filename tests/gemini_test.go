@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/gemini"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 // Two real `tokenhost token gemini` processes start at once against an oauth_creds.json whose access token

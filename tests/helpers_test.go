@@ -1,5 +1,5 @@
 // Package tests holds tokenhost's end-to-end tests: they build the real tokenhost binary, an embedding
-// program and external plugins, and run them as processes against the loopback fakes of tests/fakes.
+// program and external plugins, and run them as processes against the loopback fakes of internal/fakes.
 package tests
 
 import (
@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // hangGuard bounds every process a test runs. It is only a guard against hangs, never a way to wait for
@@ -30,6 +30,7 @@ var bins struct {
 	dir       string
 	tokenhost string // ./cmd/tokenhost
 	embed     string // ./tests/testdata/embed
+	lean      string // ./tests/testdata/lean
 	extplugin string // ./tests/testdata/extplugin
 	pluginv2  string // ./tests/testdata/pluginv2
 	codexcli  string // ./tests/testdata/codexcli
@@ -74,7 +75,7 @@ func buildAll(dir string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli")
+		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	buildOut = string(out)
@@ -85,10 +86,11 @@ func buildAll(dir string) {
 	bins.dir = dir
 	bins.tokenhost = filepath.Join(dir, "tokenhost")
 	bins.embed = filepath.Join(dir, "embed")
+	bins.lean = filepath.Join(dir, "lean")
 	bins.extplugin = filepath.Join(dir, "extplugin")
 	bins.pluginv2 = filepath.Join(dir, "pluginv2")
 	bins.codexcli = filepath.Join(dir, "codexcli")
-	for _, p := range []string{bins.tokenhost, bins.embed, bins.extplugin, bins.pluginv2, bins.codexcli} {
+	for _, p := range []string{bins.tokenhost, bins.embed, bins.lean, bins.extplugin, bins.pluginv2, bins.codexcli} {
 		if _, err := os.Stat(p); err != nil {
 			buildErr = fmt.Errorf("go build did not produce %s: %v", p, err)
 			return

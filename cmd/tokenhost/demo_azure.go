@@ -5,7 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // Demo identities of the azure scenario; none of them is real.

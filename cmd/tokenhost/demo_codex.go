@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // codexScenario is ChatGPT sign-in as the Codex CLI leaves it: an auth.json with rotating, single-use

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // Demo values for the gemini scenario; the fake token endpoint knows them, nothing real does.

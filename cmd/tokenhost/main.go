@@ -4,10 +4,12 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 
 	"github.com/tokenhost/tokenhost/core"
+	_ "github.com/tokenhost/tokenhost/plugins/builtin" // the built-in plugins, served by ServeIfPlugin
 )
 
 func main() {
@@ -22,7 +24,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd := newRootCmd(stdout, stderr)
 	cmd.SetArgs(args)
 	if err := cmd.Execute(); err != nil {
-		if code, ok := err.(exitCode); ok {
+		var code exitCode
+		if errors.As(err, &code) {
 			return int(code)
 		}
 		printErr(stderr, err)

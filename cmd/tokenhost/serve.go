@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/proxy"
 )
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -67,7 +67,7 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 		return fmt.Errorf("server.listen: cannot listen on %s: %v", listen, err)
 	}
 	srv := &http.Server{
-		Handler:           h.Handler(core.ProxyOptions{APIKeys: cfg.Server.APIKeys, Eager: eager, AccessLog: log}),
+		Handler:           proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, Eager: eager, AccessLog: log}),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          nil,
 	}

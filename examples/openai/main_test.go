@@ -9,7 +9,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 func TestMain(m *testing.M) {

@@ -25,10 +25,10 @@ import (
 
 	"github.com/tokenhost/tokenhost/conf"
 	hostconfig "github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 const (

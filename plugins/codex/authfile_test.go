@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/tests/fakes"
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 func TestReadClaims(t *testing.T) {

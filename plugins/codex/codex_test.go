@@ -18,9 +18,9 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 func TestConformance(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 // FuzzParseAuthFile feeds arbitrary bytes to the auth file parser: it must never panic, its errors must be

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/sdk"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 // env is one test's auth.json in a temporary directory and a fake token endpoint.

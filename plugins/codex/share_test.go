@@ -14,9 +14,9 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/sdk"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 // busy reports whether another open file description holds a lock on path.

@@ -15,8 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/sdk"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 const (

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 func TestConformance(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/sdk"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 const (

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
-	"github.com/tokenhost/tokenhost/tests/fakes"
 )
 
 // geminiCLIWrite rewrites oauth_creds.json the way the Gemini CLI (0.61) does: in place, with no lock and no

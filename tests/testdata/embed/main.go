@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core"
+	_ "github.com/tokenhost/tokenhost/plugins/builtin" // the built-in plugins, served by ServeIfPlugin
 )
 
 func main() {

@@ -1,48 +1,23 @@
-package core
+package proxy
 
 import (
-	"time"
-
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/sony/gobreaker/v2"
+
+	"github.com/tokenhost/tokenhost/core"
 )
 
-// metrics are the host's Prometheus collectors. Counters the wrapper already keeps as atomics are read at
+// The proxy's Prometheus metrics. Counters the host already keeps are read from its stats snapshot at
 // scrape time, so serving a request adds no metric work beyond the proxy's own request counter.
-type metrics struct {
-	registry      *prometheus.Registry
-	fetchSeconds  *prometheus.HistogramVec
-	proxyRequests *prometheus.CounterVec
-}
 
-func newMetrics(h *Host) *metrics {
-	m := &metrics{
-		registry: prometheus.NewRegistry(),
-		fetchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tokenhost_token_fetch_seconds",
-			Help:    "Time to obtain a token from the provider's plugin (first fetch, refresh-ahead, refresh after rejection).",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
-		}, []string{"provider", "result"}),
-		proxyRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tokenhost_proxy_requests_total",
-			Help: "Requests the proxy answered, by provider and HTTP status.",
-		}, []string{"provider", "code"}),
-	}
-	m.registry.MustRegister(m.fetchSeconds, m.proxyRequests, &statsCollector{h: h},
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return m
-}
-
-func (m *metrics) observeFetch(provider string, d time.Duration, err error) {
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	m.fetchSeconds.WithLabelValues(provider, result).Observe(d.Seconds())
+func newRequestCounter() *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokenhost_proxy_requests_total",
+		Help: "Requests the proxy answered, by provider and HTTP status.",
+	}, []string{"provider", "code"})
 }
 
 var (
+	descFetch     = prometheus.NewDesc("tokenhost_token_fetch_seconds", "Time to obtain a token from the provider's plugin (first fetch, refresh-ahead, refresh after rejection).", []string{"provider", "result"}, nil)
 	descRefreshes = prometheus.NewDesc("tokenhost_refreshes_total", "Tokens fetched from the plugin, by result.", []string{"provider", "result"}, nil)
 	descRejected  = prometheus.NewDesc("tokenhost_upstream_rejections_total", "Upstream responses with a status in retry_statuses.", []string{"provider"}, nil)
 	descRetries   = prometheus.NewDesc("tokenhost_retries_total", "Requests resent once with a refreshed token.", []string{"provider"}, nil)
@@ -53,11 +28,12 @@ var (
 	descExpiry    = prometheus.NewDesc("tokenhost_token_expiry_timestamp_seconds", "Expiry of the cached token (0: none or unknown).", []string{"provider"}, nil)
 )
 
-// statsCollector exports the providers' counters and states; it never touches a token.
-type statsCollector struct{ h *Host }
+// statsCollector exports the providers' counters, fetch latencies and states from the host's status
+// snapshot; it never touches a token.
+type statsCollector struct{ h *core.Host }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRefreshes, descRejected, descRetries, descNoReplay, descFailures, descBreaker, descRestarts, descExpiry} {
+	for _, d := range []*prometheus.Desc{descFetch, descRefreshes, descRejected, descRetries, descNoReplay, descFailures, descBreaker, descRestarts, descExpiry} {
 		ch <- d
 	}
 }
@@ -65,6 +41,8 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, st := range c.h.Status() {
 		s, n := st.Stats, st.Name
+		fetchHistogram(ch, n, "ok", s.FetchOK)
+		fetchHistogram(ch, n, "error", s.FetchFailed)
 		ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(s.Refreshes), n, "ok")
 		ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(s.RefreshFailures), n, "error")
 		ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(s.Rejected), n)
@@ -82,16 +60,26 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// fetchHistogram exports one fetch-latency histogram once it has an observation, as a histogram vector
+// creates a series on first use.
+func fetchHistogram(ch chan<- prometheus.Metric, provider, result string, l core.Latency) {
+	if l.Count == 0 {
+		return
+	}
+	buckets := make(map[float64]uint64, len(core.FetchBuckets))
+	for i, ub := range core.FetchBuckets {
+		buckets[ub] = l.Buckets[i]
+	}
+	ch <- prometheus.MustNewConstHistogram(descFetch, l.Count, l.Sum.Seconds(), buckets, provider, result)
+}
+
+// breakerValue maps a breaker state name to the gauge value.
 func breakerValue(state string) float64 {
 	switch state {
-	case gobreaker.StateHalfOpen.String():
+	case "half-open":
 		return 1
-	case gobreaker.StateOpen.String():
+	case "open":
 		return 2
 	}
 	return 0
 }
-
-// Registry returns the host's Prometheus registry: provider counters, breaker states, token fetch
-// latency, proxy requests, and the Go and process collectors.
-func (h *Host) Registry() *prometheus.Registry { return h.metrics.registry }

@@ -1,6 +1,7 @@
-package core
+package proxy
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,13 +11,18 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
+	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // BenchmarkProxy drives tokenhost's proxy and a bare httputil.ReverseProxy (Rewrite) that sets a static header
 // with the same load generator against the same loopback upstream, and reports p50/p99 latency.
 func BenchmarkProxy(b *testing.B) {
 	const tok = "bench-token-0123456789"
-	up := benchServer(b, tok)
+	up := hosttest.BenchServer(b, tok)
 	target, _ := url.Parse(up.URL)
 
 	bare := &httputil.ReverseProxy{
@@ -24,20 +30,25 @@ func BenchmarkProxy(b *testing.B) {
 			pr.SetURL(target)
 			pr.Out.Header.Set("Authorization", "Bearer "+tok)
 		},
-		Transport: benchBase(b),
+		Transport: hosttest.BenchBase(b),
 	}
 	bareSrv := httptest.NewServer(bare)
 	b.Cleanup(bareSrv.Close)
 
-	h, _ := newBenchHost(b, staticSource{tok}, up.URL)
-	thSrv := httptest.NewServer(h.Handler(ProxyOptions{AccessLog: newTestLogger(io.Discard)}))
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{testProvider(up.URL)}},
+		Base: hosttest.BenchBase(b), Logger: newTestLogger(io.Discard), InProcess: map[string]sdk.Source{"p": hosttest.StaticSource{Tok: tok}}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { h.Close() })
+	thSrv := httptest.NewServer(Handler(h, Options{AccessLog: newTestLogger(io.Discard)}))
 	b.Cleanup(thSrv.Close)
 
 	for _, tc := range []struct{ name, url string }{
 		{"bare-reverseproxy", bareSrv.URL + "/v1/chat/completions"},
 		{"tokenhost", thSrv.URL + "/p/v1/chat/completions"},
 	} {
-		client := &http.Client{Transport: benchBase(b)}
+		client := &http.Client{Transport: hosttest.BenchBase(b)}
 		b.Run(tc.name, func(b *testing.B) {
 			var mu sync.Mutex
 			var all []time.Duration

@@ -1,4 +1,4 @@
-package core
+package proxy
 
 import (
 	"bufio"
@@ -7,25 +7,22 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
-	"os/exec"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 )
-
-// proxyFor serves h's proxy handler on loopback.
-func proxyFor(t *testing.T, h *Host, opts ProxyOptions) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(h.Handler(opts))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 func decodeError(t *testing.T, resp *http.Response) openAIError {
 	t.Helper()
@@ -51,8 +48,8 @@ func TestProxyForwardsPathQueryAndStripsInboundCredentials(t *testing.T) {
 		mu.Unlock()
 		io.WriteString(w, "ok")
 	}
-	h, _ := newTestHost(t, src, testProvider(up.URL+"/v1"), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{APIKeys: []string{"proxy-key-1"}})
+	h := newTestHost(t, src, testProvider(up.URL+"/v1"))
+	px := proxyFor(t, h, Options{APIKeys: []string{"proxy-key-1"}})
 	req, _ := http.NewRequest(http.MethodPost, px.URL+"/p/chat/completions?x=1&y=%2F", strings.NewReader(`{}`))
 	req.Header.Set("Authorization", "Bearer proxy-key-1")
 	req.Header.Set("Connection", "X-Hop")
@@ -79,8 +76,8 @@ func TestProxyForwardsPathQueryAndStripsInboundCredentials(t *testing.T) {
 func TestProxyInboundKeys(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	up := newUpstream(t, bearerValid(src))
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{APIKeys: []string{"k1", "k2"}})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{APIKeys: []string{"k1", "k2"}})
 	for name, hdr := range map[string]string{"missing": "", "wrong": "Bearer nope", "not bearer": "k1"} {
 		req, _ := http.NewRequest(http.MethodGet, px.URL+"/p/models", nil)
 		if hdr != "" {
@@ -111,8 +108,8 @@ func TestProxyInboundKeys(t *testing.T) {
 func TestProxyErrorsAreOpenAIShaped(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	up := newUpstream(t, bearerValid(src))
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{})
 
 	resp, _ := http.Get(px.URL + "/nosuch/chat/completions")
 	if e := decodeError(t, resp); resp.StatusCode != 404 || e.Error.Code != "unknown_provider" || !strings.Contains(e.Error.Message, "p") {
@@ -135,8 +132,8 @@ func TestProxyReauthRequiredIs401WithNextStep(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	src.setFail(fmt.Errorf("wrapped: %w", errReauth))
 	up := newUpstream(t, bearerValid(src))
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{})
 	resp, _ := http.Get(px.URL + "/p/x")
 	e := decodeError(t, resp)
 	if resp.StatusCode != 401 || e.Error.Code != "reauth_required" || !strings.Contains(e.Error.Message, "fake login") {
@@ -145,29 +142,57 @@ func TestProxyReauthRequiredIs401WithNextStep(t *testing.T) {
 }
 
 func TestProxyPluginThatCannotRestartIs502(t *testing.T) {
-	h, _ := gatewayHost(t, nil)
-	p := h.providers["corp"]
-	up := newUpstream(t, func(*http.Request) bool { return true })
-	p.cfg.Upstream = up.URL
-	px := proxyFor(t, h, ProxyOptions{})
-	clk := newClock()
-	clk.t.Store(time.Now().UnixNano())
-	p.cache.now = clk.now
+	idp := fakes.NewOAuthServer(fakes.OAuthConfig{ClientID: "cid", ClientSecret: "s3cret-value-xyz", ExpiresIn: time.Hour})
+	t.Cleanup(idp.Close)
+	var rejecting atomic.Bool
+	up := newUpstream(t, func(*http.Request) bool { return !rejecting.Load() })
+	// The plugin executable is a script that runs this test binary in plugin mode, so the test can
+	// replace it with one that exits before the handshake.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(t.TempDir(), "plugin")
+	writeScript(t, exe, "exec "+self)
+	pc := testProvider(up.URL)
+	pc.Name, pc.Plugin = "corp", "gateway"
+	pc.Options = map[string]any{"token_url": idp.TokenURL(), "client_id": "cid", "client_secret": "s3cret-value-xyz"}
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}, Source: "test"},
+		PluginExecutable: exe, Logger: newTestLogger(io.Discard)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	px := proxyFor(t, h, Options{})
 	if resp, err := http.Get(px.URL + "/corp/x"); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("first request: %v %v", resp, err)
 	}
 	// From now on the plugin binary "is gone": restarts exit before the handshake.
-	p.proc.mu.Lock()
-	p.proc.cmd = func() (*exec.Cmd, []byte, error) { return exec.Command("/bin/false"), nil, nil }
-	p.proc.mu.Unlock()
-	_ = syscall.Kill(p.proc.pid(), syscall.SIGKILL)
-	clk.advance(2 * time.Hour)
+	writeScript(t, exe, "exit 1")
+	pid := h.Status()[0].PID
+	if pid == 0 {
+		t.Fatal("the running plugin has no pid in Status")
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	rejecting.Store(true) // the upstream rejects the cached token, so the host needs the plugin again
 	resp, err := http.Get(px.URL + "/corp/x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e := decodeError(t, resp); resp.StatusCode != 502 || e.Error.Code != "plugin_crashed" || !strings.Contains(e.Error.Message, "corp") {
 		t.Fatalf("got %d %+v", resp.StatusCode, e)
+	}
+}
+
+// writeScript replaces path with a shell script running body, atomically, as a new installed binary would.
+func writeScript(t *testing.T, path, body string) {
+	t.Helper()
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -184,8 +209,8 @@ func TestProxyStreamsChunkByChunk(t *testing.T) {
 		}
 		io.WriteString(w, "data: [DONE]\n\n")
 	}
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{})
 	resp, err := http.Post(px.URL+"/p/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
 	if err != nil {
 		t.Fatal(err)
@@ -209,15 +234,15 @@ func TestProxyStreamsChunkByChunk(t *testing.T) {
 func TestProxyRevokedMidTrafficOneRefresh(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	up := newUpstream(t, bearerValid(src))
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{})
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 	if resp, err := client.Post(px.URL+"/p/x", "application/json", strings.NewReader(`{}`)); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("warm-up: %v %v", resp, err)
 	}
 	src.revokeAll()
 	before := src.refreshes.Load()
-	postAll(t, client, px.URL+"/p/x", 200, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) })
+	hosttest.PostAll(t, client, px.URL+"/p/x", 200, func(i int) string { return fmt.Sprintf(`{"i":%d}`, i) })
 	if got := src.refreshes.Load() - before; got != 1 {
 		t.Fatalf("refreshes = %d, want 1", got)
 	}
@@ -226,8 +251,8 @@ func TestProxyRevokedMidTrafficOneRefresh(t *testing.T) {
 func TestProxyMetricsParseAndMove(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	up := newUpstream(t, bearerValid(src))
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{})
 	scrape := func() map[string]float64 {
 		resp, err := http.Get(px.URL + "/metrics")
 		if err != nil {
@@ -289,8 +314,8 @@ func TestProxyMetricsParseAndMove(t *testing.T) {
 func TestProxyProvidersAndReadyz(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	up := newUpstream(t, bearerValid(src))
-	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	px := proxyFor(t, h, ProxyOptions{Eager: true})
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{Eager: true})
 	if resp, _ := http.Get(px.URL + "/readyz"); resp.StatusCode != 503 {
 		t.Fatalf("readyz before any token: %d, want 503", resp.StatusCode)
 	}
@@ -308,5 +333,31 @@ func TestProxyProvidersAndReadyz(t *testing.T) {
 	}
 	if strings.Contains(string(body), "tok-") {
 		t.Fatal("/providers exposes a token")
+	}
+}
+
+// An upstream that carries its own query (Azure's classic api-version) keeps it, joined with the caller's.
+func TestProxyJoinsUpstreamQuery(t *testing.T) {
+	src := newFakeSource(time.Hour, time.Now)
+	up := newUpstream(t, bearerValid(src))
+	var mu sync.Mutex
+	var query string
+	up.handler = func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		query = r.URL.RawQuery
+		mu.Unlock()
+		io.WriteString(w, "ok")
+	}
+	h := newTestHost(t, src, testProvider(up.URL+"/openai/deployments/d?api-version=2024-10-21"))
+	px := proxyFor(t, h, Options{})
+	resp, err := http.Get(px.URL + "/p/chat/completions?stream=true")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%v %v", resp, err)
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if query != "api-version=2024-10-21&stream=true" {
+		t.Fatalf("upstream query %q", query)
 	}
 }

@@ -1,4 +1,7 @@
-package core
+// Package proxy is `tokenhost serve`'s HTTP handler: /<provider>/<rest> is forwarded to the provider's
+// upstream through the host's shared wrapper, beside /healthz, /readyz, /providers and /metrics
+// (Prometheus). It runs on core and reads the host's stats snapshot; core knows nothing of it.
+package proxy
 
 import (
 	"context"
@@ -16,13 +19,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// ProxyOptions configures the proxy handler.
-type ProxyOptions struct {
+// Options configures the proxy handler.
+type Options struct {
 	// APIKeys are the inbound keys accepted as "Authorization: Bearer <key>"; empty means no inbound auth.
 	APIKeys []string
 	// Eager makes /readyz report ready only when every provider's plugin runs and holds a token.
@@ -32,57 +38,68 @@ type ProxyOptions struct {
 	AccessLog *slog.Logger
 }
 
-// Handler returns the local proxy: /<provider>/<rest> is forwarded to <upstream>/<rest> through the
+// Handler returns the local proxy for h: /<provider>/<rest> is forwarded to <upstream>/<rest> through the
 // provider's shared wrapper, beside /healthz, /readyz, /providers and /metrics.
-func (h *Host) Handler(opts ProxyOptions) http.Handler {
+func Handler(h *core.Host, opts Options) http.Handler {
 	px := &proxy{h: h, opts: opts, routes: map[string]*httputil.ReverseProxy{}, log: opts.AccessLog}
 	if px.log == nil {
-		px.log = h.log
+		px.log = h.Logger()
 	}
 	for _, k := range opts.APIKeys {
 		px.keys = append(px.keys, sha256.Sum256([]byte(k)))
 	}
-	for name, p := range h.providers {
-		px.routes[name] = px.reverseProxy(p)
+	for _, name := range h.Config().Names() {
+		rt, err := h.Transport(name)
+		if err != nil { // every configured name has a transport
+			panic(err)
+		}
+		px.routes[name] = px.reverseProxy(name, rt)
 	}
-	px.metrics = promhttp.HandlerFor(h.metrics.registry, promhttp.HandlerOpts{})
+	px.requests = newRequestCounter()
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(px.requests, &statsCollector{h: h}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	px.metrics = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 	return px
 }
 
 type proxy struct {
-	h       *Host
-	opts    ProxyOptions
-	keys    [][32]byte
-	routes  map[string]*httputil.ReverseProxy
-	metrics http.Handler
-	log     *slog.Logger
+	h        *core.Host
+	opts     Options
+	keys     [][32]byte
+	routes   map[string]*httputil.ReverseProxy
+	metrics  http.Handler
+	requests *prometheus.CounterVec
+	log      *slog.Logger
 }
 
-// routeKey carries the path after the provider segment, in both forms, to Rewrite.
+// routeKey carries the provider's endpoint and the path after the provider segment, in both forms, to
+// Rewrite.
 type routeKey struct{}
 
-type route struct{ path, raw string }
+type route struct {
+	ep        *core.Endpoint
+	path, raw string
+}
 
-func (px *proxy) reverseProxy(p *provider) *httputil.ReverseProxy {
+func (px *proxy) reverseProxy(name string, rt http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		// Rewrite (not Director): hop-by-hop headers and inbound X-Forwarded-* are removed, none are added.
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			s := p.settings.Load() // set by ServeHTTP before forwarding
-			rest := pr.In.Context().Value(routeKey{}).(route)
-			out := pr.Out
-			out.URL.Scheme, out.URL.Host = s.upstream.Scheme, s.upstream.Host
+			rest := pr.In.Context().Value(routeKey{}).(route) // set by forward
+			up, out := rest.ep.Upstream, pr.Out
+			out.URL.Scheme, out.URL.Host = up.Scheme, up.Host
 			// Keep the caller's escaping (e.g. %2F inside a segment) by setting both forms.
-			out.URL.Path = strings.TrimSuffix(s.upstream.Path, "/") + rest.path
-			out.URL.RawPath = strings.TrimSuffix(s.upstream.EscapedPath(), "/") + rest.raw
-			if s.upstream.RawQuery != "" {
-				out.URL.RawQuery = joinQuery(s.upstream.RawQuery, pr.In.URL.RawQuery)
+			out.URL.Path = strings.TrimSuffix(up.Path, "/") + rest.path
+			out.URL.RawPath = strings.TrimSuffix(up.EscapedPath(), "/") + rest.raw
+			if up.RawQuery != "" {
+				out.URL.RawQuery = joinQuery(up.RawQuery, pr.In.URL.RawQuery)
 			}
 			out.Host = ""
 			out.Header.Del("Authorization") // the proxy's own key, never the upstream's
-			out.Header.Del(s.header)
+			out.Header.Del(rest.ep.Header)
 		},
-		Transport:    p.transport(),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, p.name, err) },
+		Transport:    rt,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, name, err) },
 		ErrorLog:     slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
 	}
 }
@@ -141,25 +158,23 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
 	rp, ok := px.routes[name]
 	if !ok {
-		known := px.h.cfg.Names()
+		known := px.h.Config().Names()
 		writeError(w, http.StatusNotFound, "unknown_provider",
 			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
 		return
 	}
-	p := px.h.providers[name]
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
-		px.h.metrics.proxyRequests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
 		px.log.Info("request", "method", r.Method, "provider", name, "path", "/"+rest, "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond).String())
 	}()
-	if p.settings.Load() == nil {
-		if _, err := p.start(r.Context()); err != nil {
-			px.fail(rec, r, name, err)
-			return
-		}
+	ep, err := px.h.Endpoint(r.Context(), name)
+	if err != nil {
+		px.fail(rec, r, name, err)
+		return
 	}
-	rt := route{path: "/" + rest, raw: "/" + rest}
+	rt := route{ep: ep, path: "/" + rest, raw: "/" + rest}
 	if u, err := url.PathUnescape(rt.raw); err == nil {
 		rt.path = u
 	}
@@ -175,8 +190,8 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 		}
 		return
 	}
-	var open *BreakerOpenError
-	var crashed *PluginCrashError
+	var open *core.BreakerOpenError
+	var crashed *core.PluginCrashError
 	switch {
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))

@@ -1,0 +1,42 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// describe decides by type, not text: an error this package worded for the provider passes unchanged,
+// a plugin's error gets the provider's name and its config path, anything else is wrapped, and every
+// result still answers errors.Is/As and sdk.KindOf for its cause.
+func TestDescribeNamesTheProviderOnceAndKeepsTheChain(t *testing.T) {
+	p := &provider{name: "corp"}
+	worded := providerErrorf("corp", "provider %s: starting plugin: %w", "corp", context.DeadlineExceeded)
+	if got := p.describe(worded); got != worded {
+		t.Errorf("an error already worded for corp was changed to %q", got)
+	}
+	other := providerErrorf("else", "provider else: boom")
+	if got := p.describe(other); !strings.HasPrefix(got.Error(), "provider corp: ") {
+		t.Errorf("another provider's error was not attributed to corp: %q", got)
+	}
+	bad := p.describe(sdk.BadConfig("token_url", "must be https"))
+	var e *sdk.Error
+	if !errors.As(bad, &e) || e.Key != "providers.corp.options.token_url" || !sdk.IsKind(bad, sdk.KindBadConfig) {
+		t.Errorf("BadConfig from the plugin = %q, want its key under providers.corp.options", bad)
+	}
+	if again := p.describe(bad); again != bad {
+		t.Errorf("describing twice changed %q to %q", bad, again)
+	}
+	plain := p.describe(context.Canceled)
+	var pe *ProviderError
+	if !errors.Is(plain, context.Canceled) || !errors.As(plain, &pe) || pe.Provider != "corp" || plain.Error() != "provider corp: context canceled" {
+		t.Errorf("a plain error became %q, which does not wrap it for corp", plain)
+	}
+	crash := &PluginCrashError{Provider: "corp", Message: "provider corp: plugin crashed", Err: context.DeadlineExceeded}
+	if got := p.describe(crash); got != crash || !errors.Is(got, context.DeadlineExceeded) {
+		t.Errorf("a crash error of corp was changed or lost its cause: %q", got)
+	}
+}

@@ -1,0 +1,24 @@
+// Package builtin registers tokenhost's built-in plugins (azure, codex, gateway, gemini) with core. A
+// program that embeds the host and wants them compiled in imports it for its side effect:
+//
+//	import _ "github.com/tokenhost/tokenhost/plugins/builtin"
+//
+// and calls core.ServeIfPlugin first thing in main, as database/sql drivers register themselves. A
+// program that leaves it out stays lean and can still run the built-ins of an installed tokenhost
+// binary through core.Options.PluginExecutable.
+package builtin
+
+import (
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/plugins/azure"
+	"github.com/tokenhost/tokenhost/plugins/codex"
+	"github.com/tokenhost/tokenhost/plugins/gateway"
+	"github.com/tokenhost/tokenhost/plugins/gemini"
+)
+
+func init() {
+	core.RegisterBuiltin(azure.Name, azure.Version, azure.New)
+	core.RegisterBuiltin(codex.Name, codex.Version, codex.New)
+	core.RegisterBuiltin(gateway.Name, gateway.Version, gateway.New)
+	core.RegisterBuiltin(gemini.Name, gemini.Version, gemini.New)
+}

@@ -1,0 +1,66 @@
+package tests
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/tokenhost/tokenhost"
+
+// deps returns the packages pkgs depend on (themselves included), as `go list -deps` prints them.
+func deps(t *testing.T, pkgs ...string) []string {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...)
+	cmd.Dir = ".." // the module root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", strings.Join(pkgs, " "), err)
+	}
+	return strings.Fields(string(out))
+}
+
+// forbid fails the test for every dependency of pkg that starts with one of the prefixes.
+func forbid(t *testing.T, pkg string, why string, prefixes ...string) {
+	t.Helper()
+	for _, d := range deps(t, pkg) {
+		for _, p := range prefixes {
+			if d == p || strings.HasPrefix(d, p+"/") {
+				t.Errorf("%s depends on %s; %s", pkg, d, why)
+			}
+		}
+	}
+}
+
+// heavy are the libraries only the built-in plugins or the proxy need.
+var heavy = []string{
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity",
+	"cloud.google.com",
+	"golang.org/x/oauth2/google",
+	"github.com/gofrs/flock",
+	"github.com/prometheus",
+}
+
+// TestImportDiagram keeps docs/architecture.md's import diagram true: sdk <- plugins <- plugins/builtin
+// <- cmd, and sdk <- core <- proxy <- cmd.
+func TestImportDiagram(t *testing.T) {
+	forbid(t, module+"/sdk", "sdk must import neither core, the proxy nor any plugin",
+		module+"/core", module+"/proxy", module+"/plugins")
+	forbid(t, module+"/core", "core must know no plugin, no proxy and no Prometheus (register built-ins via plugins/builtin)",
+		append([]string{module + "/plugins", module + "/proxy"}, heavy...)...)
+	for _, p := range []string{"azure", "codex", "gateway", "gemini", "internal/..."} {
+		forbid(t, "./plugins/"+p, "plugins import sdk and plugins/internal only", module+"/core", module+"/proxy")
+	}
+	forbid(t, module+"/proxy", "the proxy runs on core and must not link the plugins", module+"/plugins")
+}
+
+// TestLeanEmbedderLinksNoPluginLibraries checks that a program importing only core (tests/testdata/lean)
+// links none of the built-in plugins' identity libraries and no Prometheus.
+func TestLeanEmbedderLinksNoPluginLibraries(t *testing.T) {
+	forbid(t, "./tests/testdata/lean", "a program importing only core must stay lean", append([]string{module + "/plugins"}, heavy...)...)
+}
+
+// TestReleaseBinaryShipsNoTestCode checks that the tokenhost command links nothing from tests/.
+func TestReleaseBinaryShipsNoTestCode(t *testing.T) {
+	forbid(t, "./cmd/tokenhost", "the release binary must not ship test code (the demo's fakes live in internal/fakes)", module+"/tests", module+"/internal/hosttest")
+}
