@@ -227,7 +227,9 @@ func (p *provider) describe(err error) error {
 		if e.Kind == sdk.KindBadConfig && key != "" && !strings.HasPrefix(key, "providers.") {
 			key = "providers." + p.name + ".options." + key
 		}
-		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}}
+		// A plugin cannot know the provider's name; "<provider>" in its message stands for it.
+		msg := strings.ReplaceAll(e.Message, "<provider>", p.name)
+		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, msg)}}
 	}
 	return providerErrorf(p.name, "provider %s: %w", p.name, err)
 }
