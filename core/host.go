@@ -93,7 +93,11 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
 	for _, pc := range cfg.Providers {
-		h.providers[pc.Name] = newProvider(pc, opts, base, logger.With("provider", pc.Name))
+		pbase, err := upstreamBase(pc, base)
+		if err != nil {
+			return nil, err
+		}
+		h.providers[pc.Name] = newProvider(pc, opts, pbase, logger.With("provider", pc.Name))
 	}
 	return h, nil
 }
