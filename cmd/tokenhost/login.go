@@ -4,15 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 	"unicode"
 
 	"github.com/pkg/browser"
 	"github.com/spf13/cobra"
 
+	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -23,23 +22,18 @@ func newLoginCmd(g *globals) *cobra.Command {
 		Short: "Sign a person in for a provider (device code or browser); the plugin runs the flow, this shows its prompts",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			h, err := g.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			ui := &terminalUI{w: g.stdout, noBrowser: noBrowser, open: openBrowser}
-			res, err := h.Login(ctx, args[0], ui)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.stdout, printable(res.Message))
-			if !res.Expiry.IsZero() {
-				fmt.Fprintf(g.stdout, "The access token expires in %s; tokenhost refreshes it from the stored sign-in.\n", time.Until(res.Expiry).Round(time.Second))
-			}
-			return nil
+			return g.withHost(func(ctx context.Context, h *core.Host) error {
+				ui := &terminalUI{w: g.stdout, noBrowser: noBrowser, open: openBrowser}
+				res, err := h.Login(ctx, args[0], ui)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, printable(res.Message))
+				if !res.Expiry.IsZero() {
+					fmt.Fprintf(g.stdout, "The access token expires in %s; tokenhost refreshes it from the stored sign-in.\n", time.Until(res.Expiry).Round(time.Second))
+				}
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "print the URL to open instead of opening a browser")
@@ -52,19 +46,14 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		Short: "Revoke a provider's stored sign-in where the server allows it, and forget it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			h, err := g.open(ctx)
-			if err != nil {
+			return g.withHost(func(ctx context.Context, h *core.Host) error {
+				msg, err := h.Logout(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(g.stdout, printable(msg))
 				return err
-			}
-			defer h.Close()
-			msg, err := h.Logout(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			_, err = fmt.Fprintln(g.stdout, printable(msg))
-			return err
+			})
 		},
 	}
 }

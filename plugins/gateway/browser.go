@@ -74,9 +74,7 @@ func (s *source) browserLogin(ctx context.Context, c *config, ui sdk.UI) (tokenR
 		return tokenResponse{}, sdk.BadConfig("authorization_url", "the identity provider ended the sign-in with %s; check client_id, scopes and the client's redirect URIs (http://127.0.0.1 with any port)", cb.errCode)
 	}
 	f := url.Values{"grant_type": {"authorization_code"}, "code": {cb.code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
-	cc := *c
-	cc.secrets = append(append([]string{}, c.secrets...), cb.code, verifier)
-	return cc.request(ctx, f)
+	return c.hiding(cb.code, verifier).request(ctx, f)
 }
 
 // callbackHandler answers the loopback redirect: a request with the right state delivers its code (or

@@ -61,9 +61,7 @@ func (s *source) deviceLogin(ctx context.Context, c *config, ui sdk.UI) (tokenRe
 			return tokenResponse{}, err
 		}
 		form := url.Values{"grant_type": {deviceGrantType}, "device_code": {da.deviceCode}}
-		cc := *c
-		cc.secrets = append(append([]string{}, c.secrets...), da.deviceCode)
-		tr, err := cc.token(ctx, form)
+		tr, err := c.hiding(da.deviceCode).token(ctx, form)
 		var fl *failure
 		if !errors.As(err, &fl) {
 			if err != nil {

@@ -168,13 +168,7 @@ func (g *tokenExchange) fetch(ctx context.Context, c *config, _ string) (sdk.Tok
 	if g.requested != "" {
 		f.Set("requested_token_type", g.requested)
 	}
-	cc := *c
-	cc.secrets = append(append([]string{}, c.secrets...), subject)
-	tr, err := cc.request(ctx, f)
-	if err != nil {
-		return sdk.Token{}, err
-	}
-	return c.toToken(tr), nil
+	return c.hiding(subject).fetchToken(ctx, f)
 }
 
 // refused: the subject token was not accepted, typically because it expired or names the wrong audience.
@@ -241,13 +235,7 @@ func (g *jwtBearer) fetch(ctx context.Context, c *config, _ string) (sdk.Token, 
 	}
 	f := c.form("urn:ietf:params:oauth:grant-type:jwt-bearer")
 	f.Set("assertion", assertion)
-	cc := *c
-	cc.secrets = append(append([]string{}, c.secrets...), assertion)
-	tr, err := cc.request(ctx, f)
-	if err != nil {
-		return sdk.Token{}, err
-	}
-	return c.toToken(tr), nil
+	return c.hiding(assertion).fetchToken(ctx, f)
 }
 
 func (g *jwtBearer) refused(ep, detail string) error {

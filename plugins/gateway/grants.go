@@ -118,6 +118,23 @@ func (c *config) request(ctx context.Context, f url.Values) (tokenResponse, erro
 	return tr, nil
 }
 
+// hiding returns a copy of c whose messages also redact values (a subject token, an assertion, a refresh
+// token, a device code) sent in one request.
+func (c *config) hiding(values ...string) *config {
+	cc := *c
+	cc.secrets = append(append([]string{}, c.secrets...), values...)
+	return &cc
+}
+
+// fetchToken sends a token request and makes its answer a token.
+func (c *config) fetchToken(ctx context.Context, f url.Values) (sdk.Token, error) {
+	tr, err := c.request(ctx, f)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	return c.toToken(tr), nil
+}
+
 // toToken makes an sdk.Token of a token response, with the extra headers.
 func (c *config) toToken(tr tokenResponse) sdk.Token {
 	return sdk.Token{Value: tr.access, Type: tr.tokenType, Expiry: tr.expiry, Headers: c.headers}
@@ -131,11 +148,7 @@ func parseClientCredentials(sdk.Options, *config) (grant, error) { return client
 func (clientCredentials) name() string { return grantClientCredentials }
 
 func (clientCredentials) fetch(ctx context.Context, c *config, _ string) (sdk.Token, error) {
-	tr, err := c.request(ctx, c.form("client_credentials"))
-	if err != nil {
-		return sdk.Token{}, err
-	}
-	return c.toToken(tr), nil
+	return c.fetchToken(ctx, c.form("client_credentials"))
 }
 
 // refused: in the client credentials grant there is no user whose sign-in could have ended.

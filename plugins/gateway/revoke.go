@@ -21,8 +21,7 @@ func (s *source) revoke(ctx context.Context, c *config, si signIn) string {
 	if tok == "" {
 		return "The stored sign-in holds no token to revoke."
 	}
-	cc := *c
-	cc.secrets = append(append([]string{}, c.secrets...), tok)
+	cc := c.hiding(tok)
 	if _, err := cc.post(ctx, ep, url.Values{"token": {tok}, "token_type_hint": {hint}}, true); err != nil {
 		var f *failure
 		if ok := asFailure(err, &f); ok && f.status >= 200 && f.status < 300 {

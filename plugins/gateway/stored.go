@@ -73,9 +73,7 @@ func (g *storedGrant) fetch(ctx context.Context, c *config, stale string) (sdk.T
 	f := c.form("refresh_token")
 	f.Set("refresh_token", si.RefreshToken)
 	f.Del("audience")
-	cc := *c
-	cc.secrets = append(append([]string{}, c.secrets...), si.RefreshToken)
-	tr, err := cc.request(ctx, f)
+	tr, err := c.hiding(si.RefreshToken).request(ctx, f)
 	if err != nil {
 		return sdk.Token{}, err
 	}
