@@ -33,11 +33,11 @@ func (s secretSource) read(ctx context.Context) (string, error) {
 	case s.file != "":
 		data, err := credfile.ReadLimited(s.file)
 		if err != nil {
-			return "", sdk.Unavailable("cannot read %s (%s): %s; check that whatever writes it is running", s.file, s.option, describeFSError(err))
+			return "", sdk.Unavailable("cannot read %s: %s; check that whatever writes it is running", s.describe(), describeFSError(err))
 		}
 		v := strings.TrimSpace(string(data))
 		if v == "" {
-			return "", sdk.Unavailable("%s (%s) is empty; check that whatever writes it is running", s.file, s.option)
+			return "", sdk.Unavailable("%s is empty; check that whatever writes it is running", s.describe())
 		}
 		return v, nil
 	case s.env != "":
@@ -63,8 +63,10 @@ func (s secretSource) read(ctx context.Context) (string, error) {
 // describe names the source for messages.
 func (s secretSource) describe() string {
 	switch {
+	case s.file != "" && sdk.IsSecretKey(s.option):
+		return "the " + s.option // its value counts as a secret (assertion_file), so the path is not shown
 	case s.file != "":
-		return "the file " + s.file
+		return "the file " + s.file + " (" + s.option + ")"
 	case s.env != "":
 		return "the environment variable " + s.env
 	case len(s.command) > 0:
@@ -173,7 +175,7 @@ func (g *tokenExchange) fetch(ctx context.Context, c *config, _ string) (sdk.Tok
 
 // refused: the subject token was not accepted, typically because it expired or names the wrong audience.
 func (g *tokenExchange) refused(ep, detail string) error {
-	return sdk.ReauthRequired("token endpoint %s refused the subject token from %s (%s); it may have expired or be meant for another audience: check that whatever writes it keeps it fresh and %s", ep, g.subject.describe(), detail, g.subject.option)
+	return sdk.ReauthRequired("token endpoint %s refused the subject token from %s (%s); it may have expired or be meant for another audience: check that whatever writes it keeps it fresh", ep, g.subject.describe(), detail)
 }
 
 // jwtBearer is the RFC 7523 §2.1 jwt-bearer grant: an assertion from a file, or signed here.
@@ -240,7 +242,7 @@ func (g *jwtBearer) fetch(ctx context.Context, c *config, _ string) (sdk.Token, 
 
 func (g *jwtBearer) refused(ep, detail string) error {
 	if g.file.file != "" {
-		return sdk.ReauthRequired("token endpoint %s refused the assertion from %s (%s); it may have expired: check that whatever writes it keeps it fresh", ep, g.file.file, detail)
+		return sdk.ReauthRequired("token endpoint %s refused the assertion from %s (%s); it may have expired: check that whatever writes it keeps it fresh", ep, g.file.describe(), detail)
 	}
 	return sdk.BadConfig("private_key_file", "token endpoint %s refused the signed assertion (%s); check assertion_iss, assertion_sub, assertion_aud, kid and that the key is registered", ep, detail)
 }

@@ -106,13 +106,7 @@ func (c *config) form(grantType string) url.Values {
 func (c *config) request(ctx context.Context, f url.Values) (tokenResponse, error) {
 	tr, err := c.token(ctx, f)
 	if err != nil {
-		ep := "the token endpoint"
-		if c.endpoints != nil {
-			ep = c.endpoints.tokenURL
-			if ep == "" && c.endpoints.meta != nil {
-				ep = c.endpoints.meta.Token
-			}
-		}
+		ep, _ := c.endpoints.token(ctx, c) // known by now: the request was sent to it
 		return tokenResponse{}, c.explain(err, ep)
 	}
 	return tr, nil

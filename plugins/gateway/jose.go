@@ -32,27 +32,29 @@ type signingKey struct {
 }
 
 // loadKey reads a PEM (PKCS#8, PKCS#1 or SEC 1) or JWK private key. The algorithm comes from the JWK's
-// alg, else from the key: RS256 for RSA, ES256/ES384/ES512 for the NIST curves. Errors never quote the file.
+// alg, else from the key: RS256 for RSA, ES256/ES384/ES512 for the NIST curves. Errors quote neither the
+// file nor its path (the option's name marks it secret, so its value is redacted everywhere).
 func loadKey(path, kid string) (*signingKey, error) {
+	const file = "the private_key_file"
 	data, err := credfile.ReadLimited(path)
 	if err != nil {
-		return nil, sdk.BadConfig("private_key_file", "cannot read %s: %s", path, describeFSError(err))
+		return nil, sdk.BadConfig("private_key_file", "cannot read %s: %s", file, describeFSError(err))
 	}
 	sk := &signingKey{kid: kid}
 	if block, _ := pem.Decode(data); block != nil {
 		k, err := parsePEMKey(block)
 		if err != nil {
-			return nil, sdk.BadConfig("private_key_file", "%s: %s", path, err)
+			return nil, sdk.BadConfig("private_key_file", "%s: %s", file, err)
 		}
 		sk.key = k
 	} else {
 		var jwk jose.JSONWebKey
 		if err := json.Unmarshal(data, &jwk); err != nil {
-			return nil, sdk.BadConfig("private_key_file", "%s is neither a PEM private key nor a JWK", path)
+			return nil, sdk.BadConfig("private_key_file", "%s is neither a PEM private key nor a JWK", file)
 		}
 		signer, ok := jwk.Key.(crypto.Signer)
 		if !ok || jwk.IsPublic() {
-			return nil, sdk.BadConfig("private_key_file", "%s holds a JWK that is not an RSA or EC private key", path)
+			return nil, sdk.BadConfig("private_key_file", "%s holds a JWK that is not an RSA or EC private key", file)
 		}
 		sk.key, sk.alg = signer, jose.SignatureAlgorithm(jwk.Algorithm)
 		if sk.kid == "" {
@@ -77,7 +79,7 @@ func loadKey(path, kid string) (*signingKey, error) {
 	switch sk.alg {
 	case jose.RS256, jose.PS256, jose.ES256, jose.ES384, jose.ES512:
 	default:
-		return nil, sdk.BadConfig("private_key_file", "%s: unsupported key or algorithm %q; use an RSA key (RS256, PS256) or an EC P-256 key (ES256)", path, sk.alg)
+		return nil, sdk.BadConfig("private_key_file", "%s: unsupported key or algorithm %q; use an RSA key (RS256, PS256) or an EC P-256 key (ES256)", file, sk.alg)
 	}
 	return sk, nil
 }
