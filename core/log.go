@@ -97,3 +97,13 @@ func (h *hclogSlog) StandardWriter(*hclog.StandardLoggerOptions) io.Writer {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// strayStdout receives what a plugin writes to its stdout after the handshake (go-plugin forwards it). A
+// plugin must log to stderr instead; the host says so once per write, and never repeats what was written,
+// which could be a token.
+type strayStdout struct{ l *slog.Logger }
+
+func (w strayStdout) Write(b []byte) (int, error) {
+	w.l.Warn("the plugin wrote to stdout, which belongs to the plugin protocol; log with log/slog (stderr) instead", "bytes", len(b))
+	return len(b), nil
+}

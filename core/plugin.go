@@ -139,6 +139,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		AutoMTLS:         true,
 		Logger:           newHCLog(p.logger),
 		Stderr:           io.Discard,
+		SyncStdout:       strayStdout{p.logger},
 		StartTimeout:     startTimeout,
 	})
 	fail := func(err error) error {

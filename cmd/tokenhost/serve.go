@@ -64,7 +64,7 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
-		return fmt.Errorf("server.listen: cannot listen on %s: %v", listen, err)
+		return fmt.Errorf("server.listen: cannot listen on %s: %w", listen, err)
 	}
 	srv := &http.Server{
 		Handler:           proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, Eager: eager, AccessLog: log}),

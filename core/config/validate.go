@@ -47,16 +47,6 @@ func validToken(s string) bool {
 	return true
 }
 
-// IsLoopback reports whether host (without port or brackets) is a loopback host: localhost, 127.0.0.0/8
-// or ::1.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // ValidateListen checks a proxy listen address: it must be host:port, and a non-loopback host needs at
 // least one API key. The CLI calls it again after --listen overrides server.listen.
 func ValidateListen(listen string, apiKeys []string) error {
@@ -75,7 +65,7 @@ func listenProblem(listen string, apiKeys []string) string {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return quote(listen) + " has an invalid port (0-65535)"
 	}
-	if !IsLoopback(host) && len(apiKeys) == 0 {
+	if !sdk.IsLoopback(host) && len(apiKeys) == 0 {
 		return listen + " is not a loopback address; set server.api_keys to expose the proxy"
 	}
 	return ""
@@ -90,7 +80,7 @@ func checkUpstream(raw string) string {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && sdk.IsLoopback(u.Hostname()):
 	default:
 		return rule
 	}

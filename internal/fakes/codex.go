@@ -298,7 +298,7 @@ func (s *CodexAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 		tokens = s.issueLocked()
 	}
 	s.mu.Unlock()
-	s.decided.add()
+	s.decided.add(1)
 	if d := time.Duration(s.delay.Load()); d > 0 {
 		t := time.NewTimer(d)
 		select {

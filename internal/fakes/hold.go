@@ -9,10 +9,9 @@ import (
 // holder lets a test hold a fake's requests at a gate and see how many wait there; the zero value is ready
 // to use. The token servers embed it, so Hold, Held and WaitHeld are theirs.
 type holder struct {
-	mu     sync.Mutex
-	gate   chan struct{} // non-nil while held
-	held   int64         // requests currently blocked by the gate
-	heldCh chan struct{} // closed when held changes; nil until someone waits for a change
+	mu   sync.Mutex
+	gate chan struct{} // non-nil while held
+	held counter       // requests currently blocked by the gate
 }
 
 // Hold makes token requests block until the returned release is called (it is idempotent; Holds taken
@@ -38,41 +37,10 @@ func (h *holder) Hold() (release func()) {
 }
 
 // Held returns how many token requests are currently blocked by Hold.
-func (h *holder) Held() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.held
-}
+func (h *holder) Held() int64 { return h.held.value() }
 
 // WaitHeld blocks until at least n token requests are blocked by Hold, or ctx ends.
-func (h *holder) WaitHeld(ctx context.Context, n int64) error {
-	for {
-		h.mu.Lock()
-		if h.heldCh == nil {
-			h.heldCh = make(chan struct{})
-		}
-		held, ch := h.held, h.heldCh
-		h.mu.Unlock()
-		if held >= n {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-func (h *holder) addHeld(d int64) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.held += d
-	if h.heldCh != nil {
-		close(h.heldCh)
-		h.heldCh = nil
-	}
-}
+func (h *holder) WaitHeld(ctx context.Context, n int64) error { return h.held.wait(ctx, n) }
 
 // wait blocks while requests are held; it reports false when the client went away meanwhile.
 func (h *holder) wait(r *http.Request) bool {
@@ -82,8 +50,8 @@ func (h *holder) wait(r *http.Request) bool {
 	if gate == nil {
 		return true
 	}
-	h.addHeld(1)
-	defer h.addHeld(-1)
+	h.held.add(1)
+	defer h.held.add(-1)
 	select {
 	case <-gate:
 		return true
@@ -102,24 +70,32 @@ func (h *holder) releaseAll() {
 	}
 }
 
-// counter counts events and lets a test wait for a number of them; the zero value is ready to use.
+// counter is a number a test can wait on (events so far, requests waiting); the zero value is ready to use.
 type counter struct {
 	mu sync.Mutex
 	n  int64
 	ch chan struct{} // closed when n changes; nil until someone waits
 }
 
-func (c *counter) add() {
+// value returns the number.
+func (c *counter) value() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.n++
+	return c.n
+}
+
+// add adds d to the number and wakes its waiters.
+func (c *counter) add(d int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n += d
 	if c.ch != nil {
 		close(c.ch)
 		c.ch = nil
 	}
 }
 
-// wait blocks until at least n events happened, or ctx ends.
+// wait blocks until the number is at least n, or ctx ends.
 func (c *counter) wait(ctx context.Context, n int64) error {
 	for {
 		c.mu.Lock()

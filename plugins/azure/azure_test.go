@@ -26,7 +26,6 @@ import (
 	"github.com/tokenhost/tokenhost/conf"
 	hostconfig "github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/fakes"
-	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
 )
@@ -97,7 +96,7 @@ func (l *loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.mu.Lock()
 	l.hosts = append(l.hosts, req.URL.Host)
 	l.mu.Unlock()
-	if !tokenhttp.IsLoopback(req.URL.Hostname()) {
+	if !sdk.IsLoopback(req.URL.Hostname()) {
 		return nil, blockedError{req.URL.Host}
 	}
 	return l.base.RoundTrip(req)
@@ -205,7 +204,7 @@ func TestClientSecretOverTLSStaysOnLoopback(t *testing.T) {
 		t.Fatal("the test transport saw no request: azidentity bypassed ClientOptions.Transport")
 	}
 	for _, h := range hosts {
-		if !tokenhttp.IsLoopback(strings.Split(h, ":")[0]) {
+		if !sdk.IsLoopback(strings.Split(h, ":")[0]) {
 			t.Errorf("a request went to %s", h)
 		}
 	}
@@ -475,7 +474,7 @@ func TestWorkloadIdentityFromEnvironment(t *testing.T) {
 		t.Error("the fake did not see the token file's assertion")
 	}
 	for _, h := range guard.seen() {
-		if !tokenhttp.IsLoopback(strings.Split(h, ":")[0]) {
+		if !sdk.IsLoopback(strings.Split(h, ":")[0]) {
 			t.Errorf("a request went to %s", h)
 		}
 	}

@@ -159,7 +159,7 @@ func (c *config) parseUpstream(o sdk.Options) error {
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return sdk.BadConfig("endpoint", "must be a base URL with no credentials, query or fragment (the v1 API needs no api-version)")
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && tokenhttp.IsLoopback(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && sdk.IsLoopback(u.Hostname())) {
 			return sdk.BadConfig("endpoint", "must be an https URL (plain http is accepted only for loopback hosts), got %s://%s", u.Scheme, u.Host)
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/")

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"time"
 
@@ -142,19 +141,19 @@ func fileError(path string, err error) error {
 	case errors.As(err, &p) && p.Reauth:
 		return sdk.ReauthRequired("%s %s; sign in with `codex login`", path, p.What)
 	case errors.As(err, &p):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s; repair it, or sign in again with `codex login` to write a new one", path, p.What)}
+		return sdk.Internal("%s %s; repair it, or sign in again with `codex login` to write a new one", path, p.What)
 	case errors.Is(err, fs.ErrNotExist):
 		return sdk.ReauthRequired("%s does not exist; sign in with `codex login` (or point auth_file or %s at your auth.json)", path, EnvCodexHome)
 	case errors.Is(err, credfile.ErrIsDir), errors.Is(err, credfile.ErrNotRegular):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s, not the Codex CLI's auth.json; remove it and sign in with `codex login`, or set auth_file", path, err)}
+		return sdk.Internal("%s %s, not the Codex CLI's auth.json; remove it and sign in with `codex login`, or set auth_file", path, err)
 	case errors.Is(err, fs.ErrPermission):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s cannot be read: permission denied; tokenhost must run as the user who ran `codex login`", path)}
+		return sdk.Internal("%s cannot be read: permission denied; tokenhost must run as the user who ran `codex login`", path)
 	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		err = pe.Err
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s cannot be read: %v", path, err)}
+	return sdk.Internal("%s cannot be read: %v", path, err)
 }
 
 // tokenUpdate is what a token endpoint answered; empty fields did not come back.

@@ -171,7 +171,7 @@ func (s *source) config() (*config, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cfg == nil {
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: "codex: a token was requested before Configure"}
+		return nil, sdk.Internal("codex: a token was requested before Configure")
 	}
 	return s.cfg, nil
 }

@@ -3,7 +3,6 @@ package codex
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
@@ -140,7 +139,7 @@ func (s *source) store(ctx context.Context, cfg *config, a *authFile, u tokenUpd
 	now := time.Now()
 	data, err := a.apply(u, now)
 	if err != nil {
-		return sdk.Token{}, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot encode the refreshed %s", cfg.authFile)}
+		return sdk.Token{}, sdk.Internal("cannot encode the refreshed %s", cfg.authFile)
 	}
 	n, err := parseAuth(data)
 	if err != nil {
@@ -249,11 +248,11 @@ func lockFiles(ctx context.Context, cfg *config, paths ...string) (func(), error
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil, err
 	case !errors.As(err, &le):
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock beside %s (%s)", cfg.authFile, pathmsg.Reason(err))}
+		return nil, sdk.Internal("cannot lock beside %s (%s)", cfg.authFile, pathmsg.Reason(err))
 	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("could not lock %s within %s: another process is refreshing or writing the same auth.json; try again, or raise lock_timeout", le.Path, cfg.lockTimeout)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fileError(cfg.authFile, fs.ErrNotExist)
 	}
-	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s (%s); the directory must be writable", le.Path, pathmsg.Reason(le.Err))}
+	return nil, sdk.Internal("cannot lock %s (%s); the directory must be writable", le.Path, pathmsg.Reason(le.Err))
 }

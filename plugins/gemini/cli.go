@@ -202,7 +202,7 @@ func (s *source) lock(ctx context.Context, cfg *config) (func(), error) {
 	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("another process held the lock %s for more than lock_timeout (%s); try again, or raise lock_timeout", path, cfg.lockTimeout)
 	}
-	return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot lock %s: %s", path, pathmsg.Reason(err))}
+	return nil, sdk.Internal("cannot lock %s: %s", path, pathmsg.Reason(err))
 }
 
 // redeem sends the refresh grant to the token endpoint as the Gemini CLI does: a form-encoded POST with the
@@ -221,7 +221,7 @@ func redeem(ctx context.Context, cfg *config, refreshToken string) (*grant, erro
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot build the token request to %s", ep.display)}
+		return nil, sdk.Internal("cannot build the token request to %s", ep.display)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")

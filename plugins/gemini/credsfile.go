@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"os"
 	"strconv"
@@ -194,13 +193,13 @@ func fileError(path string, err error, next string) error {
 	case errors.As(err, &p) && p.Reauth:
 		return sdk.ReauthRequired("%s %s; %s", path, p.What, next)
 	case errors.As(err, &p):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s; fix or remove it, then %s", path, p.What, next)}
+		return sdk.Internal("%s %s; fix or remove it, then %s", path, p.What, next)
 	case errors.Is(err, credfile.ErrIsDir), errors.Is(err, credfile.ErrNotRegular):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("%s %s", path, err)}
+		return sdk.Internal("%s %s", path, err)
 	case errors.Is(err, os.ErrPermission):
-		return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot read %s: permission denied", path)}
+		return sdk.Internal("cannot read %s: permission denied", path)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
-	return &sdk.Error{Kind: sdk.KindInternal, Message: fmt.Sprintf("cannot read %s: %s", path, pathmsg.Reason(err))}
+	return sdk.Internal("cannot read %s: %s", path, pathmsg.Reason(err))
 }

@@ -42,33 +42,13 @@ func CheckURL(raw, example string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !IsLoopback(u.Hostname()) {
+		if !sdk.IsLoopback(u.Hostname()) {
 			return "", fmt.Errorf("must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
 		}
 	default:
 		return "", fmt.Errorf("must be an https URL, got scheme %q", u.Scheme)
 	}
 	return Display(raw), nil
-}
-
-// Display returns scheme://host/path of raw, without query, fragment or user information, or "the token
-// endpoint" when raw is not an absolute URL.
-func Display(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return "the token endpoint"
-	}
-	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
-}
-
-// IsLoopback reports whether host (a host name or IP address, without port or brackets) is localhost or a
-// loopback IP address: the only hosts plain http is accepted for.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // NewTransport returns a fresh transport with the settings of http.DefaultTransport (proxies from the
@@ -97,11 +77,6 @@ func IsTimeout(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) || (errors.As(err, &ne) && ne.Timeout())
-}
-
-// Transient reports whether an HTTP status means "try again later".
-func Transient(status int) bool {
-	return status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout
 }
 
 // DescribeType names the media type of a Content-Type header for a message.

@@ -43,8 +43,8 @@ func TestIsLoopback(t *testing.T) {
 		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.8.9.10": true, "::1": true,
 		"[::1]": false, "10.0.0.1": false, "localhost.example": false, "example.com": false, "": false,
 	} {
-		if got := IsLoopback(host); got != want {
-			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
+		if got := sdk.IsLoopback(host); got != want {
+			t.Errorf("sdk.IsLoopback(%q) = %v, want %v", host, got, want)
 		}
 	}
 }
