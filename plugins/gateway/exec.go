@@ -72,6 +72,7 @@ type limitWriter struct {
 	n int
 }
 
+// Write keeps what fits and reports all of p written, so the command never blocks on a full pipe.
 func (l *limitWriter) Write(p []byte) (int, error) {
 	if l.n > 0 {
 		k := min(len(p), l.n)

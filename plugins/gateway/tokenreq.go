@@ -34,6 +34,7 @@ type failure struct {
 	what   string // for a 2xx: what was wrong with it
 }
 
+// Error names the status and the OAuth error code (or what was wrong with a 2xx).
 func (f *failure) Error() string {
 	if f.code != "" {
 		return fmt.Sprintf("%d %s", f.status, f.code)
