@@ -93,7 +93,11 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	}
 	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
 	for _, pc := range cfg.Providers {
-		h.providers[pc.Name] = newProvider(pc, opts, base, logger.With("provider", pc.Name))
+		pbase, err := upstreamBase(pc, base)
+		if err != nil {
+			return nil, err
+		}
+		h.providers[pc.Name] = newProvider(pc, opts, pbase, logger.With("provider", pc.Name))
 	}
 	return h, nil
 }
@@ -227,7 +231,9 @@ func (p *provider) describe(err error) error {
 		if e.Kind == sdk.KindBadConfig && key != "" && !strings.HasPrefix(key, "providers.") {
 			key = "providers." + p.name + ".options." + key
 		}
-		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, e.Message)}}
+		// A plugin cannot know the provider's name; "<provider>" in its message stands for it.
+		msg := strings.ReplaceAll(e.Message, "<provider>", p.name)
+		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, msg)}}
 	}
 	return providerErrorf(p.name, "provider %s: %w", p.name, err)
 }

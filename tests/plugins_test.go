@@ -123,7 +123,7 @@ func TestExternalPlugin(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("plugins failed\n%s", r)
 		}
-		want := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(bins.extplugin) + `\s+external\s+\S+\s+corp\s*$`)
+		want := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(bins.extplugin) + `\s+external\s+\S+\s+none\s+corp\s*$`) // version, pin, used by
 		if !want.MatchString(r.stdout) {
 			t.Errorf("plugins does not list the external plugin with a version, used by corp\n%s", r)
 		}

@@ -39,6 +39,7 @@ type scenario struct {
 	extra        map[string]string  // headers the demo request sets
 	body         func(i int) []byte // the i-th request's JSON body; nil means a chat completion
 	setup        func() error       // prepares files the plugin reads (after the fakes start), or nil
+	login        bool               // sign in with `tokenhost login` once the host is open
 }
 
 // gatewayScenario is a corporate gateway behind an OAuth client-credentials token endpoint.
@@ -66,7 +67,8 @@ func gatewayScenario() *scenario {
 
 // demoScenarios lists every provider the demo runs; each plugin adds its own.
 func demoScenarios() []*scenario {
-	return []*scenario{gatewayScenario(), codexScenario(), geminiScenario(), azureScenario()}
+	return []*scenario{gatewayScenario(), gatewayDeviceScenario(), gatewayExchangeScenario(), gatewayJWTScenario(),
+		codexScenario(), geminiScenario(), azureScenario()}
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -121,6 +123,13 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 
 	out := g.stdout
 	fmt.Fprintf(out, "tokenhost demo: %d provider(s), real plugin processes, loopback fakes; tokens live %s\n\n", len(scs), demoTokenLife)
+	for _, s := range scs {
+		if s.login {
+			if err := demoLogin(ctx, h, s, out); err != nil {
+				return false, fmt.Errorf("demo %s: %w", s.name, err)
+			}
+		}
+	}
 	clients := map[string]*http.Client{}
 	for _, s := range scs {
 		c, err := h.Client(s.name)

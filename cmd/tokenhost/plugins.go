@@ -54,7 +54,7 @@ func newPluginsCmd(g *globals) *cobra.Command {
 					}
 				}
 				for _, path := range external {
-					pin := "not pinned (tokenhost plugins hash " + path + ")"
+					pin := "none"
 					if pinned[path] {
 						pin = "sha256"
 					}

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -41,7 +43,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		g.logLevelSet = cmd.Flags().Changed("log-level")
 	}
-	root.AddCommand(newTokenCmd(g), newCheckCmd(g), newPluginsCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g), newPluginCmd(g), newRunCmd(g))
+	root.AddCommand(newTokenCmd(g), newLoginCmd(g), newLogoutCmd(g), newRunCmd(g), newCheckCmd(g), newPluginsCmd(g), newPluginCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g))
 	return root
 }
 
@@ -57,6 +59,19 @@ func (g *globals) logger() *slog.Logger {
 // open opens the host with the CLI's flags.
 func (g *globals) open(ctx context.Context) (*core.Host, error) {
 	return core.Open(ctx, core.Options{ConfigFile: g.config, Logger: g.logger()})
+}
+
+// withHost opens the host with the CLI's flags, runs fn with a context that SIGINT and SIGTERM cancel, and
+// closes the host.
+func (g *globals) withHost(fn func(ctx context.Context, h *core.Host) error) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	h, err := g.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	return fn(ctx, h)
 }
 
 // printErr writes err as one line on stderr.

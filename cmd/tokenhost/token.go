@@ -4,15 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/tokenhost/tokenhost/sdk"
+
+	"github.com/tokenhost/tokenhost/core"
 )
 
 // tokenJSON is what `token --json` prints.
@@ -33,30 +31,9 @@ func newTokenCmd(g *globals) *cobra.Command {
 		Short: "Print a fresh access token for a provider (like gcloud auth print-access-token)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			h, err := g.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			tok, err := h.Token(ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if asHeaders || asJSON {
-				ep, err := h.Endpoint(ctx, args[0])
-				if err != nil {
-					return err
-				}
-				headers := ep.Headers(tok)
-				if asHeaders {
-					return printHeaders(g.stdout, headers)
-				}
-				return printTokenJSON(g.stdout, args[0], tok, headers)
-			}
-			_, err = fmt.Fprintln(g.stdout, tok.Value)
-			return err
+			return g.withHost(func(ctx context.Context, h *core.Host) error {
+				return printToken(ctx, g, h, args[0], asJSON, asHeaders)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: access_token, token_type, expiry, expires_in, and headers (name → value) the upstream needs")
@@ -65,19 +42,29 @@ func newTokenCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// printHeaders prints each header as a "Name: value" line, sorted by name.
-func printHeaders(w io.Writer, headers map[string]string) error {
-	names := slices.Sorted(maps.Keys(headers))
-	for _, n := range names {
-		if _, err := fmt.Fprintf(w, "%s: %s\n", n, headers[n]); err != nil {
-			return err
-		}
+// printToken prints provider's token: alone, as header lines, or as JSON.
+func printToken(ctx context.Context, g *globals, h *core.Host, provider string, asJSON, asHeaders bool) error {
+	tok, err := h.Token(ctx, provider)
+	if err != nil {
+		return err
 	}
-	return nil
-}
-
-// printTokenJSON prints the token, its expiry and the headers as `token --json` does.
-func printTokenJSON(w io.Writer, provider string, tok sdk.Token, headers map[string]string) error {
+	if !asJSON && !asHeaders {
+		_, err = fmt.Fprintln(g.stdout, tok.Value)
+		return err
+	}
+	ep, err := h.Endpoint(ctx, provider)
+	if err != nil {
+		return err
+	}
+	headers := ep.Headers(tok)
+	if asHeaders {
+		for _, n := range slices.Sorted(maps.Keys(headers)) {
+			if _, err := fmt.Fprintf(g.stdout, "%s: %s\n", n, headers[n]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	out := tokenJSON{Provider: provider, AccessToken: tok.Value, TokenType: tok.Type, Expiry: tok.Expiry, Headers: headers}
 	if out.TokenType == "" {
 		out.TokenType = "Bearer"
@@ -86,7 +73,7 @@ func printTokenJSON(w io.Writer, provider string, tok sdk.Token, headers map[str
 		out.ExpiresInSeconds = int64(time.Until(tok.Expiry).Seconds())
 	}
 	out.ExtraHeaders = slices.Sorted(maps.Keys(tok.Headers))
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(g.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
 }

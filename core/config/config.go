@@ -52,8 +52,18 @@ type Provider struct {
 	Breaker Breaker
 	// FetchTimeout bounds one token fetch from the plugin.
 	FetchTimeout time.Duration
+	// TLS is the client certificate and CA bundle for connections to the upstream (the `tls` block).
+	TLS TLS
 	// Options is handed to the plugin's Configure, with *_env and *_file secrets resolved.
 	Options map[string]any
+}
+
+// TLS is a provider's `tls` block: absolute paths, empty when not given.
+type TLS struct {
+	// CertFile and KeyFile are a PEM client certificate and its key, presented to the upstream (mTLS).
+	CertFile, KeyFile string
+	// CAFile is a PEM bundle of the authorities trusted for the upstream instead of the system's.
+	CAFile string
 }
 
 // Breaker is a provider's `breaker` block.

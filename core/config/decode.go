@@ -121,10 +121,36 @@ func (d *decoder) provider(name string, v any) *Provider {
 			p.RetryStatuses[i] = int(s)
 		}
 	}
+	p.TLS = d.tls(at+".tls", r.TLS)
 	if r.Options != nil {
 		p.Options = r.Options
 	}
 	return p
+}
+
+// tls checks a provider's tls block: a certificate needs its key, and paths resolve like other paths.
+func (d *decoder) tls(at string, r rawTLS) TLS {
+	d.unknownKeys(at, r.Unknown, knownKeys(r))
+	if (r.CertFile == "") != (r.KeyFile == "") {
+		d.p.add(at, "cert_file and key_file go together: give both for a client certificate, or neither")
+		return TLS{}
+	}
+	var t TLS
+	for _, f := range []struct {
+		key, v string
+		dst    *string
+	}{{"cert_file", r.CertFile, &t.CertFile}, {"key_file", r.KeyFile, &t.KeyFile}, {"ca_file", r.CAFile, &t.CAFile}} {
+		if f.v == "" {
+			continue
+		}
+		p, err := d.path(f.v)
+		if err != nil {
+			d.p.add(at+"."+f.key, "%v", err)
+			continue
+		}
+		*f.dst = p
+	}
+	return t
 }
 
 // breaker checks a provider's breaker block, given decoded (r) and as written (v).

@@ -40,8 +40,15 @@ type (
 		MaxReplayBytes *byteSize      `koanf:"max_replay_bytes"`
 		Breaker        rawBreaker     `koanf:"breaker"`
 		FetchTimeout   *time.Duration `koanf:"fetch_timeout"`
+		TLS            rawTLS         `koanf:"tls"`
 		Options        options        `koanf:"options"`
 		Unknown        map[string]any `koanf:",remain"`
+	}
+	rawTLS struct {
+		CertFile string         `koanf:"cert_file"`
+		KeyFile  string         `koanf:"key_file"`
+		CAFile   string         `koanf:"ca_file"`
+		Unknown  map[string]any `koanf:",remain"`
 	}
 	rawBreaker struct {
 		Failures *int           `koanf:"failures"`

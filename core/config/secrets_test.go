@@ -146,13 +146,20 @@ func TestSecretErrors(t *testing.T) {
 
 func TestSecretRef(t *testing.T) {
 	cases := map[string][2]string{
-		"client_secret_env":   {"client_secret", "env"},
-		"client_secret_file":  {"client_secret", "file"},
-		"API_KEY_ENV":         {"API_KEY", "env"},
-		"password_file":       {"password", "file"},
-		"private_key_file":    {"private_key", "file"},
-		"refresh_token_file":  {"refresh_token", "file"},
-		"key_file":            {"key", "file"},
+		"client_secret_env":  {"client_secret", "env"},
+		"client_secret_file": {"client_secret", "file"},
+		"API_KEY_ENV":        {"API_KEY", "env"},
+		"password_file":      {"password", "file"},
+		"refresh_token_file": {"refresh_token", "file"},
+		"api_key_file":       {"api_key", "file"},
+		// Read by the plugin itself on every use (sdk.PluginReads): passed through as written.
+		"private_key_file":    {"", ""},
+		"key_file":            {"", ""},
+		"key_env":             {"", ""},
+		"subject_token_file":  {"", ""},
+		"subject_token_env":   {"", ""},
+		"actor_token_file":    {"", ""},
+		"assertion_file":      {"", ""},
 		"credentials_file":    {"", ""}, // a path by convention (Google ADC), not a secret
 		"auth_file":           {"", ""},
 		"ca_file":             {"", ""},

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,12 @@ type OAuthConfig struct {
 	// ExpiresIn is the lifetime of issued access tokens (default DefaultExpiresIn), reported as expires_in
 	// in whole seconds (at least 1).
 	ExpiresIn time.Duration
+	// TokenExchange makes the server also accept RFC 8693 token exchange with any non-empty subject_token
+	// and subject_token_type (it does not verify the subject token).
+	TokenExchange bool
+	// JWTBearer makes the server also accept the RFC 7523 jwt-bearer grant with any assertion shaped like a
+	// compact JWT (it does not verify the signature).
+	JWTBearer bool
 }
 
 // OAuthServer is a loopback OAuth 2.0 authorization server's token endpoint (client_credentials grant).
@@ -197,13 +204,23 @@ func (s *OAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	switch gt := form.Get("grant_type"); gt {
-	case "client_credentials":
-	case "":
+	switch gt := form.Get("grant_type"); {
+	case gt == "client_credentials":
+	case gt == "urn:ietf:params:oauth:grant-type:token-exchange" && s.cfg.TokenExchange:
+		if form.Get("subject_token") == "" || form.Get("subject_token_type") == "" {
+			oauthError(w, http.StatusBadRequest, "invalid_request", "subject_token and subject_token_type are required")
+			return
+		}
+	case gt == "urn:ietf:params:oauth:grant-type:jwt-bearer" && s.cfg.JWTBearer:
+		if strings.Count(form.Get("assertion"), ".") != 2 {
+			oauthError(w, http.StatusBadRequest, "invalid_grant", "the assertion is not a JWT")
+			return
+		}
+	case gt == "":
 		oauthError(w, http.StatusBadRequest, "invalid_request", "grant_type is required")
 		return
 	default:
-		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "only client_credentials is supported")
+		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "grant_type "+gt+" is not enabled")
 		return
 	}
 

@@ -1,6 +1,8 @@
 // Package gateway is the built-in tokenhost plugin for corporate gateways in front of an OpenAI-compatible
-// API. Its first mode is the OAuth 2.0 client credentials grant (RFC 6749 §4.4), with client_secret_basic
-// or client_secret_post client authentication, scopes, an audience and extra form parameters.
+// API. It gets tokens every way such gateways hand them out: the OAuth 2.0 client credentials grant
+// (client_secret_basic, client_secret_post, private_key_jwt, tls_client_auth), a person's sign-in by device
+// code or browser (`tokenhost login`) kept as a stored refresh token, RFC 8693 token exchange, the RFC 7523
+// jwt-bearer grant, a helper command, or a static key.
 //
 // Its options are documented in docs/providers/gateway.md, the one reference for them; a test keeps that
 // page and the options the plugin accepts in step.
@@ -10,14 +12,12 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
-	"golang.org/x/oauth2"
-
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
 	"github.com/tokenhost/tokenhost/plugins/internal/state"
-	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -25,19 +25,31 @@ import (
 const Name = "gateway"
 
 // Version is the plugin's version.
-var Version = "0.1.0"
+var Version = "0.2.0"
 
 // MinRemaining is how much lifetime a cached token needs left to be served from the cache.
 const MinRemaining = 10 * time.Second
 
-// source is the gateway plugin's sdk.Source.
+// source is the gateway plugin's sdk.Source and sdk.Interactive.
 type source struct {
-	sf *flight.Group
-	st state.Slot[config] // the configuration and the last token fetched under it
+	sf   *flight.Group
+	st   state.Slot[config] // the configuration and the last token fetched under it
+	wait func(ctx context.Context, d time.Duration) error
 }
 
+// option changes how a source is built; tests use it to replace the device flow's pause.
+type option func(*source)
+
 // New returns an unconfigured gateway Source.
-func New() sdk.Source { return &source{sf: new(flight.Group)} }
+func New() sdk.Source { return newSource() }
+
+func newSource(opts ...option) *source {
+	s := &source{sf: new(flight.Group), wait: sleep}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
 
 // Configure validates the options block; it does not contact the token endpoint.
 func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
@@ -58,18 +70,18 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	return s.st.Reuse(ctx, s.sf, "token", fresh, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
+	return s.st.Reuse(ctx, s.sf, "token", fresh, func() (sdk.Token, error) { return s.fetch(ctx, cfg, "") })
 }
 
-// Refresh fetches a new token from the endpoint, bypassing the cache, unless the cache already holds a
-// usable token other than stale; concurrent refreshes of one stale token share one fetch.
+// Refresh fetches a new token, bypassing the cache, unless the cache already holds a usable token other
+// than stale; concurrent refreshes of one stale token share one fetch.
 func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
 	cfg, _, err := s.st.Get(ctx, Name)
 	if err != nil {
 		return sdk.Token{}, err
 	}
 	newer := func(t sdk.Token) bool { return t.Value != stale.Value && fresh(t) }
-	return s.st.Reuse(ctx, s.sf, flight.RefreshKey(stale.Value), newer, func() (sdk.Token, error) { return s.fetch(ctx, cfg) })
+	return s.st.Reuse(ctx, s.sf, flight.RefreshKey(stale.Value), newer, func() (sdk.Token, error) { return s.fetch(ctx, cfg, stale.Value) })
 }
 
 // fresh reports whether t can be served from the cache.
@@ -77,24 +89,96 @@ func fresh(t sdk.Token) bool {
 	return t.Value != "" && (t.Expiry.IsZero() || time.Until(t.Expiry) > MinRemaining)
 }
 
-// fetch asks the token endpoint for a new token and caches it. It runs detached from the caller's
-// cancellation, bounded by the configured timeout.
-func (s *source) fetch(ctx context.Context, cfg *config) (sdk.Token, error) {
-	x := &exchange{}
-	fctx := context.WithoutCancel(ctx)
-	fctx = context.WithValue(fctx, oauth2.HTTPClient, cfg.client)
-	fctx = context.WithValue(fctx, exchangeKey{}, x)
-	ot, err := cfg.cc.Token(fctx)
+// fetch gets a new token by the configured grant and caches it. It runs detached from the caller's
+// cancellation (other callers share it), bounded by the configured timeout.
+func (s *source) fetch(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.timeout+lockSlack)
+	defer cancel()
+	t, err := cfg.grant.fetch(fctx, cfg, stale)
 	if err != nil {
-		err = classify(err, x, cfg, s.st.Cached().Value)
-		slog.Debug("gateway: token request failed", "endpoint", cfg.endpoint, "kind", sdk.KindOf(err))
+		slog.Debug("gateway: token request failed", "grant", cfg.grant.name(), "kind", sdk.KindOf(err))
 		return sdk.Token{}, err
 	}
-	if tokenhttp.HasControl(ot.AccessToken) {
-		return sdk.Token{}, sdk.Unavailable("token endpoint %s returned an access_token with control characters, which cannot be sent in a header", cfg.endpoint)
-	}
-	t := sdk.Token{Value: ot.AccessToken, Type: ot.Type(), Expiry: ot.Expiry}
 	s.st.Store(cfg, t)
-	slog.Debug("gateway: token fetched", "endpoint", cfg.endpoint, "token", sdk.Fingerprint(t.Value), "expiry", t.Expiry)
+	slog.Debug("gateway: token fetched", "grant", cfg.grant.name(), "token", sdk.Fingerprint(t.Value), "expiry", t.Expiry)
 	return t, nil
+}
+
+// Login signs a person in (device code, or the browser with PKCE) and stores the sign-in.
+func (s *source) Login(ctx context.Context, ui sdk.UI) (sdk.LoginResult, error) {
+	cfg, _, err := s.st.Get(ctx, Name)
+	if err != nil {
+		return sdk.LoginResult{}, err
+	}
+	g, ok := cfg.grant.(*storedGrant)
+	if !ok {
+		return sdk.LoginResult{}, errNoLogin(cfg.grant.name())
+	}
+	var tr tokenResponse
+	switch g.kind {
+	case grantDeviceCode:
+		tr, err = s.deviceLogin(ctx, cfg, ui)
+	case grantAuthCode:
+		tr, err = s.browserLogin(ctx, cfg, ui)
+	default: // refresh_token: whichever sign-in the server offers
+		if _, derr := cfg.endpoints.device(ctx, cfg); derr == nil {
+			tr, err = s.deviceLogin(ctx, cfg, ui)
+		} else if isNotFound(derr) {
+			tr, err = s.browserLogin(ctx, cfg, ui)
+		} else {
+			err = derr
+		}
+	}
+	if err != nil {
+		return sdk.LoginResult{}, err
+	}
+	unlock, err := g.store.lock(ctx, cfg.timeout)
+	if err != nil {
+		return sdk.LoginResult{}, err
+	}
+	defer unlock()
+	var si signIn
+	g.update(&si, tr)
+	g.store.pending.Clear()
+	g.store.save(si, "")
+	if _, held := g.store.pending.Value(); held {
+		return sdk.LoginResult{}, sdk.BadConfig("store", "signed in, but the sign-in cannot be stored in %s; fix the directory's permissions or set store", g.store.path)
+	}
+	s.st.Store(cfg, g.token(si))
+	msg := fmt.Sprintf("Signed in; the sign-in is stored in %s.", g.store.path)
+	if tr.refresh == "" {
+		msg += " The server issued no refresh token, so you will need to sign in again when the access token expires (add offline_access to scopes if it supports it)."
+	}
+	return sdk.LoginResult{Message: msg, Expiry: tr.expiry}, nil
+}
+
+// Logout revokes the stored refresh token (RFC 7009) when a revocation endpoint is known, and deletes the
+// stored sign-in.
+func (s *source) Logout(ctx context.Context) (string, error) {
+	cfg, _, err := s.st.Get(ctx, Name)
+	if err != nil {
+		return "", err
+	}
+	g, ok := cfg.grant.(*storedGrant)
+	if !ok {
+		return "", errNoLogin(cfg.grant.name())
+	}
+	unlock, err := g.store.lock(ctx, cfg.timeout)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	si, ok, err := g.store.load(ctx)
+	if err != nil || !ok {
+		if rmErr := g.store.remove(); rmErr != nil {
+			return "", sdk.Internal("cannot delete %s: %s", g.store.path, describeFSError(rmErr))
+		}
+		return fmt.Sprintf("No stored sign-in at %s; nothing to revoke.", g.store.path), nil
+	}
+	revoked := s.revoke(ctx, cfg, si)
+	s.st.Set(cfg) // forget the cached token
+	if err := g.store.remove(); err != nil {
+		return "", sdk.Internal("cannot delete %s: %s", g.store.path, describeFSError(err))
+	}
+	return revoked + fmt.Sprintf(" Deleted %s.", g.store.path), nil
 }

@@ -405,6 +405,325 @@ func (x *TokenResponse) GetToken() *Token {
 	return nil
 }
 
+type LoginRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginRequest) Reset() {
+	*x = LoginRequest{}
+	mi := &file_tokenhost_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginRequest) ProtoMessage() {}
+
+func (x *LoginRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
+func (*LoginRequest) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{7}
+}
+
+// Prompt is one thing the host shows the user during a sign-in.
+type Prompt struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Url           string                 `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	UserCode      string                 `protobuf:"bytes,3,opt,name=user_code,json=userCode,proto3" json:"user_code,omitempty"`
+	Open          bool                   `protobuf:"varint,4,opt,name=open,proto3" json:"open,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Prompt) Reset() {
+	*x = Prompt{}
+	mi := &file_tokenhost_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Prompt) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Prompt) ProtoMessage() {}
+
+func (x *Prompt) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Prompt.ProtoReflect.Descriptor instead.
+func (*Prompt) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Prompt) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Prompt) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Prompt) GetUserCode() string {
+	if x != nil {
+		return x.UserCode
+	}
+	return ""
+}
+
+func (x *Prompt) GetOpen() bool {
+	if x != nil {
+		return x.Open
+	}
+	return false
+}
+
+type LoginResult struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Message        string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	ExpiryUnixNano int64                  `protobuf:"varint,2,opt,name=expiry_unix_nano,json=expiryUnixNano,proto3" json:"expiry_unix_nano,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *LoginResult) Reset() {
+	*x = LoginResult{}
+	mi := &file_tokenhost_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginResult) ProtoMessage() {}
+
+func (x *LoginResult) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginResult.ProtoReflect.Descriptor instead.
+func (*LoginResult) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *LoginResult) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *LoginResult) GetExpiryUnixNano() int64 {
+	if x != nil {
+		return x.ExpiryUnixNano
+	}
+	return 0
+}
+
+type LoginEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Event:
+	//
+	//	*LoginEvent_Prompt
+	//	*LoginEvent_Result
+	Event         isLoginEvent_Event `protobuf_oneof:"event"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LoginEvent) Reset() {
+	*x = LoginEvent{}
+	mi := &file_tokenhost_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LoginEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LoginEvent) ProtoMessage() {}
+
+func (x *LoginEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LoginEvent.ProtoReflect.Descriptor instead.
+func (*LoginEvent) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *LoginEvent) GetEvent() isLoginEvent_Event {
+	if x != nil {
+		return x.Event
+	}
+	return nil
+}
+
+func (x *LoginEvent) GetPrompt() *Prompt {
+	if x != nil {
+		if x, ok := x.Event.(*LoginEvent_Prompt); ok {
+			return x.Prompt
+		}
+	}
+	return nil
+}
+
+func (x *LoginEvent) GetResult() *LoginResult {
+	if x != nil {
+		if x, ok := x.Event.(*LoginEvent_Result); ok {
+			return x.Result
+		}
+	}
+	return nil
+}
+
+type isLoginEvent_Event interface {
+	isLoginEvent_Event()
+}
+
+type LoginEvent_Prompt struct {
+	Prompt *Prompt `protobuf:"bytes,1,opt,name=prompt,proto3,oneof"`
+}
+
+type LoginEvent_Result struct {
+	Result *LoginResult `protobuf:"bytes,2,opt,name=result,proto3,oneof"`
+}
+
+func (*LoginEvent_Prompt) isLoginEvent_Event() {}
+
+func (*LoginEvent_Result) isLoginEvent_Event() {}
+
+type LogoutRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutRequest) Reset() {
+	*x = LogoutRequest{}
+	mi := &file_tokenhost_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutRequest) ProtoMessage() {}
+
+func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
+func (*LogoutRequest) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{11}
+}
+
+type LogoutResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogoutResponse) Reset() {
+	*x = LogoutResponse{}
+	mi := &file_tokenhost_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogoutResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogoutResponse) ProtoMessage() {}
+
+func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
+func (*LogoutResponse) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *LogoutResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_tokenhost_proto protoreflect.FileDescriptor
 
 const file_tokenhost_proto_rawDesc = "" +
@@ -435,11 +754,30 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\":\n" +
 	"\rTokenResponse\x12)\n" +
-	"\x05token\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05token2\xde\x01\n" +
+	"\x05token\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05token\"\x0e\n" +
+	"\fLoginRequest\"e\n" +
+	"\x06Prompt\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x1b\n" +
+	"\tuser_code\x18\x03 \x01(\tR\buserCode\x12\x12\n" +
+	"\x04open\x18\x04 \x01(\bR\x04open\"Q\n" +
+	"\vLoginResult\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12(\n" +
+	"\x10expiry_unix_nano\x18\x02 \x01(\x03R\x0eexpiryUnixNano\"z\n" +
+	"\n" +
+	"LoginEvent\x12.\n" +
+	"\x06prompt\x18\x01 \x01(\v2\x14.tokenhost.v1.PromptH\x00R\x06prompt\x123\n" +
+	"\x06result\x18\x02 \x01(\v2\x19.tokenhost.v1.LoginResultH\x00R\x06resultB\a\n" +
+	"\x05event\"\x0f\n" +
+	"\rLogoutRequest\"*\n" +
+	"\x0eLogoutResponse\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage2\xe4\x02\n" +
 	"\x06Source\x12L\n" +
 	"\tConfigure\x12\x1e.tokenhost.v1.ConfigureRequest\x1a\x1f.tokenhost.v1.ConfigureResponse\x12@\n" +
 	"\x05Token\x12\x1a.tokenhost.v1.TokenRequest\x1a\x1b.tokenhost.v1.TokenResponse\x12D\n" +
-	"\aRefresh\x12\x1c.tokenhost.v1.RefreshRequest\x1a\x1b.tokenhost.v1.TokenResponseB0Z.github.com/tokenhost/tokenhost/sdk/proto;protob\x06proto3"
+	"\aRefresh\x12\x1c.tokenhost.v1.RefreshRequest\x1a\x1b.tokenhost.v1.TokenResponse\x12?\n" +
+	"\x05Login\x12\x1a.tokenhost.v1.LoginRequest\x1a\x18.tokenhost.v1.LoginEvent0\x01\x12C\n" +
+	"\x06Logout\x12\x1b.tokenhost.v1.LogoutRequest\x1a\x1c.tokenhost.v1.LogoutResponseB0Z.github.com/tokenhost/tokenhost/sdk/proto;protob\x06proto3"
 
 var (
 	file_tokenhost_proto_rawDescOnce sync.Once
@@ -453,7 +791,7 @@ func file_tokenhost_proto_rawDescGZIP() []byte {
 	return file_tokenhost_proto_rawDescData
 }
 
-var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_tokenhost_proto_goTypes = []any{
 	(*ConfigureRequest)(nil),  // 0: tokenhost.v1.ConfigureRequest
 	(*ConfigureResponse)(nil), // 1: tokenhost.v1.ConfigureResponse
@@ -462,26 +800,38 @@ var file_tokenhost_proto_goTypes = []any{
 	(*RefreshRequest)(nil),    // 4: tokenhost.v1.RefreshRequest
 	(*Token)(nil),             // 5: tokenhost.v1.Token
 	(*TokenResponse)(nil),     // 6: tokenhost.v1.TokenResponse
-	nil,                       // 7: tokenhost.v1.Token.HeadersEntry
-	(*structpb.Struct)(nil),   // 8: google.protobuf.Struct
+	(*LoginRequest)(nil),      // 7: tokenhost.v1.LoginRequest
+	(*Prompt)(nil),            // 8: tokenhost.v1.Prompt
+	(*LoginResult)(nil),       // 9: tokenhost.v1.LoginResult
+	(*LoginEvent)(nil),        // 10: tokenhost.v1.LoginEvent
+	(*LogoutRequest)(nil),     // 11: tokenhost.v1.LogoutRequest
+	(*LogoutResponse)(nil),    // 12: tokenhost.v1.LogoutResponse
+	nil,                       // 13: tokenhost.v1.Token.HeadersEntry
+	(*structpb.Struct)(nil),   // 14: google.protobuf.Struct
 }
 var file_tokenhost_proto_depIdxs = []int32{
-	8, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
-	2, // 1: tokenhost.v1.ConfigureResponse.info:type_name -> tokenhost.v1.Info
-	5, // 2: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
-	7, // 3: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
-	5, // 4: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
-	0, // 5: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
-	3, // 6: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
-	4, // 7: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
-	1, // 8: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
-	6, // 9: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
-	6, // 10: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
-	8, // [8:11] is the sub-list for method output_type
-	5, // [5:8] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	14, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
+	2,  // 1: tokenhost.v1.ConfigureResponse.info:type_name -> tokenhost.v1.Info
+	5,  // 2: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
+	13, // 3: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
+	5,  // 4: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
+	8,  // 5: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
+	9,  // 6: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
+	0,  // 7: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
+	3,  // 8: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
+	4,  // 9: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
+	7,  // 10: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
+	11, // 11: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
+	1,  // 12: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
+	6,  // 13: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
+	6,  // 14: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
+	10, // 15: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
+	12, // 16: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
+	12, // [12:17] is the sub-list for method output_type
+	7,  // [7:12] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_tokenhost_proto_init() }
@@ -489,13 +839,17 @@ func file_tokenhost_proto_init() {
 	if File_tokenhost_proto != nil {
 		return
 	}
+	file_tokenhost_proto_msgTypes[10].OneofWrappers = []any{
+		(*LoginEvent_Prompt)(nil),
+		(*LoginEvent_Result)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tokenhost_proto_rawDesc), len(file_tokenhost_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

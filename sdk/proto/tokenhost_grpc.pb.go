@@ -25,6 +25,8 @@ const (
 	Source_Configure_FullMethodName = "/tokenhost.v1.Source/Configure"
 	Source_Token_FullMethodName     = "/tokenhost.v1.Source/Token"
 	Source_Refresh_FullMethodName   = "/tokenhost.v1.Source/Refresh"
+	Source_Login_FullMethodName     = "/tokenhost.v1.Source/Login"
+	Source_Logout_FullMethodName    = "/tokenhost.v1.Source/Logout"
 )
 
 // SourceClient is the client API for Source service.
@@ -36,6 +38,12 @@ type SourceClient interface {
 	Configure(ctx context.Context, in *ConfigureRequest, opts ...grpc.CallOption) (*ConfigureResponse, error)
 	Token(ctx context.Context, in *TokenRequest, opts ...grpc.CallOption) (*TokenResponse, error)
 	Refresh(ctx context.Context, in *RefreshRequest, opts ...grpc.CallOption) (*TokenResponse, error)
+	// Login runs the plugin's interactive sign-in: a stream of prompts for the host to show, then one
+	// result. A plugin without interactive sign-in answers UNIMPLEMENTED.
+	Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LoginEvent], error)
+	// Logout revokes and forgets the stored sign-in. A plugin without interactive sign-in answers
+	// UNIMPLEMENTED.
+	Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error)
 }
 
 type sourceClient struct {
@@ -76,6 +84,35 @@ func (c *sourceClient) Refresh(ctx context.Context, in *RefreshRequest, opts ...
 	return out, nil
 }
 
+func (c *sourceClient) Login(ctx context.Context, in *LoginRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LoginEvent], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Source_ServiceDesc.Streams[0], Source_Login_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[LoginRequest, LoginEvent]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Source_LoginClient = grpc.ServerStreamingClient[LoginEvent]
+
+func (c *sourceClient) Logout(ctx context.Context, in *LogoutRequest, opts ...grpc.CallOption) (*LogoutResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LogoutResponse)
+	err := c.cc.Invoke(ctx, Source_Logout_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // SourceServer is the server API for Source service.
 // All implementations must embed UnimplementedSourceServer
 // for forward compatibility.
@@ -85,6 +122,12 @@ type SourceServer interface {
 	Configure(context.Context, *ConfigureRequest) (*ConfigureResponse, error)
 	Token(context.Context, *TokenRequest) (*TokenResponse, error)
 	Refresh(context.Context, *RefreshRequest) (*TokenResponse, error)
+	// Login runs the plugin's interactive sign-in: a stream of prompts for the host to show, then one
+	// result. A plugin without interactive sign-in answers UNIMPLEMENTED.
+	Login(*LoginRequest, grpc.ServerStreamingServer[LoginEvent]) error
+	// Logout revokes and forgets the stored sign-in. A plugin without interactive sign-in answers
+	// UNIMPLEMENTED.
+	Logout(context.Context, *LogoutRequest) (*LogoutResponse, error)
 	mustEmbedUnimplementedSourceServer()
 }
 
@@ -103,6 +146,12 @@ func (UnimplementedSourceServer) Token(context.Context, *TokenRequest) (*TokenRe
 }
 func (UnimplementedSourceServer) Refresh(context.Context, *RefreshRequest) (*TokenResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Refresh not implemented")
+}
+func (UnimplementedSourceServer) Login(*LoginRequest, grpc.ServerStreamingServer[LoginEvent]) error {
+	return status.Errorf(codes.Unimplemented, "method Login not implemented")
+}
+func (UnimplementedSourceServer) Logout(context.Context, *LogoutRequest) (*LogoutResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Logout not implemented")
 }
 func (UnimplementedSourceServer) mustEmbedUnimplementedSourceServer() {}
 func (UnimplementedSourceServer) testEmbeddedByValue()                {}
@@ -179,6 +228,35 @@ func _Source_Refresh_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Source_Login_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(LoginRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(SourceServer).Login(m, &grpc.GenericServerStream[LoginRequest, LoginEvent]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Source_LoginServer = grpc.ServerStreamingServer[LoginEvent]
+
+func _Source_Logout_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LogoutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(SourceServer).Logout(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Source_Logout_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(SourceServer).Logout(ctx, req.(*LogoutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Source_ServiceDesc is the grpc.ServiceDesc for Source service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -198,7 +276,17 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Refresh",
 			Handler:    _Source_Refresh_Handler,
 		},
+		{
+			MethodName: "Logout",
+			Handler:    _Source_Logout_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Login",
+			Handler:       _Source_Login_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "tokenhost.proto",
 }

@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/pkg/browser"
+	"github.com/spf13/cobra"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+func newLoginCmd(g *globals) *cobra.Command {
+	var noBrowser bool
+	cmd := &cobra.Command{
+		Use:   "login <provider>",
+		Short: "Sign a person in for a provider (device code or browser); the plugin runs the flow, this shows its prompts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withHost(func(ctx context.Context, h *core.Host) error {
+				ui := &terminalUI{w: g.stdout, noBrowser: noBrowser, open: openBrowser}
+				res, err := h.Login(ctx, args[0], ui)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(g.stdout, printable(res.Message))
+				if !res.Expiry.IsZero() {
+					fmt.Fprintf(g.stdout, "The access token expires in %s; tokenhost refreshes it from the stored sign-in.\n", time.Until(res.Expiry).Round(time.Second))
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&noBrowser, "no-browser", false, "print the URL to open instead of opening a browser")
+	return cmd
+}
+
+func newLogoutCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "logout <provider>",
+		Short: "Revoke a provider's stored sign-in where the server allows it, and forget it",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withHost(func(ctx context.Context, h *core.Host) error {
+				msg, err := h.Logout(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				_, err = fmt.Fprintln(g.stdout, printable(msg))
+				return err
+			})
+		},
+	}
+}
+
+// terminalUI shows a plugin's sign-in prompts on the terminal and opens URLs in a browser unless told not
+// to.
+type terminalUI struct {
+	w         io.Writer
+	noBrowser bool
+	open      func(url string) error
+}
+
+// Show prints p; it never prints anything the plugin sent unfiltered, so a plugin cannot send escape
+// sequences to the terminal.
+func (u *terminalUI) Show(_ context.Context, p sdk.Prompt) error {
+	if p.Message != "" {
+		fmt.Fprintln(u.w, printable(p.Message))
+	}
+	if p.URL != "" {
+		fmt.Fprintln(u.w, "  "+printable(p.URL))
+	}
+	if p.UserCode != "" {
+		fmt.Fprintln(u.w, "  code: "+printable(p.UserCode))
+	}
+	if p.URL != "" && p.Open && !u.noBrowser {
+		if err := u.open(p.URL); err != nil {
+			fmt.Fprintln(u.w, "  (no browser could be opened; open the URL yourself)")
+		}
+	}
+	return nil
+}
+
+// printable drops control characters.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// openBrowser opens url in the user's browser, saying nothing on the terminal itself.
+func openBrowser(url string) error {
+	browser.Stdout, browser.Stderr = io.Discard, io.Discard
+	return browser.OpenURL(url)
+}

@@ -1,0 +1,66 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Login runs provider's interactive sign-in in its plugin, relaying each prompt the plugin streams (a
+// message, a URL to open, a user code) to ui, and returns how it ended. A plugin without interactive
+// sign-in yields an error that says so and where the provider's documentation is.
+func (h *Host) Login(ctx context.Context, provider string, ui sdk.UI) (sdk.LoginResult, error) {
+	p, err := h.provider(provider)
+	if err != nil {
+		return sdk.LoginResult{}, err
+	}
+	if _, err := p.start(ctx); err != nil {
+		return sdk.LoginResult{}, err
+	}
+	var res sdk.LoginResult
+	err = p.proc.call(ctx, func(src sdk.Source) error {
+		var err error
+		res, err = sdk.Login(ctx, src, ui)
+		return err
+	})
+	if err != nil {
+		return sdk.LoginResult{}, p.interactiveError(err)
+	}
+	p.lastErr.Store(nil)
+	return res, nil
+}
+
+// Logout asks provider's plugin to revoke and forget its stored sign-in and returns what it did.
+func (h *Host) Logout(ctx context.Context, provider string) (string, error) {
+	p, err := h.provider(provider)
+	if err != nil {
+		return "", err
+	}
+	if _, err := p.start(ctx); err != nil {
+		return "", err
+	}
+	var msg string
+	err = p.proc.call(ctx, func(src sdk.Source) error {
+		var err error
+		msg, err = sdk.Logout(ctx, src)
+		return err
+	})
+	if err != nil {
+		return "", p.interactiveError(err)
+	}
+	return msg, nil
+}
+
+// interactiveError words a failed Login or Logout for the provider.
+func (p *provider) interactiveError(err error) error {
+	if errors.Is(err, sdk.ErrNotInteractive) {
+		where := fmt.Sprintf("see docs/providers/%s.md", p.cfg.Plugin)
+		if !isBuiltin(p.cfg.Plugin) {
+			where = "see the plugin's documentation"
+		}
+		return providerErrorf(p.name, "provider %s has no interactive sign-in; %s", p.name, where)
+	}
+	return p.describe(err)
+}

@@ -1,0 +1,144 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// storeVersion is the format of a stored sign-in file.
+const storeVersion = 1
+
+// lockSlack is how much longer than one token request a process waits for another's lock on a stored
+// sign-in: the holder is at most one request (and one write) away from releasing it.
+const lockSlack = 10 * time.Second
+
+// signIn is what a sign-in leaves behind, stored in a 0600 file only tokenhost writes.
+type signIn struct {
+	Version      int       `json:"version"`
+	Endpoint     string    `json:"token_endpoint,omitempty"`
+	ClientID     string    `json:"client_id,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	AccessToken  string    `json:"access_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Updated      time.Time `json:"updated"`
+}
+
+// store is one provider's stored sign-in: a file under $XDG_STATE_HOME/tokenhost/, locked while it is read
+// and refreshed, replaced atomically, and a pending copy for when it cannot be written.
+type store struct {
+	path    string
+	pending credfile.Pending[signIn]
+}
+
+// defaultStorePath is $XDG_STATE_HOME/tokenhost/gateway-<hash>.json (~/.local/state when XDG_STATE_HOME is
+// not set), the hash naming the authorization server and client, so each provider has its own file.
+func defaultStorePath(server, clientID string) (string, error) {
+	dir := os.Getenv("XDG_STATE_HOME")
+	if dir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return "", sdk.BadConfig("store", "no home directory to keep the sign-in in (%v); set store to a file path", err)
+		}
+		dir = filepath.Join(home, ".local", "state")
+	}
+	sum := sha256.Sum256([]byte(server + "\x00" + clientID))
+	return filepath.Join(dir, "tokenhost", "gateway-"+hex.EncodeToString(sum[:6])+".json"), nil
+}
+
+// lock takes the file's cross-process lock, creating the directory (0700) when needed.
+func (s *store) lock(ctx context.Context, timeout time.Duration) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), describeFSError(err))
+	}
+	unlock, err := credfile.Lock(ctx, credfile.LockPath(s.path), timeout+lockSlack)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, sdk.Unavailable("the stored sign-in %s is locked by another process (%v); try again", s.path, err)
+	}
+	return unlock, nil
+}
+
+// load reads the stored sign-in; ok is false when there is none. The caller holds the lock.
+func (s *store) load(ctx context.Context) (si signIn, ok bool, err error) {
+	if r, err := s.pending.Flush(ctx, s.path, markOf, encodeSignIn, nil); err != nil {
+		slog.Warn("gateway: the refreshed sign-in still cannot be stored; serving it from memory", "file", s.path, "error", describeFSError(err))
+	} else if r == credfile.Superseded {
+		slog.Info("gateway: the stored sign-in was rewritten by another process; using it", "file", s.path)
+	}
+	if v, held := s.pending.Value(); held {
+		return v, true, nil
+	}
+	si, err = credfile.Read(ctx, s.path, parseSignIn)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return signIn{}, false, nil
+	case err != nil:
+		return signIn{}, false, sdk.ReauthRequired("the stored sign-in %s cannot be used (%s); %s", s.path, describeFSError(err), loginHint)
+	}
+	return si, true, nil
+}
+
+// save persists si atomically; when the file cannot be written, si is kept in memory and written later,
+// since a rotated refresh token is the only one that still works. The caller holds the lock.
+func (s *store) save(si signIn, replaced string) {
+	data, err := encodeSignIn(nil, si)
+	if err == nil {
+		err = credfile.WriteAtomic(s.path, data, nil)
+	}
+	if err != nil {
+		s.pending.Keep(si, replaced)
+		slog.Warn("gateway: cannot store the refreshed sign-in; serving it from memory until it can be", "file", s.path, "error", describeFSError(err))
+	}
+}
+
+// remove forgets the stored sign-in. The caller holds the lock.
+func (s *store) remove() error {
+	s.pending.Clear()
+	err := os.Remove(s.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func parseSignIn(data []byte) (signIn, error) {
+	if _, err := credfile.ParseObject(data); err != nil {
+		return signIn{}, err
+	}
+	var si signIn
+	if err := json.Unmarshal(data, &si); err != nil {
+		return signIn{}, credfile.Corrupt("does not hold a stored sign-in")
+	}
+	if si.Version != storeVersion {
+		return signIn{}, credfile.NotSignedIn("has format version %d, not %d", si.Version, storeVersion)
+	}
+	return si, nil
+}
+
+func encodeSignIn(_ []byte, si signIn) ([]byte, error) {
+	si.Version = storeVersion
+	return json.MarshalIndent(si, "", "  ")
+}
+
+// markOf identifies a stored sign-in by its refresh token's fingerprint.
+func markOf(data []byte) (string, error) {
+	si, err := parseSignIn(data)
+	if err != nil {
+		return "", err
+	}
+	return sdk.Fingerprint(si.RefreshToken), nil
+}
