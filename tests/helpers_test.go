@@ -35,6 +35,7 @@ var bins struct {
 	pluginv2  string // ./tests/testdata/pluginv2
 	codexcli  string // ./tests/testdata/codexcli
 	openai    string // ./tests/testdata/openaiclient
+	pluginv1  string // ./tests/testdata/pluginv1
 }
 
 // buildErr is set when building the programs failed; buildOut is what the build printed.
@@ -76,7 +77,7 @@ func buildAll(dir string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli", "./tests/testdata/openaiclient")
+		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli", "./tests/testdata/openaiclient", "./tests/testdata/pluginv1")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	buildOut = string(out)
@@ -92,7 +93,8 @@ func buildAll(dir string) {
 	bins.pluginv2 = filepath.Join(dir, "pluginv2")
 	bins.codexcli = filepath.Join(dir, "codexcli")
 	bins.openai = filepath.Join(dir, "openaiclient")
-	for _, p := range []string{bins.tokenhost, bins.embed, bins.lean, bins.extplugin, bins.pluginv2, bins.codexcli, bins.openai} {
+	bins.pluginv1 = filepath.Join(dir, "pluginv1")
+	for _, p := range []string{bins.tokenhost, bins.embed, bins.lean, bins.extplugin, bins.pluginv2, bins.codexcli, bins.openai, bins.pluginv1} {
 		if _, err := os.Stat(p); err != nil {
 			buildErr = fmt.Errorf("go build did not produce %s: %v", p, err)
 			return
