@@ -25,45 +25,67 @@ type tokenJSON struct {
 }
 
 func newTokenCmd(g *globals) *cobra.Command {
-	var asJSON, asHeaders bool
+	var asJSON, asHeaders, fresh bool
 	cmd := &cobra.Command{
 		Use:   "token <provider>",
-		Short: "Print a fresh access token for a provider (like gcloud auth print-access-token)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Print a valid access token for a provider (like gcloud auth print-access-token)",
+		Long: "Prints a valid access token. A token an earlier call fetched is reused while it stays valid for longer " +
+			"than the provider's refresh_before (kept in a 0600 file under $XDG_CACHE_HOME/tokenhost/tokens/, per " +
+			"provider and configuration), so a script calling this in a loop costs the identity provider one token " +
+			"per expiry; --fresh asks the plugin regardless.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(ctx context.Context, h *core.Host) error {
-				return printToken(ctx, g, h, args[0], asJSON, asHeaders)
+				return printToken(ctx, g, h, args[0], tokenFormat{asJSON, asHeaders, fresh})
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON: access_token, token_type, expiry, expires_in, and headers (name → value) the upstream needs")
 	cmd.Flags().BoolVar(&asHeaders, "header", false, "print ready header lines (\"Name: value\"), one per line, for curl -H @- or -H \"$(…)\"")
+	cmd.Flags().BoolVar(&fresh, "fresh", false, "ask the plugin for a token even when one cached by an earlier call is still valid")
 	cmd.MarkFlagsMutuallyExclusive("json", "header")
 	return cmd
 }
 
-// printToken prints provider's token: alone, as header lines, or as JSON.
-func printToken(ctx context.Context, g *globals, h *core.Host, provider string, asJSON, asHeaders bool) error {
-	tok, err := h.Token(ctx, provider)
-	if err != nil {
-		return err
+// tokenFormat is how `token` prints, and whether it may reuse a cached token.
+type tokenFormat struct{ json, headers, fresh bool }
+
+// printToken prints provider's token: alone, as header lines, or as JSON. It reuses a token an earlier call
+// cached while that stays valid, and caches what it fetches.
+func printToken(ctx context.Context, g *globals, h *core.Host, provider string, f tokenFormat) error {
+	pc, cache := h.Config().Provider(provider), newTokenCache()
+	ct, hit := cachedToken{}, false
+	if pc != nil && !f.fresh {
+		ct, hit = cache.get(pc, time.Now())
 	}
-	if !asJSON && !asHeaders {
-		_, err = fmt.Fprintln(g.stdout, tok.Value)
-		return err
+	if !hit {
+		tok, err := h.Token(ctx, provider)
+		if err != nil {
+			return err
+		}
+		ep, err := h.Endpoint(ctx, provider)
+		if err != nil {
+			return err
+		}
+		ct = cachedToken{Token: tok, Headers: ep.Headers(tok)}
+		if pc != nil {
+			if err := cache.put(pc, ct); err != nil {
+				h.Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
+			}
+		}
 	}
-	ep, err := h.Endpoint(ctx, provider)
-	if err != nil {
-		return err
-	}
-	headers := ep.Headers(tok)
-	if asHeaders {
+	tok, headers := ct.Token, ct.Headers
+	switch {
+	case f.headers:
 		for _, n := range slices.Sorted(maps.Keys(headers)) {
 			if _, err := fmt.Fprintf(g.stdout, "%s: %s\n", n, headers[n]); err != nil {
 				return err
 			}
 		}
 		return nil
+	case !f.json:
+		_, err := fmt.Fprintln(g.stdout, tok.Value)
+		return err
 	}
 	out := tokenJSON{Provider: provider, AccessToken: tok.Value, TokenType: tok.Type, Expiry: tok.Expiry, Headers: headers}
 	if out.TokenType == "" {
