@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+)
+
+func newConfigCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Inspect and check the configuration"}
+	var provider string
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Print the effective configuration (file, environment overrides, defaults) with where each value came from; secrets redacted",
+		Args:  cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			out, err := config.Show(g.sources(g.config), provider)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(g.stdout, out)
+			return err
+		},
+	}
+	show.Flags().StringVar(&provider, "provider", "", "show only this provider")
+	var strict bool
+	validate := &cobra.Command{
+		Use:   "validate [file]",
+		Short: "Check a configuration without starting plugins (--strict also runs each plugin's Configure); exit 1 on any error, one per line",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			file := g.config
+			if len(args) == 1 {
+				file = args[0]
+			}
+			cfg, err := config.Load(g.sources(file))
+			if err != nil {
+				fmt.Fprintln(g.stderr, err)
+				return exitCode(1)
+			}
+			if strict {
+				if bad := configureAll(g, cfg); bad > 0 {
+					return exitCode(1)
+				}
+			}
+			fmt.Fprintf(g.stdout, "%s: ok (%d providers)\n", cfg.Source, len(cfg.Providers))
+			return nil
+		},
+	}
+	validate.Flags().BoolVar(&strict, "strict", false, "also start each provider's plugin and run its Configure")
+	cmd.AddCommand(show, validate)
+	return cmd
+}
+
+// sources is what the CLI loads configuration from: file (or the search order) and this environment.
+func (g *globals) sources(file string) config.Sources {
+	return config.Sources{File: file, Environ: os.Environ(), Builtins: core.Builtins()}
+}
+
+// configureAll starts every provider's plugin of cfg (running its Configure) and prints one line per
+// failure; it returns how many failed.
+func configureAll(g *globals, cfg *config.Config) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	h, err := core.Open(ctx, core.Options{Config: cfg, Logger: g.logger()})
+	if err != nil {
+		fmt.Fprintln(g.stderr, err)
+		return 1
+	}
+	defer h.Close()
+	bad := 0
+	for _, name := range cfg.Names() {
+		if err := h.Start(ctx)[name]; err != nil {
+			fmt.Fprintln(g.stderr, strings.ReplaceAll(err.Error(), "\n", " "))
+			bad++
+		}
+	}
+	return bad
+}
