@@ -97,8 +97,9 @@ func (d *decoder) provider(name string, v any) *Provider {
 		if d.failed[index(at+".allowed_hosts", i)] {
 			continue
 		}
-		if h = strings.ToLower(strings.TrimSpace(h)); !validHost(h) {
-			d.p.add(index(at+".allowed_hosts", i), "%s is not a host name; write the host alone (llm.corp.example, llm.corp.example:8443 or *.corp.example)", quote(r.AllowedHosts[i]))
+		h = strings.ToLower(strings.TrimSpace(h))
+		if msg := AllowedHostProblem(h); msg != "" {
+			d.p.add(index(at+".allowed_hosts", i), "%s", msg)
 			continue
 		}
 		p.AllowedHosts = append(p.AllowedHosts, h)
