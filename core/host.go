@@ -141,8 +141,12 @@ func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte,
 				}
 				exe = self
 			}
+			reads, err := builtinEnv(opts.PluginExecutable, pc.Plugin)
+			if err != nil {
+				return nil, nil, providerErrorf(pc.Name, "provider %s: %w", pc.Name, err)
+			}
 			cmd := exec.Command(exe)
-			cmd.Env = []string{envBuiltin + "=" + pc.Plugin}
+			cmd.Env = append(pluginEnv(os.Environ(), reads, pc.Env), envBuiltin+"="+pc.Plugin)
 			return cmd, nil, nil
 		}
 	}
@@ -154,7 +158,9 @@ func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte,
 		if err != nil {
 			return nil, nil, err
 		}
-		return exec.Command(pc.Plugin), sum, nil
+		cmd := exec.Command(pc.Plugin)
+		cmd.Env = pluginEnv(os.Environ(), pc.Env)
+		return cmd, sum, nil
 	}
 }
 

@@ -134,6 +134,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
 		Cmd:              cmd,
+		SkipHostEnv:      true, // cmd.Env is the whole environment the plugin gets (pluginEnv)
 		SecureConfig:     sec,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,

@@ -34,6 +34,7 @@ var bins struct {
 	extplugin string // ./tests/testdata/extplugin
 	pluginv2  string // ./tests/testdata/pluginv2
 	codexcli  string // ./tests/testdata/codexcli
+	envplugin string // ./tests/testdata/envplugin
 }
 
 // buildErr is set when building the programs failed; buildOut is what the build printed.
@@ -75,7 +76,7 @@ func buildAll(dir string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli")
+		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli", "./tests/testdata/envplugin")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	buildOut = string(out)
@@ -90,7 +91,8 @@ func buildAll(dir string) {
 	bins.extplugin = filepath.Join(dir, "extplugin")
 	bins.pluginv2 = filepath.Join(dir, "pluginv2")
 	bins.codexcli = filepath.Join(dir, "codexcli")
-	for _, p := range []string{bins.tokenhost, bins.embed, bins.lean, bins.extplugin, bins.pluginv2, bins.codexcli} {
+	bins.envplugin = filepath.Join(dir, "envplugin")
+	for _, p := range []string{bins.tokenhost, bins.embed, bins.lean, bins.extplugin, bins.pluginv2, bins.codexcli, bins.envplugin} {
 		if _, err := os.Stat(p); err != nil {
 			buildErr = fmt.Errorf("go build did not produce %s: %v", p, err)
 			return

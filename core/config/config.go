@@ -52,6 +52,9 @@ type Provider struct {
 	Breaker Breaker
 	// FetchTimeout bounds one token fetch from the plugin.
 	FetchTimeout time.Duration
+	// Env names the host's environment variables the plugin process may see beside the minimal set (a
+	// name ending in "*" is a prefix).
+	Env []string
 	// Options is handed to the plugin's Configure, with *_env and *_file secrets resolved.
 	Options map[string]any
 }

@@ -40,6 +40,7 @@ type (
 		MaxReplayBytes *byteSize      `koanf:"max_replay_bytes"`
 		Breaker        rawBreaker     `koanf:"breaker"`
 		FetchTimeout   *time.Duration `koanf:"fetch_timeout"`
+		Env            []string       `koanf:"env"`
 		Options        options        `koanf:"options"`
 		Unknown        map[string]any `koanf:",remain"`
 	}

@@ -17,6 +17,10 @@ const Name = "codex"
 // Version is the plugin's version.
 var Version = "0.1.0"
 
+// Environment lists the environment variables the plugin reads; the host passes these to its process
+// beside the minimal environment.
+var Environment = []string{EnvCodexHome, EnvTokenURLOverride}
+
 // DefaultUpstream is the ChatGPT Codex backend the Codex CLI talks to when signed in with ChatGPT.
 const DefaultUpstream = "https://chatgpt.com/backend-api/codex"
 
