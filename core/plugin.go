@@ -48,6 +48,8 @@ type pluginProc struct {
 	lastExit  string
 	closed    bool
 	starts    int
+	calls     int           // calls in flight (enter/leave)
+	drained   chan struct{} // closed when calls drops to 0 while close waits
 }
 
 // source returns a configured Source, starting (or restarting) the plugin process if needed.
@@ -247,7 +249,11 @@ func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error 
 		if err != nil {
 			return err
 		}
+		if !p.enter() {
+			return providerErrorf(p.provider, "provider %s: host is closed", p.provider)
+		}
 		err = fn(src)
+		p.leave()
 		var te *sdk.TransportError
 		if !errors.As(err, &te) {
 			if err == nil || sdk.KindOf(err) != sdk.KindInternal {
@@ -288,11 +294,23 @@ func (p *pluginProc) pid() int {
 	return 0
 }
 
-// close ends the plugin process and prevents new starts.
+// close prevents new calls and starts, waits (bounded, see drainLocked) for the calls in flight, and ends
+// the plugin process.
 func (p *pluginProc) close() {
 	p.mu.Lock()
+	drained, bound := p.drainLocked()
+	p.mu.Unlock()
+	if drained != nil {
+		t := time.NewTimer(bound)
+		select {
+		case <-drained:
+		case <-t.C:
+			p.logger.Warn("a token call was still running when the host closed; stopping the plugin anyway", "waited", bound)
+		}
+		t.Stop()
+	}
+	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
 	if p.client != nil {
 		stopPlugin(p.client, p.pgid)
 		p.client, p.src = nil, nil

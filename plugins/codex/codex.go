@@ -113,6 +113,9 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		Upstream:     upstream,
 		AllowedHosts: []string{host},
 		Mode:         mode,
+		// A Refresh may wait for the cross-process lock, then make its request, then re-read auth.json
+		// while the Codex CLI writes a token it redeemed first.
+		MaxFetch: cfg.lockTimeout + cfg.timeout + cfg.reuseWait,
 	}, nil
 }
 

@@ -59,6 +59,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		Upstream:     DefaultUpstream,
 		AllowedHosts: append([]string(nil), cfg.extraHosts...),
 		Mode:         cfg.mode(),
+		MaxFetch:     cfg.lockTimeout + cfg.timeout, // the cross-process lock (gemini_cli), then the request
 	}, nil
 }
 
