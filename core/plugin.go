@@ -254,6 +254,9 @@ func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error 
 		}
 		err = fn(src)
 		p.leave()
+		if hung(ctx, err) {
+			return p.declareDead(src, err)
+		}
 		var te *sdk.TransportError
 		if !errors.As(err, &te) {
 			if err == nil || sdk.KindOf(err) != sdk.KindInternal {
