@@ -1,6 +1,7 @@
 package core
 
 import (
+	"os"
 	"slices"
 	"testing"
 )
@@ -20,5 +21,21 @@ func TestReadsEnvIsRecorded(t *testing.T) {
 	ReadsEnv("A", "B_*")(&b)
 	if !slices.Equal(b.env, []string{"A", "B_*"}) {
 		t.Errorf("env = %v", b.env)
+	}
+}
+
+// A host that runs the built-ins of an installed binary (Options.PluginExecutable) learns the variables
+// they read from that binary; here the binary is this test program, which registers gateway in TestMain.
+func TestBuiltinEnvFromAnotherExecutable(t *testing.T) {
+	want := []string{"TEST_GATEWAY_HOME", "TEST_GATEWAY_*"}
+	if got, err := builtinEnv("", "gateway"); err != nil || !slices.Equal(got, want) {
+		t.Fatalf("registered here: %v %v", got, err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := builtinEnv(self, "gateway"); err != nil || !slices.Equal(got, want) {
+		t.Fatalf("asked from %s: %v %v, want %v", self, got, err, want)
 	}
 }
