@@ -12,8 +12,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // onlyPlugin returns the pid of the one plugin process parent runs.
@@ -149,31 +147,13 @@ func TestHungPluginIsReplaced(t *testing.T) {
 // live at the endpoint (a completed write never loses the rotation).
 func TestPluginKilledDuringWriteBack(t *testing.T) {
 	needBinaries(t)
-	auth := fakes.NewCodexAuthServer(fakes.CodexAuthConfig{})
-	defer auth.Close()
-	dir := t.TempDir()
-	authFile := filepath.Join(dir, "auth.json")
-	cfg := writeFile(t, dir, "tokenhost.yaml", fmt.Sprintf(`
-providers:
-  codex:
-    plugin: codex
-    upstream: http://127.0.0.1:9/v1
-    options:
-      auth_file: %s
-      token_url: %s
-      reuse_wait: 0s
-`, authFile, auth.TokenURL()))
+	auth, authFile, cfg := newCodexSetup(t, "reuse_wait: 0s")
+	dir := filepath.Dir(authFile)
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	outcomes := map[string]int{}
 	for i := range 12 {
-		seeded := newSecret(t, "rt-seeded")
-		auth.SeedRefreshToken(seeded)
-		expired := fakes.MakeCodexJWT(map[string]any{"exp": time.Now().Add(-time.Hour).Unix(),
-			fakes.CodexAuthClaim: map[string]any{"chatgpt_account_id": auth.AccountID()}})
-		if err := fakes.WriteCodexAuth(authFile, expired, seeded, "", auth.AccountID(), nil); err != nil {
-			t.Fatal(err)
-		}
+		seeded := seedExpiredCodexAuth(t, auth, authFile)
 		b := startBackground(t, dir, bins.tokenhost, []string{"token", "codex", "--config", cfg})
 		if b.err != nil {
 			t.Fatal(b.err)

@@ -33,14 +33,10 @@ func codexFile(t *testing.T, path string) (access, refresh string) {
 	return f.Tokens.AccessToken, f.Tokens.RefreshToken
 }
 
-// newCodexSetup writes an auth.json whose access token has expired and a config for `serve`, and returns
-// the endpoint fake, the file and the config.
-func newCodexSetup(t *testing.T) (*fakes.CodexAuthServer, string, string) {
+// seedExpiredCodexAuth writes authFile with an expired access token and a new refresh token the endpoint
+// accepts, and returns that refresh token.
+func seedExpiredCodexAuth(t *testing.T, auth *fakes.CodexAuthServer, authFile string) string {
 	t.Helper()
-	auth := fakes.NewCodexAuthServer(fakes.CodexAuthConfig{})
-	t.Cleanup(auth.Close)
-	dir := t.TempDir()
-	authFile := filepath.Join(dir, "auth.json")
 	seeded := newSecret(t, "rt-seeded")
 	auth.SeedRefreshToken(seeded)
 	expired := fakes.MakeCodexJWT(map[string]any{"exp": time.Now().Add(-time.Hour).Unix(),
@@ -48,7 +44,20 @@ func newCodexSetup(t *testing.T) (*fakes.CodexAuthServer, string, string) {
 	if err := fakes.WriteCodexAuth(authFile, expired, seeded, "", auth.AccountID(), nil); err != nil {
 		t.Fatal(err)
 	}
-	cfg := writeFile(t, dir, "tokenhost.yaml", fmt.Sprintf(`
+	return seeded
+}
+
+// newCodexSetup starts a codex token endpoint and writes an auth.json for it (seedExpiredCodexAuth) and a
+// config with the codex provider (upstream on a closed loopback port, options plus the extra lines), and
+// returns the endpoint, the file and the config.
+func newCodexSetup(t *testing.T, extra ...string) (*fakes.CodexAuthServer, string, string) {
+	t.Helper()
+	auth := fakes.NewCodexAuthServer(fakes.CodexAuthConfig{})
+	t.Cleanup(auth.Close)
+	dir := t.TempDir()
+	authFile := filepath.Join(dir, "auth.json")
+	seedExpiredCodexAuth(t, auth, authFile)
+	text := fmt.Sprintf(`
 providers:
   codex:
     plugin: codex
@@ -56,8 +65,11 @@ providers:
     options:
       auth_file: %s
       token_url: %s
-`, authFile, auth.TokenURL()))
-	return auth, authFile, cfg
+`, authFile, auth.TokenURL())
+	for _, line := range extra {
+		text += "      " + line + "\n"
+	}
+	return auth, authFile, writeFile(t, dir, "tokenhost.yaml", text)
 }
 
 // The host is stopped (SIGTERM) while the plugin's refresh is in flight: the endpoint has already rotated
