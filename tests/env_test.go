@@ -2,9 +2,12 @@ package tests
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
 // envNames runs `tokenhost token envp` against a config where envp is the envplugin (which reports the
@@ -46,5 +49,20 @@ func TestExternalPluginGetsMinimalEnvironment(t *testing.T) {
 		if strings.HasPrefix(n, "TOKENHOST_") && n != "TOKENHOST_PLUGIN_COOKIE" {
 			t.Errorf("the external plugin sees the host's own %s", n)
 		}
+	}
+}
+
+// A built-in gets the variables it declares it reads: codex finds auth.json through CODEX_HOME and its
+// token endpoint through CODEX_REFRESH_TOKEN_URL_OVERRIDE, neither of them named in the config.
+func TestBuiltinGetsTheVariablesItDeclares(t *testing.T) {
+	needBinaries(t)
+	auth := fakes.NewCodexAuthServer(fakes.CodexAuthConfig{})
+	defer auth.Close()
+	home := t.TempDir()
+	seedExpiredCodexAuth(t, auth, filepath.Join(home, "auth.json"))
+	cfg := writeFile(t, "", "tokenhost.yaml", "providers:\n  codex:\n    plugin: codex\n    upstream: http://127.0.0.1:9/v1\n")
+	r := tokenhost(t, cfg, []string{"CODEX_HOME=" + home, "CODEX_REFRESH_TOKEN_URL_OVERRIDE=" + auth.TokenURL()}, "token", "codex")
+	if r.code != 0 || !auth.Valid(strings.TrimSpace(r.stdout)) {
+		t.Fatalf("token codex did not print a token refreshed through the endpoint CODEX_REFRESH_TOKEN_URL_OVERRIDE names\n%s", r)
 	}
 }
