@@ -11,8 +11,11 @@ import (
 // stopped), so its process group is killed and the next call starts a new process. It returns the error
 // for the caller, which still matches context.DeadlineExceeded.
 func (p *pluginProc) declareDead(src sdk.Source, err error) error {
+	if p.local != nil { // an in-process source has no process to replace
+		return providerErrorf(p.provider, "provider %s: the in-process source did not answer within the fetch timeout (providers.%s.fetch_timeout): %w", p.provider, p.provider, err)
+	}
 	p.mu.Lock()
-	if p.local == nil && p.src == src && p.client != nil {
+	if p.src == src && p.client != nil {
 		killProcessGroup(p.pgid) // a stopped process cannot take part in a graceful stop
 		p.noteCrashLocked("no answer within the fetch timeout")
 	}
