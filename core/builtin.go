@@ -23,6 +23,16 @@ var tokenhostBuiltins = []string{"azure", "codex", "gateway", "gemini"}
 type builtin struct {
 	new     func() sdk.Source
 	version string
+	env     []string // the environment variables it reads, beside baseEnv (ReadsEnv)
+}
+
+// BuiltinOption adds a detail to a RegisterBuiltin registration.
+type BuiltinOption func(*builtin)
+
+// ReadsEnv declares the environment variables a built-in plugin reads (a name ending in "*" is a prefix,
+// e.g. "AZURE_*"). Plugin processes start with a minimal environment; these are passed on beside it.
+func ReadsEnv(names ...string) BuiltinOption {
+	return func(b *builtin) { b.env = append(b.env, names...) }
 }
 
 var (
@@ -33,8 +43,8 @@ var (
 // RegisterBuiltin makes the plugin name available in this program: ServeIfPlugin serves it when the host
 // re-executes this program, and a config may name it as a provider's plugin. It is called from the init
 // function of a plugin registry such as plugins/builtin, and panics when name is empty, newSource is nil
-// or name is registered twice.
-func RegisterBuiltin(name, version string, newSource func() sdk.Source) {
+// or name is registered twice. Options such as ReadsEnv declare what the plugin needs from its process.
+func RegisterBuiltin(name, version string, newSource func() sdk.Source, opts ...BuiltinOption) {
 	builtinsMu.Lock()
 	defer builtinsMu.Unlock()
 	if name == "" || newSource == nil {
@@ -43,7 +53,11 @@ func RegisterBuiltin(name, version string, newSource func() sdk.Source) {
 	if _, dup := builtins[name]; dup {
 		panic("core.RegisterBuiltin: plugin " + name + " registered twice")
 	}
-	builtins[name] = builtin{new: newSource, version: version}
+	b := builtin{new: newSource, version: version}
+	for _, o := range opts {
+		o(&b)
+	}
+	builtins[name] = b
 }
 
 func lookupBuiltin(name string) (builtin, bool) {
@@ -112,6 +126,10 @@ func ServeIfPlugin() bool {
 		return false
 	}
 	b, ok := lookupBuiltin(name)
+	if ok && os.Getenv(envDescribe) == describeEnv {
+		describeBuiltinEnv(os.Stdout, b)
+		return true
+	}
 	if !ok {
 		fmt.Fprintf(os.Stderr, "tokenhost: this program has no built-in plugin %q (it has: %v); add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or install a tokenhost that matches the host\n", name, registered())
 		return true

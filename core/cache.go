@@ -87,7 +87,7 @@ func (c *tokenCache) renew(ctx context.Context, stale *entry) (*entry, error) {
 		if cur := c.cur.Load(); cur != stale && cur.usable(c.now()) {
 			return cur, nil
 		}
-		fctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+		fctx, cancel := context.WithTimeout(context.Background(), c.fetchTimeout())
 		defer cancel()
 		var staleTok *sdk.Token
 		if stale != nil {

@@ -104,7 +104,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 
 func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log *slog.Logger) *provider {
 	p := &provider{name: pc.Name, cfg: pc, log: log, base: base}
-	p.proc = &pluginProc{provider: pc.Name, cfg: pc, cmd: pluginCommand(pc, opts), local: opts.InProcess[pc.Name], logger: log, onStart: func(info sdk.Info) error {
+	p.proc = &pluginProc{provider: pc.Name, cfg: pc, launch: pluginCommand(pc, opts), local: opts.InProcess[pc.Name], logger: log, onStart: func(info sdk.Info) error {
 		s, err := resolveSettings(pc, info)
 		if err != nil {
 			return err
@@ -128,37 +128,42 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 }
 
 // pluginCommand returns how to start the provider's plugin process.
-func pluginCommand(pc *config.Provider, opts Options) func() (*exec.Cmd, []byte, error) {
+func pluginCommand(pc *config.Provider, opts Options) func() (*launch, error) {
 	if isBuiltin(pc.Plugin) {
-		return func() (*exec.Cmd, []byte, error) {
+		return func() (*launch, error) {
 			exe := opts.PluginExecutable
 			if exe == "" {
 				if _, ok := lookupBuiltin(pc.Plugin); !ok {
-					return nil, nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q is not compiled into this program: add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+					return nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q is not compiled into this program: add _ \"github.com/tokenhost/tokenhost/plugins/builtin\" to it, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
 				}
 				if !servePluginChecked.Load() {
-					return nil, nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
+					return nil, providerErrorf(pc.Name, "provider %s: built-in plugin %q needs a plugin process: call core.ServeIfPlugin() first thing in main, or set core.Options.PluginExecutable to an installed tokenhost binary", pc.Name, pc.Plugin)
 				}
 				self, err := os.Executable()
 				if err != nil {
-					return nil, nil, providerErrorf(pc.Name, "provider %s: cannot find this program's executable to run built-in plugin %q: %w; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
+					return nil, providerErrorf(pc.Name, "provider %s: cannot find this program's executable to run built-in plugin %q: %w; set core.Options.PluginExecutable", pc.Name, pc.Plugin, err)
 				}
 				exe = self
 			}
+			reads, err := builtinEnv(opts.PluginExecutable, pc.Plugin)
+			if err != nil {
+				return nil, providerErrorf(pc.Name, "provider %s: %w", pc.Name, err)
+			}
 			cmd := exec.Command(exe)
-			cmd.Env = []string{envBuiltin + "=" + pc.Plugin}
-			return cmd, nil, nil
+			cmd.Env = append(pluginEnv(os.Environ(), reads, pc.Env), envBuiltin+"="+pc.Plugin)
+			return &launch{cmd: cmd}, nil
 		}
 	}
-	return func() (*exec.Cmd, []byte, error) {
+	return func() (*launch, error) {
 		if !strings.ContainsRune(pc.Plugin, filepath.Separator) && !strings.HasPrefix(pc.Plugin, ".") {
-			return nil, nil, providerErrorf(pc.Name, "providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
+			return nil, providerErrorf(pc.Name, "providers.%s.plugin: unknown plugin %q (built-in plugins: %s)", pc.Name, pc.Plugin, strings.Join(Builtins(), ", "))
 		}
-		sum, err := verifyExecutable(pc.Name, pc.Plugin, pc.SHA256)
+		l, err := verifyExecutable(pc.Name, pc.Plugin, pc.SHA256)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		return exec.Command(pc.Plugin), sum, nil
+		l.cmd.Env = pluginEnv(os.Environ(), pc.Env)
+		return l, nil
 	}
 }
 

@@ -10,7 +10,7 @@ import (
 // TestMain lets this test binary serve the built-in plugins when the host under test re-executes it,
 // exactly as an embedding program does.
 func TestMain(m *testing.M) {
-	RegisterBuiltin(gateway.Name, gateway.Version, gateway.New)
+	RegisterBuiltin(gateway.Name, gateway.Version, gateway.New, ReadsEnv("TEST_GATEWAY_HOME", "TEST_GATEWAY_*"))
 	if ServeIfPlugin() {
 		return
 	}

@@ -3,13 +3,10 @@ package core
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
 	"sync"
@@ -36,7 +33,7 @@ const (
 type pluginProc struct {
 	provider string
 	cfg      *config.Provider
-	cmd      func() (cmd *exec.Cmd, checksum []byte, err error)
+	launch   func() (*launch, error)
 	logger   *slog.Logger
 	onStart  func(sdk.Info) error // resolves the provider's settings from Info; an error aborts the start
 	local    sdk.Source           // Options.InProcess: run this source in process, no plugin process
@@ -51,6 +48,8 @@ type pluginProc struct {
 	lastExit  string
 	closed    bool
 	starts    int
+	calls     int           // calls in flight (enter/leave)
+	drained   chan struct{} // closed when calls drops to 0 while close waits
 }
 
 // source returns a configured Source, starting (or restarting) the plugin process if needed.
@@ -119,14 +118,18 @@ func (p *pluginProc) noteCrashLocked(how string) {
 }
 
 func (p *pluginProc) startLocked(ctx context.Context) error {
-	cmd, checksum, err := p.cmd()
+	l, err := p.launch()
 	if err != nil {
 		return err
 	}
+	if l.cleanup != nil {
+		defer l.cleanup() // the process runs from its own inode once started; the copy is not needed after
+	}
+	cmd := l.cmd
 	ownProcessGroup(cmd)
 	var sec *plugin.SecureConfig
-	if checksum != nil {
-		sec = &plugin.SecureConfig{Checksum: checksum, Hash: sha256.New()}
+	if l.checksum != nil {
+		sec = &plugin.SecureConfig{Checksum: l.checksum, Hash: sha256.New()}
 	}
 	p.lastStart = time.Now()
 	p.starts++
@@ -134,6 +137,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
 		Cmd:              cmd,
+		SkipHostEnv:      true, // cmd.Env is the whole environment the plugin gets (pluginEnv)
 		SecureConfig:     sec,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		AutoMTLS:         true,
@@ -246,7 +250,14 @@ func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error 
 		if err != nil {
 			return err
 		}
+		if !p.enter() {
+			return providerErrorf(p.provider, "provider %s: host is closed", p.provider)
+		}
 		err = fn(src)
+		p.leave()
+		if hung(ctx, err) {
+			return p.declareDead(src, err)
+		}
 		var te *sdk.TransportError
 		if !errors.As(err, &te) {
 			if err == nil || sdk.KindOf(err) != sdk.KindInternal {
@@ -287,47 +298,27 @@ func (p *pluginProc) pid() int {
 	return 0
 }
 
-// close ends the plugin process and prevents new starts.
+// close prevents new calls and starts, waits (bounded, see drainLocked) for the calls in flight, and ends
+// the plugin process.
 func (p *pluginProc) close() {
 	p.mu.Lock()
+	drained, bound := p.drainLocked()
+	p.mu.Unlock()
+	if drained != nil {
+		t := time.NewTimer(bound)
+		select {
+		case <-drained:
+		case <-t.C:
+			p.logger.Warn("a token call was still running when the host closed; stopping the plugin anyway", "waited", bound)
+		}
+		t.Stop()
+	}
+	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.closed = true
 	if p.client != nil {
 		stopPlugin(p.client, p.pgid)
 		p.client, p.src = nil, nil
 	}
-}
-
-// verifyExecutable checks that path is a regular executable file and, when want is set, that its SHA-256
-// matches; it returns the checksum to pin the start to.
-func verifyExecutable(provider, path, want string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %s: %w", provider, path, errors.Unwrap(err))
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %s is not a regular file", provider, path)
-	}
-	if fi.Mode().Perm()&0o111 == 0 {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %s is not executable (chmod +x it)", provider, path)
-	}
-	if want == "" {
-		return nil, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %w", provider, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, providerErrorf(provider, "providers.%s.plugin: reading %s: %w", provider, path, err)
-	}
-	sum := h.Sum(nil)
-	if got := hex.EncodeToString(sum); got != strings.ToLower(want) {
-		return nil, providerErrorf(provider, "providers.%s.sha256: %s has sha256 %s, but the config pins %s; refusing to run it", provider, path, got, strings.ToLower(want))
-	}
-	return sum, nil
 }
 
 // startCount returns how many times the plugin process was started.

@@ -15,9 +15,9 @@ type settings struct {
 	upstream     *url.URL
 	upstreamHost string // host:port as requests carry it, for the fast comparison
 	hosts        map[string]bool
-	wildcards    []string // ".example.com" suffixes from "*.example.com" entries (default port only)
-	header       string   // canonical header name
-	scheme       string   // prefix before the value, "" for none
+	wildcards    []wildcard // "*.example.com[:port]" entries
+	header       string     // canonical header name
+	scheme       string     // prefix before the value, "" for none
 	info         sdk.Info
 	endpoint     Endpoint // upstream and header, as Host.Endpoint hands them out
 }
@@ -40,13 +40,19 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 	}
 	s := &settings{upstream: u, upstreamHost: u.Host, hosts: map[string]bool{}, info: info}
 	s.hosts[normHostPort(u.Scheme, u.Host)] = true
-	for _, h := range append(append([]string{}, info.AllowedHosts...), cfg.AllowedHosts...) {
+	for i, h := range append(append([]string{}, info.AllowedHosts...), cfg.AllowedHosts...) {
 		h = strings.ToLower(strings.TrimSpace(h))
 		if h == "" {
 			continue
 		}
+		if msg := config.AllowedHostProblem(h); msg != "" {
+			if i < len(info.AllowedHosts) {
+				return nil, providerErrorf(cfg.Name, "provider %s: plugin %s reports an allowed host the host refuses: %s; report it to the plugin's author", cfg.Name, cfg.Plugin, msg)
+			}
+			return nil, providerErrorf(cfg.Name, "providers.%s.allowed_hosts: %s", cfg.Name, msg)
+		}
 		if strings.HasPrefix(h, "*.") {
-			s.wildcards = append(s.wildcards, h[1:])
+			s.wildcards = append(s.wildcards, parseWildcard(h))
 			continue
 		}
 		if _, _, err := net.SplitHostPort(h); err != nil {
@@ -84,12 +90,9 @@ func (s *settings) allowed(u *url.URL) bool {
 	if s.hosts[hp] {
 		return true
 	}
-	if len(s.wildcards) > 0 && u.Scheme == "https" && (u.Port() == "" || u.Port() == "443") {
-		host := strings.ToLower(u.Hostname())
-		for _, w := range s.wildcards {
-			if strings.HasSuffix(host, w) && len(host) > len(w) {
-				return true
-			}
+	for _, w := range s.wildcards {
+		if w.matches(u) {
+			return true
 		}
 	}
 	return false

@@ -37,6 +37,9 @@ type Info struct {
 	Scheme string
 	// Mode is a short human description of how tokens are obtained, shown by `tokenhost check`.
 	Mode string
+	// MaxFetch is the longest one Token or Refresh call may take (e.g. lock wait + token request); the
+	// host's fetch timeout is never shorter than this. Zero means the configured fetch_timeout suffices.
+	MaxFetch time.Duration
 }
 
 // Source is the token contract every provider plugin implements.

@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -147,29 +146,17 @@ func (s *codexShare) checkTokenhost(r result) string {
 // goes on working) and an access token the endpoint issued; it returns the access token.
 func (s *codexShare) checkFile() string {
 	s.t.Helper()
-	raw, err := os.ReadFile(s.path)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var f struct {
-		Tokens struct {
-			AccessToken  string `json:"access_token"`
-			RefreshToken string `json:"refresh_token"`
-		} `json:"tokens"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		s.t.Fatalf("auth.json is not JSON: %v", err)
-	}
-	if !s.auth.Live(f.Tokens.RefreshToken) {
+	access, refresh := codexFile(s.t, s.path)
+	if !s.auth.Live(refresh) {
 		s.t.Fatal("auth.json does not hold the live refresh token: the sign-in is lost")
 	}
-	if !s.auth.Valid(f.Tokens.AccessToken) {
+	if !s.auth.Valid(access) {
 		s.t.Fatal("auth.json does not hold an access token the endpoint issued")
 	}
 	if st, err := os.Stat(s.path); err != nil || st.Mode().Perm() != 0o600 {
 		s.t.Fatalf("auth.json mode %v (%v), want 0600", st.Mode().Perm(), err)
 	}
-	return f.Tokens.AccessToken
+	return access
 }
 
 // The Codex CLI redeems the refresh token first at an endpoint that takes 6 s to answer, and two tokenhost

@@ -18,6 +18,7 @@ func TestPluginsExitWhenHostIsKilled(t *testing.T) {
 		t.Fatalf("serve --eager has children %v (%v), want its one plugin", kids, err)
 	}
 	plugin := kids[0].pid
+	killed := time.Now()
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -34,6 +35,7 @@ func TestPluginsExitWhenHostIsKilled(t *testing.T) {
 		if err != nil {
 			t.Fatalf("waiting for the orphaned plugin: %v", err)
 		}
+		t.Logf("the orphaned plugin exited %s after its host's SIGKILL", time.Since(killed).Round(time.Millisecond))
 	case <-time.After(hangGuard):
 		t.Fatal("the plugin outlived its killed host")
 	}

@@ -54,6 +54,9 @@ type Provider struct {
 	FetchTimeout time.Duration
 	// TLS is the client certificate and CA bundle for connections to the upstream (the `tls` block).
 	TLS TLS
+	// Env names the host's environment variables the plugin process may see beside the minimal set (a
+	// name ending in "*" is a prefix).
+	Env []string
 	// Options is handed to the plugin's Configure, with *_env and *_file secrets resolved.
 	Options map[string]any
 }

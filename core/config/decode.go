@@ -97,11 +97,23 @@ func (d *decoder) provider(name string, v any) *Provider {
 		if d.failed[index(at+".allowed_hosts", i)] {
 			continue
 		}
-		if h = strings.ToLower(strings.TrimSpace(h)); !validHost(h) {
-			d.p.add(index(at+".allowed_hosts", i), "%s is not a host name; write the host alone (llm.corp.example, llm.corp.example:8443 or *.corp.example)", quote(r.AllowedHosts[i]))
+		h = strings.ToLower(strings.TrimSpace(h))
+		if msg := AllowedHostProblem(h); msg != "" {
+			d.p.add(index(at+".allowed_hosts", i), "%s", msg)
 			continue
 		}
 		p.AllowedHosts = append(p.AllowedHosts, h)
+	}
+	for i, n := range r.Env {
+		switch {
+		case d.failed[index(at+".env", i)]:
+		case !envName.MatchString(n):
+			d.p.add(index(at+".env", i), "%s is not an environment variable name (letters, digits and _, optionally ending in * for a prefix)", quote(n))
+		case strings.HasPrefix(strings.ToUpper(n), envPrefix):
+			d.p.add(index(at+".env", i), "%s: %s* variables are the host's own and never reach a plugin", quote(n), envPrefix)
+		default:
+			p.Env = append(p.Env, n)
+		}
 	}
 	if r.Header != "" && !validToken(r.Header) {
 		d.p.add(at+".header", "%s is not a valid HTTP header name", quote(r.Header))

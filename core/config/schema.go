@@ -41,6 +41,7 @@ type (
 		Breaker        rawBreaker     `koanf:"breaker"`
 		FetchTimeout   *time.Duration `koanf:"fetch_timeout"`
 		TLS            rawTLS         `koanf:"tls"`
+		Env            []string       `koanf:"env"`
 		Options        options        `koanf:"options"`
 		Unknown        map[string]any `koanf:",remain"`
 	}

@@ -18,6 +18,7 @@ var (
 	providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 	sha256Hex    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
 	hostPattern  = regexp.MustCompile(`^(\*\.)?[a-z0-9_.\-:\[\]]+$`)
+	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
 )
 
 // validName reports whether name may name a provider: it is a URL path segment and a metric label.

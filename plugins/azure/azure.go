@@ -30,6 +30,11 @@ const Name = "azure"
 // Version is the plugin's version.
 var Version = "0.1.0"
 
+// Environment lists the environment variables the plugin reads (a trailing * is a prefix): azidentity's
+// AZURE_* settings and the managed identity endpoints of App Service, Arc and Cloud Shell. The host passes
+// these to its process beside the minimal environment.
+var Environment = []string{"AZURE_*", "IDENTITY_*", "MSI_*", "IMDS_ENDPOINT"}
+
 // MinRemaining is how much lifetime a token needs left to be served from the plugin's cache.
 const MinRemaining = 10 * time.Second
 

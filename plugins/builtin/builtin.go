@@ -17,8 +17,8 @@ import (
 )
 
 func init() {
-	core.RegisterBuiltin(azure.Name, azure.Version, azure.New)
-	core.RegisterBuiltin(codex.Name, codex.Version, codex.New)
-	core.RegisterBuiltin(gateway.Name, gateway.Version, gateway.New)
-	core.RegisterBuiltin(gemini.Name, gemini.Version, gemini.New)
+	core.RegisterBuiltin(azure.Name, azure.Version, azure.New, core.ReadsEnv(azure.Environment...))
+	core.RegisterBuiltin(codex.Name, codex.Version, codex.New, core.ReadsEnv(codex.Environment...))
+	core.RegisterBuiltin(gateway.Name, gateway.Version, gateway.New) // it reads no environment variable
+	core.RegisterBuiltin(gemini.Name, gemini.Version, gemini.New, core.ReadsEnv(gemini.Environment...))
 }

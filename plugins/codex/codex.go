@@ -17,6 +17,10 @@ const Name = "codex"
 // Version is the plugin's version.
 var Version = "0.1.0"
 
+// Environment lists the environment variables the plugin reads; the host passes these to its process
+// beside the minimal environment.
+var Environment = []string{EnvCodexHome, EnvTokenURLOverride}
+
 // DefaultUpstream is the ChatGPT Codex backend the Codex CLI talks to when signed in with ChatGPT.
 const DefaultUpstream = "https://chatgpt.com/backend-api/codex"
 
@@ -109,6 +113,9 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		Upstream:     upstream,
 		AllowedHosts: []string{host},
 		Mode:         mode,
+		// A Refresh may wait for the cross-process lock, then make its request, then re-read auth.json
+		// while the Codex CLI writes a token it redeemed first.
+		MaxFetch: cfg.lockTimeout + cfg.timeout + cfg.reuseWait,
 	}, nil
 }
 

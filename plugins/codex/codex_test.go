@@ -55,7 +55,8 @@ func TestInfo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := sdk.Info{Name: Name, Version: Version, Upstream: DefaultUpstream, AllowedHosts: []string{"chatgpt.com"}, Mode: ModeChatGPT}
+	want := sdk.Info{Name: Name, Version: Version, Upstream: DefaultUpstream, AllowedHosts: []string{"chatgpt.com"}, Mode: ModeChatGPT,
+		MaxFetch: DefaultLockTimeout + DefaultTimeout + DefaultReuseWait}
 	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Info %+v, want %+v", info, want)
 	}

@@ -17,6 +17,12 @@ const Name = "gemini"
 // Version is the plugin's version.
 var Version = "0.1.0"
 
+// Environment lists the environment variables the plugin reads (a trailing * is a prefix): the Gemini CLI
+// home, Google's ADC and static-token variables, the gcloud config directory and the metadata server
+// overrides Google's metadata client reads. The host passes these to its process beside the minimal
+// environment.
+var Environment = []string{envGeminiHome, "GOOGLE_*", "CLOUDSDK_CONFIG", "GCE_METADATA_*"}
+
 // source is the gemini plugin's sdk.Source.
 type source struct {
 	sf flight.Group
@@ -53,6 +59,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		Upstream:     DefaultUpstream,
 		AllowedHosts: append([]string(nil), cfg.extraHosts...),
 		Mode:         cfg.mode(),
+		MaxFetch:     cfg.lockTimeout + cfg.timeout, // the cross-process lock (gemini_cli), then the request
 	}, nil
 }
 

@@ -50,6 +50,7 @@ func TestInfo(t *testing.T) {
 		Name: Name, Version: Version, Upstream: "https://cloudcode-pa.googleapis.com",
 		AllowedHosts: []string{"generativelanguage.googleapis.com", "*.googleapis.com", "aiplatform.googleapis.com"},
 		Mode:         "static access token",
+		MaxFetch:     DefaultTimeout,
 	}
 	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("Info = %+v, want %+v", info, want)

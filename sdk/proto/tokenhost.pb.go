@@ -114,16 +114,19 @@ func (x *ConfigureResponse) GetInfo() *Info {
 }
 
 type Info struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Version       string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
-	Upstream      string                 `protobuf:"bytes,3,opt,name=upstream,proto3" json:"upstream,omitempty"`
-	AllowedHosts  []string               `protobuf:"bytes,4,rep,name=allowed_hosts,json=allowedHosts,proto3" json:"allowed_hosts,omitempty"`
-	Header        string                 `protobuf:"bytes,5,opt,name=header,proto3" json:"header,omitempty"`
-	Scheme        string                 `protobuf:"bytes,6,opt,name=scheme,proto3" json:"scheme,omitempty"`
-	Mode          string                 `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Version      string                 `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Upstream     string                 `protobuf:"bytes,3,opt,name=upstream,proto3" json:"upstream,omitempty"`
+	AllowedHosts []string               `protobuf:"bytes,4,rep,name=allowed_hosts,json=allowedHosts,proto3" json:"allowed_hosts,omitempty"`
+	Header       string                 `protobuf:"bytes,5,opt,name=header,proto3" json:"header,omitempty"`
+	Scheme       string                 `protobuf:"bytes,6,opt,name=scheme,proto3" json:"scheme,omitempty"`
+	Mode         string                 `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
+	// The longest one Token or Refresh call may take (lock wait + request + any wait for another process's
+	// write), in milliseconds; the host's fetch timeout is never shorter. 0: no need beyond the default.
+	MaxFetchMillis int64 `protobuf:"varint,8,opt,name=max_fetch_millis,json=maxFetchMillis,proto3" json:"max_fetch_millis,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Info) Reset() {
@@ -203,6 +206,13 @@ func (x *Info) GetMode() string {
 		return x.Mode
 	}
 	return ""
+}
+
+func (x *Info) GetMaxFetchMillis() int64 {
+	if x != nil {
+		return x.MaxFetchMillis
+	}
+	return 0
 }
 
 type TokenRequest struct {
@@ -732,7 +742,7 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x10ConfigureRequest\x121\n" +
 	"\aoptions\x18\x01 \x01(\v2\x17.google.protobuf.StructR\aoptions\";\n" +
 	"\x11ConfigureResponse\x12&\n" +
-	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\xb9\x01\n" +
+	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\xe3\x01\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -740,7 +750,8 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\rallowed_hosts\x18\x04 \x03(\tR\fallowedHosts\x12\x16\n" +
 	"\x06header\x18\x05 \x01(\tR\x06header\x12\x16\n" +
 	"\x06scheme\x18\x06 \x01(\tR\x06scheme\x12\x12\n" +
-	"\x04mode\x18\a \x01(\tR\x04mode\"\x0e\n" +
+	"\x04mode\x18\a \x01(\tR\x04mode\x12(\n" +
+	"\x10max_fetch_millis\x18\b \x01(\x03R\x0emaxFetchMillis\"\x0e\n" +
 	"\fTokenRequest\";\n" +
 	"\x0eRefreshRequest\x12)\n" +
 	"\x05stale\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05stale\"\x84\x02\n" +
