@@ -163,6 +163,11 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
 		return
 	}
+	if escapesBase(rest) {
+		writeError(w, http.StatusBadRequest, "invalid_path",
+			fmt.Sprintf("path /%s/%s climbs above provider %s's upstream base path with a dot segment (..); send the path without dot segments", name, rest, name))
+		return
+	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
