@@ -288,16 +288,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// statusRecorder remembers the status for the access log and metrics; Unwrap keeps flushing working
-// for streamed responses.
+// statusRecorder remembers the final status for the access log and metrics; Unwrap keeps flushing
+// working for streamed responses.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
 }
 
+// WriteHeader records code unless it is informational (1xx other than 101 Switching Protocols): an
+// upstream's 100 or 103 Early Hints is passed on, and the final status that follows is the one recorded.
 func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
+	if !s.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.status, s.wrote = code, true
 	}
 	s.ResponseWriter.WriteHeader(code)
