@@ -129,7 +129,7 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		px.metrics.ServeHTTP(w, r)
 		return
 	case "/providers":
-		writeJSON(w, http.StatusOK, px.providers())
+		writeJSON(w, http.StatusOK, px.providers(r))
 		return
 	}
 	px.forward(w, r)
@@ -195,22 +195,26 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 		}
 		return
 	}
+	if remoteCaller(r) { // the caller sees the message without local paths; the log keeps it whole
+		px.log.Warn("request failed", "provider", provider, "error", err.Error())
+	}
+	msg := forCaller(r, err.Error())
 	var open *core.BreakerOpenError
 	var crashed *core.PluginCrashError
 	switch {
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
-		writeError(w, http.StatusServiceUnavailable, "circuit_open", err.Error())
+		writeError(w, http.StatusServiceUnavailable, "circuit_open", msg)
 	case sdk.IsKind(err, sdk.KindReauthRequired):
-		writeError(w, http.StatusUnauthorized, "reauth_required", err.Error())
+		writeError(w, http.StatusUnauthorized, "reauth_required", msg)
 	case errors.As(err, &crashed):
-		writeError(w, http.StatusBadGateway, "plugin_crashed", err.Error())
+		writeError(w, http.StatusBadGateway, "plugin_crashed", msg)
 	case sdk.IsKind(err, sdk.KindBadConfig):
-		writeError(w, http.StatusInternalServerError, "bad_config", err.Error())
+		writeError(w, http.StatusInternalServerError, "bad_config", msg)
 	case sdk.IsKind(err, sdk.KindUnavailable):
-		writeError(w, http.StatusBadGateway, "token_unavailable", err.Error())
+		writeError(w, http.StatusBadGateway, "token_unavailable", msg)
 	default:
-		writeError(w, http.StatusBadGateway, "upstream_unreachable", fmt.Sprintf("provider %s: %v", provider, err))
+		writeError(w, http.StatusBadGateway, "upstream_unreachable", forCaller(r, fmt.Sprintf("provider %s: %v", provider, err)))
 	}
 }
 
@@ -230,11 +234,13 @@ type providerJSON struct {
 	Counters        map[string]any `json:"counters"`
 }
 
-func (px *proxy) providers() []providerJSON {
+// providers lists every provider's status as r's caller may see it: upstreams without their query, and
+// for a remote caller last errors without local paths.
+func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
 	for _, st := range px.h.Status() {
-		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: st.Upstream,
-			Running: st.Running, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: st.LastError,
+		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
+			Running: st.Running, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		if !st.Expiry.IsZero() {
