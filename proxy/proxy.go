@@ -226,6 +226,7 @@ type providerJSON struct {
 	Mode            string         `json:"mode,omitempty"`
 	Upstream        string         `json:"upstream,omitempty"`
 	Running         bool           `json:"running"`
+	Starting        bool           `json:"starting,omitempty"`
 	HasToken        bool           `json:"has_token"`
 	TokenExpiry     *time.Time     `json:"token_expiry,omitempty"`
 	UpstreamBreaker string         `json:"upstream_breaker"`
@@ -240,7 +241,7 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
 	for _, st := range px.h.Status() {
 		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
-			Running: st.Running, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
+			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		if !st.Expiry.IsZero() {

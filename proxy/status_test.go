@@ -6,8 +6,11 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // lineWriter hands every write (one slog line) to a channel, so a test can wait for the access log line.
@@ -72,4 +75,76 @@ func grepLines(text, substr string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// blockingSource is an in-process source whose Configure hangs until released, like a plugin that never
+// finishes starting.
+type blockingSource struct {
+	*fakeSource
+	entered, release chan struct{}
+}
+
+func (b *blockingSource) Configure(ctx context.Context, opts map[string]any) (sdk.Info, error) {
+	close(b.entered)
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+		return sdk.Info{}, ctx.Err()
+	}
+	return b.fakeSource.Configure(ctx, opts)
+}
+
+// While a plugin hangs in its start (holding the supervisor's lock), /readyz, /providers and /metrics
+// still answer; the deadline is a hang guard, not a timing threshold.
+func TestProxyStatusEndpointsAnswerWhilePluginHangs(t *testing.T) {
+	src := &blockingSource{fakeSource: newFakeSource(time.Hour, time.Now), entered: make(chan struct{}), release: make(chan struct{})}
+	up := newUpstream(t, bearerValid(src.fakeSource))
+	h := newTestHost(t, src, testProvider(up.URL))
+	px := proxyFor(t, h, Options{Eager: true})
+	release := sync.OnceFunc(func() { close(src.release) })
+	t.Cleanup(release) // runs before the host closes, so a failing test does not hang on the start lock
+	done := make(chan *http.Response, 1)
+	go func() {
+		resp, err := http.Get(px.URL + "/p/x")
+		if err != nil {
+			t.Error(err)
+		}
+		done <- resp
+	}()
+	<-src.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // hang guard only
+	defer cancel()
+	get := func(path string) (int, string) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, px.URL+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s did not answer while the plugin hangs: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"p"`) {
+		t.Errorf("/readyz = %d %s, want 503 naming p", code, body)
+	}
+	if code, body := get("/providers"); code != 200 || !strings.Contains(body, `"starting": true`) || strings.Contains(body, `"running": true`) {
+		t.Errorf("/providers = %d %s, want p starting and not running", code, body)
+	}
+	if code, body := get("/metrics"); code != 200 || !strings.Contains(body, "tokenhost_breaker_state") {
+		t.Errorf("/metrics = %d, without the breaker gauge", code)
+	}
+	select {
+	case <-done:
+		t.Fatal("the proxied request finished while the plugin was still hanging")
+	default:
+	}
+	release()
+	resp := <-done
+	if resp == nil || resp.StatusCode != 200 {
+		t.Fatalf("after the plugin started: %v", resp)
+	}
+	resp.Body.Close()
+	if code, body := get("/providers"); !strings.Contains(body, `"running": true`) || strings.Contains(body, `"starting"`) {
+		t.Errorf("/providers after the start = %d %s", code, body)
+	}
 }
