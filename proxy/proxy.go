@@ -33,6 +33,9 @@ type Options struct {
 	APIKeys []string
 	// Eager makes /readyz report ready only when every provider's plugin runs and holds a token.
 	Eager bool
+	// AllowedOrigins are the web origins (scheme://host[:port], lower case) whose requests are accepted;
+	// a request with any other Origin header is refused with 403.
+	AllowedOrigins []string
 	// AccessLog receives one line per proxied request (method, provider, path, status, duration); nil
 	// means the host's logger.
 	AccessLog *slog.Logger
@@ -44,6 +47,10 @@ func Handler(h *core.Host, opts Options) http.Handler {
 	px := &proxy{h: h, opts: opts, routes: map[string]*httputil.ReverseProxy{}, log: opts.AccessLog}
 	if px.log == nil {
 		px.log = h.Logger()
+	}
+	px.origins = map[string]bool{}
+	for _, o := range opts.AllowedOrigins {
+		px.origins[strings.ToLower(o)] = true
 	}
 	for _, k := range opts.APIKeys {
 		px.keys = append(px.keys, sha256.Sum256([]byte(k)))
@@ -66,6 +73,7 @@ type proxy struct {
 	h        *core.Host
 	opts     Options
 	keys     [][32]byte
+	origins  map[string]bool
 	routes   map[string]*httputil.ReverseProxy
 	metrics  http.Handler
 	requests *prometheus.CounterVec
@@ -98,9 +106,10 @@ func (px *proxy) reverseProxy(name string, rt http.RoundTripper) *httputil.Rever
 			out.Header.Del("Authorization") // the proxy's own key, never the upstream's
 			out.Header.Del(rest.ep.Header)
 		},
-		Transport:    rt,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, name, err) },
-		ErrorLog:     slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+		Transport:      rt,
+		ModifyResponse: dropUpstreamCORS,
+		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, name, err) },
+		ErrorLog:       slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -112,6 +121,9 @@ func joinQuery(a, b string) string {
 }
 
 func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if px.refuse(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz":
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -67,7 +67,7 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 		return fmt.Errorf("server.listen: cannot listen on %s: %w", listen, err)
 	}
 	srv := &http.Server{
-		Handler:           proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, Eager: eager, AccessLog: log}),
+		Handler:           proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, AllowedOrigins: cfg.Server.AllowedOrigins, Eager: eager, AccessLog: log}),
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          nil,
 	}

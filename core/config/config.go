@@ -22,6 +22,9 @@ type Server struct {
 	APIKeys []string
 	// ShutdownGrace bounds how long in-flight requests may run after a shutdown signal.
 	ShutdownGrace time.Duration
+	// AllowedOrigins are the web origins ("https://app.example") whose requests the proxy accepts; a
+	// request with any other Origin header is refused.
+	AllowedOrigins []string
 }
 
 // Provider is one entry of the `providers` block.

@@ -29,6 +29,7 @@ func (d *decoder) server(r rawServer) Server {
 	if r.Listen != "" {
 		s.Listen = r.Listen
 	}
+	s.AllowedOrigins = d.origins("server.allowed_origins", r.AllowedOrigins)
 	listenOK := !d.failedUnder("server.api_keys") // a misleading "set server.api_keys" would hide the real problem
 	for i, k := range r.APIKeys {
 		if strings.TrimSpace(k) == "" && !d.failed[index("server.api_keys", i)] {

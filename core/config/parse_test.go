@@ -177,7 +177,7 @@ func TestValidationErrors(t *testing.T) {
 		{"server list", "server: [a]\n", []string{"server: must be a mapping, got a list"}},
 		{"unknown top key", "provider: {}\n", []string{`provider: unknown key (did you mean "providers"?)`}},
 		{"unknown server key", "server:\n  listn: x:1\n", []string{`server.listn: unknown key (did you mean "listen"?)`}},
-		{"unknown far key", "server:\n  zzzzzzzzzz: 1\n", []string{"server.zzzzzzzzzz: unknown key (known keys: listen, api_keys, shutdown_grace)"}},
+		{"unknown far key", "server:\n  zzzzzzzzzz: 1\n", []string{"server.zzzzzzzzzz: unknown key (known keys: listen, api_keys, shutdown_grace, allowed_origins)"}},
 		{"providers list", "providers: []\n", []string{"providers: must be a mapping, got a list"}},
 		{"provider string", "providers:\n  corp: gateway\n", []string{"providers.corp: must be a mapping, got a string"}},
 		{"bad name", "providers:\n  Corp:\n    plugin: gateway\n", []string{"providers.Corp: invalid provider name", "lower-case"}},

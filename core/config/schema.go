@@ -23,10 +23,11 @@ type (
 		Unknown   map[string]any `koanf:",remain"`
 	}
 	rawServer struct {
-		Listen        string         `koanf:"listen"`
-		APIKeys       []string       `koanf:"api_keys"`
-		ShutdownGrace *time.Duration `koanf:"shutdown_grace"`
-		Unknown       map[string]any `koanf:",remain"`
+		Listen         string         `koanf:"listen"`
+		APIKeys        []string       `koanf:"api_keys"`
+		ShutdownGrace  *time.Duration `koanf:"shutdown_grace"`
+		AllowedOrigins []string       `koanf:"allowed_origins"`
+		Unknown        map[string]any `koanf:",remain"`
 	}
 	rawProvider struct {
 		Plugin         string         `koanf:"plugin"`
