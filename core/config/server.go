@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
@@ -35,4 +36,47 @@ func checkOrigin(origin string) (string, string) {
 		return "", rule
 	}
 	return strings.ToLower(u.Scheme + "://" + u.Host), ""
+}
+
+// tls checks server.tls: cert_file and key_file come together, as paths relative to the config file.
+func (d *decoder) tls(at string, r rawTLS) TLS {
+	d.unknownKeys(at, r.Unknown, knownKeys(r))
+	var t TLS
+	for _, f := range []struct {
+		key, v string
+		dst    *string
+	}{{"cert_file", r.CertFile, &t.CertFile}, {"key_file", r.KeyFile, &t.KeyFile}} {
+		if f.v == "" {
+			continue
+		}
+		p, err := d.path(f.v)
+		if err != nil {
+			d.p.add(at+"."+f.key, "%s: %v", quote(f.v), err)
+			continue
+		}
+		*f.dst = p
+	}
+	switch {
+	case r.CertFile != "" && r.KeyFile == "":
+		d.p.add(at+".key_file", "required with %s.cert_file: the PEM file of the certificate's private key", at)
+	case r.KeyFile != "" && r.CertFile == "":
+		d.p.add(at+".cert_file", "required with %s.key_file: the PEM file of the certificate chain", at)
+	}
+	return t
+}
+
+// boolValue accepts a YAML boolean or, as environment overrides give it, the string true or false.
+func boolValue(v any) (bool, error) {
+	switch b := v.(type) {
+	case bool:
+		return b, nil
+	case string:
+		switch strings.ToLower(b) {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, fmt.Errorf("must be true or false, got %s", quote(fmt.Sprint(v)))
 }
