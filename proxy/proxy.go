@@ -195,6 +195,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	if u, err := url.PathUnescape(rt.raw); err == nil {
 		rt.path = u
 	}
+	streamBody(r, px.h.Config().Provider(name).MaxReplayBytes)
 	ctx := context.WithValue(r.Context(), routeKey{}, rt)
 	rp.ServeHTTP(rec, r.WithContext(ctx))
 }
