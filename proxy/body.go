@@ -61,13 +61,13 @@ type replayReader struct {
 }
 
 func (r *replayReader) Read(p []byte) (int, error) {
-	if n, err, done := r.fromRecord(p); done {
+	if n, done, err := r.fromRecord(p); done {
 		return n, err
 	}
 	b := r.b
 	b.srcMu.Lock()
 	defer b.srcMu.Unlock()
-	if n, err, done := r.fromRecord(p); done { // another attempt may have read src meanwhile
+	if n, done, err := r.fromRecord(p); done { // another attempt may have read src meanwhile
 		return n, err
 	}
 	n, err := b.src.Read(p)
@@ -90,23 +90,23 @@ func (r *replayReader) Read(p []byte) (int, error) {
 }
 
 // fromRecord answers a read without touching src when it can: done reports that it did.
-func (r *replayReader) fromRecord(p []byte) (n int, err error, done bool) {
+func (r *replayReader) fromRecord(p []byte) (n int, done bool, err error) {
 	b := r.b
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	switch {
 	case r.gen != b.gen:
-		return 0, errSuperseded, true
+		return 0, true, errSuperseded
 	case r.off < b.pos && (b.over || r.off >= int64(len(b.rec))):
-		return 0, errTooLarge, true
+		return 0, true, errTooLarge
 	case r.off < b.pos:
 		n = copy(p, b.rec[r.off:])
 		r.off += int64(n)
-		return n, nil, true
+		return n, true, nil
 	case b.err != nil:
-		return 0, b.err, true
+		return 0, true, b.err
 	}
-	return 0, nil, false
+	return 0, false, nil
 }
 
 // Close does nothing: the server closes the client's body once the handler returns, and a resend may

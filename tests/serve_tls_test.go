@@ -2,50 +2,32 @@ package tests
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
+
+	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
-// selfSigned writes a certificate for 127.0.0.1 and its key as PEM files into dir and returns their paths
-// and a pool that trusts the certificate.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+// loopbackCert writes a loopback server certificate chain and its key as PEM files into dir and returns
+// their paths and a pool that trusts the certificate.
+func loopbackCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	chain, key, ca, err := fakes.LoopbackCertPEM("serve")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "tokenhost test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile = writeFile(t, dir, "proxy.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	keyFile = writeFile(t, dir, "proxy.key", string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})))
-	cert, _ := x509.ParseCertificate(der)
 	pool = x509.NewCertPool()
-	pool.AddCert(cert)
-	return certFile, keyFile, pool
+	if !pool.AppendCertsFromPEM(ca) {
+		t.Fatal("the fake CA does not parse")
+	}
+	return writeFile(t, dir, "proxy.pem", string(chain)), writeFile(t, dir, "proxy.key", string(key)), pool
 }
 
 // With server.tls set, `serve` speaks HTTPS (an OpenAI SDK trusting the certificate works through it,
@@ -53,7 +35,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 func TestServeOverTLS(t *testing.T) {
 	g := newGatewayFakes(t)
 	cfg, env := corpConfig(t, g, "")
-	certFile, keyFile, pool := selfSigned(t, filepath.Dir(cfg))
+	certFile, keyFile, pool := loopbackCert(t, filepath.Dir(cfg))
 	s := startServe(t, cfg, append(env, "TOKENHOST_SERVER__TLS__CERT_FILE="+certFile, "TOKENHOST_SERVER__TLS__KEY_FILE="+keyFile))
 	if !strings.HasPrefix(s.url, "https://") {
 		t.Fatalf("serve announced %q, want an https:// address", s.url)
