@@ -3,6 +3,9 @@ package proxy
 import (
 	"io"
 	"net/http"
+	"net/url"
+	"path"
+	"strings"
 	"testing"
 	"time"
 )
@@ -43,4 +46,26 @@ func TestProxyRefusesPathsThatEscapeTheBasePath(t *testing.T) {
 			t.Errorf("%s: status %d, want 200", p, resp.StatusCode)
 		}
 	}
+}
+
+// Whatever escapesBase lets through stays inside the base path once a server decodes it (%2F and "\"
+// taken as separators) and resolves its dot segments.
+func FuzzEscapesBase(f *testing.F) {
+	for _, s := range []string{"chat/completions", "../x", "%2e%2e/x", "a/../../b", "..%2f..%2fadmin", "..%5cadmin", "a/./b/..", ".%2E", "%zz/.."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, rest string) {
+		if escapesBase(rest) {
+			return
+		}
+		dec, err := url.PathUnescape(rest)
+		if err != nil {
+			return
+		}
+		for _, p := range []string{rest, dec, strings.ReplaceAll(dec, `\`, "/")} {
+			if got := path.Clean("/base/" + p); got != "/base" && !strings.HasPrefix(got, "/base/") {
+				t.Fatalf("escapesBase(%q) = false, but %q resolves to %q", rest, p, got)
+			}
+		}
+	})
 }
