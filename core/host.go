@@ -64,6 +64,7 @@ type provider struct {
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
+	view     atomic.Pointer[procView] // the plugin state Status last read (status.go)
 
 	transportOnce sync.Once
 	tr            *transport

@@ -14,6 +14,9 @@ type Status struct {
 	Plugin string
 	// Running reports whether the plugin process is up.
 	Running bool
+	// Starting reports that the plugin's supervisor is busy (starting, restarting or stopping the plugin)
+	// and Running, Info, PID and Stats.PluginStarts are what it last reported before.
+	Starting bool
 	// Info is what the plugin reported about itself (zero until started).
 	Info sdk.Info
 	// Upstream is the resolved upstream base URL ("" until started).
@@ -32,18 +35,16 @@ type Status struct {
 	Stats Stats
 }
 
-// Status returns the status of every configured provider, sorted by name.
+// Status returns the status of every configured provider, sorted by name. It never waits for a plugin:
+// while one is starting or hung, its process fields come from the last snapshot (see procState).
 func (h *Host) Status() []Status {
 	out := make([]Status, 0, len(h.providers))
 	for _, name := range h.cfg.Names() {
 		p := h.providers[name]
-		info, running := p.proc.started()
-		st := Status{Name: name, Plugin: p.cfg.Plugin, Running: running, Info: info,
+		v, busy := p.procState()
+		st := Status{Name: name, Plugin: p.cfg.Plugin, Running: v.running, Starting: busy, Info: v.info, PID: v.pid,
 			UpstreamBreaker: p.breaker.State().String(), TokenBreaker: p.tokens.State().String(), Stats: p.stats.snapshot()}
-		st.Stats.PluginStarts = p.proc.startCount()
-		if running {
-			st.PID = p.proc.pid()
-		}
+		st.Stats.PluginStarts = v.starts
 		if s := p.settings.Load(); s != nil {
 			st.Upstream = s.upstream.String()
 		}
@@ -56,4 +57,36 @@ func (h *Host) Status() []Status {
 		out = append(out, st)
 	}
 	return out
+}
+
+// procView is what Status shows of a plugin process.
+type procView struct {
+	info    sdk.Info
+	running bool
+	pid     int
+	starts  int
+}
+
+// procState reads the plugin supervisor's state without waiting for it: the supervisor holds its lock
+// for a whole start (up to the plugin's start and Configure timeouts) and a crash back-off, so when the
+// lock is taken the last view read is returned with busy set. /readyz, /providers and /metrics thereby
+// answer at once while a plugin is starting or hung.
+func (p *provider) procState() (v procView, busy bool) {
+	pp := p.proc
+	if !pp.mu.TryLock() {
+		if last := p.view.Load(); last != nil {
+			return *last, true
+		}
+		return procView{}, true
+	}
+	v = procView{info: pp.info, starts: pp.starts,
+		running: (pp.client != nil && !pp.client.Exited()) || (pp.local != nil && pp.src != nil)}
+	if v.running && pp.client != nil {
+		if rc := pp.client.ReattachConfig(); rc != nil {
+			v.pid = rc.Pid
+		}
+	}
+	pp.mu.Unlock()
+	p.view.Store(&v)
+	return v, false
 }

@@ -33,6 +33,9 @@ type Options struct {
 	APIKeys []string
 	// Eager makes /readyz report ready only when every provider's plugin runs and holds a token.
 	Eager bool
+	// AllowedOrigins are the web origins (scheme://host[:port], lower case) whose requests are accepted;
+	// a request with any other Origin header is refused with 403.
+	AllowedOrigins []string
 	// AccessLog receives one line per proxied request (method, provider, path, status, duration); nil
 	// means the host's logger.
 	AccessLog *slog.Logger
@@ -44,6 +47,10 @@ func Handler(h *core.Host, opts Options) http.Handler {
 	px := &proxy{h: h, opts: opts, routes: map[string]*httputil.ReverseProxy{}, log: opts.AccessLog}
 	if px.log == nil {
 		px.log = h.Logger()
+	}
+	px.origins = map[string]bool{}
+	for _, o := range opts.AllowedOrigins {
+		px.origins[strings.ToLower(o)] = true
 	}
 	for _, k := range opts.APIKeys {
 		px.keys = append(px.keys, sha256.Sum256([]byte(k)))
@@ -66,6 +73,7 @@ type proxy struct {
 	h        *core.Host
 	opts     Options
 	keys     [][32]byte
+	origins  map[string]bool
 	routes   map[string]*httputil.ReverseProxy
 	metrics  http.Handler
 	requests *prometheus.CounterVec
@@ -98,9 +106,10 @@ func (px *proxy) reverseProxy(name string, rt http.RoundTripper) *httputil.Rever
 			out.Header.Del("Authorization") // the proxy's own key, never the upstream's
 			out.Header.Del(rest.ep.Header)
 		},
-		Transport:    rt,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, name, err) },
-		ErrorLog:     slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+		Transport:      rt,
+		ModifyResponse: dropUpstreamCORS,
+		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, name, err) },
+		ErrorLog:       slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -112,6 +121,9 @@ func joinQuery(a, b string) string {
 }
 
 func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if px.refuse(w, r) {
+		return
+	}
 	switch r.URL.Path {
 	case "/healthz":
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -129,7 +141,7 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		px.metrics.ServeHTTP(w, r)
 		return
 	case "/providers":
-		writeJSON(w, http.StatusOK, px.providers())
+		writeJSON(w, http.StatusOK, px.providers(r))
 		return
 	}
 	px.forward(w, r)
@@ -163,6 +175,11 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
 		return
 	}
+	if escapesBase(rest) {
+		writeError(w, http.StatusBadRequest, "invalid_path",
+			fmt.Sprintf("path /%s/%s climbs above provider %s's upstream base path with a dot segment (..); send the path without dot segments", name, rest, name))
+		return
+	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
@@ -178,6 +195,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	if u, err := url.PathUnescape(rt.raw); err == nil {
 		rt.path = u
 	}
+	streamBody(r, px.h.Config().Provider(name).MaxReplayBytes)
 	ctx := context.WithValue(r.Context(), routeKey{}, rt)
 	rp.ServeHTTP(rec, r.WithContext(ctx))
 }
@@ -190,22 +208,26 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 		}
 		return
 	}
+	if remoteCaller(r) { // the caller sees the message without local paths; the log keeps it whole
+		px.log.Warn("request failed", "provider", provider, "error", err.Error())
+	}
+	msg := forCaller(r, err.Error())
 	var open *core.BreakerOpenError
 	var crashed *core.PluginCrashError
 	switch {
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
-		writeError(w, http.StatusServiceUnavailable, "circuit_open", err.Error())
+		writeError(w, http.StatusServiceUnavailable, "circuit_open", msg)
 	case sdk.IsKind(err, sdk.KindReauthRequired):
-		writeError(w, http.StatusUnauthorized, "reauth_required", err.Error())
+		writeError(w, http.StatusUnauthorized, "reauth_required", msg)
 	case errors.As(err, &crashed):
-		writeError(w, http.StatusBadGateway, "plugin_crashed", err.Error())
+		writeError(w, http.StatusBadGateway, "plugin_crashed", msg)
 	case sdk.IsKind(err, sdk.KindBadConfig):
-		writeError(w, http.StatusInternalServerError, "bad_config", err.Error())
+		writeError(w, http.StatusInternalServerError, "bad_config", msg)
 	case sdk.IsKind(err, sdk.KindUnavailable):
-		writeError(w, http.StatusBadGateway, "token_unavailable", err.Error())
+		writeError(w, http.StatusBadGateway, "token_unavailable", msg)
 	default:
-		writeError(w, http.StatusBadGateway, "upstream_unreachable", fmt.Sprintf("provider %s: %v", provider, err))
+		writeError(w, http.StatusBadGateway, "upstream_unreachable", forCaller(r, fmt.Sprintf("provider %s: %v", provider, err)))
 	}
 }
 
@@ -217,6 +239,7 @@ type providerJSON struct {
 	Mode            string         `json:"mode,omitempty"`
 	Upstream        string         `json:"upstream,omitempty"`
 	Running         bool           `json:"running"`
+	Starting        bool           `json:"starting,omitempty"`
 	HasToken        bool           `json:"has_token"`
 	TokenExpiry     *time.Time     `json:"token_expiry,omitempty"`
 	UpstreamBreaker string         `json:"upstream_breaker"`
@@ -225,11 +248,13 @@ type providerJSON struct {
 	Counters        map[string]any `json:"counters"`
 }
 
-func (px *proxy) providers() []providerJSON {
+// providers lists every provider's status as r's caller may see it: upstreams without their query, and
+// for a remote caller last errors without local paths.
+func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
 	for _, st := range px.h.Status() {
-		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: st.Upstream,
-			Running: st.Running, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: st.LastError,
+		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
+			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		if !st.Expiry.IsZero() {
@@ -283,16 +308,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// statusRecorder remembers the status for the access log and metrics; Unwrap keeps flushing working
-// for streamed responses.
+// statusRecorder remembers the final status for the access log and metrics; Unwrap keeps flushing
+// working for streamed responses.
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
 }
 
+// WriteHeader records code unless it is informational (1xx other than 101 Switching Protocols): an
+// upstream's 100 or 103 Early Hints is passed on, and the final status that follows is the one recorded.
 func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote {
+	if !s.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
 		s.status, s.wrote = code, true
 	}
 	s.ResponseWriter.WriteHeader(code)

@@ -102,7 +102,7 @@ func startServe(t *testing.T, cfg string, env []string, args ...string) *server 
 	out.mu.Lock()
 	line := out.lines[0]
 	out.mu.Unlock()
-	i := strings.Index(line, "http://")
+	i := strings.Index(line, "http") // http:// or https://
 	s.url = strings.Fields(line[i:])[0]
 	return s
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +48,11 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 	if listen == "" {
 		listen = cfg.Server.Listen
 	}
-	if err := config.ValidateListen(listen, cfg.Server.APIKeys); err != nil {
+	if err := config.ValidateListen(listen, cfg.Server); err != nil {
+		return err
+	}
+	tlsConf, err := proxy.LoadTLS(cfg.Server.TLS)
+	if err != nil {
 		return err
 	}
 	if eager {
@@ -66,15 +69,21 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 	if err != nil {
 		return fmt.Errorf("server.listen: cannot listen on %s: %w", listen, err)
 	}
-	srv := &http.Server{
-		Handler:           proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, Eager: eager, AccessLog: log}),
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          nil,
+	srv := proxy.NewServer(proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, AllowedOrigins: cfg.Server.AllowedOrigins, Eager: eager, AccessLog: log}), tlsConf)
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
 	}
-	log.Info("tokenhost proxy listening", "address", "http://"+ln.Addr().String(), "providers", cfg.Names(), "config", cfg.Source)
-	fmt.Fprintf(g.stdout, "tokenhost: serving %d provider(s) on http://%s (e.g. OPENAI_BASE_URL=http://%s/<provider>)\n", len(cfg.Providers), ln.Addr(), ln.Addr())
+	log.Info("tokenhost proxy listening", "address", scheme+"://"+ln.Addr().String(), "providers", cfg.Names(), "config", cfg.Source)
+	fmt.Fprintf(g.stdout, "tokenhost: serving %d provider(s) on %s://%s (e.g. OPENAI_BASE_URL=%s://%s/<provider>)\n", len(cfg.Providers), scheme, ln.Addr(), scheme, ln.Addr())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConf != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in srv.TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -22,7 +22,25 @@ type Server struct {
 	APIKeys []string
 	// ShutdownGrace bounds how long in-flight requests may run after a shutdown signal.
 	ShutdownGrace time.Duration
+	// TLS is the proxy's certificate; required, with InsecurePlaintext unset, for a non-loopback Listen.
+	TLS TLS
+	// InsecurePlaintext allows a non-loopback Listen without TLS, on purpose.
+	InsecurePlaintext bool
+	// AllowedOrigins are the web origins ("https://app.example") whose requests the proxy accepts; a
+	// request with any other Origin header is refused.
+	AllowedOrigins []string
 }
+
+// TLS is the `server.tls` block: PEM files, resolved relative to the configuration file.
+type TLS struct {
+	// CertFile is the certificate chain.
+	CertFile string
+	// KeyFile is the certificate's private key.
+	KeyFile string
+}
+
+// Enabled reports whether a certificate is configured.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Provider is one entry of the `providers` block.
 type Provider struct {

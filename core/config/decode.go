@@ -29,7 +29,12 @@ func (d *decoder) server(r rawServer) Server {
 	if r.Listen != "" {
 		s.Listen = r.Listen
 	}
-	listenOK := !d.failedUnder("server.api_keys") // a misleading "set server.api_keys" would hide the real problem
+	s.AllowedOrigins = d.origins("server.allowed_origins", r.AllowedOrigins)
+	s.TLS = d.tls("server.tls", r.TLS)
+	s.InsecurePlaintext = r.InsecurePlaintext != nil && *r.InsecurePlaintext
+	tlsHalf := (r.TLS.CertFile == "") != (r.TLS.KeyFile == "")
+	// A misleading "set server.api_keys" or "server.tls is not set" would hide the real problem.
+	listenOK := !d.failedUnder("server.api_keys") && !d.failedUnder("server.tls") && !tlsHalf
 	for i, k := range r.APIKeys {
 		if strings.TrimSpace(k) == "" && !d.failed[index("server.api_keys", i)] {
 			d.p.add(index("server.api_keys", i), "must not be empty")
@@ -38,7 +43,7 @@ func (d *decoder) server(r rawServer) Server {
 	}
 	if !listenOK {
 		s.APIKeys = nil
-	} else if msg := listenProblem(s.Listen, s.APIKeys); msg != "" && !d.failed["server.listen"] {
+	} else if msg := listenProblem(s.Listen, s); msg != "" && !d.failed["server.listen"] {
 		d.p.add("server.listen", "%s", msg)
 	}
 	return s

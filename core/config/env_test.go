@@ -30,6 +30,7 @@ providers:
 		"TOKENHOST_SERVER__LISTEN=0.0.0.0:9999",
 		"TOKENHOST_SERVER__API_KEYS=k1,k2",
 		"TOKENHOST_SERVER__SHUTDOWN_GRACE=1m",
+		"TOKENHOST_SERVER__INSECURE_PLAINTEXT=true",
 		// Not overrides: no double underscore, or another prefix.
 		"TOKENHOST_CONFIG=/nonexistent",
 		"TOKENHOST_PLUGIN_COOKIE=xyz",

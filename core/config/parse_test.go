@@ -52,6 +52,7 @@ server:
   listen: 0.0.0.0:9000
   api_keys: [k1, k2]
   shutdown_grace: 10
+  tls: { cert_file: certs/proxy.pem, key_file: /etc/tokenhost/proxy.key }
 providers:
   zeta:
     plugin: codex
@@ -86,6 +87,9 @@ providers:
 	s := cfg.Server
 	if s.Listen != "0.0.0.0:9000" || !slices.Equal(s.APIKeys, []string{"k1", "k2"}) || s.ShutdownGrace != 10*time.Second {
 		t.Errorf("server: %+v", s)
+	}
+	if s.TLS.CertFile != filepath.Join(dir, "conf", "certs", "proxy.pem") || s.TLS.KeyFile != "/etc/tokenhost/proxy.key" || s.InsecurePlaintext {
+		t.Errorf("server.tls not resolved against the config file's directory: %+v", s.TLS)
 	}
 	p := cfg.Provider("corp")
 	checks := []struct {
@@ -177,7 +181,7 @@ func TestValidationErrors(t *testing.T) {
 		{"server list", "server: [a]\n", []string{"server: must be a mapping, got a list"}},
 		{"unknown top key", "provider: {}\n", []string{`provider: unknown key (did you mean "providers"?)`}},
 		{"unknown server key", "server:\n  listn: x:1\n", []string{`server.listn: unknown key (did you mean "listen"?)`}},
-		{"unknown far key", "server:\n  zzzzzzzzzz: 1\n", []string{"server.zzzzzzzzzz: unknown key (known keys: listen, api_keys, shutdown_grace)"}},
+		{"unknown far key", "server:\n  zzzzzzzzzz: 1\n", []string{"server.zzzzzzzzzz: unknown key (known keys: listen, api_keys, shutdown_grace, allowed_origins, tls, insecure_plaintext)"}},
 		{"providers list", "providers: []\n", []string{"providers: must be a mapping, got a list"}},
 		{"provider string", "providers:\n  corp: gateway\n", []string{"providers.corp: must be a mapping, got a string"}},
 		{"bad name", "providers:\n  Corp:\n    plugin: gateway\n", []string{"providers.Corp: invalid provider name", "lower-case"}},
@@ -262,7 +266,7 @@ func TestLoopbackAccepted(t *testing.T) {
 			t.Errorf("%s: %v", l, err)
 		}
 	}
-	if _, err := parseYAML(t, "server:\n  listen: 0.0.0.0:8787\n  api_keys: [k]\n"); err != nil {
+	if _, err := parseYAML(t, "server:\n  listen: 0.0.0.0:8787\n  api_keys: [k]\n  insecure_plaintext: true\n"); err != nil {
 		t.Errorf("non-loopback with api_keys: %v", err)
 	}
 	for _, u := range []string{"http://127.0.0.1:9/v1", "http://localhost/v1", "http://[::1]:8080", "https://x.example"} {

@@ -23,10 +23,18 @@ type (
 		Unknown   map[string]any `koanf:",remain"`
 	}
 	rawServer struct {
-		Listen        string         `koanf:"listen"`
-		APIKeys       []string       `koanf:"api_keys"`
-		ShutdownGrace *time.Duration `koanf:"shutdown_grace"`
-		Unknown       map[string]any `koanf:",remain"`
+		Listen            string         `koanf:"listen"`
+		APIKeys           []string       `koanf:"api_keys"`
+		ShutdownGrace     *time.Duration `koanf:"shutdown_grace"`
+		AllowedOrigins    []string       `koanf:"allowed_origins"`
+		TLS               rawTLS         `koanf:"tls"`
+		InsecurePlaintext *bool          `koanf:"insecure_plaintext"`
+		Unknown           map[string]any `koanf:",remain"`
+	}
+	rawTLS struct {
+		CertFile string         `koanf:"cert_file"`
+		KeyFile  string         `koanf:"key_file"`
+		Unknown  map[string]any `koanf:",remain"`
 	}
 	rawProvider struct {
 		Plugin         string         `koanf:"plugin"`
@@ -148,6 +156,8 @@ func decodeHook(from, to reflect.Value) (any, error) {
 		}
 	case reflect.Int:
 		return optval.Int(v)
+	case reflect.Bool:
+		return boolValue(v)
 	case reflect.Slice:
 		if _, ok := v.([]any); !ok {
 			return nil, fmt.Errorf("must be a list of strings, got %s", optval.TypeName(v))

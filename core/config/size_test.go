@@ -36,13 +36,13 @@ func TestDurationValues(t *testing.T) {
 }
 
 func TestValidateListen(t *testing.T) {
-	if err := ValidateListen("127.0.0.1:8787", nil); err != nil {
+	if err := ValidateListen("127.0.0.1:8787", Server{}); err != nil {
 		t.Error(err)
 	}
-	if err := ValidateListen("10.0.0.1:8787", []string{"k"}); err != nil {
+	if err := ValidateListen("10.0.0.1:8787", Server{APIKeys: []string{"k"}, TLS: TLS{CertFile: "c.pem", KeyFile: "k.pem"}}); err != nil {
 		t.Error(err)
 	}
-	err := ValidateListen("0.0.0.0:8787", nil)
+	err := ValidateListen("0.0.0.0:8787", Server{})
 	if err == nil || err.Error() != "server.listen: 0.0.0.0:8787 is not a loopback address; set server.api_keys to expose the proxy" {
 		t.Errorf("got %v", err)
 	}

@@ -48,17 +48,18 @@ func validToken(s string) bool {
 	return true
 }
 
-// ValidateListen checks a proxy listen address: it must be host:port, and a non-loopback host needs at
-// least one API key. The CLI calls it again after --listen overrides server.listen.
-func ValidateListen(listen string, apiKeys []string) error {
-	if msg := listenProblem(listen, apiKeys); msg != "" {
+// ValidateListen checks a proxy listen address against the server block s: it must be host:port, and a
+// non-loopback host needs at least one API key and TLS (or InsecurePlaintext). The CLI calls it again
+// after --listen overrides server.listen.
+func ValidateListen(listen string, s Server) error {
+	if msg := listenProblem(listen, s); msg != "" {
 		return errors.New("server.listen: " + msg)
 	}
 	return nil
 }
 
-// listenProblem returns why listen is not acceptable with apiKeys, or "".
-func listenProblem(listen string, apiKeys []string) string {
+// listenProblem returns why listen is not acceptable with the server block s, or "".
+func listenProblem(listen string, s Server) string {
 	host, port, err := net.SplitHostPort(listen)
 	if err != nil {
 		return quote(listen) + " is not host:port (e.g. 127.0.0.1:8787)"
@@ -66,8 +67,14 @@ func listenProblem(listen string, apiKeys []string) string {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return quote(listen) + " has an invalid port (0-65535)"
 	}
-	if !sdk.IsLoopback(host) && len(apiKeys) == 0 {
+	if sdk.IsLoopback(host) {
+		return ""
+	}
+	if len(s.APIKeys) == 0 {
 		return listen + " is not a loopback address; set server.api_keys to expose the proxy"
+	}
+	if !s.TLS.Enabled() && !s.InsecurePlaintext {
+		return listen + " is not a loopback address and server.tls is not set: set server.tls.cert_file and server.tls.key_file, or server.insecure_plaintext: true to serve plain HTTP (keys and answers readable on the network) on purpose"
 	}
 	return ""
 }
