@@ -31,7 +31,7 @@ func NewServer(handler http.Handler, tlsConf *tls.Config) *http.Server {
 }
 
 // LoadTLS loads server.tls's certificate and key; it returns nil when none is configured.
-func LoadTLS(t config.TLS) (*tls.Config, error) {
+func LoadTLS(t config.ServerTLS) (*tls.Config, error) {
 	if !t.Enabled() {
 		return nil, nil
 	}

@@ -20,10 +20,10 @@ func TestServerTimeoutsNeverCutAStream(t *testing.T) {
 }
 
 func TestLoadTLSNamesTheKeysOnError(t *testing.T) {
-	if c, err := LoadTLS(config.TLS{}); c != nil || err != nil {
+	if c, err := LoadTLS(config.ServerTLS{}); c != nil || err != nil {
 		t.Fatalf("no TLS configured: %v %v", c, err)
 	}
-	_, err := LoadTLS(config.TLS{CertFile: t.TempDir() + "/missing.pem", KeyFile: "k.pem"})
+	_, err := LoadTLS(config.ServerTLS{CertFile: t.TempDir() + "/missing.pem", KeyFile: "k.pem"})
 	if err == nil || !contains(err.Error(), "server.tls", "cert_file", "missing.pem") {
 		t.Fatalf("error %v", err)
 	}

@@ -23,7 +23,7 @@ type Server struct {
 	// ShutdownGrace bounds how long in-flight requests may run after a shutdown signal.
 	ShutdownGrace time.Duration
 	// TLS is the proxy's certificate; required, with InsecurePlaintext unset, for a non-loopback Listen.
-	TLS TLS
+	TLS ServerTLS
 	// InsecurePlaintext allows a non-loopback Listen without TLS, on purpose.
 	InsecurePlaintext bool
 	// AllowedOrigins are the web origins ("https://app.example") whose requests the proxy accepts; a
@@ -31,8 +31,8 @@ type Server struct {
 	AllowedOrigins []string
 }
 
-// TLS is the `server.tls` block: PEM files, resolved relative to the configuration file.
-type TLS struct {
+// ServerTLS is the `server.tls` block: PEM files, resolved relative to the configuration file.
+type ServerTLS struct {
 	// CertFile is the certificate chain.
 	CertFile string
 	// KeyFile is the certificate's private key.
@@ -40,7 +40,7 @@ type TLS struct {
 }
 
 // Enabled reports whether a certificate is configured.
-func (t TLS) Enabled() bool { return t.CertFile != "" }
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
 
 // Provider is one entry of the `providers` block.
 type Provider struct {

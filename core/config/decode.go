@@ -30,7 +30,7 @@ func (d *decoder) server(r rawServer) Server {
 		s.Listen = r.Listen
 	}
 	s.AllowedOrigins = d.origins("server.allowed_origins", r.AllowedOrigins)
-	s.TLS = d.tls("server.tls", r.TLS)
+	s.TLS = d.serverTLS("server.tls", r.TLS)
 	s.InsecurePlaintext = r.InsecurePlaintext != nil && *r.InsecurePlaintext
 	tlsHalf := (r.TLS.CertFile == "") != (r.TLS.KeyFile == "")
 	// A misleading "set server.api_keys" or "server.tls is not set" would hide the real problem.

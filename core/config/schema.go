@@ -27,11 +27,11 @@ type (
 		APIKeys           []string       `koanf:"api_keys"`
 		ShutdownGrace     *time.Duration `koanf:"shutdown_grace"`
 		AllowedOrigins    []string       `koanf:"allowed_origins"`
-		TLS               rawTLS         `koanf:"tls"`
+		TLS               rawServerTLS   `koanf:"tls"`
 		InsecurePlaintext *bool          `koanf:"insecure_plaintext"`
 		Unknown           map[string]any `koanf:",remain"`
 	}
-	rawTLS struct {
+	rawServerTLS struct {
 		CertFile string         `koanf:"cert_file"`
 		KeyFile  string         `koanf:"key_file"`
 		Unknown  map[string]any `koanf:",remain"`

@@ -38,10 +38,10 @@ func checkOrigin(origin string) (string, string) {
 	return strings.ToLower(u.Scheme + "://" + u.Host), ""
 }
 
-// tls checks server.tls: cert_file and key_file come together, as paths relative to the config file.
-func (d *decoder) tls(at string, r rawTLS) TLS {
+// serverTLS checks server.tls: cert_file and key_file come together, as paths relative to the config file.
+func (d *decoder) serverTLS(at string, r rawServerTLS) ServerTLS {
 	d.unknownKeys(at, r.Unknown, knownKeys(r))
-	var t TLS
+	var t ServerTLS
 	for _, f := range []struct {
 		key, v string
 		dst    *string

@@ -39,7 +39,7 @@ func TestValidateListen(t *testing.T) {
 	if err := ValidateListen("127.0.0.1:8787", Server{}); err != nil {
 		t.Error(err)
 	}
-	if err := ValidateListen("10.0.0.1:8787", Server{APIKeys: []string{"k"}, TLS: TLS{CertFile: "c.pem", KeyFile: "k.pem"}}); err != nil {
+	if err := ValidateListen("10.0.0.1:8787", Server{APIKeys: []string{"k"}, TLS: ServerTLS{CertFile: "c.pem", KeyFile: "k.pem"}}); err != nil {
 		t.Error(err)
 	}
 	err := ValidateListen("0.0.0.0:8787", Server{})
