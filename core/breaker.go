@@ -57,7 +57,8 @@ func newUpstreamBreaker(provider string, cfg config.Breaker, onChange func(gobre
 	return b
 }
 
-// roundTrip sends req through base under the breaker.
+// roundTrip sends req through base under the breaker. A refused request's body is closed, as base
+// would have closed it.
 func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (*http.Response, error) {
 	if gobreaker.State(b.state.Load()) == gobreaker.StateClosed && !b.dirty.Load() {
 		resp, err := base.RoundTrip(req)
@@ -71,6 +72,7 @@ func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (
 	}
 	done, err := b.cb.Allow()
 	if err != nil {
+		closeBody(req)
 		return nil, &BreakerOpenError{Provider: b.name, What: "upstream", RetryAt: time.Unix(0, b.retryAt.Load())}
 	}
 	resp, err := base.RoundTrip(req)
