@@ -2,7 +2,10 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -15,6 +18,9 @@ import (
 
 // errBadStatus marks an upstream response whose status counts as a breaker failure (502/503/504).
 var errBadStatus = errors.New("upstream answered a gateway error")
+
+// errCallerFault marks a failed round trip the caller caused; the breaker excludes it from its counts.
+var errCallerFault = errors.New("the request failed on the caller's side")
 
 // upstreamBreaker guards a provider's upstream round trips with gobreaker's two-step breaker. gobreaker
 // takes a mutex per request, so while the breaker is closed and nothing has failed since the last success
@@ -38,7 +44,7 @@ func newBreakerSettings(name string, cfg config.Breaker, onChange func(to gobrea
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			onChange(to)
 		},
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) || errors.Is(err, errCallerFault) },
 	}
 }
 
@@ -62,7 +68,7 @@ func newUpstreamBreaker(provider string, cfg config.Breaker, onChange func(gobre
 func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (*http.Response, error) {
 	if gobreaker.State(b.state.Load()) == gobreaker.StateClosed && !b.dirty.Load() {
 		resp, err := base.RoundTrip(req)
-		if outcome := classify(resp, err); outcome != nil && !errors.Is(outcome, context.Canceled) {
+		if outcome := classify(req, resp, err); outcome != nil && outcome != errCallerFault {
 			if done, aerr := b.cb.Allow(); aerr == nil {
 				done(outcome)
 				b.dirty.Store(true)
@@ -76,7 +82,7 @@ func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (
 		return nil, &BreakerOpenError{Provider: b.name, What: "upstream", RetryAt: time.Unix(0, b.retryAt.Load())}
 	}
 	resp, err := base.RoundTrip(req)
-	outcome := classify(resp, err)
+	outcome := classify(req, resp, err)
 	done(outcome)
 	if outcome == nil {
 		b.dirty.Store(false)
@@ -84,9 +90,13 @@ func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (
 	return resp, err
 }
 
-// classify turns a round trip's result into the breaker's view: nil for success, an error for failure.
-func classify(resp *http.Response, err error) error {
+// classify turns a round trip's result into the breaker's view: nil for success, errCallerFault for a
+// failure the caller caused (excluded from the counts), any other error for a failure of the upstream.
+func classify(req *http.Request, resp *http.Response, err error) error {
 	if err != nil {
+		if req.Context().Err() != nil || !upstreamFault(err) {
+			return errCallerFault
+		}
 		return err
 	}
 	switch resp.StatusCode {
@@ -94,6 +104,24 @@ func classify(resp *http.Response, err error) error {
 		return errBadStatus
 	}
 	return nil
+}
+
+// upstreamFault reports whether a transport error was caused by the upstream or the way to it: a network
+// error (refused or reset connection, DNS, the transport's own timeouts — all net.Error), a TLS failure,
+// or a connection closed before the response. Everything else — a malformed request, a caller's body
+// that failed to read, a cancelled or expired context — is the caller's.
+func upstreamFault(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var (
+		netErr    net.Error
+		verifyErr *tls.CertificateVerificationError
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+	)
+	return errors.As(err, &netErr) || errors.As(err, &verifyErr) || errors.As(err, &recordErr) ||
+		errors.As(err, &alertErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // State returns the breaker's state.
