@@ -144,12 +144,23 @@ func newTokenBreaker(provider string, cfg config.Breaker, onChange func(gobreake
 			onChange(to)
 		}
 	})
-	// The user must act on these; they say nothing about the endpoint's health.
-	st.IsSuccessful = func(err error) bool {
-		return err == nil || sdk.IsKind(err, sdk.KindReauthRequired) || sdk.IsKind(err, sdk.KindBadConfig)
-	}
+	// Only an unavailable endpoint and a fetch that timed out say something about the endpoint's health;
+	// everything else (the user must sign in again, a config mistake, a corrupt credential file, a
+	// crashed plugin) is excluded, so its own message reaches the user instead of "circuit open".
+	st.IsExcluded = func(err error) bool { return !endpointFault(err) }
 	b.cb = gobreaker.NewCircuitBreaker[sdk.Token](st)
 	return b
+}
+
+// endpointFault reports whether a token fetch failed because of the identity provider: the plugin said
+// it is unavailable, or the fetch ran out of fetch_timeout.
+func endpointFault(err error) bool {
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		return e.Kind == sdk.KindUnavailable
+	}
+	var timeout *FetchTimeoutError
+	return errors.As(err, &timeout)
 }
 
 // do runs fetch under the breaker.

@@ -192,6 +192,8 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 	}
 	var open *core.BreakerOpenError
 	var crashed *core.PluginCrashError
+	var timeout *core.FetchTimeoutError
+	var pluginErr *sdk.Error
 	switch {
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
@@ -200,10 +202,14 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 		writeError(w, http.StatusUnauthorized, "reauth_required", err.Error())
 	case errors.As(err, &crashed):
 		writeError(w, http.StatusBadGateway, "plugin_crashed", err.Error())
+	case errors.As(err, &timeout):
+		writeError(w, http.StatusGatewayTimeout, "token_fetch_timeout", err.Error())
 	case sdk.IsKind(err, sdk.KindBadConfig):
 		writeError(w, http.StatusInternalServerError, "bad_config", err.Error())
 	case sdk.IsKind(err, sdk.KindUnavailable):
 		writeError(w, http.StatusBadGateway, "token_unavailable", err.Error())
+	case errors.As(err, &pluginErr) && pluginErr.Kind == sdk.KindInternal:
+		writeError(w, http.StatusBadGateway, "plugin_error", err.Error())
 	default:
 		writeError(w, http.StatusBadGateway, "upstream_unreachable", fmt.Sprintf("provider %s: %v", provider, err))
 	}
