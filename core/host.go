@@ -116,7 +116,7 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 	p.breaker = newUpstreamBreaker(pc.Name, pc.Breaker, stateLog("upstream"))
 	p.tokens = newTokenBreaker(pc.Name, pc.Breaker, stateLog("token"))
 	p.cache = &tokenCache{
-		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, log: log, stats: &p.stats, now: time.Now,
+		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, minRefresh: pc.MinRefreshInterval, log: log, stats: &p.stats, now: time.Now,
 		settings: func() *settings { return p.settings.Load() },
 		fetch:    p.fetch,
 	}

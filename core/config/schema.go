@@ -37,6 +37,7 @@ type (
 		Scheme         string         `koanf:"scheme"`
 		RefreshBefore  *time.Duration `koanf:"refresh_before"`
 		RetryStatuses  []statusCode   `koanf:"retry_statuses"`
+		MinRefresh     *time.Duration `koanf:"min_refresh_interval"`
 		MaxReplayBytes *byteSize      `koanf:"max_replay_bytes"`
 		Breaker        rawBreaker     `koanf:"breaker"`
 		FetchTimeout   *time.Duration `koanf:"fetch_timeout"`
