@@ -173,13 +173,13 @@ func (c *tokenCache) refreshAhead(e *entry, now time.Time) {
 func (c *tokenCache) newEntry(tok sdk.Token) *entry {
 	s := c.settings()
 	e := &entry{tok: tok, gen: c.gen.Add(1), expiry: tok.Expiry, header: s.header, value: []string{s.value(tok.Value)}}
+	now := c.now()
 	switch {
-	case !tok.RefreshAt.IsZero():
+	case tok.RefreshAt.After(now): // a RefreshAt already past is ignored: it would refresh at once
 		e.refreshAt = tok.RefreshAt
 	case !tok.Expiry.IsZero():
 		// Inside refresh_before of expiry, or past half the token's life if that is later, so a token
 		// shorter-lived than refresh_before is not refreshed on every request.
-		now := c.now()
 		e.refreshAt = tok.Expiry.Add(-c.refreshBefore)
 		if half := now.Add(tok.Expiry.Sub(now) / 2); half.After(e.refreshAt) {
 			e.refreshAt = half

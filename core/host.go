@@ -198,6 +198,8 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		})
 		if err == nil && tok.Value == "" {
 			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
+		} else if err == nil {
+			err = p.checkToken(tok, p.cache.now())
 		}
 		if err != nil && ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
 			err = &FetchTimeoutError{Provider: p.name, Plugin: p.cfg.Plugin, Timeout: p.cfg.FetchTimeout}
