@@ -201,7 +201,9 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		} else if err == nil {
 			err = p.checkToken(tok, p.cache.now())
 		}
-		if err != nil && ctx.Err() == context.DeadlineExceeded && errors.Is(err, context.DeadlineExceeded) {
+		// ctx is the fetch's own fetch_timeout context. gRPC hands its deadline to the plugin, whose side
+		// may give up a moment before ours does, so a deadline error counts even while ctx looks alive.
+		if errors.Is(err, context.DeadlineExceeded) {
 			err = &FetchTimeoutError{Provider: p.name, Plugin: p.cfg.Plugin, Timeout: p.cfg.FetchTimeout}
 		}
 		return tok, err
