@@ -64,6 +64,7 @@ type provider struct {
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
+	unusable unusableGate // after a plugin returned an unusable token
 
 	transportOnce sync.Once
 	tr            *transport
@@ -174,6 +175,9 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 // fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when
 // stale must be replaced (and when Token hands back an already expired token).
 func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, err error) {
+	if err := p.unusable.held(p.cache.now()); err != nil {
+		return sdk.Token{}, err
+	}
 	start := time.Now()
 	defer func() {
 		if err != nil {
@@ -182,6 +186,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			p.stats.fetchOK.observe(time.Since(start))
 		}
 	}()
+	unusable := false
 	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
 		err := p.proc.call(ctx, func(src sdk.Source) error {
@@ -200,6 +205,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
 		} else if err == nil {
 			err = p.checkToken(tok, p.cache.now())
+			unusable = err != nil
 		}
 		// ctx is the fetch's own fetch_timeout context. gRPC hands its deadline to the plugin, whose side
 		// may give up a moment before ours does, so a deadline error counts even while ctx looks alive.
@@ -211,8 +217,12 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 	if err != nil {
 		err = p.describe(err)
 		p.noteErr(err)
+		if until := p.cache.now().Add(p.cfg.MinRefreshInterval); unusable && p.cfg.MinRefreshInterval > 0 {
+			p.unusable.hold(providerErrorf(p.name, "%w; not asking the plugin again before %s (min_refresh_interval)", err, until.Format(time.TimeOnly)), until)
+		}
 		return sdk.Token{}, err
 	}
+	p.unusable.open()
 	if p.settings.Load() == nil {
 		return sdk.Token{}, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}

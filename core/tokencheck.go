@@ -2,6 +2,7 @@ package core
 
 import (
 	"net/textproto"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
@@ -29,3 +30,29 @@ func (p *provider) checkToken(tok sdk.Token, now time.Time) error {
 	}
 	return nil
 }
+
+// unusableGate holds fetches back for min_refresh_interval after a plugin returned an unusable token, so
+// a plugin that keeps doing so costs one Token and one Refresh per interval, not per request; the callers
+// meanwhile get the same error at once.
+type unusableGate struct{ last atomic.Pointer[unusable] }
+
+type unusable struct {
+	err   error
+	until time.Time
+}
+
+// held returns the error to fail with while the gate holds at now, or nil.
+func (g *unusableGate) held(now time.Time) error {
+	if u := g.last.Load(); u != nil && now.Before(u.until) {
+		return u.err
+	}
+	return nil
+}
+
+// hold makes the gate fail fetches with err until until.
+func (g *unusableGate) hold(err error, until time.Time) {
+	g.last.Store(&unusable{err: err, until: until})
+}
+
+// open lets fetches through again.
+func (g *unusableGate) open() { g.last.Store(nil) }

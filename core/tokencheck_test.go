@@ -92,19 +92,32 @@ func TestUnusablePluginTokensAreRefusedNamingTheField(t *testing.T) {
 }
 
 // Issue #11 item 9: a token that has already expired is not cached: the host asks for one Refresh, and
-// when that one has expired too, the caller gets an error naming Expiry.
+// when that one has expired too, the caller gets an error naming Expiry. The plugin is not asked again
+// before min_refresh_interval: the callers meanwhile get the same error at once.
 func TestExpiredTokenOneRefreshThenClearError(t *testing.T) {
-	src := &scriptedSource{make: func() sdk.Token { return sdk.Token{Value: "tok", Expiry: time.Now().Add(-time.Minute)} }}
-	h, p := newTestHost(t, src, testProvider("https://api.example.com"), nil, nil)
-	_, err := h.Token(context.Background(), "p")
-	if err == nil || !strings.Contains(err.Error(), "Expiry") || !strings.Contains(err.Error(), "clock") {
-		t.Fatalf("err = %v, want an error naming Expiry and the clock", err)
+	clk := newClock()
+	src := &scriptedSource{make: func() sdk.Token { return sdk.Token{Value: "tok", Expiry: clk.now().Add(-time.Minute)} }}
+	pc := testProvider("https://api.example.com")
+	h, p := newTestHost(t, src, pc, clk, nil)
+	for i := range 10 {
+		_, err := h.Token(context.Background(), "p")
+		if err == nil || !strings.Contains(err.Error(), "Expiry") || !strings.Contains(err.Error(), "clock") || !sdk.IsKind(err, sdk.KindInternal) {
+			t.Fatalf("call %d: err = %v, want an error naming Expiry and the clock", i, err)
+		}
+		if i > 0 && !strings.Contains(err.Error(), "min_refresh_interval") {
+			t.Fatalf("call %d: err = %v, want it to say when the plugin is asked again", i, err)
+		}
 	}
 	if src.tokens.Load() != 1 || src.refreshes.Load() != 1 {
-		t.Fatalf("Token %d, Refresh %d calls; want exactly one of each", src.tokens.Load(), src.refreshes.Load())
+		t.Fatalf("Token %d, Refresh %d calls for 10 requests; want exactly one of each", src.tokens.Load(), src.refreshes.Load())
 	}
 	if p.cache.cur.Load() != nil {
 		t.Fatal("the expired token was cached")
+	}
+	clk.advance(pc.MinRefreshInterval)
+	_, _ = h.Token(context.Background(), "p")
+	if src.tokens.Load() != 2 || src.refreshes.Load() != 2 {
+		t.Fatalf("after min_refresh_interval: Token %d, Refresh %d calls; want two of each", src.tokens.Load(), src.refreshes.Load())
 	}
 }
 
