@@ -69,19 +69,30 @@ func TestCallerFailuresDoNotOpenUpstreamBreaker(t *testing.T) {
 		}
 	}
 
-	// The upstream's own failure still counts: a refused connection opens the breaker.
+	// The upstream's own failures still count: a refused connection, a TLS certificate that does not
+	// verify, a connection closed before the response.
 	dead := httptest.NewServer(http.NotFoundHandler())
 	deadURL := dead.URL
 	dead.Close()
-	h2, p2 := newTestHost(t, src, testProvider(deadURL), nil, nil)
-	c2, _ := h2.Client("p")
-	for range pc.Breaker.Failures {
-		req, _ := http.NewRequest(http.MethodGet, deadURL, nil)
-		if _, err := c2.Do(req); err == nil || strings.Contains(err.Error(), "circuit") {
-			t.Fatalf("err = %v, want a connection error", err)
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			c.Close()
 		}
-	}
-	if st := p2.breaker.State(); st != gobreaker.StateOpen {
-		t.Fatalf("after %d refused connections the breaker is %s, want open", pc.Breaker.Failures, st)
+	}))
+	t.Cleanup(hangup.Close)
+	for name, url := range map[string]string{"refused connection": deadURL, "TLS failure": untrusted.URL, "hang-up": hangup.URL} {
+		h2, p2 := newTestHost(t, src, testProvider(url), nil, nil)
+		c2, _ := h2.Client("p")
+		for range pc.Breaker.Failures {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			if _, err := c2.Do(req); err == nil || strings.Contains(err.Error(), "circuit") {
+				t.Fatalf("%s: err = %v, want the upstream's failure", name, err)
+			}
+		}
+		if st := p2.breaker.State(); st != gobreaker.StateOpen {
+			t.Fatalf("after %d × %s the breaker is %s, want open", pc.Breaker.Failures, name, st)
+		}
 	}
 }
