@@ -2,7 +2,10 @@ package core
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -15,6 +18,9 @@ import (
 
 // errBadStatus marks an upstream response whose status counts as a breaker failure (502/503/504).
 var errBadStatus = errors.New("upstream answered a gateway error")
+
+// errCallerFault marks a failed round trip the caller caused; the breaker excludes it from its counts.
+var errCallerFault = errors.New("the request failed on the caller's side")
 
 // upstreamBreaker guards a provider's upstream round trips with gobreaker's two-step breaker. gobreaker
 // takes a mutex per request, so while the breaker is closed and nothing has failed since the last success
@@ -38,7 +44,7 @@ func newBreakerSettings(name string, cfg config.Breaker, onChange func(to gobrea
 		OnStateChange: func(_ string, _, to gobreaker.State) {
 			onChange(to)
 		},
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) || errors.Is(err, errCallerFault) },
 	}
 }
 
@@ -57,11 +63,12 @@ func newUpstreamBreaker(provider string, cfg config.Breaker, onChange func(gobre
 	return b
 }
 
-// roundTrip sends req through base under the breaker.
+// roundTrip sends req through base under the breaker. A refused request's body is closed, as base
+// would have closed it.
 func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (*http.Response, error) {
 	if gobreaker.State(b.state.Load()) == gobreaker.StateClosed && !b.dirty.Load() {
 		resp, err := base.RoundTrip(req)
-		if outcome := classify(resp, err); outcome != nil && !errors.Is(outcome, context.Canceled) {
+		if outcome := classify(req, resp, err); outcome != nil && outcome != errCallerFault {
 			if done, aerr := b.cb.Allow(); aerr == nil {
 				done(outcome)
 				b.dirty.Store(true)
@@ -71,10 +78,11 @@ func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (
 	}
 	done, err := b.cb.Allow()
 	if err != nil {
+		closeBody(req)
 		return nil, &BreakerOpenError{Provider: b.name, What: "upstream", RetryAt: time.Unix(0, b.retryAt.Load())}
 	}
 	resp, err := base.RoundTrip(req)
-	outcome := classify(resp, err)
+	outcome := classify(req, resp, err)
 	done(outcome)
 	if outcome == nil {
 		b.dirty.Store(false)
@@ -82,9 +90,13 @@ func (b *upstreamBreaker) roundTrip(base http.RoundTripper, req *http.Request) (
 	return resp, err
 }
 
-// classify turns a round trip's result into the breaker's view: nil for success, an error for failure.
-func classify(resp *http.Response, err error) error {
+// classify turns a round trip's result into the breaker's view: nil for success, errCallerFault for a
+// failure the caller caused (excluded from the counts), any other error for a failure of the upstream.
+func classify(req *http.Request, resp *http.Response, err error) error {
 	if err != nil {
+		if req.Context().Err() != nil || !upstreamFault(err) {
+			return errCallerFault
+		}
 		return err
 	}
 	switch resp.StatusCode {
@@ -92,6 +104,24 @@ func classify(resp *http.Response, err error) error {
 		return errBadStatus
 	}
 	return nil
+}
+
+// upstreamFault reports whether a transport error was caused by the upstream or the way to it: a network
+// error (refused or reset connection, DNS, the transport's own timeouts — all net.Error), a TLS failure,
+// or a connection closed before the response. Everything else — a malformed request, a caller's body
+// that failed to read, a cancelled or expired context — is the caller's.
+func upstreamFault(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var (
+		netErr    net.Error
+		verifyErr *tls.CertificateVerificationError
+		recordErr tls.RecordHeaderError
+		alertErr  tls.AlertError
+	)
+	return errors.As(err, &netErr) || errors.As(err, &verifyErr) || errors.As(err, &recordErr) ||
+		errors.As(err, &alertErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // State returns the breaker's state.
@@ -114,12 +144,23 @@ func newTokenBreaker(provider string, cfg config.Breaker, onChange func(gobreake
 			onChange(to)
 		}
 	})
-	// The user must act on these; they say nothing about the endpoint's health.
-	st.IsSuccessful = func(err error) bool {
-		return err == nil || sdk.IsKind(err, sdk.KindReauthRequired) || sdk.IsKind(err, sdk.KindBadConfig)
-	}
+	// Only an unavailable endpoint and a fetch that timed out say something about the endpoint's health;
+	// everything else (the user must sign in again, a config mistake, a corrupt credential file, a
+	// crashed plugin) is excluded, so its own message reaches the user instead of "circuit open".
+	st.IsExcluded = func(err error) bool { return !endpointFault(err) }
 	b.cb = gobreaker.NewCircuitBreaker[sdk.Token](st)
 	return b
+}
+
+// endpointFault reports whether a token fetch failed because of the identity provider: the plugin said
+// it is unavailable, or the fetch ran out of fetch_timeout.
+func endpointFault(err error) bool {
+	var e *sdk.Error
+	if errors.As(err, &e) {
+		return e.Kind == sdk.KindUnavailable
+	}
+	var timeout *FetchTimeoutError
+	return errors.As(err, &timeout)
 }
 
 // do runs fetch under the breaker.

@@ -29,6 +29,11 @@ type entry struct {
 	header    string    // canonical header name
 	value     []string  // the header's value, shared read-only by every request
 	extra     []headerKV
+	// rejectedAt is when the refresh that produced this entry was triggered by an upstream rejection of
+	// the entry before it; zero for a token fetched for any other reason.
+	rejectedAt time.Time
+	// throttleLogged is set once the throttle of a rejection of this entry has been logged.
+	throttleLogged atomic.Bool
 }
 
 type headerKV struct {
@@ -46,6 +51,7 @@ func (e *entry) usable(now time.Time) bool {
 type tokenCache struct {
 	refreshBefore time.Duration
 	timeout       time.Duration
+	minRefresh    time.Duration // min_refresh_interval: 0 never throttles refreshes after a rejection
 	fetch         func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
 	settings      func() *settings
 	log           *slog.Logger
@@ -79,6 +85,31 @@ func (c *tokenCache) get(ctx context.Context) (*entry, error) {
 // share one plugin call; if the cache already holds something newer, that is returned without a call.
 // ctx bounds only this caller's wait: the fetch itself runs on its own timeout for everyone.
 func (c *tokenCache) renew(ctx context.Context, stale *entry) (*entry, error) {
+	return c.renewFor(ctx, stale, false)
+}
+
+// renewRejected is renew after the upstream rejected stale: the new entry remembers that, so that its
+// own rejection within min_refresh_interval is not refreshed again (see throttled).
+func (c *tokenCache) renewRejected(ctx context.Context, stale *entry) (*entry, error) {
+	return c.renewFor(ctx, stale, true)
+}
+
+// throttled reports whether a rejection of e must not lead to a refresh: e itself came from a refresh
+// after a rejection less than min_refresh_interval ago, and the cache holds nothing newer to resend with.
+// An upstream that rejects every token (wrong scope, missing entitlement) then costs one refresh per
+// interval, not one per request.
+func (c *tokenCache) throttled(e *entry) bool {
+	if e.rejectedAt.IsZero() || c.minRefresh <= 0 {
+		return false
+	}
+	now := c.now()
+	if cur := c.cur.Load(); cur != e && cur.usable(now) {
+		return false
+	}
+	return now.Sub(e.rejectedAt) < c.minRefresh
+}
+
+func (c *tokenCache) renewFor(ctx context.Context, stale *entry, rejected bool) (*entry, error) {
 	key := "0"
 	if stale != nil {
 		key = strconv.FormatUint(stale.gen, 10)
@@ -100,6 +131,9 @@ func (c *tokenCache) renew(ctx context.Context, stale *entry) (*entry, error) {
 		}
 		c.stats.refreshes.Add(1)
 		e := c.newEntry(tok)
+		if rejected && stale != nil {
+			e.rejectedAt = c.now()
+		}
 		c.cur.Store(e)
 		return e, nil
 	})
@@ -139,13 +173,13 @@ func (c *tokenCache) refreshAhead(e *entry, now time.Time) {
 func (c *tokenCache) newEntry(tok sdk.Token) *entry {
 	s := c.settings()
 	e := &entry{tok: tok, gen: c.gen.Add(1), expiry: tok.Expiry, header: s.header, value: []string{s.value(tok.Value)}}
+	now := c.now()
 	switch {
-	case !tok.RefreshAt.IsZero():
+	case tok.RefreshAt.After(now): // a RefreshAt already past is ignored: it would refresh at once
 		e.refreshAt = tok.RefreshAt
 	case !tok.Expiry.IsZero():
 		// Inside refresh_before of expiry, or past half the token's life if that is later, so a token
 		// shorter-lived than refresh_before is not refreshed on every request.
-		now := c.now()
 		e.refreshAt = tok.Expiry.Add(-c.refreshBefore)
 		if half := now.Add(tok.Expiry.Sub(now) / 2); half.After(e.refreshAt) {
 			e.refreshAt = half

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -30,6 +32,36 @@ func (e *BreakerOpenError) Error() string {
 func (e *BreakerOpenError) RetryAfter() time.Duration {
 	return max(time.Until(e.RetryAt), time.Second)
 }
+
+// FetchTimeoutError is returned when a provider's plugin did not hand back a token within fetch_timeout:
+// the identity provider is slow or the plugin hangs. It unwraps to context.DeadlineExceeded.
+type FetchTimeoutError struct {
+	// Provider is the provider's name.
+	Provider string
+	// Plugin is the provider's plugin, as configured.
+	Plugin string
+	// Timeout is the provider's fetch_timeout.
+	Timeout time.Duration
+	// Replaced is true when the plugin process gave no answer at all and was declared dead: stopped, and
+	// started again on next use.
+	Replaced bool
+}
+
+// errDeclaredDead marks the error of a call whose plugin process was declared dead (see declareDead).
+var errDeclaredDead = errors.New("the plugin was stopped and is restarted on next use")
+
+// Error implements error.
+func (e *FetchTimeoutError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("provider %s: plugin %s did not answer within the fetch timeout (providers.%s.fetch_timeout, %s); it was stopped and is restarted on next use",
+			e.Provider, e.Plugin, e.Provider, e.Timeout)
+	}
+	return fmt.Sprintf("provider %s: plugin %s did not return a token within fetch_timeout (%s); the identity provider may be slow or the plugin hung: see its log lines, or raise providers.%s.fetch_timeout",
+		e.Provider, e.Plugin, e.Timeout, e.Provider)
+}
+
+// Unwrap returns context.DeadlineExceeded.
+func (e *FetchTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // PluginCrashError is returned when a provider's plugin process keeps dying, so no token can be had.
 type PluginCrashError struct {
@@ -71,6 +103,7 @@ func providerErrorf(provider, format string, args ...any) error {
 // providerName is implemented by every error type of this package that names its provider.
 type providerName interface{ providerName() string }
 
-func (e *ProviderError) providerName() string    { return e.Provider }
-func (e *BreakerOpenError) providerName() string { return e.Provider }
-func (e *PluginCrashError) providerName() string { return e.Provider }
+func (e *ProviderError) providerName() string     { return e.Provider }
+func (e *BreakerOpenError) providerName() string  { return e.Provider }
+func (e *PluginCrashError) providerName() string  { return e.Provider }
+func (e *FetchTimeoutError) providerName() string { return e.Provider }

@@ -65,6 +65,7 @@ type provider struct {
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
 	view     atomic.Pointer[procView] // the plugin state Status last read (status.go)
+	unusable unusableGate             // after a plugin returned an unusable token
 
 	transportOnce sync.Once
 	tr            *transport
@@ -121,7 +122,7 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 	p.breaker = newUpstreamBreaker(pc.Name, pc.Breaker, stateLog("upstream"))
 	p.tokens = newTokenBreaker(pc.Name, pc.Breaker, stateLog("token"))
 	p.cache = &tokenCache{
-		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, log: log, stats: &p.stats, now: time.Now,
+		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, minRefresh: pc.MinRefreshInterval, log: log, stats: &p.stats, now: time.Now,
 		settings: func() *settings { return p.settings.Load() },
 		fetch:    p.fetch,
 	}
@@ -184,6 +185,9 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 // fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when
 // stale must be replaced (and when Token hands back an already expired token).
 func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, err error) {
+	if err := p.unusable.held(p.cache.now()); err != nil {
+		return sdk.Token{}, err
+	}
 	start := time.Now()
 	defer func() {
 		if err != nil {
@@ -192,6 +196,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			p.stats.fetchOK.observe(time.Since(start))
 		}
 	}()
+	unusable := false
 	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
 		err := p.proc.call(ctx, func(src sdk.Source) error {
@@ -208,14 +213,26 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		})
 		if err == nil && tok.Value == "" {
 			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
+		} else if err == nil {
+			err = p.checkToken(tok, p.cache.now())
+			unusable = err != nil
+		}
+		// ctx is the fetch's own fetch_timeout context. gRPC hands its deadline to the plugin, whose side
+		// may give up a moment before ours does, so a deadline error counts even while ctx looks alive.
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = &FetchTimeoutError{Provider: p.name, Plugin: p.cfg.Plugin, Timeout: p.cfg.FetchTimeout, Replaced: errors.Is(err, errDeclaredDead)}
 		}
 		return tok, err
 	})
 	if err != nil {
 		err = p.describe(err)
 		p.noteErr(err)
+		if until := p.cache.now().Add(p.cfg.MinRefreshInterval); unusable && p.cfg.MinRefreshInterval > 0 {
+			p.unusable.hold(providerErrorf(p.name, "%w; not asking the plugin again before %s (min_refresh_interval)", err, until.Format(time.TimeOnly)), until)
+		}
 		return sdk.Token{}, err
 	}
+	p.unusable.open()
 	if p.settings.Load() == nil {
 		return sdk.Token{}, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}

@@ -97,7 +97,8 @@ func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	clk.advance(2 * time.Hour) // the cached token expired: the next call must reach the plugin
+	clk.advance(2 * time.Hour)       // the cached token expired: the next call must reach the plugin
+	idp.SetExpiresIn(24 * time.Hour) // and the new token must not be expired on the advanced clock already
 	tok, err := h.Token(context.Background(), "corp")
 	if err != nil {
 		t.Fatalf("second call after kill: %v", err)
@@ -115,13 +116,14 @@ func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 
 func TestPluginLogsReachHostLoggerTaggedWithProvider(t *testing.T) {
 	logs := &logBuffer{}
-	h, _ := gatewayHost(t, logs)
+	h, idp := gatewayHost(t, logs)
 	p := h.providers["corp"]
 	if _, err := h.Token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}
 	pid := p.proc.pid()
 	_ = syscall.Kill(pid, syscall.SIGKILL)
+	idp.SetExpiresIn(24 * time.Hour) // the new token must not be expired on the advanced clock already
 	clk := newClock()
 	clk.t.Store(time.Now().Add(3 * time.Hour).UnixNano())
 	p.cache.now = clk.now

@@ -20,7 +20,7 @@ func (p *pluginProc) declareDead(src sdk.Source, err error) error {
 		p.noteCrashLocked("no answer within the fetch timeout")
 	}
 	p.mu.Unlock()
-	return providerErrorf(p.provider, "provider %s: plugin %s did not answer within the fetch timeout (providers.%s.fetch_timeout); it was stopped and is restarted on next use: %w", p.provider, p.cfg.Plugin, p.provider, err)
+	return providerErrorf(p.provider, "provider %s: plugin %s did not answer within the fetch timeout (providers.%s.fetch_timeout); %w: %w", p.provider, p.cfg.Plugin, p.provider, errDeclaredDead, err)
 }
 
 // hung reports whether a call's error means the plugin gave no answer before ctx's deadline.

@@ -82,7 +82,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		})
 		return resp, nil
 	}
-	fresh, err := t.cache.renew(req.Context(), e)
+	if t.cache.throttled(e) {
+		if e.throttleLogged.CompareAndSwap(false, true) {
+			t.log.Warn("upstream rejected a token that a refresh after a rejection produced moments ago; not refreshing again before min_refresh_interval and passing the rejection on — check the credential's scope or entitlement",
+				"status", resp.StatusCode, "min_refresh_interval", t.cache.minRefresh.String())
+		}
+		return resp, nil
+	}
+	fresh, err := t.cache.renewRejected(req.Context(), e)
 	if err != nil {
 		drain(resp)
 		t.stats.failures.Add(1)

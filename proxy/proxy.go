@@ -214,6 +214,8 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 	msg := forCaller(r, err.Error())
 	var open *core.BreakerOpenError
 	var crashed *core.PluginCrashError
+	var timeout *core.FetchTimeoutError
+	var pluginErr *sdk.Error
 	switch {
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
@@ -222,10 +224,14 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 		writeError(w, http.StatusUnauthorized, "reauth_required", msg)
 	case errors.As(err, &crashed):
 		writeError(w, http.StatusBadGateway, "plugin_crashed", msg)
+	case errors.As(err, &timeout):
+		writeError(w, http.StatusGatewayTimeout, "token_fetch_timeout", msg)
 	case sdk.IsKind(err, sdk.KindBadConfig):
 		writeError(w, http.StatusInternalServerError, "bad_config", msg)
 	case sdk.IsKind(err, sdk.KindUnavailable):
 		writeError(w, http.StatusBadGateway, "token_unavailable", msg)
+	case errors.As(err, &pluginErr) && pluginErr.Kind == sdk.KindInternal:
+		writeError(w, http.StatusBadGateway, "plugin_error", msg)
 	default:
 		writeError(w, http.StatusBadGateway, "upstream_unreachable", forCaller(r, fmt.Sprintf("provider %s: %v", provider, err)))
 	}

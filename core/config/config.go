@@ -64,6 +64,9 @@ type Provider struct {
 	RefreshBefore time.Duration
 	// RetryStatuses are the upstream statuses that trigger one refresh and resend.
 	RetryStatuses []int
+	// MinRefreshInterval is how long a token obtained by a refresh after a rejection is not refreshed
+	// again when it is rejected too; zero turns the throttle off.
+	MinRefreshInterval time.Duration
 	// MaxReplayBytes bounds how much of a request body is buffered for a resend.
 	MaxReplayBytes int64
 	// Breaker configures the provider's circuit breakers.
@@ -104,6 +107,8 @@ const (
 	DefaultFailures       = 5
 	DefaultOpenFor        = 30 * time.Second
 	DefaultFetchTimeout   = 30 * time.Second
+	// DefaultMinRefreshInterval is the default of min_refresh_interval.
+	DefaultMinRefreshInterval = time.Minute
 )
 
 // Provider returns the provider named name, or nil.

@@ -63,13 +63,14 @@ func (d *decoder) provider(name string, v any) *Provider {
 	m, _ := v.(map[string]any)
 	d.unknownKeys(at, r.Unknown, knownKeys(r))
 	p := &Provider{
-		Name:           name,
-		RefreshBefore:  or(r.RefreshBefore, DefaultRefreshBefore),
-		RetryStatuses:  []int{401},
-		MaxReplayBytes: int64(or(r.MaxReplayBytes, DefaultMaxReplayBytes)),
-		FetchTimeout:   d.positive(at+".fetch_timeout", r.FetchTimeout, m["fetch_timeout"], DefaultFetchTimeout),
-		Breaker:        d.breaker(at+".breaker", r.Breaker, m["breaker"]),
-		Options:        map[string]any{},
+		Name:               name,
+		RefreshBefore:      or(r.RefreshBefore, DefaultRefreshBefore),
+		RetryStatuses:      []int{401},
+		MinRefreshInterval: or(r.MinRefreshInterval, DefaultMinRefreshInterval),
+		MaxReplayBytes:     int64(or(r.MaxReplayBytes, DefaultMaxReplayBytes)),
+		FetchTimeout:       d.positive(at+".fetch_timeout", r.FetchTimeout, m["fetch_timeout"], DefaultFetchTimeout),
+		Breaker:            d.breaker(at+".breaker", r.Breaker, m["breaker"]),
+		Options:            map[string]any{},
 	}
 
 	isPath := false

@@ -20,14 +20,15 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 	p := cfg.Providers[0]
 	want := &Provider{
-		Name:           "corp",
-		Plugin:         "gateway",
-		RefreshBefore:  DefaultRefreshBefore,
-		RetryStatuses:  []int{401},
-		MaxReplayBytes: DefaultMaxReplayBytes,
-		Breaker:        Breaker{Failures: DefaultFailures, OpenFor: DefaultOpenFor},
-		FetchTimeout:   DefaultFetchTimeout,
-		Options:        map[string]any{},
+		Name:               "corp",
+		Plugin:             "gateway",
+		RefreshBefore:      DefaultRefreshBefore,
+		RetryStatuses:      []int{401},
+		MinRefreshInterval: DefaultMinRefreshInterval,
+		MaxReplayBytes:     DefaultMaxReplayBytes,
+		Breaker:            Breaker{Failures: DefaultFailures, OpenFor: DefaultOpenFor},
+		FetchTimeout:       DefaultFetchTimeout,
+		Options:            map[string]any{},
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("provider defaults:\n got %+v\nwant %+v", p, want)
@@ -65,6 +66,7 @@ providers:
     scheme: ""
     refresh_before: 1h30m
     retry_statuses: [401, 403]
+    min_refresh_interval: 2m
     max_replay_bytes: 512KiB
     breaker: { failures: 3, open_for: 1m }
     fetch_timeout: 2.5
@@ -105,6 +107,7 @@ providers:
 		{"scheme set", p.SchemeSet, true},
 		{"refresh_before", p.RefreshBefore, 90 * time.Minute},
 		{"retry_statuses", p.RetryStatuses, []int{401, 403}},
+		{"min_refresh_interval", p.MinRefreshInterval, 2 * time.Minute},
 		{"max_replay_bytes", p.MaxReplayBytes, int64(512 << 10)},
 		{"breaker", p.Breaker, Breaker{Failures: 3, OpenFor: time.Minute}},
 		{"fetch_timeout", p.FetchTimeout, 2500 * time.Millisecond},
@@ -218,6 +221,7 @@ func TestValidationErrors(t *testing.T) {
 		{"scheme", "providers:\n  corp:\n    plugin: gateway\n    scheme: 'a b'\n", []string{"providers.corp.scheme: ", "not a valid authorization scheme"}},
 		{"refresh_before", "providers:\n  corp:\n    plugin: gateway\n    refresh_before: 5 minutes\n", []string{"providers.corp.refresh_before: must be a duration", `"5 minutes"`}},
 		{"refresh_before negative", "providers:\n  corp:\n    plugin: gateway\n    refresh_before: -1m\n", []string{"providers.corp.refresh_before: must not be negative"}},
+		{"min_refresh_interval negative", "providers:\n  corp:\n    plugin: gateway\n    min_refresh_interval: -1s\n", []string{"providers.corp.min_refresh_interval: must not be negative"}},
 		{"fetch_timeout zero", "providers:\n  corp:\n    plugin: gateway\n    fetch_timeout: 0s\n", []string{"providers.corp.fetch_timeout: must be longer than zero"}},
 		{"retry_statuses string", "providers:\n  corp:\n    plugin: gateway\n    retry_statuses: \"x\"\n",
 			[]string{"providers.corp.retry_statuses: must be a list of HTTP status codes", "got a string"}},
@@ -339,7 +343,7 @@ func TestMalformedTypesNeverPanic(t *testing.T) {
 		"providers.p.plugin", "providers.p.sha256", "providers.p.upstream", "providers.p.allowed_hosts", "providers.p.header",
 		"providers.p.scheme", "providers.p.refresh_before", "providers.p.retry_statuses", "providers.p.max_replay_bytes",
 		"providers.p.breaker", "providers.p.breaker.failures", "providers.p.breaker.open_for", "providers.p.fetch_timeout",
-		"providers.p.options", "providers.p.options.api_key_env", "providers.p.options.api_key_file", "providers.p.options.x"}
+		"providers.p.min_refresh_interval", "providers.p.options", "providers.p.options.api_key_env", "providers.p.options.api_key_file", "providers.p.options.x"}
 	for _, k := range keys {
 		for _, v := range values {
 			parts := strings.Split(k, ".")

@@ -51,6 +51,7 @@ type OAuthServer struct {
 
 	expiresIn atomic.Int64 // time.Duration
 	down      atomic.Bool
+	fault     atomic.Int32 // TokenFault
 	issued    atomic.Int64
 	requests  atomic.Int64
 
@@ -122,7 +123,7 @@ func (s *OAuthServer) LastAuthStyle() string {
 
 func (s *OAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 	s.requests.Add(1)
-	if !s.wait(r) {
+	if !s.wait(r) || s.serveFault(w, r) {
 		return
 	}
 	if s.down.Load() {

@@ -121,7 +121,9 @@ func openHost(t *testing.T, path string, options map[string]any, upstream string
 	if err != nil {
 		t.Fatalf("options: %v", err)
 	}
-	yaml := fmt.Sprintf("providers:\n  %s:\n    plugin: %q\n    sha256: %s\n    upstream: %s\n    options: %s\n",
+	// min_refresh_interval 0: the suite rejects refreshed tokens on purpose, which the host would otherwise
+	// stop refreshing for a minute.
+	yaml := fmt.Sprintf("providers:\n  %s:\n    plugin: %q\n    sha256: %s\n    upstream: %s\n    min_refresh_interval: 0s\n    options: %s\n",
 		providerName, path, hex.EncodeToString(sum[:]), upstream, opts)
 	cfg, err := config.Parse([]byte(yaml), "sdktest", config.Sources{Environ: os.Environ(), Builtins: core.Builtins()})
 	if err != nil {
