@@ -129,7 +129,11 @@ func (c *tokenCache) renewFor(ctx context.Context, stale *entry, rejected bool) 
 			c.stats.refreshFailures.Add(1)
 			return nil, err
 		}
-		c.stats.refreshes.Add(1)
+		if stale == nil {
+			c.stats.fetches.Add(1)
+		} else {
+			c.stats.refreshes.Add(1)
+		}
 		e := c.newEntry(tok)
 		if rejected && stale != nil {
 			e.rejectedAt = c.now()

@@ -8,7 +8,8 @@ import (
 // stats counts a provider's rare events; the hot path of a successful request touches none of them.
 type stats struct {
 	rejected        atomic.Int64 // upstream answers with a retry status
-	refreshes       atomic.Int64 // tokens obtained from the plugin
+	fetches         atomic.Int64 // tokens obtained from the plugin while the cache held none
+	refreshes       atomic.Int64 // tokens obtained from the plugin to replace the cached one
 	refreshFailures atomic.Int64 // failed plugin fetches
 	retries         atomic.Int64 // requests resent after a refresh
 	notReplayable   atomic.Int64 // rejections not retried because the body could not be replayed
@@ -21,7 +22,10 @@ type stats struct {
 type Stats struct {
 	// Rejected counts upstream responses with a status in retry_statuses.
 	Rejected int64
-	// Refreshes counts tokens obtained from the plugin (first fetch, refresh-ahead and after rejection).
+	// Fetches counts tokens obtained from the plugin while the cache held none (the first fetch).
+	Fetches int64
+	// Refreshes counts tokens obtained from the plugin to replace the cached one (refresh-ahead, expiry,
+	// rejection).
 	Refreshes int64
 	// RefreshFailures counts failed token fetches.
 	RefreshFailures int64
@@ -81,7 +85,7 @@ func (l *latency) snapshot() Latency {
 }
 
 func (s *stats) snapshot() Stats {
-	return Stats{Rejected: s.rejected.Load(), Refreshes: s.refreshes.Load(), RefreshFailures: s.refreshFailures.Load(),
+	return Stats{Rejected: s.rejected.Load(), Fetches: s.fetches.Load(), Refreshes: s.refreshes.Load(), RefreshFailures: s.refreshFailures.Load(),
 		Retries: s.retries.Load(), NotReplayable: s.notReplayable.Load(), Failures: s.failures.Load(),
 		FetchOK: s.fetchOK.snapshot(), FetchFailed: s.fetchFailed.snapshot()}
 }

@@ -551,3 +551,25 @@ func TestBadConfigKeysGetTheirConfigPath(t *testing.T) {
 		}
 	}
 }
+
+// The first token a provider gets counts as a fetch; only a token that replaces the cached one counts as a
+// refresh (what /providers and the metrics report).
+func TestFirstFetchIsNotARefresh(t *testing.T) {
+	clk := newClock()
+	src := newFakeSource(time.Hour, clk.now)
+	up := newUpstream(t, bearerValid(src))
+	h, _ := newTestHost(t, src, testProvider(up.URL), clk, io.Discard)
+	c, err := h.Client("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, post(t, c, up.URL+"/x", "{}"))
+	if st := h.Status()[0].Stats; st.Fetches != 1 || st.Refreshes != 0 {
+		t.Fatalf("after the first request: %d fetches, %d refreshes; want 1 and 0", st.Fetches, st.Refreshes)
+	}
+	src.revokeAll()
+	readAll(t, post(t, c, up.URL+"/x", "{}"))
+	if st := h.Status()[0].Stats; st.Fetches != 1 || st.Refreshes != 1 {
+		t.Fatalf("after a rejection: %d fetches, %d refreshes; want 1 and 1", st.Fetches, st.Refreshes)
+	}
+}

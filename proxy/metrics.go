@@ -18,7 +18,8 @@ func newRequestCounter() *prometheus.CounterVec {
 
 var (
 	descFetch     = prometheus.NewDesc("tokenhost_token_fetch_seconds", "Time to obtain a token from the provider's plugin (first fetch, refresh-ahead, refresh after rejection).", []string{"provider", "result"}, nil)
-	descRefreshes = prometheus.NewDesc("tokenhost_refreshes_total", "Tokens fetched from the plugin, by result.", []string{"provider", "result"}, nil)
+	descFetches   = prometheus.NewDesc("tokenhost_first_fetches_total", "Tokens fetched from the plugin while the cache held none.", []string{"provider"}, nil)
+	descRefreshes = prometheus.NewDesc("tokenhost_refreshes_total", "Tokens fetched from the plugin to replace the cached one (ok), and failed fetches (error).", []string{"provider", "result"}, nil)
 	descRejected  = prometheus.NewDesc("tokenhost_upstream_rejections_total", "Upstream responses with a status in retry_statuses.", []string{"provider"}, nil)
 	descRetries   = prometheus.NewDesc("tokenhost_retries_total", "Requests resent once with a refreshed token.", []string{"provider"}, nil)
 	descNoReplay  = prometheus.NewDesc("tokenhost_not_replayable_total", "Rejections returned as they were because the body could not be replayed.", []string{"provider"}, nil)
@@ -33,7 +34,7 @@ var (
 type statsCollector struct{ h *core.Host }
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFetch, descRefreshes, descRejected, descRetries, descNoReplay, descFailures, descBreaker, descRestarts, descExpiry} {
+	for _, d := range []*prometheus.Desc{descFetch, descFetches, descRefreshes, descRejected, descRetries, descNoReplay, descFailures, descBreaker, descRestarts, descExpiry} {
 		ch <- d
 	}
 }
@@ -43,6 +44,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 		s, n := st.Stats, st.Name
 		fetchHistogram(ch, n, "ok", s.FetchOK)
 		fetchHistogram(ch, n, "error", s.FetchFailed)
+		ch <- prometheus.MustNewConstMetric(descFetches, prometheus.CounterValue, float64(s.Fetches), n)
 		ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(s.Refreshes), n, "ok")
 		ch <- prometheus.MustNewConstMetric(descRefreshes, prometheus.CounterValue, float64(s.RefreshFailures), n, "error")
 		ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(s.Rejected), n)

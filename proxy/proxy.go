@@ -261,7 +261,7 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 	for _, st := range px.h.Status() {
 		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
 			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
-			Counters: map[string]any{"rejected": st.Stats.Rejected, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
+			Counters: map[string]any{"rejected": st.Stats.Rejected, "fetches": st.Stats.Fetches, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		if !st.Expiry.IsZero() {
 			e := st.Expiry
