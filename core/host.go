@@ -64,6 +64,7 @@ type provider struct {
 	stats    stats
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
+	badConf  atomic.Bool              // the last error was a configuration error: nothing works until the config changes
 	view     atomic.Pointer[procView] // the plugin state Status last read (status.go)
 	unusable unusableGate             // after a plugin returned an unusable token
 
@@ -264,6 +265,7 @@ func (p *provider) describe(err error) error {
 func (p *provider) noteErr(err error) {
 	s := err.Error()
 	p.lastErr.Store(&s)
+	p.badConf.Store(sdk.IsKind(err, sdk.KindBadConfig))
 }
 
 func (h *Host) provider(name string) (*provider, error) {

@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -56,9 +55,9 @@ func (h *Host) Logout(ctx context.Context, provider string) (string, error) {
 // interactiveError words a failed Login or Logout for the provider.
 func (p *provider) interactiveError(err error) error {
 	if errors.Is(err, sdk.ErrNotInteractive) {
-		where := fmt.Sprintf("see docs/providers/%s.md", p.cfg.Plugin)
-		if !isBuiltin(p.cfg.Plugin) {
-			where = "see the plugin's documentation"
+		where := pluginDocs(p.cfg.Plugin)
+		if isBuiltin(p.cfg.Plugin) {
+			where = "see " + where
 		}
 		return providerErrorf(p.name, "provider %s has no interactive sign-in; %s", p.name, where)
 	}

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"fmt"
 	"net"
 	"net/textproto"
 	"net/url"
@@ -29,14 +30,14 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		raw = info.Upstream
 	}
 	if raw == "" {
-		return nil, providerErrorf(cfg.Name, "%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1, or the option that names it (docs/providers/%s.md)", key, cfg.Plugin, cfg.Plugin)
+		return nil, badSettings(cfg.Name, "%s: required (plugin %s has no default upstream); set it to the API base URL, e.g. https://llm.example.com/v1 (%s)", key, cfg.Plugin, pluginDocs(cfg.Plugin))
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return nil, providerErrorf(cfg.Name, "%s: %q is not an absolute http(s) URL", key, raw)
+		return nil, badSettings(cfg.Name, "%s: %q is not an absolute http(s) URL", key, raw)
 	}
 	if u.Scheme == "http" && !sdk.IsLoopback(u.Hostname()) {
-		return nil, providerErrorf(cfg.Name, "%s: must be an https URL (http is allowed only for loopback hosts)", key)
+		return nil, badSettings(cfg.Name, "%s: must be an https URL (http is allowed only for loopback hosts)", key)
 	}
 	s := &settings{upstream: u, upstreamHost: u.Host, hosts: map[string]bool{}, info: info}
 	s.hosts[normHostPort(u.Scheme, u.Host)] = true
@@ -49,7 +50,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 			if i < len(info.AllowedHosts) {
 				return nil, providerErrorf(cfg.Name, "provider %s: plugin %s reports an allowed host the host refuses: %s; report it to the plugin's author", cfg.Name, cfg.Plugin, msg)
 			}
-			return nil, providerErrorf(cfg.Name, "providers.%s.allowed_hosts: %s", cfg.Name, msg)
+			return nil, badSettings(cfg.Name, "providers.%s.allowed_hosts: %s", cfg.Name, msg)
 		}
 		if strings.HasPrefix(h, "*.") {
 			s.wildcards = append(s.wildcards, parseWildcard(h))
@@ -112,4 +113,19 @@ func normHostPort(scheme, hostport string) string {
 		port = "80"
 	}
 	return net.JoinHostPort(strings.Trim(hostport, "[]"), port)
+}
+
+// badSettings is a configuration error found when the plugin's Info met the provider's config: of kind
+// BadConfig, so the proxy answers 500 bad_config and /readyz reports the provider, and naming the key.
+func badSettings(provider, format string, args ...any) error {
+	return providerErrorf(provider, "%w", &sdk.Error{Kind: sdk.KindBadConfig, Message: fmt.Sprintf(format, args...)})
+}
+
+// pluginDocs says where a plugin's options are documented: its page for a built-in, the plugin's own
+// documentation for an external one.
+func pluginDocs(plugin string) string {
+	if isBuiltin(plugin) {
+		return "docs/providers/" + plugin + ".md"
+	}
+	return "see the plugin's own documentation"
 }

@@ -31,6 +31,9 @@ type Status struct {
 	PID int
 	// LastError is the last token or start error, already free of secrets.
 	LastError string
+	// Misconfigured reports that LastError is a configuration error (a missing upstream, an option the
+	// plugin refuses): requests fail until the configuration is fixed.
+	Misconfigured bool
 	// Stats are the provider's counters.
 	Stats Stats
 }
@@ -52,7 +55,7 @@ func (h *Host) Status() []Status {
 			st.Expiry, st.HasToken = e.expiry, e.usable(time.Now())
 		}
 		if le := p.lastErr.Load(); le != nil {
-			st.LastError = *le
+			st.LastError, st.Misconfigured = *le, p.badConf.Load()
 		}
 		out = append(out, st)
 	}

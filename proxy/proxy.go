@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -273,19 +272,24 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 }
 
 func (px *proxy) ready(w http.ResponseWriter, _ *http.Request) {
-	if !px.opts.Eager {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-		return
-	}
-	var waiting []string
+	var waiting, misconfigured []string
 	for _, st := range px.h.Status() {
-		if !st.Running || !st.HasToken {
+		switch {
+		case st.Misconfigured:
+			misconfigured = append(misconfigured, st.Name)
+		case px.opts.Eager && (!st.Running || !st.HasToken):
 			waiting = append(waiting, st.Name)
 		}
 	}
-	sort.Strings(waiting)
-	if len(waiting) > 0 {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "providers_without_token": waiting})
+	if len(waiting)+len(misconfigured) > 0 {
+		body := map[string]any{"status": "not ready"}
+		if len(waiting) > 0 {
+			body["providers_without_token"] = waiting
+		}
+		if len(misconfigured) > 0 {
+			body["misconfigured_providers"] = misconfigured
+		}
+		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

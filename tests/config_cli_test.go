@@ -43,3 +43,16 @@ func TestConfigValidateAndShow(t *testing.T) {
 		t.Fatalf("config show:\n%s", show)
 	}
 }
+
+// An external plugin's provider without an upstream fails `config validate`, `check` and `serve --eager`
+// with a message saying what to set, and points at no docs page that cannot exist.
+func TestExternalPluginNeedsAnUpstream(t *testing.T) {
+	needBinaries(t)
+	cfg := writeFile(t, "", "tokenhost.yaml", "providers:\n  old:\n    plugin: "+bins.pluginv1+"\n")
+	for _, args := range [][]string{{"config", "validate", cfg}, {"check", "--config", cfg}, {"serve", "--eager", "--listen", "127.0.0.1:0", "--config", cfg}} {
+		r := tokenhost(t, "", nil, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "providers.old.upstream: required for an external plugin") || strings.Contains(r.stderr, "docs/providers/") {
+			t.Errorf("%v:\n%s", args, r)
+		}
+	}
+}

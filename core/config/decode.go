@@ -96,6 +96,8 @@ func (d *decoder) provider(name string, v any) *Provider {
 	}
 	if msg := checkUpstream(r.Upstream); r.Upstream != "" && msg != "" {
 		d.p.add(at+".upstream", "%s", msg)
+	} else if r.Upstream == "" && isPath && !d.failed[at+".upstream"] {
+		d.p.add(at+".upstream", "required for an external plugin: set it to the API base URL its tokens are for, e.g. https://llm.example.com/v1 (only built-in plugins bring a default, so a third-party binary never decides where tokens go)")
 	} else {
 		p.Upstream = r.Upstream
 	}

@@ -86,7 +86,7 @@ func TestLocateTilde(t *testing.T) {
 
 func TestLoad(t *testing.T) {
 	e := newSearchEnv(t)
-	p := writeFile(t, e.wd, "tokenhost.yaml", "providers:\n  corp:\n    plugin: ./plug\n")
+	p := writeFile(t, e.wd, "tokenhost.yaml", "providers:\n  corp:\n    plugin: ./plug\n    upstream: https://llm.example.com/v1\n")
 	cfg, err := Load(Sources{Dir: e.wd, Builtins: builtins})
 	if err != nil {
 		t.Fatal(err)

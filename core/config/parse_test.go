@@ -139,7 +139,7 @@ func TestPluginPaths(t *testing.T) {
 		".plug":          filepath.Join(dir, "etc", ".plug"),
 	}
 	for in, want := range cases {
-		src := "providers:\n  x:\n    plugin: " + in + "\n"
+		src := "providers:\n  x:\n    upstream: https://llm.example.com/v1\n    plugin: " + in + "\n"
 		cfg, err := Parse([]byte(src), source, Sources{Builtins: builtins, Environ: []string{"HOME=" + home}, Dir: t.TempDir()})
 		if err != nil {
 			t.Errorf("%s: %v", in, err)
@@ -153,7 +153,7 @@ func TestPluginPaths(t *testing.T) {
 
 func TestEmbeddedSourceRelativeToDir(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := Parse([]byte("providers:\n  x:\n    plugin: ./p\n"), EmbeddedSource, Sources{Dir: dir})
+	cfg, err := Parse([]byte("providers:\n  x:\n    upstream: https://llm.example.com/v1\n    plugin: ./p\n"), EmbeddedSource, Sources{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
