@@ -32,7 +32,7 @@ func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*
 	}
 	return &pb.ConfigureResponse{Info: &pb.Info{
 		Name: info.Name, Version: info.Version, Upstream: info.Upstream, AllowedHosts: info.AllowedHosts,
-		Header: info.Header, Scheme: info.Scheme, Mode: info.Mode, MaxFetchMillis: info.MaxFetch.Milliseconds(),
+		Header: info.Header, Scheme: info.Scheme, Mode: info.Mode, MaxFetchMillis: info.MaxFetch.Milliseconds(), NoTokenCache: info.NoTokenCache,
 	}}, nil
 }
 
@@ -66,7 +66,8 @@ func (c *grpcClient) Configure(ctx context.Context, options map[string]any) (Inf
 	}
 	i := resp.GetInfo()
 	return Info{Name: i.GetName(), Version: i.GetVersion(), Upstream: i.GetUpstream(), AllowedHosts: i.GetAllowedHosts(),
-		Header: i.GetHeader(), Scheme: i.GetScheme(), Mode: i.GetMode(), MaxFetch: time.Duration(min(max(i.GetMaxFetchMillis(), 0), maxFetchMillis)) * time.Millisecond}, nil
+		Header: i.GetHeader(), Scheme: i.GetScheme(), Mode: i.GetMode(), MaxFetch: time.Duration(min(max(i.GetMaxFetchMillis(), 0), maxFetchMillis)) * time.Millisecond,
+		NoTokenCache: i.GetNoTokenCache()}, nil
 }
 
 func (c *grpcClient) Token(ctx context.Context) (Token, error) {

@@ -25,7 +25,7 @@ type scripted struct {
 
 func (s *scripted) Configure(_ context.Context, o map[string]any) (Info, error) {
 	s.opts = o
-	return Info{Name: "scripted", Version: "1.2.3", Upstream: "https://x.example", AllowedHosts: []string{"y.example"}, Header: "api-key", Mode: "m", MaxFetch: 75 * time.Second}, s.err
+	return Info{Name: "scripted", Version: "1.2.3", Upstream: "https://x.example", AllowedHosts: []string{"y.example"}, Header: "api-key", Mode: "m", MaxFetch: 75 * time.Second, NoTokenCache: true}, s.err
 }
 func (s *scripted) Token(ctx context.Context) (Token, error) {
 	if s.block {
@@ -66,7 +66,7 @@ func TestTokenAndInfoSurviveTheHop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Name != "scripted" || info.Version != "1.2.3" || info.Header != "api-key" || info.AllowedHosts[0] != "y.example" || info.Mode != "m" || info.MaxFetch != 75*time.Second {
+	if info.Name != "scripted" || info.Version != "1.2.3" || info.Header != "api-key" || info.AllowedHosts[0] != "y.example" || info.Mode != "m" || info.MaxFetch != 75*time.Second || !info.NoTokenCache {
 		t.Fatalf("info = %+v", info)
 	}
 	if src.opts["s"] != "x" || src.opts["n"] != float64(3) || src.opts["m"].(map[string]any)["k"] != true {

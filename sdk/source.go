@@ -40,6 +40,10 @@ type Info struct {
 	// MaxFetch is the longest one Token or Refresh call may take (e.g. lock wait + token request); the
 	// host's fetch timeout is never shorter than this. Zero means the configured fetch_timeout suffices.
 	MaxFetch time.Duration
+	// NoTokenCache asks the host not to keep this plugin's tokens in its on-disk cache between `tokenhost
+	// token` calls (they already live in a file the plugin shares with another program, or must not be
+	// copied).
+	NoTokenCache bool
 }
 
 // Source is the token contract every provider plugin implements.

@@ -65,3 +65,51 @@ func TestTokenIsCachedAcrossInvocations(t *testing.T) {
 		t.Errorf("another configuration of corp reused this one's token (%d issued)\n%s", g.idp.Issued(), r)
 	}
 }
+
+// With `tokenhost serve` running for the same configuration, `tokenhost token` asks it (over a 0600 Unix
+// socket) instead of starting a plugin: 20 calls, each with an empty token cache of its own, cost the
+// identity provider only the daemon's one token.
+func TestTokenAsksARunningServe(t *testing.T) {
+	g := newGatewayFakes(t)
+	cfg, env := corpConfig(t, g, "")
+	run := t.TempDir()
+	if err := os.Chmod(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "XDG_RUNTIME_DIR="+run)
+	startServe(t, cfg, env)
+	socks, _ := filepath.Glob(filepath.Join(run, "tokenhost", "*.sock"))
+	if len(socks) != 1 {
+		t.Fatalf("serve made control sockets %v, want one", socks)
+	}
+	if st, err := os.Stat(socks[0]); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("control socket mode %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	first := ""
+	for i := range 20 {
+		// Not tokenhost(): its stray-process check would count the serve this test keeps running.
+		r := startBackground(t, t.TempDir(), bins.tokenhost, []string{"token", "corp", "--config", cfg}, append(env, "XDG_CACHE_HOME="+t.TempDir())...).wait(t)
+		if tok := strings.TrimSpace(r.stdout); r.code != 0 || (i > 0 && tok != first) {
+			t.Fatalf("call %d:\n%s", i, r)
+		} else {
+			first = tok
+		}
+	}
+	if got := g.idp.Issued(); got != 1 {
+		t.Fatalf("20 calls beside a running serve cost the identity provider %d tokens, want 1", got)
+	}
+}
+
+// A plugin that asks for it (codex: auth.json is its sign-in's one home) gets no second copy of its tokens
+// in the token cache.
+func TestTokenCacheHonoursThePluginsNoTokenCache(t *testing.T) {
+	s := newCodexShare(t)
+	cache := t.TempDir()
+	r := startBackground(t, t.TempDir(), bins.tokenhost, []string{"token", "codex", "--config", s.cfg}, "XDG_CACHE_HOME="+cache).wait(t)
+	if r.code != 0 || !s.auth.Valid(strings.TrimSpace(r.stdout)) {
+		t.Fatalf("token codex:\n%s", r)
+	}
+	if files, _ := filepath.Glob(filepath.Join(cache, "tokenhost", "tokens", "*")); len(files) != 0 {
+		t.Fatalf("the codex token was cached: %v", files)
+	}
+}

@@ -50,13 +50,21 @@ func newTokenCmd(g *globals) *cobra.Command {
 // tokenFormat is how `token` prints, and whether it may reuse a cached token.
 type tokenFormat struct{ json, headers, fresh bool }
 
-// printToken prints provider's token: alone, as header lines, or as JSON. It reuses a token an earlier call
-// cached while that stays valid, and caches what it fetches.
+// printToken prints provider's token: alone, as header lines, or as JSON. Unless f.fresh, it asks a running
+// `tokenhost serve` of the same configuration (control.go), else reuses a token an earlier call cached
+// while that stays valid; what it fetches itself it caches.
 func printToken(ctx context.Context, g *globals, h *core.Host, provider string, f tokenFormat) error {
 	pc, cache := h.Config().Provider(provider), newTokenCache()
 	ct, hit := cachedToken{}, false
 	if pc != nil && !f.fresh {
-		ct, hit = cache.get(pc, time.Now())
+		// A running daemon of this configuration first (its token is the freshest), then this user's cache.
+		var err error
+		if ct, hit, err = askControl(ctx, h.Config(), provider); err != nil {
+			return err
+		}
+		if !hit {
+			ct, hit = cache.get(pc, time.Now())
+		}
 	}
 	if !hit {
 		tok, err := h.Token(ctx, provider)
@@ -68,7 +76,7 @@ func printToken(ctx context.Context, g *globals, h *core.Host, provider string, 
 			return err
 		}
 		ct = cachedToken{Token: tok, Headers: ep.Headers(tok)}
-		if pc != nil {
+		if pc != nil && !noTokenCache(h, provider) {
 			if err := cache.put(pc, ct); err != nil {
 				h.Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
 			}
@@ -98,4 +106,14 @@ func printToken(ctx context.Context, g *globals, h *core.Host, provider string, 
 	enc := json.NewEncoder(g.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// noTokenCache reports whether provider's plugin asked that its tokens not be kept in the token cache.
+func noTokenCache(h *core.Host, provider string) bool {
+	for _, st := range h.Status() {
+		if st.Name == provider {
+			return st.Info.NoTokenCache
+		}
+	}
+	return false
 }

@@ -116,6 +116,8 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		// A Refresh may wait for the cross-process lock, then make its request, then re-read auth.json
 		// while the Codex CLI writes a token it redeemed first.
 		MaxFetch: cfg.lockTimeout + cfg.timeout + cfg.reuseWait,
+		// auth.json is the sign-in's one home; a second copy of its tokens would only go stale.
+		NoTokenCache: true,
 	}, nil
 }
 

@@ -56,7 +56,7 @@ func TestInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := sdk.Info{Name: Name, Version: Version, Upstream: DefaultUpstream, AllowedHosts: []string{"chatgpt.com"}, Mode: ModeChatGPT,
-		MaxFetch: DefaultLockTimeout + DefaultTimeout + DefaultReuseWait}
+		MaxFetch: DefaultLockTimeout + DefaultTimeout + DefaultReuseWait, NoTokenCache: true}
 	if !reflect.DeepEqual(info, want) {
 		t.Errorf("Info %+v, want %+v", info, want)
 	}

@@ -125,8 +125,11 @@ type Info struct {
 	// The longest one Token or Refresh call may take (lock wait + request + any wait for another process's
 	// write), in milliseconds; the host's fetch timeout is never shorter. 0: no need beyond the default.
 	MaxFetchMillis int64 `protobuf:"varint,8,opt,name=max_fetch_millis,json=maxFetchMillis,proto3" json:"max_fetch_millis,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The plugin's tokens must not be kept on disk by the host's token cache (they already live in a file
+	// the plugin shares with another program, or the plugin forbids it). false: they may be.
+	NoTokenCache  bool `protobuf:"varint,9,opt,name=no_token_cache,json=noTokenCache,proto3" json:"no_token_cache,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Info) Reset() {
@@ -213,6 +216,13 @@ func (x *Info) GetMaxFetchMillis() int64 {
 		return x.MaxFetchMillis
 	}
 	return 0
+}
+
+func (x *Info) GetNoTokenCache() bool {
+	if x != nil {
+		return x.NoTokenCache
+	}
+	return false
 }
 
 type TokenRequest struct {
@@ -742,7 +752,7 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x10ConfigureRequest\x121\n" +
 	"\aoptions\x18\x01 \x01(\v2\x17.google.protobuf.StructR\aoptions\";\n" +
 	"\x11ConfigureResponse\x12&\n" +
-	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\xe3\x01\n" +
+	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\x89\x02\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -751,7 +761,8 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x06header\x18\x05 \x01(\tR\x06header\x12\x16\n" +
 	"\x06scheme\x18\x06 \x01(\tR\x06scheme\x12\x12\n" +
 	"\x04mode\x18\a \x01(\tR\x04mode\x12(\n" +
-	"\x10max_fetch_millis\x18\b \x01(\x03R\x0emaxFetchMillis\"\x0e\n" +
+	"\x10max_fetch_millis\x18\b \x01(\x03R\x0emaxFetchMillis\x12$\n" +
+	"\x0eno_token_cache\x18\t \x01(\bR\fnoTokenCache\"\x0e\n" +
 	"\fTokenRequest\";\n" +
 	"\x0eRefreshRequest\x12)\n" +
 	"\x05stale\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05stale\"\x84\x02\n" +
