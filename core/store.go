@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
@@ -158,4 +159,9 @@ func checkKey(key string) error {
 		return fmt.Errorf("store key %q must be of the form provider/name", key)
 	}
 	return nil
+}
+
+// StoreConfigFrom converts the configuration's store block into a StoreConfig for OpenStore.
+func StoreConfigFrom(s config.Store) StoreConfig {
+	return StoreConfig{Backend: s.Backend, URL: s.URL, KeyPrefix: s.KeyPrefix, Keys: s.EncryptionKeys, DialTimeout: s.DialTimeout, OpTimeout: s.Timeout}
 }

@@ -41,7 +41,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		g.logLevelSet = cmd.Flags().Changed("log-level")
 	}
-	root.AddCommand(newTokenCmd(g), newCheckCmd(g), newPluginsCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g), newPluginCmd(g))
+	root.AddCommand(newTokenCmd(g), newCheckCmd(g), newPluginsCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g), newPluginCmd(g), newStoreCmd(g))
 	return root
 }
 

@@ -19,6 +19,7 @@ import (
 type (
 	rawConfig struct {
 		Server    rawServer      `koanf:"server"`
+		Store     rawStore       `koanf:"store"`
 		Providers map[string]any `koanf:"providers"`
 		Unknown   map[string]any `koanf:",remain"`
 	}
@@ -40,6 +41,7 @@ type (
 		MaxReplayBytes *byteSize      `koanf:"max_replay_bytes"`
 		Breaker        rawBreaker     `koanf:"breaker"`
 		FetchTimeout   *time.Duration `koanf:"fetch_timeout"`
+		Shared         *bool          `koanf:"shared"`
 		Options        options        `koanf:"options"`
 		Unknown        map[string]any `koanf:",remain"`
 	}
@@ -130,6 +132,16 @@ func decodeHook(from, to reflect.Value) (any, error) {
 		return v, nil
 	}
 	switch to.Kind() {
+	case reflect.Bool:
+		switch b := v.(type) {
+		case bool:
+			return b, nil
+		case string: // from an environment override
+			if b == "true" || b == "false" {
+				return b == "true", nil
+			}
+		}
+		return nil, fmt.Errorf("must be true or false, got %s", optval.Text(v))
 	case reflect.String:
 		switch v.(type) {
 		case string:

@@ -22,7 +22,17 @@ import (
 	"github.com/tokenhost/tokenhost/core"
 )
 
-func init() { core.RegisterStore("redis", Open) }
+func init() {
+	core.RegisterStore("redis", Open)
+	// go-redis logs connection failures itself, on stderr; every failure reaches the caller as an error
+	// that names the operation and the key, so its own lines are dropped.
+	redis.SetLogger(quiet{})
+}
+
+// quiet is a go-redis logger that drops every line.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
 
 // Store is a core.Store on Redis.
 type Store struct {
