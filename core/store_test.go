@@ -40,7 +40,7 @@ func TestOpenStoreErrors(t *testing.T) {
 		cfg  core.StoreConfig
 		want string
 	}{
-		{core.StoreConfig{Backend: "redis", Keys: "x"}, "blank import of github.com/tokenhost/tokenhost/store/redisstore"},
+		{core.StoreConfig{Backend: "redis", URL: "redis://127.0.0.1:1"}, "needs an encryption key (store.encryption_key_env or store.encryption_key_file)"},
 		{core.StoreConfig{Backend: "etcd"}, "not available"},
 		{core.StoreConfig{Backend: "local", Keys: "not-a-key"}, "tokenhost store keygen"},
 	}
