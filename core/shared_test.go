@@ -59,6 +59,19 @@ func fleet(t *testing.T, n int, idp *countingIdP, store func(i int) core.Store) 
 	return hosts
 }
 
+// redisStores returns a function that opens a separate redis store (one connection pool, as a separate
+// host has) for each host.
+func redisStores(t *testing.T, url, key string, op time.Duration) func(int) core.Store {
+	return func(int) core.Store {
+		s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: url, KeyPrefix: "th:", Keys: key, OpTimeout: op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
 // tokensAtOnce asks every host for a token from 4 goroutines each, and returns the distinct values.
 func tokensAtOnce(t *testing.T, hosts []*core.Host) map[string]bool {
 	t.Helper()
@@ -110,14 +123,7 @@ func TestSharedTokensRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
 	idp := &countingIdP{life: time.Second}
-	hosts := fleet(t, 3, idp, func(int) core.Store {
-		s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	hosts := fleet(t, 3, idp, redisStores(t, srv.URL(), key, 2*time.Second))
 	checkOneFetchPerExpiry(t, hosts, idp)
 }
 
@@ -126,14 +132,7 @@ func TestSharedTokensRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
 	idp := &countingIdP{life: time.Hour}
-	hosts := fleet(t, 2, idp, func(int) core.Store {
-		s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	hosts := fleet(t, 2, idp, redisStores(t, srv.URL(), key, 200*time.Millisecond))
 	srv.Stop()
 	if seen := tokensAtOnce(t, hosts); len(seen) != 2 || idp.fetches.Load() != 2 {
 		t.Fatalf("with Redis down: %d IdP fetches, %d tokens; want each host to fetch its own (2, 2)", idp.fetches.Load(), len(seen))
