@@ -119,12 +119,23 @@ func TestSharedTokensLocalStore(t *testing.T) {
 	checkOneFetchPerExpiry(t, fleet(t, 3, idp, func(int) core.Store { return s }), idp)
 }
 
+// TestSharedTokensRedis: 1, 2, 4 and 8 hosts, each with its own connection to one redis-server, cost the
+// IdP one fetch per expiry (without a shared store they cost n).
 func TestSharedTokensRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
-	idp := &countingIdP{life: time.Second}
-	hosts := fleet(t, 3, idp, redisStores(t, srv.URL(), key, 2*time.Second))
-	checkOneFetchPerExpiry(t, hosts, idp)
+	for _, n := range []int{1, 2, 4, 8} {
+		t.Run(fmt.Sprintf("%d hosts", n), func(t *testing.T) {
+			idp := &countingIdP{life: time.Second}
+			hosts := fleet(t, n, idp, redisStores(t, srv.URL(), key, 2*time.Second))
+			checkOneFetchPerExpiry(t, hosts, idp)
+			// The next subtest's hosts must not find this one's token.
+			s := redisStores(t, srv.URL(), key, 2*time.Second)(0)
+			if err := s.Delete(storetest.Ctx(t), "p/access-token"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
 
 // TestSharedTokensRedisDown: with Redis gone, every host still gets tokens (fetching its own).
