@@ -16,6 +16,8 @@ type watcher struct {
 	channel string
 	op      time.Duration
 
+	subMu sync.Mutex // serialises subscription attempts, so a down Redis never blocks mu
+
 	mu      sync.Mutex
 	ps      *redis.PubSub
 	waiters map[string]chan struct{}
@@ -29,15 +31,24 @@ func newWatcher(c redis.UniversalClient, channel string, op time.Duration) *watc
 // start subscribes unless a subscription exists; when Redis is down it returns and Wait falls back to
 // polling, and the next Wait tries again.
 func (w *watcher) start(ctx context.Context) {
+	w.subMu.Lock()
+	defer w.subMu.Unlock()
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.ps != nil || w.closed {
+	done := w.ps != nil || w.closed
+	w.mu.Unlock()
+	if done {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, w.op)
 	defer cancel()
 	ps := w.c.Subscribe(ctx, w.channel)
 	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
+		_ = ps.Close()
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
 		_ = ps.Close()
 		return
 	}
