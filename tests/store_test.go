@@ -46,3 +46,39 @@ func TestStoreCheckAgainstRedis(t *testing.T) {
 		t.Fatalf("store check with Redis down\n%s", r)
 	}
 }
+
+// TestFleetSharesTokensAcrossProcesses: four `tokenhost token` processes, one after another and each with
+// its own gateway plugin process, share one redis-server: the identity provider is asked once, every
+// process prints the same token, and Redis holds neither it nor the client's name in clear.
+func TestFleetSharesTokensAcrossProcesses(t *testing.T) {
+	srv := redistest.Start(t)
+	g := newGatewayFakes(t)
+	key := strings.TrimSpace(tokenhost(t, "", nil, "store", "keygen").stdout)
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("store:\n  backend: redis\n  url: " + srv.URL() + "\n  encryption_key_env: STORE_KEY\nproviders:\n")
+	b.WriteString(provider{name: "corp", secretEnv: "CORP_SECRET"}.yaml(g))
+	cfg := writeFile(t, dir, "tokenhost.yaml", b.String())
+	env := []string{"CORP_SECRET=" + g.secret, "STORE_KEY=" + key}
+	before := g.idp.Requests()
+	var first string
+	for i := range 4 {
+		r := tokenhost(t, cfg, env, "token", "corp")
+		tok := strings.TrimSpace(r.stdout)
+		if r.code != 0 || tok == "" {
+			t.Fatalf("token run %d\n%s", i, r)
+		}
+		if first == "" {
+			first = tok
+		} else if tok != first {
+			t.Fatalf("run %d printed another token than run 0: the token was not shared", i)
+		}
+	}
+	if n := g.idp.Requests() - before; n != 1 {
+		t.Fatalf("the identity provider got %d token requests from 4 processes; want 1", n)
+	}
+	dump := srv.Dump(t)
+	if strings.Contains(dump, first) || strings.Contains(dump, g.clientID) || !strings.Contains(dump, "corp:") {
+		t.Fatal("Redis holds the token or the client id in clear, or no key names the provider")
+	}
+}

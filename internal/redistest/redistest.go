@@ -7,11 +7,13 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -118,5 +120,77 @@ func ping(addr string) error {
 	if line != "+PONG\r\n" {
 		return fmt.Errorf("PING answered %s", strconv.Quote(line))
 	}
+	return nil
+}
+
+// Dump returns every key of the server and every string value, one "key value" line each, as
+// `redis-cli KEYS '*'` and `GET` would show them, for tests that check nothing is stored in clear.
+func (s *Server) Dump(t testing.TB) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(c)
+	keys := command(t, c, r, "KEYS", "*")
+	var b strings.Builder
+	for _, k := range keys {
+		v := command(t, c, r, "TYPE", k)
+		b.WriteString(k)
+		if len(v) == 1 && v[0] == "string" {
+			b.WriteString(" " + strings.Join(command(t, c, r, "GET", k), ""))
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// command sends one command in RESP and returns the reply's strings (a bulk string, a simple string or
+// an array of bulk strings).
+func command(t testing.TB, c net.Conn, r *bufio.Reader, args ...string) []string {
+	t.Helper()
+	var req strings.Builder
+	fmt.Fprintf(&req, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&req, "$%d\r\n%s\r\n", len(a), a)
+	}
+	if _, err := c.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	return reply(t, r)
+}
+
+// reply reads one RESP2 reply.
+func reply(t testing.TB, r *bufio.Reader) []string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil || len(line) < 3 {
+		t.Fatalf("reading a Redis reply: %v", err)
+	}
+	body := strings.TrimSuffix(line[1:], "\r\n")
+	switch line[0] {
+	case '+':
+		return []string{body}
+	case '$':
+		n, _ := strconv.Atoi(body)
+		if n < 0 {
+			return nil
+		}
+		buf := make([]byte, n+2)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			t.Fatal(err)
+		}
+		return []string{string(buf[:n])}
+	case '*':
+		n, _ := strconv.Atoi(body)
+		var out []string
+		for range n {
+			out = append(out, reply(t, r)...)
+		}
+		return out
+	}
+	t.Fatalf("unexpected Redis reply %q", line[:1])
 	return nil
 }
