@@ -42,6 +42,9 @@ type Options struct {
 	// InProcess runs the named providers' sources inside this process instead of starting their plugins:
 	// no process isolation, for sources written in plain Go and for tests of programs built on the host.
 	InProcess map[string]sdk.Source
+	// Store, when set, is the store shared providers share tokens through instead of the configured one
+	// (several hosts in one process, or an embedder's own backend); the host does not close it.
+	Store Store
 }
 
 // Host owns every configured provider's plugin process and shared wrapper.
@@ -49,6 +52,7 @@ type Host struct {
 	cfg       *config.Config
 	providers map[string]*provider
 	log       *slog.Logger
+	store     Store // closed by Close when the host opened it
 	closeOnce sync.Once
 }
 
@@ -95,12 +99,23 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		base = http.DefaultTransport
 	}
 	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
+	store, owned, err := openSharedStore(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	if owned {
+		h.store = store
+	}
 	for _, pc := range cfg.Providers {
 		pbase, err := upstreamBase(pc, base)
 		if err != nil {
 			return nil, err
 		}
-		h.providers[pc.Name] = newProvider(pc, opts, pbase, logger.With("provider", pc.Name))
+		p := newProvider(pc, opts, pbase, logger.With("provider", pc.Name))
+		if store != nil && pc.Shared {
+			shareTokens(p, store)
+		}
+		h.providers[pc.Name] = p
 	}
 	return h, nil
 }
@@ -382,6 +397,9 @@ func (h *Host) Close() error {
 			go func() { defer wg.Done(); p.proc.close() }()
 		}
 		wg.Wait()
+		if h.store != nil {
+			_ = h.store.Close()
+		}
 	})
 	return nil
 }

@@ -62,6 +62,10 @@ func strayProcesses(parent int, dir string) ([]proc, error) {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		// (Redis rewrites its title to "path addr", so split at spaces too.)
+		if arg0 := strings.Fields(strings.ReplaceAll(string(cmdline), "\x00", " ") + " x")[0]; ppid == parent && (filepath.Base(arg0) == "redis-server" || filepath.Base(arg0) == "valkey-server") {
+			continue // a test's own Redis (internal/redistest), not a program's leftover
+		}
 		desc := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
 		if desc == "" {
 			desc = exe

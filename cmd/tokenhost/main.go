@@ -9,7 +9,8 @@ import (
 	"os"
 
 	"github.com/tokenhost/tokenhost/core"
-	_ "github.com/tokenhost/tokenhost/plugins/builtin" // the built-in plugins, served by ServeIfPlugin
+	_ "github.com/tokenhost/tokenhost/plugins/builtin"  // the built-in plugins, served by ServeIfPlugin
+	_ "github.com/tokenhost/tokenhost/store/redisstore" // the redis store backend of fleet mode
 )
 
 func main() {

@@ -8,6 +8,8 @@ import "time"
 type Config struct {
 	// Server configures `tokenhost serve`.
 	Server Server
+	// Store is where a host keeps what it shares with the other hosts of a fleet.
+	Store Store
 	// Providers are the configured providers, sorted by name.
 	Providers []*Provider
 	// Source says where the configuration came from: a file path, or "embedded default".
@@ -78,6 +80,9 @@ type Provider struct {
 	// Env names the host's environment variables the plugin process may see beside the minimal set (a
 	// name ending in "*" is a prefix).
 	Env []string
+	// Shared says whether the provider's tokens and refreshes are shared through the store (default: true
+	// when the store is redis).
+	Shared bool
 	// Options is handed to the plugin's Configure, with *_env and *_file secrets resolved.
 	Options map[string]any
 }

@@ -14,8 +14,9 @@ func (d *decoder) config(raw rawConfig) *Config {
 	cfg := &Config{}
 	d.unknownKeys("", raw.Unknown, knownKeys(raw))
 	cfg.Server = d.server(raw.Server)
+	cfg.Store = d.store(raw.Store)
 	for _, name := range sortedKeys(raw.Providers) {
-		if p := d.provider(name, raw.Providers[name]); p != nil {
+		if p := d.provider(name, raw.Providers[name], cfg.Store.Backend == "redis"); p != nil {
 			cfg.Providers = append(cfg.Providers, p)
 		}
 	}
@@ -50,8 +51,8 @@ func (d *decoder) server(r rawServer) Server {
 }
 
 // provider decodes and checks one entry of the providers block; it returns nil when the entry is not a
-// mapping.
-func (d *decoder) provider(name string, v any) *Provider {
+// mapping. fleet says whether the store is shared (the default of shared).
+func (d *decoder) provider(name string, v any, fleet bool) *Provider {
 	at := keyPath("providers", name)
 	if !validName(name) {
 		d.p.add(at, "invalid provider name %s: use lower-case letters, digits, \"-\" and \"_\", starting with a letter or digit (the name is a URL path segment and a metric label)", quote(name))
@@ -70,6 +71,7 @@ func (d *decoder) provider(name string, v any) *Provider {
 		MaxReplayBytes:     int64(or(r.MaxReplayBytes, DefaultMaxReplayBytes)),
 		FetchTimeout:       d.positive(at+".fetch_timeout", r.FetchTimeout, m["fetch_timeout"], DefaultFetchTimeout),
 		Breaker:            d.breaker(at+".breaker", r.Breaker, m["breaker"]),
+		Shared:             or(r.Shared, fleet),
 		Options:            map[string]any{},
 	}
 

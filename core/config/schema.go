@@ -19,6 +19,7 @@ import (
 type (
 	rawConfig struct {
 		Server    rawServer      `koanf:"server"`
+		Store     rawStore       `koanf:"store"`
 		Providers map[string]any `koanf:"providers"`
 		Unknown   map[string]any `koanf:",remain"`
 	}
@@ -51,6 +52,7 @@ type (
 		FetchTimeout       *time.Duration `koanf:"fetch_timeout"`
 		TLS                rawTLS         `koanf:"tls"`
 		Env                []string       `koanf:"env"`
+		Shared             *bool          `koanf:"shared"`
 		Options            options        `koanf:"options"`
 		Unknown            map[string]any `koanf:",remain"`
 	}

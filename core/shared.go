@@ -1,0 +1,148 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// sharedTokens puts a store in front of a provider's plugin fetch, so a fleet of hosts fetches one access
+// token per expiry instead of one per host: a host uses a token another host stored; otherwise it takes
+// the provider's fetch lease and fetches, while the others wait for the token it stores. When the store
+// fails, the host fetches alone (and says so once).
+type sharedTokens struct {
+	provider string
+	store    Store
+	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
+	lease    time.Duration // how long a fetch may hold the lease, and how long the others wait for it
+	now      func() time.Time
+	log      *slog.Logger
+	degraded atomic.Bool
+}
+
+// maxSharedTTL bounds how long a token without an expiry stays in the store.
+const maxSharedTTL = 24 * time.Hour
+
+// openSharedStore returns the store the host shares tokens through: opts.Store when set, the configured
+// redis store, or nil (a single host with a local store has nothing to share).
+func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
+	if opts.Store != nil {
+		return opts.Store, false, nil
+	}
+	if cfg.Store.Backend != "redis" {
+		return nil, false, nil
+	}
+	s, err := OpenStore(StoreConfigFrom(cfg.Store))
+	return s, true, err
+}
+
+// shareTokens routes p's token fetches through the store.
+func shareTokens(p *provider, store Store) {
+	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second, now: p.cache.now, log: p.log}
+	p.cache.fetch = s.get
+}
+
+// key is the store key of the provider's shared access token (and the name of its fetch lease).
+func (s *sharedTokens) key() string { return s.provider + "/access-token" }
+
+// get returns a token for the cache: a usable one from the store, else one this host fetches under the
+// lease, else the one the lease holder stores.
+func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+	it, err := s.store.Get(ctx, s.key())
+	if err != nil {
+		return s.alone(ctx, stale, err)
+	}
+	if s.degraded.CompareAndSwap(true, false) {
+		s.log.Info("shared store works again; sharing tokens with the fleet again")
+	}
+	if tok, ok := s.usable(it, stale); ok {
+		return tok, nil
+	}
+	l, got, err := s.store.Acquire(ctx, s.key(), s.lease)
+	if err != nil {
+		return s.alone(ctx, stale, err)
+	}
+	if got {
+		defer func() { _ = s.store.Release(context.WithoutCancel(ctx), l) }()
+		if again, err := s.store.Get(ctx, s.key()); err == nil { // stored while this host took the lease?
+			if tok, ok := s.usable(again, stale); ok {
+				return tok, nil
+			}
+			it = again
+		}
+		tok, err := s.fetch(ctx, stale)
+		if err == nil {
+			s.put(ctx, it.Rev, tok)
+		}
+		return tok, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.lease)
+	defer cancel()
+	if next, err := s.store.Wait(wctx, s.key(), it.Rev); err == nil {
+		if tok, ok := s.usable(next, stale); ok {
+			return tok, nil
+		}
+	}
+	// The lease holder failed or died without storing a token: fetch alone rather than wait again.
+	return s.fetch(ctx, stale)
+}
+
+// usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
+// the token being replaced (nor older than it).
+func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
+	if it.Rev == "" {
+		return sdk.Token{}, false
+	}
+	var tok sdk.Token
+	if err := json.Unmarshal(it.Value, &tok); err != nil || tok.Value == "" {
+		return sdk.Token{}, false
+	}
+	if !tok.Expiry.IsZero() && !s.now().Before(tok.Expiry) {
+		return sdk.Token{}, false
+	}
+	if stale != nil && (tok.Value == stale.Value || (!stale.Expiry.IsZero() && !tok.Expiry.IsZero() && !tok.Expiry.After(stale.Expiry))) {
+		return sdk.Token{}, false
+	}
+	return tok, true
+}
+
+// put stores tok unless someone else stored a token since revision rev was read.
+func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
+	ttl := maxSharedTTL
+	if !tok.Expiry.IsZero() {
+		ttl = min(tok.Expiry.Sub(s.now()), maxSharedTTL)
+	}
+	if ttl <= 0 {
+		return
+	}
+	b, err := json.Marshal(tok)
+	if err != nil {
+		return
+	}
+	if _, err := s.store.CompareAndSet(ctx, s.key(), rev, b, ttl); err != nil {
+		s.noteStoreErr(err)
+	}
+}
+
+// alone fetches without the store after the store failed with err.
+func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
+	s.noteStoreErr(err)
+	return s.fetch(ctx, stale)
+}
+
+// noteStoreErr logs a store failure once until the store works again.
+func (s *sharedTokens) noteStoreErr(err error) {
+	if s.degraded.CompareAndSwap(false, true) {
+		what := "shared store unavailable; this host fetches its own tokens until it is back"
+		if !errors.Is(err, ErrStoreUnavailable) {
+			what = "shared store failed; this host fetches its own tokens until it works"
+		}
+		s.log.Warn(what, "error", err.Error())
+	}
+}

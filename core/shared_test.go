@@ -1,0 +1,151 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
+	"github.com/tokenhost/tokenhost/internal/redistest"
+	"github.com/tokenhost/tokenhost/internal/storetest"
+	"github.com/tokenhost/tokenhost/sdk"
+	_ "github.com/tokenhost/tokenhost/store/redisstore"
+	"github.com/tokenhost/tokenhost/store/seal"
+)
+
+// countingIdP is an identity provider shared by every host of a test: it counts fetches and hands out
+// distinct tokens that live for life.
+type countingIdP struct {
+	fetches atomic.Int64
+	life    time.Duration
+}
+
+func (c *countingIdP) Configure(context.Context, map[string]any) (sdk.Info, error) {
+	return sdk.Info{Name: "counting"}, nil
+}
+
+func (c *countingIdP) Token(context.Context) (sdk.Token, error) {
+	n := c.fetches.Add(1)
+	return sdk.Token{Value: fmt.Sprintf("tok-%d", n), Expiry: time.Now().Add(c.life)}, nil
+}
+
+func (c *countingIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return c.Token(ctx)
+}
+
+// fleet opens n in-process hosts of one shared provider "p" against the IdP; store(i) gives host i's store.
+func fleet(t *testing.T, n int, idp *countingIdP, store func(i int) core.Store) []*core.Host {
+	t.Helper()
+	var hosts []*core.Host
+	for i := range n {
+		pc := hosttest.Provider("https://upstream.example")
+		pc.Shared = true
+		h, err := core.Open(context.Background(), core.Options{
+			Config: &config.Config{Providers: []*config.Provider{pc}}, InProcess: map[string]sdk.Source{"p": idp}, Store: store(i),
+			Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { h.Close() })
+		hosts = append(hosts, h)
+	}
+	return hosts
+}
+
+// redisStores returns a function that opens a separate redis store (one connection pool, as a separate
+// host has) for each host.
+func redisStores(t *testing.T, url, key string, op time.Duration) func(int) core.Store {
+	return func(int) core.Store {
+		s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: url, KeyPrefix: "th:", Keys: key, OpTimeout: op})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+}
+
+// tokensAtOnce asks every host for a token from 4 goroutines each, and returns the distinct values.
+func tokensAtOnce(t *testing.T, hosts []*core.Host) map[string]bool {
+	t.Helper()
+	ctx := storetest.Ctx(t)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	var wg sync.WaitGroup
+	for _, h := range hosts {
+		for range 4 {
+			wg.Go(func() {
+				tok, err := h.Token(ctx, "p")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				seen[tok.Value] = true
+				mu.Unlock()
+			})
+		}
+	}
+	wg.Wait()
+	return seen
+}
+
+// checkOneFetchPerExpiry: n hosts fetch once for the first token, and once more after it expires.
+func checkOneFetchPerExpiry(t *testing.T, hosts []*core.Host, idp *countingIdP) {
+	t.Helper()
+	if seen := tokensAtOnce(t, hosts); idp.fetches.Load() != 1 || len(seen) != 1 {
+		t.Fatalf("%d hosts: %d IdP fetches, %d distinct tokens; want 1 and 1", len(hosts), idp.fetches.Load(), len(seen))
+	}
+	<-time.After(idp.life) // let the shared token expire (the expiry is the behaviour under test)
+	if seen := tokensAtOnce(t, hosts); idp.fetches.Load() != 2 || len(seen) != 1 || seen["tok-1"] {
+		t.Fatalf("after expiry, %d hosts: %d IdP fetches in all, tokens %v; want 2 and one new token", len(hosts), idp.fetches.Load(), seen)
+	}
+}
+
+func TestSharedTokensLocalStore(t *testing.T) {
+	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	idp := &countingIdP{life: time.Second}
+	checkOneFetchPerExpiry(t, fleet(t, 3, idp, func(int) core.Store { return s }), idp)
+}
+
+// TestSharedTokensRedis: 1, 2, 4 and 8 hosts, each with its own connection to one redis-server, cost the
+// IdP one fetch per expiry (without a shared store they cost n).
+func TestSharedTokensRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	key, _ := seal.NewKey()
+	for _, n := range []int{1, 2, 4, 8} {
+		t.Run(fmt.Sprintf("%d hosts", n), func(t *testing.T) {
+			idp := &countingIdP{life: time.Second}
+			hosts := fleet(t, n, idp, redisStores(t, srv.URL(), key, 2*time.Second))
+			checkOneFetchPerExpiry(t, hosts, idp)
+			// The next subtest's hosts must not find this one's token.
+			s := redisStores(t, srv.URL(), key, 2*time.Second)(0)
+			if err := s.Delete(storetest.Ctx(t), "p/access-token"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestSharedTokensRedisDown: with Redis gone, every host still gets tokens (fetching its own).
+func TestSharedTokensRedisDown(t *testing.T) {
+	srv := redistest.Start(t)
+	key, _ := seal.NewKey()
+	idp := &countingIdP{life: time.Hour}
+	hosts := fleet(t, 2, idp, redisStores(t, srv.URL(), key, 200*time.Millisecond))
+	srv.Stop()
+	if seen := tokensAtOnce(t, hosts); len(seen) != 2 || idp.fetches.Load() != 2 {
+		t.Fatalf("with Redis down: %d IdP fetches, %d tokens; want each host to fetch its own (2, 2)", idp.fetches.Load(), len(seen))
+	}
+}
