@@ -68,7 +68,7 @@ func gatewayScenario() *scenario {
 // demoScenarios lists every provider the demo runs; each plugin adds its own.
 func demoScenarios() []*scenario {
 	return []*scenario{gatewayScenario(), gatewayDeviceScenario(), gatewayExchangeScenario(), gatewayJWTScenario(),
-		codexScenario(), geminiScenario(), azureScenario()}
+		gatewayStaticScenario(), codexScenario(), geminiScenario(), azureScenario()}
 }
 
 func newDemoCmd(g *globals) *cobra.Command {

@@ -6,11 +6,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/internal/fakes"
@@ -131,4 +133,63 @@ func demoLogin(ctx context.Context, h *core.Host, s *scenario, out io.Writer) er
 	}
 	fmt.Fprintln(out, "  "+printable(res.Message))
 	return nil
+}
+
+// gatewayStaticScenario is a gateway that takes a long-lived key, read from a file; revoking it means an
+// operator rotates the file, which the plugin re-reads when the old key is rejected.
+func gatewayStaticScenario() *scenario {
+	keys := &demoKeys{}
+	up := fakes.NewUpstream(keys.valid)
+	dir, err := os.MkdirTemp("", "tokenhost-demo-static-")
+	file := filepath.Join(dir, "gateway.key")
+	return &scenario{
+		name: "corp-key", plugin: "gateway", path: "/chat/completions", upstream: up.URL(),
+		yaml: fmt.Sprintf(`
+    plugin: gateway
+    upstream: %s
+    min_refresh_interval: 0s   # the demo rotates the key twice within a minute; the default would hold the second
+    options:
+      grant: static
+      key_file: %s
+`, up.URL(), file),
+		setup: func() error {
+			if err != nil {
+				return err
+			}
+			return keys.rotate(file)
+		},
+		revoke: func() { _ = keys.rotate(file) },
+		issued: keys.issued,
+		close:  func() { up.Close(); os.RemoveAll(dir) },
+	}
+}
+
+// demoKeys is the key a static-key gateway accepts: one at a time, replaced by rotate.
+type demoKeys struct {
+	mu  sync.Mutex
+	cur string
+	n   int64
+}
+
+// rotate makes a new key the only valid one and writes it to file, as an operator would.
+func (k *demoKeys) rotate(file string) error {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	key := "gk-" + hex.EncodeToString(b)
+	k.mu.Lock()
+	k.cur, k.n = key, k.n+1
+	k.mu.Unlock()
+	return os.WriteFile(file, []byte(key+"\n"), 0o600)
+}
+
+func (k *demoKeys) valid(key string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return key != "" && key == k.cur
+}
+
+func (k *demoKeys) issued() int64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.n
 }
