@@ -70,7 +70,7 @@ func TestTokenEndpointFaults(t *testing.T) {
 		firstCode     string // what the first requests get before the breaker opens
 		start         func(g *gatewayFakes) (stop func())
 	}{
-		{"slow beyond fetch_timeout", "300ms", "60s", "token_fetch_timeout", func(g *gatewayFakes) func() { return g.idp.Hold() }},
+		{"slow beyond fetch_timeout", "2s", "60s", "token_fetch_timeout", func(g *gatewayFakes) func() { return g.idp.Hold() }},
 		{"HTML page", "30s", "5s", "token_unavailable", fault(fakes.FaultHTML)},
 		{"10 MiB body", "30s", "5s", "token_unavailable", fault(fakes.FaultHugeBody)},
 		{"connection never closes", "30s", "300ms", "token_unavailable", fault(fakes.FaultNeverEnds)},
