@@ -23,7 +23,7 @@ type sharedTokens struct {
 	lease    time.Duration // how long a fetch may hold the lease, and how long the others wait for it
 	now      func() time.Time
 	log      *slog.Logger
-	degraded atomic.Bool
+	failed   atomic.Bool // a store failure other than unavailability was logged
 }
 
 // maxSharedTTL bounds how long a token without an expiry stays in the store.
@@ -57,9 +57,6 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 	it, err := s.store.Get(ctx, s.key())
 	if err != nil {
 		return s.alone(ctx, stale, err)
-	}
-	if s.degraded.CompareAndSwap(true, false) {
-		s.log.Info("shared store works again; sharing tokens with the fleet again")
 	}
 	if tok, ok := s.usable(it, stale); ok {
 		return tok, nil
@@ -136,13 +133,9 @@ func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (
 	return s.fetch(ctx, stale)
 }
 
-// noteStoreErr logs a store failure once until the store works again.
+// noteStoreErr logs a store failure other than unavailability (which the host's storeHealth logs) once.
 func (s *sharedTokens) noteStoreErr(err error) {
-	if s.degraded.CompareAndSwap(false, true) {
-		what := "shared store unavailable; this host fetches its own tokens until it is back"
-		if !errors.Is(err, ErrStoreUnavailable) {
-			what = "shared store failed; this host fetches its own tokens until it works"
-		}
-		s.log.Warn(what, "error", err.Error())
+	if !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, context.Canceled) && s.failed.CompareAndSwap(false, true) {
+		s.log.Warn("shared store failed; this host fetches its own tokens for this provider", "error", err.Error())
 	}
 }
