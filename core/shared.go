@@ -21,6 +21,8 @@ type sharedTokens struct {
 	store    Store
 	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
 	lease    time.Duration // how long a fetch may hold the lease, and how long the others wait for it
+	openFor  time.Duration // the token breaker's open_for: how long a "token endpoint down" hint lasts
+	noteErr  func(error)   // records an error as the provider's last error
 	now      func() time.Time
 	log      *slog.Logger
 	failed   atomic.Bool // a store failure other than unavailability was logged
@@ -44,7 +46,8 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 
 // shareTokens routes p's token fetches through the store.
 func shareTokens(p *provider, store Store) {
-	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second, now: p.cache.now, log: p.log}
+	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
+		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, now: p.cache.now, log: p.log}
 	p.cache.fetch = s.get
 }
 
@@ -61,6 +64,9 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 	if tok, ok := s.usable(it, stale); ok {
 		return tok, nil
 	}
+	if err := s.downHint(it); err != nil {
+		return sdk.Token{}, err
+	}
 	l, got, err := s.store.Acquire(ctx, s.key(), s.lease)
 	if err != nil {
 		return s.alone(ctx, stale, err)
@@ -71,11 +77,16 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 			if tok, ok := s.usable(again, stale); ok {
 				return tok, nil
 			}
+			if err := s.downHint(again); err != nil {
+				return sdk.Token{}, err
+			}
 			it = again
 		}
 		tok, err := s.fetch(ctx, stale)
 		if err == nil {
 			s.put(ctx, it.Rev, tok)
+		} else if until, down := s.endpointDown(err); down {
+			s.markDown(ctx, it, until)
 		}
 		return tok, err
 	}
@@ -84,6 +95,9 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 	if next, err := s.store.Wait(wctx, s.key(), it.Rev); err == nil {
 		if tok, ok := s.usable(next, stale); ok {
 			return tok, nil
+		}
+		if err := s.downHint(next); err != nil {
+			return sdk.Token{}, err
 		}
 	}
 	// The lease holder failed or died without storing a token: fetch alone rather than wait again.
@@ -96,8 +110,9 @@ func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 	if it.Rev == "" {
 		return sdk.Token{}, false
 	}
-	var tok sdk.Token
-	if err := json.Unmarshal(it.Value, &tok); err != nil || tok.Value == "" {
+	v, ok := decodeShared(it)
+	tok := v.Token
+	if !ok || tok.Value == "" {
 		return sdk.Token{}, false
 	}
 	if !tok.Expiry.IsZero() && !s.now().Before(tok.Expiry) {
@@ -118,7 +133,7 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 	if ttl <= 0 {
 		return
 	}
-	b, err := json.Marshal(tok)
+	b, err := json.Marshal(sharedValue{Token: tok})
 	if err != nil {
 		return
 	}

@@ -42,12 +42,21 @@ func (c *countingIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, erro
 // fleet opens n in-process hosts of one shared provider "p" against the IdP; store(i) gives host i's store.
 func fleet(t *testing.T, n int, idp *countingIdP, store func(i int) core.Store) []*core.Host {
 	t.Helper()
+	return fleetOf(t, n, idp, store, nil)
+}
+
+// fleetOf is fleet with any source, and edit (when not nil) applied to each host's provider config.
+func fleetOf(t *testing.T, n int, src sdk.Source, store func(i int) core.Store, edit func(*config.Provider)) []*core.Host {
+	t.Helper()
 	var hosts []*core.Host
 	for i := range n {
 		pc := hosttest.Provider("https://upstream.example")
 		pc.Shared = true
+		if edit != nil {
+			edit(pc)
+		}
 		h, err := core.Open(context.Background(), core.Options{
-			Config: &config.Config{Providers: []*config.Provider{pc}}, InProcess: map[string]sdk.Source{"p": idp}, Store: store(i),
+			Config: &config.Config{Providers: []*config.Provider{pc}}, InProcess: map[string]sdk.Source{"p": src}, Store: store(i),
 			Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
