@@ -20,9 +20,10 @@ type sharedTokens struct {
 	provider string
 	store    Store
 	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
-	lease    time.Duration // how long a fetch may hold the lease, and how long the others wait for it
-	openFor  time.Duration // the token breaker's open_for: how long a "token endpoint down" hint lasts
-	noteErr  func(error)   // records an error as the provider's last error
+	lease    time.Duration        // how long a fetch may hold the lease, and how long the others wait for it
+	openFor  time.Duration        // the token breaker's open_for: how long a "token endpoint down" hint lasts
+	noteErr  func(error)          // records an error as the provider's last error
+	timeout  func() time.Duration // the provider's fetch timeout, given to each plugin fetch
 	now      func() time.Time
 	log      *slog.Logger
 	failed   atomic.Bool // a store failure other than unavailability was logged
@@ -47,7 +48,7 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 // shareTokens routes p's token fetches through the store.
 func shareTokens(p *provider, store Store) {
 	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
-		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, now: p.cache.now, log: p.log}
+		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log}
 	p.cache.fetch = s.get
 }
 
@@ -82,7 +83,7 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 			}
 			it = again
 		}
-		tok, err := s.fetch(ctx, stale)
+		tok, err := s.fetchOwn(ctx, stale)
 		if err == nil {
 			s.put(ctx, it.Rev, tok)
 		} else if until, down := s.endpointDown(err); down {
@@ -90,7 +91,9 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 		}
 		return tok, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.lease)
+	// The wait and a fetch after it each get their own time: the fetch context the cache gives (the fetch
+	// timeout) is not enough for waiting out a lease (fetch timeout + 1 s) and then fetching.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
 	defer cancel()
 	if next, err := s.store.Wait(wctx, s.key(), it.Rev); err == nil {
 		if tok, ok := s.usable(next, stale); ok {
@@ -101,7 +104,7 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 		}
 	}
 	// The lease holder failed or died without storing a token: fetch alone rather than wait again.
-	return s.fetch(ctx, stale)
+	return s.fetchOwn(ctx, stale)
 }
 
 // usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
@@ -145,7 +148,14 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 // alone fetches without the store after the store failed with err.
 func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
-	return s.fetch(ctx, stale)
+	return s.fetchOwn(ctx, stale)
+}
+
+// fetchOwn asks this host's plugin, with the provider's whole fetch timeout from now.
+func (s *sharedTokens) fetchOwn(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
+	defer cancel()
+	return s.fetch(fctx, stale)
 }
 
 // noteStoreErr logs a store failure other than unavailability (which the host's storeHealth logs) once.

@@ -158,3 +158,35 @@ func TestSharedTokensRedisDown(t *testing.T) {
 		t.Fatalf("with Redis down: %d IdP fetches, %d tokens; want each host to fetch its own (2, 2)", idp.fetches.Load(), len(seen))
 	}
 }
+
+// TestSharedTokensOutwaitADeadLeaseHolder: a host whose fetch lease is held by a host that died (it never
+// stores a token) waits the lease out — fetch_timeout + 1 s, longer than the fetch timeout itself — and
+// then fetches its own token with a whole fetch timeout, instead of failing with a fetch timeout.
+func TestSharedTokensOutwaitADeadLeaseHolder(t *testing.T) {
+	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const fetchTimeout = 300 * time.Millisecond
+	if _, ok, err := s.Acquire(storetest.Ctx(t), "p/access-token", fetchTimeout+time.Second); err != nil || !ok {
+		t.Fatalf("taking the lease as the dead host: %v %v", ok, err)
+	}
+	idp := &countingIdP{life: time.Hour}
+	hosts := fleetOf(t, 1, ctxIdP{idp}, func(int) core.Store { return s }, func(pc *config.Provider) { pc.FetchTimeout = fetchTimeout })
+	if tok, err := hosts[0].Token(storetest.Ctx(t), "p"); err != nil || tok.Value != "tok-1" || idp.fetches.Load() != 1 {
+		t.Fatalf("behind a dead lease holder: %q, %v after %d fetches; want this host's own token", tok.Value, err, idp.fetches.Load())
+	}
+}
+
+// ctxIdP is a countingIdP that, like a real plugin call, fails once its context has ended.
+type ctxIdP struct{ *countingIdP }
+
+func (c ctxIdP) Token(ctx context.Context) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
+	return c.countingIdP.Token(ctx)
+}
+
+func (c ctxIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) { return c.Token(ctx) }
