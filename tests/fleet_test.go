@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -196,26 +198,13 @@ func TestFleetAcceptance(t *testing.T) {
 	defer cancelGuard()
 
 	// 1. Steady traffic.
-	before, start := g.idp.Requests(), time.Now()
-	ctx, stop := context.WithTimeout(guard, 8*time.Second)
-	tr := &traffic{}
-	drive(ctx, hosts, tr).Wait()
-	stop()
-	elapsed := time.Since(start)
-	ok := tr.check(t, "steady traffic through 8 hosts")
-	fetches := g.idp.Requests() - before
-	lifetimes := float64(elapsed) / float64(tokenLife-refreshBefore) // token fetches one host alone needs
-	t.Logf("steady: %d requests in %s, %d token requests (per host %v) for %.1f token lifetimes: %.2f per lifetime (8 unshared hosts: about 8)",
-		ok, elapsed.Round(time.Millisecond), fetches, perHost(hosts), lifetimes, float64(fetches)/lifetimes)
-	if float64(fetches) > 2*lifetimes+2 {
-		t.Fatalf("8 hosts made %d token requests in %.1f token lifetimes; want about one per lifetime for the fleet", fetches, lifetimes)
-	}
+	steady(guard, t, hosts, g, 8*time.Second)
 
 	// 2. Redis killed for 3 s, then a lease holder killed.
-	before = g.idp.Requests()
-	ctx, stop = context.WithCancel(guard)
+	before := g.idp.Requests()
+	ctx, stop := context.WithCancel(guard)
 	defer stop()
-	tr = &traffic{}
+	tr := &traffic{}
 	wg := drive(ctx, hosts, tr)
 	<-time.After(time.Second)
 	srv.Stop()
@@ -256,11 +245,56 @@ func TestFleetAcceptance(t *testing.T) {
 	<-time.After(4 * time.Second) // traffic through the 7 others while the dead holder's lease runs out
 	stop()
 	wg.Wait()
-	ok = tr.check(t, "traffic with Redis killed for 3 s and a lease holder killed")
+	ok := tr.check(t, "traffic with Redis killed for 3 s and a lease holder killed")
 	for _, k := range kids { // the killed host's plugin exits on its own; reap it (this process is a subreaper)
 		var ws syscall.WaitStatus
 		_, _ = syscall.Wait4(k.pid, &ws, 0, nil)
 	}
 	t.Logf("faults: %d requests all 200; Redis down 3 s, every host saw it back %s after it went; a lease holder killed, traffic went on %s after; %d token requests in all (per host %v)",
 		ok, rejoined.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), g.idp.Requests()-before, perHost(hosts))
+}
+
+// steady sends traffic through every host for d: every request must succeed, and the fleet must ask the
+// identity provider about once per token lifetime (a host alone would ask once per lifetime; n hosts
+// without the store, n times).
+func steady(guard context.Context, t *testing.T, hosts []*fleetHost, g *gatewayFakes, d time.Duration) {
+	t.Helper()
+	before, start := g.idp.Requests(), time.Now()
+	ctx, stop := context.WithTimeout(guard, d)
+	defer stop()
+	tr := &traffic{}
+	drive(ctx, hosts, tr).Wait()
+	elapsed := time.Since(start)
+	ok := tr.check(t, fmt.Sprintf("steady traffic through %d hosts", len(hosts)))
+	fetches := g.idp.Requests() - before
+	lifetimes := float64(elapsed) / float64(tokenLife-refreshBefore) // token fetches one host alone needs
+	t.Logf("steady, %d hosts: %d requests in %s, %d token requests (per host %v) for %.1f token lifetimes: %.2f per lifetime (unshared: about %d)",
+		len(hosts), ok, elapsed.Round(time.Millisecond), fetches, perHost(hosts), lifetimes, float64(fetches)/lifetimes, len(hosts))
+	if float64(fetches) > 2*lifetimes+2 {
+		t.Fatalf("%d hosts made %d token requests in %.1f token lifetimes; want about one per lifetime for the fleet", len(hosts), fetches, lifetimes)
+	}
+}
+
+// TestFleetTokenRequestsPerLifetime measures docs/benchmarks.md's fleet table: the steady phase for each
+// fleet size in TOKENHOST_FLEET_SIZES (e.g. "1,2,4,8"); skipped when it is unset (TestFleetAcceptance
+// runs 8).
+func TestFleetTokenRequestsPerLifetime(t *testing.T) {
+	sizes := os.Getenv("TOKENHOST_FLEET_SIZES")
+	if sizes == "" {
+		t.Skip("set TOKENHOST_FLEET_SIZES=1,2,4,8 to measure")
+	}
+	for _, f := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			t.Fatalf("TOKENHOST_FLEET_SIZES: %q is not a fleet size", f)
+		}
+		t.Run(fmt.Sprintf("%d hosts", n), func(t *testing.T) {
+			srv := redistest.Start(t)
+			g := newGatewayFakes(t)
+			g.idp.SetExpiresIn(tokenLife)
+			guard, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
+			steady(guard, t, startFleet(t, n, g, srv), g, 10*time.Second)
+		})
+	}
 }
