@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,32 +37,13 @@ func (d *downIdP) Token(context.Context) (sdk.Token, error) {
 
 func (d *downIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) { return d.Token(ctx) }
 
-// askAll asks every host for a token from 4 goroutines each and returns the errors.
-func askAll(t *testing.T, hosts []*core.Host) []error {
-	ctx := storetest.Ctx(t)
-	var mu sync.Mutex
-	var errs []error
-	var wg sync.WaitGroup
-	for _, h := range hosts {
-		for range 4 {
-			wg.Go(func() {
-				_, err := h.Token(ctx, "p")
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			})
-		}
-	}
-	wg.Wait()
-	return errs
-}
-
 // fleetHinted counts the errors that are the fleet's "token endpoint down" hint, and fails the test on an
 // error that is neither that nor the endpoint's own.
-func fleetHinted(t *testing.T, errs []error) int {
+func fleetHinted(t *testing.T, answers []answer) int {
 	t.Helper()
 	n := 0
-	for _, err := range errs {
+	for _, a := range answers {
+		err := a.err
 		var open *core.BreakerOpenError
 		switch {
 		case err == nil:
@@ -89,7 +69,7 @@ func checkSharedDownHint(t *testing.T, store func(int) core.Store) {
 	}
 	for _, h := range hosts { // each host again: all fail fast on the hint
 		_, err := h.Token(storetest.Ctx(t), "p")
-		if fleetHinted(t, []error{err}) != 1 {
+		if fleetHinted(t, []answer{{err: err}}) != 1 {
 			t.Fatalf("a host asked again within open_for: %v; want the fleet's hint", err)
 		}
 	}

@@ -84,26 +84,41 @@ func redisStores(t *testing.T, url, key string, op time.Duration) func(int) core
 // tokensAtOnce asks every host for a token from 4 goroutines each, and returns the distinct values.
 func tokensAtOnce(t *testing.T, hosts []*core.Host) map[string]bool {
 	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range askAll(t, hosts) {
+		if r.err != nil {
+			t.Error(r.err)
+			continue
+		}
+		seen[r.tok.Value] = true
+	}
+	return seen
+}
+
+// answer is one Token call's outcome.
+type answer struct {
+	tok sdk.Token
+	err error
+}
+
+// askAll asks every host for a token of provider p from 4 goroutines each, and returns every outcome.
+func askAll(t *testing.T, hosts []*core.Host) []answer {
 	ctx := storetest.Ctx(t)
 	var mu sync.Mutex
-	seen := map[string]bool{}
+	var out []answer
 	var wg sync.WaitGroup
 	for _, h := range hosts {
 		for range 4 {
 			wg.Go(func() {
 				tok, err := h.Token(ctx, "p")
-				if err != nil {
-					t.Error(err)
-					return
-				}
 				mu.Lock()
-				seen[tok.Value] = true
+				out = append(out, answer{tok, err})
 				mu.Unlock()
 			})
 		}
 	}
 	wg.Wait()
-	return seen
+	return out
 }
 
 // checkOneFetchPerExpiry: n hosts fetch once for the first token, and once more after it expires.
