@@ -50,7 +50,8 @@ type Host struct {
 	cfg       *config.Config
 	providers map[string]*provider
 	log       *slog.Logger
-	store     Store // closed by Close when the host opened it
+	store     Store        // closed by Close when the host opened it
+	health    *storeHealth // nil without a shared store (store_health.go)
 	closeOnce sync.Once
 }
 
@@ -103,6 +104,9 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	}
 	if owned {
 		h.store = store
+	}
+	if store != nil {
+		store, h.health = watchStore(store, logger)
 	}
 	for _, pc := range cfg.Providers {
 		pbase, err := upstreamBase(pc, base)
@@ -355,6 +359,9 @@ func (h *Host) Close() error {
 			go func() { defer wg.Done(); p.proc.close() }()
 		}
 		wg.Wait()
+		if h.health != nil {
+			h.health.close()
+		}
 		if h.store != nil {
 			_ = h.store.Close()
 		}

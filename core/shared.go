@@ -20,10 +20,13 @@ type sharedTokens struct {
 	provider string
 	store    Store
 	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
-	lease    time.Duration // how long a fetch may hold the lease, and how long the others wait for it
+	lease    time.Duration        // how long a fetch may hold the lease, and how long the others wait for it
+	openFor  time.Duration        // the token breaker's open_for: how long a "token endpoint down" hint lasts
+	noteErr  func(error)          // records an error as the provider's last error
+	timeout  func() time.Duration // the provider's fetch timeout, given to each plugin fetch
 	now      func() time.Time
 	log      *slog.Logger
-	degraded atomic.Bool
+	failed   atomic.Bool // a store failure other than unavailability was logged
 }
 
 // maxSharedTTL bounds how long a token without an expiry stays in the store.
@@ -44,7 +47,8 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 
 // shareTokens routes p's token fetches through the store.
 func shareTokens(p *provider, store Store) {
-	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second, now: p.cache.now, log: p.log}
+	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
+		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log}
 	p.cache.fetch = s.get
 }
 
@@ -58,11 +62,11 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 	if err != nil {
 		return s.alone(ctx, stale, err)
 	}
-	if s.degraded.CompareAndSwap(true, false) {
-		s.log.Info("shared store works again; sharing tokens with the fleet again")
-	}
 	if tok, ok := s.usable(it, stale); ok {
 		return tok, nil
+	}
+	if err := s.downHint(it); err != nil {
+		return sdk.Token{}, err
 	}
 	l, got, err := s.store.Acquire(ctx, s.key(), s.lease)
 	if err != nil {
@@ -74,23 +78,33 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 			if tok, ok := s.usable(again, stale); ok {
 				return tok, nil
 			}
+			if err := s.downHint(again); err != nil {
+				return sdk.Token{}, err
+			}
 			it = again
 		}
-		tok, err := s.fetch(ctx, stale)
+		tok, err := s.fetchOwn(ctx, stale)
 		if err == nil {
 			s.put(ctx, it.Rev, tok)
+		} else if until, down := s.endpointDown(err); down {
+			s.markDown(ctx, it, until)
 		}
 		return tok, err
 	}
-	wctx, cancel := context.WithTimeout(ctx, s.lease)
+	// The wait and a fetch after it each get their own time: the fetch context the cache gives (the fetch
+	// timeout) is not enough for waiting out a lease (fetch timeout + 1 s) and then fetching.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
 	defer cancel()
 	if next, err := s.store.Wait(wctx, s.key(), it.Rev); err == nil {
 		if tok, ok := s.usable(next, stale); ok {
 			return tok, nil
 		}
+		if err := s.downHint(next); err != nil {
+			return sdk.Token{}, err
+		}
 	}
 	// The lease holder failed or died without storing a token: fetch alone rather than wait again.
-	return s.fetch(ctx, stale)
+	return s.fetchOwn(ctx, stale)
 }
 
 // usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
@@ -99,8 +113,9 @@ func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 	if it.Rev == "" {
 		return sdk.Token{}, false
 	}
-	var tok sdk.Token
-	if err := json.Unmarshal(it.Value, &tok); err != nil || tok.Value == "" {
+	v, ok := decodeShared(it)
+	tok := v.Token
+	if !ok || tok.Value == "" {
 		return sdk.Token{}, false
 	}
 	if !tok.Expiry.IsZero() && !s.now().Before(tok.Expiry) {
@@ -121,7 +136,7 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 	if ttl <= 0 {
 		return
 	}
-	b, err := json.Marshal(tok)
+	b, err := json.Marshal(sharedValue{Token: tok})
 	if err != nil {
 		return
 	}
@@ -133,16 +148,19 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 // alone fetches without the store after the store failed with err.
 func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
-	return s.fetch(ctx, stale)
+	return s.fetchOwn(ctx, stale)
 }
 
-// noteStoreErr logs a store failure once until the store works again.
+// fetchOwn asks this host's plugin, with the provider's whole fetch timeout from now.
+func (s *sharedTokens) fetchOwn(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
+	defer cancel()
+	return s.fetch(fctx, stale)
+}
+
+// noteStoreErr logs a store failure other than unavailability (which the host's storeHealth logs) once.
 func (s *sharedTokens) noteStoreErr(err error) {
-	if s.degraded.CompareAndSwap(false, true) {
-		what := "shared store unavailable; this host fetches its own tokens until it is back"
-		if !errors.Is(err, ErrStoreUnavailable) {
-			what = "shared store failed; this host fetches its own tokens until it works"
-		}
-		s.log.Warn(what, "error", err.Error())
+	if !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, context.Canceled) && s.failed.CompareAndSwap(false, true) {
+		s.log.Warn("shared store failed; this host fetches its own tokens for this provider", "error", err.Error())
 	}
 }

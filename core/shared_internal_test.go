@@ -19,7 +19,7 @@ func TestSharedTokenReplacesStaleWithoutFetching(t *testing.T) {
 	defer store.Close()
 	fetches := 0
 	now := time.Now()
-	s := &sharedTokens{provider: "p", store: store, lease: time.Minute, now: time.Now, log: slog.New(slog.DiscardHandler),
+	s := &sharedTokens{provider: "p", store: store, lease: time.Minute, timeout: func() time.Duration { return time.Minute }, now: time.Now, log: slog.New(slog.DiscardHandler),
 		fetch: func(context.Context, *sdk.Token) (sdk.Token, error) {
 			fetches++
 			return sdk.Token{Value: "fetched", Expiry: now.Add(3 * time.Hour)}, nil

@@ -42,12 +42,21 @@ func (c *countingIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, erro
 // fleet opens n in-process hosts of one shared provider "p" against the IdP; store(i) gives host i's store.
 func fleet(t *testing.T, n int, idp *countingIdP, store func(i int) core.Store) []*core.Host {
 	t.Helper()
+	return fleetOf(t, n, idp, store, nil)
+}
+
+// fleetOf is fleet with any source, and edit (when not nil) applied to each host's provider config.
+func fleetOf(t *testing.T, n int, src sdk.Source, store func(i int) core.Store, edit func(*config.Provider)) []*core.Host {
+	t.Helper()
 	var hosts []*core.Host
 	for i := range n {
 		pc := hosttest.Provider("https://upstream.example")
 		pc.Shared = true
+		if edit != nil {
+			edit(pc)
+		}
 		h, err := core.Open(context.Background(), core.Options{
-			Config: &config.Config{Providers: []*config.Provider{pc}}, InProcess: map[string]sdk.Source{"p": idp}, Store: store(i),
+			Config: &config.Config{Providers: []*config.Provider{pc}}, InProcess: map[string]sdk.Source{"p": src}, Store: store(i),
 			Logger: slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
@@ -75,26 +84,41 @@ func redisStores(t *testing.T, url, key string, op time.Duration) func(int) core
 // tokensAtOnce asks every host for a token from 4 goroutines each, and returns the distinct values.
 func tokensAtOnce(t *testing.T, hosts []*core.Host) map[string]bool {
 	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range askAll(t, hosts) {
+		if r.err != nil {
+			t.Error(r.err)
+			continue
+		}
+		seen[r.tok.Value] = true
+	}
+	return seen
+}
+
+// answer is one Token call's outcome.
+type answer struct {
+	tok sdk.Token
+	err error
+}
+
+// askAll asks every host for a token of provider p from 4 goroutines each, and returns every outcome.
+func askAll(t *testing.T, hosts []*core.Host) []answer {
 	ctx := storetest.Ctx(t)
 	var mu sync.Mutex
-	seen := map[string]bool{}
+	var out []answer
 	var wg sync.WaitGroup
 	for _, h := range hosts {
 		for range 4 {
 			wg.Go(func() {
 				tok, err := h.Token(ctx, "p")
-				if err != nil {
-					t.Error(err)
-					return
-				}
 				mu.Lock()
-				seen[tok.Value] = true
+				out = append(out, answer{tok, err})
 				mu.Unlock()
 			})
 		}
 	}
 	wg.Wait()
-	return seen
+	return out
 }
 
 // checkOneFetchPerExpiry: n hosts fetch once for the first token, and once more after it expires.
@@ -149,3 +173,35 @@ func TestSharedTokensRedisDown(t *testing.T) {
 		t.Fatalf("with Redis down: %d IdP fetches, %d tokens; want each host to fetch its own (2, 2)", idp.fetches.Load(), len(seen))
 	}
 }
+
+// TestSharedTokensOutwaitADeadLeaseHolder: a host whose fetch lease is held by a host that died (it never
+// stores a token) waits the lease out — fetch_timeout + 1 s, longer than the fetch timeout itself — and
+// then fetches its own token with a whole fetch timeout, instead of failing with a fetch timeout.
+func TestSharedTokensOutwaitADeadLeaseHolder(t *testing.T) {
+	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const fetchTimeout = 300 * time.Millisecond
+	if _, ok, err := s.Acquire(storetest.Ctx(t), "p/access-token", fetchTimeout+time.Second); err != nil || !ok {
+		t.Fatalf("taking the lease as the dead host: %v %v", ok, err)
+	}
+	idp := &countingIdP{life: time.Hour}
+	hosts := fleetOf(t, 1, ctxIdP{idp}, func(int) core.Store { return s }, func(pc *config.Provider) { pc.FetchTimeout = fetchTimeout })
+	if tok, err := hosts[0].Token(storetest.Ctx(t), "p"); err != nil || tok.Value != "tok-1" || idp.fetches.Load() != 1 {
+		t.Fatalf("behind a dead lease holder: %q, %v after %d fetches; want this host's own token", tok.Value, err, idp.fetches.Load())
+	}
+}
+
+// ctxIdP is a countingIdP that, like a real plugin call, fails once its context has ended.
+type ctxIdP struct{ *countingIdP }
+
+func (c ctxIdP) Token(ctx context.Context) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
+	return c.countingIdP.Token(ctx)
+}
+
+func (c ctxIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) { return c.Token(ctx) }

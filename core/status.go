@@ -36,6 +36,9 @@ type Status struct {
 	Misconfigured bool
 	// Stats are the provider's counters.
 	Stats Stats
+	// Store is the health of the shared store for a provider that shares its tokens through one ("ok",
+	// "unavailable since ..."); "" for a provider that does not.
+	Store string
 }
 
 // Status returns the status of every configured provider, sorted by name. It never waits for a plugin:
@@ -53,6 +56,9 @@ func (h *Host) Status() []Status {
 		}
 		if e := p.cache.cur.Load(); e != nil {
 			st.Expiry, st.HasToken = e.expiry, e.usable(time.Now())
+		}
+		if h.health != nil && p.cfg.Shared {
+			st.Store = h.health.status().String()
 		}
 		if le := p.lastErr.Load(); le != nil {
 			st.LastError, st.Misconfigured = *le, p.badConf.Load()

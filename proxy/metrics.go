@@ -37,9 +37,11 @@ func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descFetch, descFetches, descRefreshes, descRejected, descRetries, descNoReplay, descFailures, descBreaker, descRestarts, descExpiry} {
 		ch <- d
 	}
+	ch <- descStoreUp
 }
 
 func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
+	collectStore(ch, c.h)
 	for _, st := range c.h.Status() {
 		s, n := st.Stats, st.Name
 		fetchHistogram(ch, n, "ok", s.FetchOK)

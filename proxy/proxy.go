@@ -250,6 +250,7 @@ type providerJSON struct {
 	UpstreamBreaker string         `json:"upstream_breaker"`
 	TokenBreaker    string         `json:"token_breaker"`
 	LastError       string         `json:"last_error,omitempty"`
+	Store           string         `json:"store,omitempty"`
 	Counters        map[string]any `json:"counters"`
 }
 
@@ -259,7 +260,7 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
 	for _, st := range px.h.Status() {
 		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
-			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
+			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError), Store: forCaller(r, st.Store),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "fetches": st.Stats.Fetches, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		if !st.Expiry.IsZero() {
@@ -283,6 +284,7 @@ func (px *proxy) ready(w http.ResponseWriter, _ *http.Request) {
 	}
 	if len(waiting)+len(misconfigured) > 0 {
 		body := map[string]any{"status": "not ready"}
+		px.addStore(body)
 		if len(waiting) > 0 {
 			body["providers_without_token"] = waiting
 		}
@@ -292,7 +294,9 @@ func (px *proxy) ready(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	px.addStore(body)
+	writeJSON(w, http.StatusOK, body)
 }
 
 // openAIError is the error body OpenAI-compatible clients understand.

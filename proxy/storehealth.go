@@ -1,0 +1,38 @@
+package proxy
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tokenhost/tokenhost/core"
+)
+
+// The shared store's health in /readyz and /metrics. A host whose store is unavailable still serves every
+// request (it fetches its own tokens), so it stays ready: /readyz answers 200 and says "store":
+// "unavailable since ..." so that an operator sees the fleet has split, without a load balancer taking
+// every host out of service because Redis went away.
+
+var descStoreUp = prometheus.NewDesc("tokenhost_store_up", "1 while the shared store (fleet mode) answers, 0 while it is unavailable and this host fetches its own tokens; absent without a shared store.", nil, nil)
+
+// addStore adds the store's health to a /readyz body when the host shares tokens through a store.
+func (px *proxy) addStore(body map[string]any) {
+	if st := px.h.StoreStatus(); st.Configured {
+		body["store"] = "ok"
+		if !st.Up {
+			body["store"] = "unavailable"
+			body["store_unavailable_since"] = st.Since.UTC()
+		}
+	}
+}
+
+// collectStore exports tokenhost_store_up when the host shares tokens through a store.
+func collectStore(ch chan<- prometheus.Metric, h *core.Host) {
+	st := h.StoreStatus()
+	if !st.Configured {
+		return
+	}
+	up := 0.0
+	if st.Up {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, up)
+}

@@ -1,0 +1,89 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/redistest"
+	"github.com/tokenhost/tokenhost/sdk"
+	_ "github.com/tokenhost/tokenhost/store/redisstore"
+	"github.com/tokenhost/tokenhost/store/seal"
+)
+
+func getBody(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestReadyzAndMetricsShowTheStore: with its Redis gone, a host still forwards (fetching its own token);
+// /readyz stays 200 but says "store": "unavailable", /providers shows it per shared provider, and
+// tokenhost_store_up is 0 (1 before).
+func TestReadyzAndMetricsShowTheStore(t *testing.T) {
+	srv := redistest.Start(t)
+	key, _ := seal.NewKey()
+	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	src := newFakeSource(time.Hour, time.Now)
+	up := newUpstream(t, bearerValid(src))
+	pc := testProvider(up.URL)
+	pc.Shared = true
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}, Source: "test"},
+		Logger: newTestLogger(io.Discard), InProcess: map[string]sdk.Source{pc.Name: src}, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	px := proxyFor(t, h, Options{})
+	if code, body := getBody(t, px.URL+"/readyz"); code != 200 || !strings.Contains(body, `"store": "ok"`) {
+		t.Fatalf("/readyz with Redis up: %d %s; want 200 with store ok", code, body)
+	}
+	if _, body := getBody(t, px.URL+"/metrics"); !strings.Contains(body, "\ntokenhost_store_up 1\n") {
+		t.Fatalf("/metrics with Redis up lacks tokenhost_store_up 1:\n%s", body)
+	}
+	srv.Stop()
+	if code, body := getBody(t, px.URL+"/p/x"); code != 200 {
+		t.Fatalf("request with Redis down: %d %s; want 200 (the host fetches its own token)", code, body)
+	}
+	code, body := getBody(t, px.URL+"/readyz")
+	var ready map[string]any
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || code != 200 || ready["status"] != "ready" || ready["store"] != "unavailable" || ready["store_unavailable_since"] == nil {
+		t.Fatalf("/readyz with Redis down: %d %s; want 200 ready, store unavailable, and since when", code, body)
+	}
+	if _, body := getBody(t, px.URL+"/metrics"); !strings.Contains(body, "\ntokenhost_store_up 0\n") {
+		t.Fatalf("/metrics with Redis down lacks tokenhost_store_up 0:\n%s", body)
+	}
+	var provs []providerJSON
+	if _, body := getBody(t, px.URL+"/providers"); json.Unmarshal([]byte(body), &provs) != nil || len(provs) != 1 || !strings.HasPrefix(provs[0].Store, "unavailable since ") {
+		t.Fatalf("/providers with Redis down: %s; want store: unavailable since ...", body)
+	}
+}
+
+// TestReadyzWithoutStore: a host without a shared store says nothing about one, and exports no
+// tokenhost_store_up.
+func TestReadyzWithoutStore(t *testing.T) {
+	src := newFakeSource(time.Hour, time.Now)
+	up := newUpstream(t, bearerValid(src))
+	px := proxyFor(t, newTestHost(t, src, testProvider(up.URL)), Options{})
+	if _, body := getBody(t, px.URL+"/readyz"); strings.Contains(body, "store") {
+		t.Fatalf("/readyz without a store: %s; want no store field", body)
+	}
+	if _, body := getBody(t, px.URL+"/metrics"); strings.Contains(body, "tokenhost_store_up") {
+		t.Fatal("/metrics without a store exports tokenhost_store_up")
+	}
+}
