@@ -106,7 +106,7 @@ func (px *proxy) reverseProxy() *httputil.ReverseProxy {
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			px.fail(w, r, r.Context().Value(routeKey{}).(route).name, err)
 		},
-		ErrorLog:       slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+		ErrorLog: slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -244,6 +244,7 @@ type providerJSON struct {
 	Mode            string         `json:"mode,omitempty"`
 	Upstream        string         `json:"upstream,omitempty"`
 	Running         bool           `json:"running"`
+	PID             int            `json:"pid,omitempty"` // the plugin process, while it runs out of process
 	Starting        bool           `json:"starting,omitempty"`
 	HasToken        bool           `json:"has_token"`
 	TokenExpiry     *time.Time     `json:"token_expiry,omitempty"`
@@ -262,7 +263,7 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 	gen := px.h.Generation()
 	for _, st := range px.h.Status() {
 		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
-			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
+			Running: st.Running, PID: st.PID, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "fetches": st.Stats.Fetches, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		pj.Generation, pj.SinceGeneration = max(gen, st.Generation), st.Generation
