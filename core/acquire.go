@@ -49,46 +49,42 @@ func (r *ProviderRef) Release() {
 }
 
 // useGate counts the requests holding a provider; once retired it admits no new one and reports when the
-// last has left.
+// last has left. The hot path is one compare-and-swap to enter and one atomic add to leave.
 type useGate struct {
-	mu      sync.Mutex
-	n       int
-	retired bool
-	idle    chan struct{} // closed when retired and n reaches 0
+	state atomic.Int64  // the number of holders, plus retiredBit once retired
+	idle  chan struct{} // made by retire before it sets retiredBit; closed when the last holder has left
+	once  sync.Once
 }
+
+// retiredBit marks a retired useGate's state.
+const retiredBit = int64(1) << 62
 
 // acquire admits one more holder; it fails once the provider is retired.
 func (g *useGate) acquire() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.retired {
-		return false
+	for {
+		v := g.state.Load()
+		if v&retiredBit != 0 {
+			return false
+		}
+		if g.state.CompareAndSwap(v, v+1) {
+			return true
+		}
 	}
-	g.n++
-	return true
 }
 
 // release ends one holder admitted by acquire.
 func (g *useGate) release() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.n--
-	if g.n == 0 && g.idle != nil {
-		close(g.idle)
-		g.idle = nil
+	if g.state.Add(-1) == retiredBit {
+		g.once.Do(func() { close(g.idle) })
 	}
 }
 
-// retire admits no new holder and returns a channel closed once the current holders have left.
+// retire admits no new holder and returns a channel closed once the current holders have left. It is
+// called once per provider (by the reload that replaces or removes it).
 func (g *useGate) retire() <-chan struct{} {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.retired = true
-	ch := make(chan struct{})
-	if g.n == 0 {
-		close(ch)
-		return ch
+	g.idle = make(chan struct{})
+	if g.state.Or(retiredBit) == 0 {
+		g.once.Do(func() { close(g.idle) })
 	}
-	g.idle = ch
-	return ch
+	return g.idle
 }

@@ -163,3 +163,34 @@ func TestReloadRefusedLeavesConfig(t *testing.T) {
 		t.Fatal("reload after Close accepted")
 	}
 }
+
+// Holders that entered before retire keep the gate open; once retired no one enters, and the idle
+// channel closes exactly when the last holder leaves.
+func TestUseGateRetire(t *testing.T) {
+	var g useGate
+	const n = 50
+	for i := 0; i < n; i++ {
+		if !g.acquire() {
+			t.Fatal("acquire refused before retire")
+		}
+	}
+	idle := g.retire()
+	if g.acquire() {
+		t.Fatal("acquire admitted after retire")
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < n-1; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.release() }()
+	}
+	wg.Wait()
+	select {
+	case <-idle:
+		t.Fatal("idle before the last holder left")
+	default:
+	}
+	g.release()
+	<-idle
+	var empty useGate
+	<-empty.retire() // no holder: idle at once
+}
