@@ -165,10 +165,12 @@ func TestServeReloadUnderLoad(t *testing.T) {
 	replaceFile(t, cfg, strings.Replace(reloadConfig(g, map[string]string{"stay": "1m", "changer": "2m", "new": "1m"}), "refresh_before: 1m", "refresh_before: soon", 1))
 	s.stderr.wait(t, "configuration reload failed")
 	s.stderr.wait(t, "refresh_before")
-	// 4: a valid file again, with the changed provider changed once more.
+	// 4: a valid file again, with the changed provider changed once more, and a server setting that
+	// only a restart applies.
 	waitFor(550)
-	replaceFile(t, cfg, reloadConfig(g, map[string]string{"stay": "1m", "changer": "3m", "new": "1m"}))
+	replaceFile(t, cfg, "server:\n  shutdown_grace: 10s\n"+reloadConfig(g, map[string]string{"stay": "1m", "changer": "3m", "new": "1m"}))
 	s.stderr.wait(t, "generation=4")
+	s.stderr.wait(t, "keys=[server.shutdown_grace]")
 	// 5: SIGHUP with nothing changed still makes a new generation, and rebuilds nothing.
 	waitFor(700)
 	hup()
