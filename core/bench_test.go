@@ -65,7 +65,7 @@ func newBenchHost(b *testing.B, src sdk.Source, upstreamURL string) (*Host, *pro
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { h.Close() })
-	p := h.providers["p"]
+	p := h.gen.Load().providers["p"]
 	return h, p
 }
 
@@ -187,7 +187,7 @@ func BenchmarkPluginColdStart(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		h, _, _ := realGateway(b)
-		p := h.providers["corp"]
+		p := h.gen.Load().providers["corp"]
 		b.StartTimer()
 		start := time.Now()
 		if _, err := p.start(context.Background()); err != nil {
@@ -206,7 +206,7 @@ func BenchmarkPluginColdStart(b *testing.B) {
 // inside the plugin (the host's own cache bypassed).
 func BenchmarkPluginTokenRoundTrip(b *testing.B) {
 	h, _, _ := realGateway(b)
-	p := h.providers["corp"]
+	p := h.gen.Load().providers["corp"]
 	ctx := context.Background()
 	if _, err := h.Token(ctx, "corp"); err != nil {
 		b.Fatal(err)

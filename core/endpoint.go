@@ -37,8 +37,14 @@ func (h *Host) Endpoint(ctx context.Context, provider string) (*Endpoint, error)
 	if err != nil {
 		return nil, err
 	}
+	return p.endpoint(ctx)
+}
+
+// endpoint returns p's resolved endpoint, starting its plugin if needed.
+func (p *provider) endpoint(ctx context.Context) (*Endpoint, error) {
 	s := p.settings.Load()
 	if s == nil {
+		var err error
 		if s, err = p.start(ctx); err != nil {
 			return nil, err
 		}

@@ -215,7 +215,7 @@ func newTestHost(t *testing.T, src sdk.Source, pc *config.Provider, clk *clock, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	p := h.providers[pc.Name]
+	p := h.gen.Load().providers[pc.Name]
 	if clk != nil {
 		p.cache.now = clk.now
 	}

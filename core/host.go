@@ -47,8 +47,8 @@ type Options struct {
 
 // Host owns every configured provider's plugin process and shared wrapper.
 type Host struct {
-	cfg       *config.Config
-	providers map[string]*provider
+	gen       atomic.Pointer[generation] // the configuration in effect and its providers (reload.go)
+	reload    reloader                   // what Reload needs to build providers (reload.go)
 	log       *slog.Logger
 	store     Store        // closed by Close when the host opened it
 	health    *storeHealth // nil without a shared store (store_health.go)
@@ -65,6 +65,8 @@ type provider struct {
 	breaker  *upstreamBreaker
 	tokens   *tokenBreaker
 	stats    stats
+	uses     useGate // requests holding the provider across a reload (reload.go)
+	since    int64   // the configuration generation this provider was built in
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
 	badConf  atomic.Bool              // the last error was a configuration error: nothing works until the config changes
@@ -97,7 +99,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	h := &Host{cfg: cfg, providers: map[string]*provider{}, log: logger}
+	h := &Host{log: logger}
 	store, owned, err := openSharedStore(cfg, opts)
 	if err != nil {
 		return nil, err
@@ -108,17 +110,16 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	if store != nil {
 		store, h.health = watchStore(store, logger)
 	}
+	h.reload = reloader{opts: opts, base: base, store: store}
+	g := &generation{n: 1, cfg: cfg, providers: map[string]*provider{}}
 	for _, pc := range cfg.Providers {
-		pbase, err := upstreamBase(pc, base)
+		p, err := h.buildProvider(pc, g.n)
 		if err != nil {
 			return nil, err
 		}
-		p := newProvider(pc, opts, pbase, logger.With("provider", pc.Name))
-		if store != nil && pc.Shared {
-			shareTokens(p, store)
-		}
-		h.providers[pc.Name] = p
+		g.providers[pc.Name] = p
 	}
+	h.gen.Store(g)
 	return h, nil
 }
 
@@ -246,11 +247,12 @@ func (p *provider) noteErr(err error) {
 }
 
 func (h *Host) provider(name string) (*provider, error) {
-	p, ok := h.providers[name]
+	g := h.gen.Load()
+	p, ok := g.providers[name]
 	if !ok {
-		known := h.cfg.Names()
+		known := g.cfg.Names()
 		if len(known) == 0 {
-			return nil, fmt.Errorf("unknown provider %q: no providers are configured (%s); add one under providers: in tokenhost.yaml", name, h.cfg.Source)
+			return nil, fmt.Errorf("unknown provider %q: no providers are configured (%s); add one under providers: in tokenhost.yaml", name, g.cfg.Source)
 		}
 		msg := fmt.Sprintf("unknown provider %q (configured: %s)", name, strings.Join(known, ", "))
 		if s := sdk.Closest(name, known); s != "" {
@@ -332,7 +334,7 @@ func (h *Host) Start(ctx context.Context) map[string]error {
 	errs := map[string]error{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for name, p := range h.providers {
+	for name, p := range h.gen.Load().providers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -347,14 +349,14 @@ func (h *Host) Start(ctx context.Context) map[string]error {
 	return errs
 }
 
-// Config returns the configuration the host runs with.
-func (h *Host) Config() *config.Config { return h.cfg }
+// Config returns the configuration the host runs with (the latest one Reload applied).
+func (h *Host) Config() *config.Config { return h.gen.Load().cfg }
 
 // Close ends every plugin process; the host cannot be used afterwards.
 func (h *Host) Close() error {
 	h.closeOnce.Do(func() {
 		var wg sync.WaitGroup
-		for _, p := range h.providers {
+		for _, p := range h.closing() {
 			wg.Add(1)
 			go func() { defer wg.Done(); p.proc.close() }()
 		}

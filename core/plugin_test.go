@@ -71,7 +71,7 @@ func TestBuiltinPluginRunsAsChildProcess(t *testing.T) {
 	if !idp.Valid(tok.Value) {
 		t.Fatal("the token is not one the identity provider issued")
 	}
-	pid := h.providers["corp"].proc.pid()
+	pid := h.gen.Load().providers["corp"].proc.pid()
 	if pid == 0 || pid == os.Getpid() {
 		t.Fatalf("plugin pid = %d, want a separate process", pid)
 	}
@@ -86,7 +86,7 @@ func TestBuiltinPluginRunsAsChildProcess(t *testing.T) {
 
 func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 	h, idp := gatewayHost(t, nil)
-	p := h.providers["corp"]
+	p := h.gen.Load().providers["corp"]
 	clk := newClock()
 	clk.t.Store(time.Now().UnixNano())
 	p.cache.now = clk.now
@@ -117,7 +117,7 @@ func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 func TestPluginLogsReachHostLoggerTaggedWithProvider(t *testing.T) {
 	logs := &logBuffer{}
 	h, idp := gatewayHost(t, logs)
-	p := h.providers["corp"]
+	p := h.gen.Load().providers["corp"]
 	if _, err := h.Token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}

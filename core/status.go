@@ -39,17 +39,21 @@ type Status struct {
 	// Store is the health of the shared store for a provider that shares its tokens through one ("ok",
 	// "unavailable since ..."); "" for a provider that does not.
 	Store string
+	// Generation is the configuration generation this provider's plugin, cache and breakers were built in
+	// (1: at Open); a reload that leaves the provider's configuration unchanged keeps it.
+	Generation int64
 }
 
 // Status returns the status of every configured provider, sorted by name. It never waits for a plugin:
 // while one is starting or hung, its process fields come from the last snapshot (see procState).
 func (h *Host) Status() []Status {
-	out := make([]Status, 0, len(h.providers))
-	for _, name := range h.cfg.Names() {
-		p := h.providers[name]
+	g := h.gen.Load()
+	out := make([]Status, 0, len(g.providers))
+	for _, name := range g.cfg.Names() {
+		p := g.providers[name]
 		v, busy := p.procState()
 		st := Status{Name: name, Plugin: p.cfg.Plugin, Running: v.running, Starting: busy, Info: v.info, PID: v.pid,
-			UpstreamBreaker: p.breaker.State().String(), TokenBreaker: p.tokens.State().String(), Stats: p.stats.snapshot()}
+			UpstreamBreaker: p.breaker.State().String(), TokenBreaker: p.tokens.State().String(), Stats: p.stats.snapshot(), Generation: p.since}
 		st.Stats.PluginStarts = v.starts
 		if s := p.settings.Load(); s != nil {
 			st.Upstream = s.upstream.String()

@@ -475,7 +475,7 @@ func TestCancelledContextCancelsOnlyThatCaller(t *testing.T) {
 	hold := make(chan struct{})
 	src.setHold(hold)
 	h, _ := newTestHost(t, src, testProvider("https://api.example.com"), nil, nil)
-	if _, err := h.providers["p"].start(context.Background()); err != nil {
+	if _, err := h.gen.Load().providers["p"].start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ctxA, cancelA := context.WithCancel(context.Background())

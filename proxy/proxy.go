@@ -43,7 +43,7 @@ type Options struct {
 // Handler returns the local proxy for h: /<provider>/<rest> is forwarded to <upstream>/<rest> through the
 // provider's shared wrapper, beside /healthz, /readyz, /providers and /metrics.
 func Handler(h *core.Host, opts Options) http.Handler {
-	px := &proxy{h: h, opts: opts, routes: map[string]*httputil.ReverseProxy{}, log: opts.AccessLog}
+	px := &proxy{h: h, opts: opts, log: opts.AccessLog}
 	if px.log == nil {
 		px.log = h.Logger()
 	}
@@ -54,16 +54,10 @@ func Handler(h *core.Host, opts Options) http.Handler {
 	for _, k := range opts.APIKeys {
 		px.keys = append(px.keys, sha256.Sum256([]byte(k)))
 	}
-	for _, name := range h.Config().Names() {
-		rt, err := h.Transport(name)
-		if err != nil { // every configured name has a transport
-			panic(err)
-		}
-		px.routes[name] = px.reverseProxy(name, rt)
-	}
+	px.rp = px.reverseProxy()
 	px.requests = newRequestCounter()
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(px.requests, &statsCollector{h: h}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(px.requests, &statsCollector{h: h}, generationCollector(h), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	px.metrics = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 	return px
 }
@@ -73,22 +67,24 @@ type proxy struct {
 	opts     Options
 	keys     [][32]byte
 	origins  map[string]bool
-	routes   map[string]*httputil.ReverseProxy
+	rp       *httputil.ReverseProxy // one for every provider: the route in the request's context says which
 	metrics  http.Handler
 	requests *prometheus.CounterVec
 	log      *slog.Logger
 }
 
-// routeKey carries the provider's endpoint and the path after the provider segment, in both forms, to
-// Rewrite.
+// routeKey carries the provider (as the request acquired it), its endpoint and the path after the provider
+// segment, in both forms, to Rewrite, the transport and the error handler.
 type routeKey struct{}
 
 type route struct {
+	name      string
+	ref       *core.ProviderRef
 	ep        *core.Endpoint
 	path, raw string
 }
 
-func (px *proxy) reverseProxy(name string, rt http.RoundTripper) *httputil.ReverseProxy {
+func (px *proxy) reverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		// Rewrite (not Director): hop-by-hop headers and inbound X-Forwarded-* are removed, none are added.
 		Rewrite: func(pr *httputil.ProxyRequest) {
@@ -105,10 +101,12 @@ func (px *proxy) reverseProxy(name string, rt http.RoundTripper) *httputil.Rever
 			out.Header.Del("Authorization") // the proxy's own key, never the upstream's
 			out.Header.Del(rest.ep.Header)
 		},
-		Transport:      rt,
+		Transport:      routeTransport{},
 		ModifyResponse: dropUpstreamCORS,
-		ErrorHandler:   func(w http.ResponseWriter, r *http.Request, err error) { px.fail(w, r, name, err) },
-		ErrorLog:       slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			px.fail(w, r, r.Context().Value(routeKey{}).(route).name, err)
+		},
+		ErrorLog: slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -167,8 +165,8 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	path := r.URL.EscapedPath()
 	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	rp, ok := px.routes[name]
-	if !ok {
+	ref, err := px.h.Acquire(name)
+	if err != nil {
 		known := px.h.Config().Names()
 		writeError(w, http.StatusNotFound, "unknown_provider",
 			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
@@ -177,26 +175,28 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	if escapesBase(rest) {
 		writeError(w, http.StatusBadRequest, "invalid_path",
 			fmt.Sprintf("path /%s/%s climbs above provider %s's upstream base path with a dot segment (..); send the path without dot segments", name, rest, name))
+		ref.Release()
 		return
 	}
+	defer ref.Release() // after the response: a reload stops a replaced plugin only once this request is done
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
 		px.log.Info("request", "method", r.Method, "provider", name, "path", "/"+rest, "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond).String())
 	}()
-	ep, err := px.h.Endpoint(r.Context(), name)
+	ep, err := ref.Endpoint(r.Context())
 	if err != nil {
 		px.fail(rec, r, name, err)
 		return
 	}
-	rt := route{ep: ep, path: "/" + rest, raw: "/" + rest}
+	rt := route{name: name, ref: ref, ep: ep, path: "/" + rest, raw: "/" + rest}
 	if u, err := url.PathUnescape(rt.raw); err == nil {
 		rt.path = u
 	}
-	streamBody(r, px.h.Config().Provider(name).MaxReplayBytes)
+	streamBody(r, ref.Config().MaxReplayBytes)
 	ctx := context.WithValue(r.Context(), routeKey{}, rt)
-	rp.ServeHTTP(rec, r.WithContext(ctx))
+	px.rp.ServeHTTP(rec, r.WithContext(ctx))
 }
 
 // fail answers a request the proxy could not forward with an OpenAI-shaped error.
@@ -244,6 +244,7 @@ type providerJSON struct {
 	Mode            string         `json:"mode,omitempty"`
 	Upstream        string         `json:"upstream,omitempty"`
 	Running         bool           `json:"running"`
+	PID             int            `json:"pid,omitempty"` // the plugin process, while it runs out of process
 	Starting        bool           `json:"starting,omitempty"`
 	HasToken        bool           `json:"has_token"`
 	TokenExpiry     *time.Time     `json:"token_expiry,omitempty"`
@@ -252,17 +253,21 @@ type providerJSON struct {
 	LastError       string         `json:"last_error,omitempty"`
 	Store           string         `json:"store,omitempty"`
 	Counters        map[string]any `json:"counters"`
+	Generation      int64          `json:"generation"`       // the configuration generation in effect
+	SinceGeneration int64          `json:"since_generation"` // the generation this provider was built in
 }
 
 // providers lists every provider's status as r's caller may see it: upstreams without their query, and
 // for a remote caller last errors without local paths.
 func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
+	gen := px.h.Generation()
 	for _, st := range px.h.Status() {
 		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
-			Running: st.Running, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError), Store: forCaller(r, st.Store),
+			Running: st.Running, PID: st.PID, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError), Store: forCaller(r, st.Store),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "fetches": st.Stats.Fetches, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
+		pj.Generation, pj.SinceGeneration = max(gen, st.Generation), st.Generation
 		if !st.Expiry.IsZero() {
 			e := st.Expiry
 			pj.TokenExpiry = &e

@@ -70,6 +70,7 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 		return fmt.Errorf("server.listen: cannot listen on %s: %w", listen, err)
 	}
 	serveControl(ctx, h, log)
+	watchReload(ctx, h, log)
 	srv := proxy.NewServer(proxy.Handler(h, proxy.Options{APIKeys: cfg.Server.APIKeys, AllowedOrigins: cfg.Server.AllowedOrigins, Eager: eager, AccessLog: log}), tlsConf)
 	scheme := "http"
 	if tlsConf != nil {
