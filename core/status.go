@@ -34,6 +34,12 @@ type Status struct {
 	// Misconfigured reports that LastError is a configuration error (a missing upstream, an option the
 	// plugin refuses): requests fail until the configuration is fixed.
 	Misconfigured bool
+	// LastRefresh is when the plugin last handed over a token (zero: never), and LastRefreshReason why it
+	// was asked (ReasonCold, ReasonAhead, ReasonExpired, ReasonRejected).
+	LastRefresh       time.Time
+	LastRefreshReason string
+	// RecentErrors are the provider's last few distinct errors, newest first, free of secrets.
+	RecentErrors []TimedError
 	// Stats are the provider's counters.
 	Stats Stats
 }
@@ -54,6 +60,10 @@ func (h *Host) Status() []Status {
 		if e := p.cache.cur.Load(); e != nil {
 			st.Expiry, st.HasToken = e.expiry, e.usable(time.Now())
 		}
+		if n := p.cache.last.Load(); n != nil {
+			st.LastRefresh, st.LastRefreshReason = n.at, n.reason
+		}
+		st.RecentErrors = p.errs.list()
 		if le := p.lastErr.Load(); le != nil {
 			st.LastError, st.Misconfigured = *le, p.badConf.Load()
 		}
