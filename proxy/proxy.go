@@ -62,6 +62,10 @@ func Handler(h *core.Host, opts Options) http.Handler {
 		px.routes[name] = px.reverseProxy(name, rt)
 	}
 	px.requests = newRequestCounter()
+	px.perMin = map[string]*core.MinuteCounter{}
+	for _, name := range h.Config().Names() {
+		px.perMin[name] = new(core.MinuteCounter)
+	}
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(px.requests, &statsCollector{h: h}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	px.metrics = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
@@ -76,6 +80,7 @@ type proxy struct {
 	routes   map[string]*httputil.ReverseProxy
 	metrics  http.Handler
 	requests *prometheus.CounterVec
+	perMin   map[string]*core.MinuteCounter // requests per minute per provider, for the status page
 	log      *slog.Logger
 }
 
@@ -130,6 +135,9 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		px.ready(w, r)
 		return
+	case "/":
+		px.servePage(w, r) // checks the inbound key itself: a browser may give it as a Basic password
+		return
 	}
 	if !px.authorized(r) {
 		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <one of server.api_keys>")
@@ -152,9 +160,11 @@ func (px *proxy) authorized(r *http.Request) bool {
 		return true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
+	return ok && px.keyAccepted(got)
+}
+
+// keyAccepted reports whether got is one of the inbound keys, compared in constant time.
+func (px *proxy) keyAccepted(got string) bool {
 	sum := sha256.Sum256([]byte(got))
 	match := 0
 	for _, k := range px.keys {
@@ -182,6 +192,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+		px.perMin[name].Add(start)
 		px.log.Info("request", "method", r.Method, "provider", name, "path", "/"+rest, "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond).String())
 	}()
