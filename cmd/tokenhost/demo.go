@@ -72,12 +72,13 @@ func demoScenarios() []*scenario {
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var serve bool
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole system offline against loopback fakes and print what happened",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ok, err := runDemo(cmd.Context(), g)
+			ok, err := runDemo(cmd.Context(), g, serve)
 			if err != nil {
 				return err
 			}
@@ -87,10 +88,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&serve, "serve", false, "serve the proxy and its status page on a loopback port while the demo runs, and print the page's URL")
+	return cmd
 }
 
 // runDemo runs every scenario through one host and reports; it returns true when every request ended 200.
-func runDemo(ctx context.Context, g *globals) (bool, error) {
+// With serve, the proxy and its status page run on a loopback port meanwhile.
+func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -123,6 +127,13 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 
 	out := g.stdout
 	fmt.Fprintf(out, "tokenhost demo: %d provider(s), real plugin processes, loopback fakes; tokens live %s\n\n", len(scs), demoTokenLife)
+	if serve {
+		stop, err := serveDuringDemo(h, out)
+		if err != nil {
+			return false, err
+		}
+		defer stop()
+	}
 	for _, s := range scs {
 		if s.login {
 			if err := demoLogin(ctx, h, s, out); err != nil {
