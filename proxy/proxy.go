@@ -206,7 +206,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 		rt.path = u
 	}
 	streamBody(r, px.h.Config().Provider(name).MaxReplayBytes)
-	ctx := context.WithValue(r.Context(), routeKey{}, rt)
+	ctx := context.WithValue(callerTrace(r), routeKey{}, rt)
 	rp.ServeHTTP(rec, r.WithContext(ctx))
 }
 
