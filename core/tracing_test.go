@@ -41,6 +41,19 @@ func (e endedSpans) next(t *testing.T, name string) sdktrace.ReadOnlySpan {
 	}
 }
 
+// openTraced opens a host whose provider "p" runs src in process and sends its spans to tp.
+func openTraced(t *testing.T, src sdk.Source, upstreamURL string, tp *sdktrace.TracerProvider) *Host {
+	t.Helper()
+	pc := testProvider(upstreamURL)
+	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}, Source: "test"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InProcess: map[string]sdk.Source{pc.Name: src}, TracerProvider: tp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
 func attr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
@@ -60,13 +73,7 @@ func TestSpansCarryTheReasonAndNestUnderTheCaller(t *testing.T) {
 	clk := newClock()
 	src := newFakeSource(time.Hour, clk.now)
 	up := newUpstream(t, bearerValid(src))
-	pc := testProvider(up.URL)
-	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}, Source: "test"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InProcess: map[string]sdk.Source{pc.Name: src}, TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openTraced(t, src, up.URL, tp)
 	h.providers["p"].cache.now = clk.now
 	c, _ := h.Client("p")
 
@@ -140,13 +147,7 @@ func TestFailedFetchSpanRecordsTheError(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)
 	src.setFail(errReauth)
 	up := newUpstream(t, bearerValid(src))
-	pc := testProvider(up.URL)
-	h, err := Open(context.Background(), Options{Config: &config.Config{Providers: []*config.Provider{pc}, Source: "test"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), InProcess: map[string]sdk.Source{pc.Name: src}, TracerProvider: tp})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := openTraced(t, src, up.URL, tp)
 	if _, err := h.Token(context.Background(), "p"); err == nil {
 		t.Fatal("Token succeeded with a failing source")
 	}

@@ -107,9 +107,20 @@ func TestStatusPageNeedsAnInboundKeyWhenKeysAreSet(t *testing.T) {
 	}
 }
 
-func TestStatusPageAnswersGETOnly(t *testing.T) {
+func TestStatusPageAnswersGETOnlyAndNotToWebPages(t *testing.T) {
 	url, _ := pageScenario(t, Options{})
-	resp, err := http.Post(url+"/", "text/plain", strings.NewReader("x"))
+	req, _ := http.NewRequest(http.MethodGet, url+"/", nil)
+	req.Header.Set("Origin", "https://evil.example")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || strings.Contains(string(body), `id="p-p"`) {
+		t.Fatalf("GET / from a foreign web page: %d; want 403 without the page", resp.StatusCode)
+	}
+	resp, err = http.Post(url+"/", "text/plain", strings.NewReader("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
