@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -154,5 +155,36 @@ func TestFailedFetchSpanRecordsTheError(t *testing.T) {
 	fetch := ended.next(t, spanFetch)
 	if fetch.Status().Code.String() != "Error" || len(fetch.Events()) == 0 {
 		t.Fatalf("failed fetch span: status %v, %d events; want Error with the error recorded", fetch.Status(), len(fetch.Events()))
+	}
+}
+
+// BenchmarkHotPathTraced is BenchmarkHotPathOnly's tokenhost contender with an SDK tracer provider that
+// samples everything: a request served from the cache makes no span, so it costs what it does with
+// tracing off (compare with HotPathOnly/tokenhost), and the benchmark fails if any span was made.
+func BenchmarkHotPathTraced(b *testing.B) {
+	const tok = "bench-token-0123456789"
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSampler(sdktrace.AlwaysSample()), sdktrace.WithSpanProcessor(rec))
+	resp := &http.Response{StatusCode: 200, Body: http.NoBody}
+	instant := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
+	h, p := newBenchHost(b, hosttest.StaticSource{Tok: tok}, "https://api.example.com")
+	p.cache.tracer = tp.Tracer(tracerName)
+	if _, err := h.Token(context.Background(), "p"); err != nil {
+		b.Fatal(err)
+	}
+	p.base = instant
+	rt := p.newTransport(instant)
+	before := len(rec.Started())
+	b.Run("serial", func(b *testing.B) {
+		req, _ := http.NewRequest(http.MethodGet, "https://api.example.com/v1/x", nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := rt.RoundTrip(req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	if n := len(rec.Started()) - before; n != 0 {
+		b.Fatalf("the hot path made %d spans; want none", n)
 	}
 }
