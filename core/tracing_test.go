@@ -188,3 +188,40 @@ func BenchmarkHotPathTraced(b *testing.B) {
 		b.Fatalf("the hot path made %d spans; want none", n)
 	}
 }
+
+// dropsFirstCall is a source whose first Token call fails as a lost plugin connection would.
+type dropsFirstCall struct {
+	*fakeSource
+	dropped bool
+}
+
+func (d *dropsFirstCall) Token(ctx context.Context) (sdk.Token, error) {
+	if !d.dropped {
+		d.dropped = true
+		return sdk.Token{}, &sdk.TransportError{Err: context.Canceled}
+	}
+	return d.fakeSource.Token(ctx)
+}
+
+// TestPluginRestartIsAnEventOnThePluginCallSpan checks that a plugin call retried after the connection
+// was lost carries a restart event on its span, and still succeeds.
+func TestPluginRestartIsAnEventOnThePluginCallSpan(t *testing.T) {
+	ended := make(endedSpans, 16)
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(ended))
+	src := &dropsFirstCall{fakeSource: newFakeSource(time.Hour, time.Now)}
+	up := newUpstream(t, bearerValid(src.fakeSource))
+	h := openTraced(t, src, up.URL, tp)
+	if _, err := h.Token(context.Background(), "p"); err != nil {
+		t.Fatalf("Token after one lost connection: %v", err)
+	}
+	rpc := ended.next(t, "tokenhost.plugin.Token")
+	var restarts int
+	for _, ev := range rpc.Events() {
+		if ev.Name == eventCrash {
+			restarts++
+		}
+	}
+	if restarts != 1 || !src.dropped {
+		t.Fatalf("plugin call span has %d restart events, want 1", restarts)
+	}
+}
