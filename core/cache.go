@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tokenhost/tokenhost/sdk"
@@ -57,7 +58,10 @@ type tokenCache struct {
 	log           *slog.Logger
 	stats         *stats
 	now           func() time.Time
+	name          string       // the provider's, for spans
+	tracer        trace.Tracer // nil: the global one
 
+	last     atomic.Pointer[refreshNote] // the last successful fetch
 	cur      atomic.Pointer[entry]
 	gen      atomic.Uint64
 	flights  singleflight.Group
@@ -85,13 +89,16 @@ func (c *tokenCache) get(ctx context.Context) (*entry, error) {
 // share one plugin call; if the cache already holds something newer, that is returned without a call.
 // ctx bounds only this caller's wait: the fetch itself runs on its own timeout for everyone.
 func (c *tokenCache) renew(ctx context.Context, stale *entry) (*entry, error) {
-	return c.renewFor(ctx, stale, false)
+	if stale == nil {
+		return c.renewFor(ctx, stale, ReasonCold)
+	}
+	return c.renewFor(ctx, stale, ReasonExpired)
 }
 
 // renewRejected is renew after the upstream rejected stale: the new entry remembers that, so that its
 // own rejection within min_refresh_interval is not refreshed again (see throttled).
 func (c *tokenCache) renewRejected(ctx context.Context, stale *entry) (*entry, error) {
-	return c.renewFor(ctx, stale, true)
+	return c.renewFor(ctx, stale, ReasonRejected)
 }
 
 // throttled reports whether a rejection of e must not lead to a refresh: e itself came from a refresh
@@ -109,7 +116,8 @@ func (c *tokenCache) throttled(e *entry) bool {
 	return now.Sub(e.rejectedAt) < c.minRefresh
 }
 
-func (c *tokenCache) renewFor(ctx context.Context, stale *entry, rejected bool) (*entry, error) {
+// renewFor is renew for a reason (Reason*), which the fetch's span and Status carry.
+func (c *tokenCache) renewFor(ctx context.Context, stale *entry, reason string) (*entry, error) {
 	key := "0"
 	if stale != nil {
 		key = strconv.FormatUint(stale.gen, 10)
@@ -118,24 +126,28 @@ func (c *tokenCache) renewFor(ctx context.Context, stale *entry, rejected bool) 
 		if cur := c.cur.Load(); cur != stale && cur.usable(c.now()) {
 			return cur, nil
 		}
-		fctx, cancel := context.WithTimeout(context.Background(), c.fetchTimeout())
+		fctx, cancel := context.WithTimeout(fetchContext(ctx), c.fetchTimeout())
 		defer cancel()
+		fctx, span := c.startFetch(fctx, reason)
 		var staleTok *sdk.Token
 		if stale != nil {
 			staleTok = &stale.tok
 		}
 		tok, err := c.fetch(fctx, staleTok)
+		endSpan(span, err)
 		if err != nil {
 			c.stats.refreshFailures.Add(1)
 			return nil, err
 		}
+		c.last.Store(&refreshNote{at: time.Now(), reason: reason})
+		c.stats.refreshMin.Add(time.Now())
 		if stale == nil {
 			c.stats.fetches.Add(1)
 		} else {
 			c.stats.refreshes.Add(1)
 		}
 		e := c.newEntry(tok)
-		if rejected && stale != nil {
+		if reason == ReasonRejected && stale != nil {
 			e.rejectedAt = c.now()
 		}
 		c.cur.Store(e)
@@ -159,7 +171,7 @@ func (c *tokenCache) refreshAhead(e *entry, now time.Time) {
 	}
 	go func() {
 		defer c.ahead.Store(false)
-		n, err := c.renew(context.Background(), e)
+		n, err := c.renewFor(context.Background(), e, ReasonAhead)
 		if err == nil && n.tok.Value != e.tok.Value {
 			return
 		}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -43,6 +44,9 @@ type Options struct {
 	// Store, when set, is the store shared providers share tokens through instead of the configured one
 	// (several hosts in one process, or an embedder's own backend); the host does not close it.
 	Store Store
+	// TracerProvider receives the host's spans (token fetches, plugin calls, retries); nil means
+	// OpenTelemetry's global provider, a no-op until the program sets one.
+	TracerProvider trace.TracerProvider
 }
 
 // Host owns every configured provider's plugin process and shared wrapper.
@@ -69,6 +73,7 @@ type provider struct {
 	since    int64   // the configuration generation this provider was built in
 	log      *slog.Logger
 	lastErr  atomic.Pointer[string]
+	errs     recentErrors             // the last few errors, for the status page
 	badConf  atomic.Bool              // the last error was a configuration error: nothing works until the config changes
 	view     atomic.Pointer[procView] // the plugin state Status last read (status.go)
 	unusable unusableGate             // after a plugin returned an unusable token
@@ -143,7 +148,7 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 	p.cache = &tokenCache{
 		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, minRefresh: pc.MinRefreshInterval, log: log, stats: &p.stats, now: time.Now,
 		settings: func() *settings { return p.settings.Load() },
-		fetch:    p.fetch,
+		fetch:    p.fetch, name: pc.Name, tracer: newTracer(opts.TracerProvider),
 	}
 	return p
 }
@@ -178,6 +183,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 	unusable := false
 	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
+		ctx, span := startRPC(ctx, p.cache.tracer, p.name, rpcMethod(stale))
 		err := p.proc.call(ctx, func(src sdk.Source) error {
 			var err error
 			if stale == nil {
@@ -190,6 +196,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			}
 			return err
 		})
+		endSpan(span, err)
 		if err == nil && tok.Value == "" {
 			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
 		} else if err == nil {
@@ -243,6 +250,7 @@ func (p *provider) describe(err error) error {
 func (p *provider) noteErr(err error) {
 	s := err.Error()
 	p.lastErr.Store(&s)
+	p.errs.note(time.Now(), s)
 	p.badConf.Store(sdk.IsKind(err, sdk.KindBadConfig))
 }
 

@@ -246,6 +246,9 @@ func (p *pluginProc) configureError(err error) error {
 // and fn is tried once more on a fresh process; a successful call resets the crash count.
 func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error {
 	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			noteRestart(ctx, attempt)
+		}
 		src, err := p.source(ctx)
 		if err != nil {
 			return err

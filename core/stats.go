@@ -7,15 +7,17 @@ import (
 
 // stats counts a provider's rare events; the hot path of a successful request touches none of them.
 type stats struct {
-	rejected        atomic.Int64 // upstream answers with a retry status
-	fetches         atomic.Int64 // tokens obtained from the plugin while the cache held none
-	refreshes       atomic.Int64 // tokens obtained from the plugin to replace the cached one
-	refreshFailures atomic.Int64 // failed plugin fetches
-	retries         atomic.Int64 // requests resent after a refresh
-	notReplayable   atomic.Int64 // rejections not retried because the body could not be replayed
-	failures        atomic.Int64 // requests that ended in an error from the wrapper
-	fetchOK         latency      // durations of successful plugin fetches
-	fetchFailed     latency      // durations of failed plugin fetches
+	rejected        atomic.Int64  // upstream answers with a retry status
+	fetches         atomic.Int64  // tokens obtained from the plugin while the cache held none
+	refreshes       atomic.Int64  // tokens obtained from the plugin to replace the cached one
+	refreshFailures atomic.Int64  // failed plugin fetches
+	retries         atomic.Int64  // requests resent after a refresh
+	notReplayable   atomic.Int64  // rejections not retried because the body could not be replayed
+	failures        atomic.Int64  // requests that ended in an error from the wrapper
+	fetchOK         latency       // durations of successful plugin fetches
+	fetchFailed     latency       // durations of failed plugin fetches
+	rejectedMin     MinuteCounter // rejections per minute, for the status page's chart
+	refreshMin      MinuteCounter // successful fetches per minute, for the status page's chart
 }
 
 // Stats is a snapshot of a provider's counters since the host opened.
@@ -39,6 +41,9 @@ type Stats struct {
 	PluginStarts int
 	// FetchOK and FetchFailed are the durations of successful and failed token fetches from the plugin.
 	FetchOK, FetchFailed Latency
+	// RejectedPerMinute and RefreshesPerMinute count rejections and successful token fetches in each of
+	// the last MinuteSlots minutes, oldest first.
+	RejectedPerMinute, RefreshesPerMinute []int64
 }
 
 // FetchBuckets are the upper bounds, in seconds, of the buckets of Latency.Buckets.
@@ -87,5 +92,6 @@ func (l *latency) snapshot() Latency {
 func (s *stats) snapshot() Stats {
 	return Stats{Rejected: s.rejected.Load(), Fetches: s.fetches.Load(), Refreshes: s.refreshes.Load(), RefreshFailures: s.refreshFailures.Load(),
 		Retries: s.retries.Load(), NotReplayable: s.notReplayable.Load(), Failures: s.failures.Load(),
-		FetchOK: s.fetchOK.snapshot(), FetchFailed: s.fetchFailed.snapshot()}
+		FetchOK: s.fetchOK.snapshot(), FetchFailed: s.fetchFailed.snapshot(),
+		RejectedPerMinute: s.rejectedMin.Series(time.Now()), RefreshesPerMinute: s.refreshMin.Series(time.Now())}
 }

@@ -34,6 +34,12 @@ type Status struct {
 	// Misconfigured reports that LastError is a configuration error (a missing upstream, an option the
 	// plugin refuses): requests fail until the configuration is fixed.
 	Misconfigured bool
+	// LastRefresh is when the plugin last handed over a token (zero: never), and LastRefreshReason why it
+	// was asked (ReasonCold, ReasonAhead, ReasonExpired, ReasonRejected).
+	LastRefresh       time.Time
+	LastRefreshReason string
+	// RecentErrors are the provider's last few distinct errors, newest first, free of secrets.
+	RecentErrors []TimedError
 	// Stats are the provider's counters.
 	Stats Stats
 	// Store is the health of the shared store for a provider that shares its tokens through one ("ok",
@@ -64,6 +70,10 @@ func (h *Host) Status() []Status {
 		if h.health != nil && p.cfg.Shared {
 			st.Store = h.health.status().String()
 		}
+		if n := p.cache.last.Load(); n != nil {
+			st.LastRefresh, st.LastRefreshReason = n.at, n.reason
+		}
+		st.RecentErrors = p.errs.list()
 		if le := p.lastErr.Load(); le != nil {
 			st.LastError, st.Misconfigured = *le, p.badConf.Load()
 		}

@@ -9,6 +9,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // drainLimit bounds how much of a rejected response's body is read so its connection can be reused.
@@ -74,6 +77,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 
 	t.stats.rejected.Add(1)
+	t.stats.rejectedMin.Add(time.Now())
 	if !replayable {
 		t.stats.notReplayable.Add(1)
 		t.notReplayableOnce.Do(func() {
@@ -89,8 +93,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
-	fresh, err := t.cache.renewRejected(req.Context(), e)
+	ctx, span := t.startRetry(req.Context(), resp.StatusCode)
+	fresh, err := t.cache.renewRejected(ctx, e)
 	if err != nil {
+		endSpan(span, err)
 		drain(resp)
 		t.stats.failures.Add(1)
 		return nil, providerErrorf(t.provider, "provider %s: upstream answered %d and the token could not be refreshed: %w", t.provider, resp.StatusCode, err)
@@ -99,6 +105,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if out.GetBody != nil && out.Body != nil && out.Body != http.NoBody {
 		body, err := out.GetBody()
 		if err != nil {
+			endSpan(span, err)
 			return resp, nil
 		}
 		again.Body, again.GetBody = body, out.GetBody
@@ -108,7 +115,10 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err = t.breaker.roundTrip(t.base, again)
 	if err != nil {
 		t.stats.failures.Add(1)
+	} else {
+		span.SetAttributes(attribute.Int(attrStatus, resp.StatusCode))
 	}
+	endSpan(span, err)
 	return resp, err
 }
 

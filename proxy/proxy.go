@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,6 +71,7 @@ type proxy struct {
 	rp       *httputil.ReverseProxy // one for every provider: the route in the request's context says which
 	metrics  http.Handler
 	requests *prometheus.CounterVec
+	perMin   sync.Map // provider name → *core.MinuteCounter: requests per minute, for the status page
 	log      *slog.Logger
 }
 
@@ -128,6 +130,9 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/readyz":
 		px.ready(w, r)
 		return
+	case "/":
+		px.servePage(w, r) // checks the inbound key itself: a browser may give it as a Basic password
+		return
 	}
 	if !px.authorized(r) {
 		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <one of server.api_keys>")
@@ -150,9 +155,11 @@ func (px *proxy) authorized(r *http.Request) bool {
 		return true
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok {
-		return false
-	}
+	return ok && px.keyAccepted(got)
+}
+
+// keyAccepted reports whether got is one of the inbound keys, compared in constant time.
+func (px *proxy) keyAccepted(got string) bool {
 	sum := sha256.Sum256([]byte(got))
 	match := 0
 	for _, k := range px.keys {
@@ -182,6 +189,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 	defer func() {
 		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+		px.minutes(name).Add(start)
 		px.log.Info("request", "method", r.Method, "provider", name, "path", "/"+rest, "status", rec.status,
 			"duration", time.Since(start).Round(time.Microsecond).String())
 	}()
@@ -195,7 +203,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 		rt.path = u
 	}
 	streamBody(r, ref.Config().MaxReplayBytes)
-	ctx := context.WithValue(r.Context(), routeKey{}, rt)
+	ctx := context.WithValue(callerTrace(r), routeKey{}, rt)
 	px.rp.ServeHTTP(rec, r.WithContext(ctx))
 }
 
@@ -350,3 +358,13 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 }
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// minutes returns provider's requests-per-minute counter, made on its first request (providers come and go
+// with reloads).
+func (px *proxy) minutes(provider string) *core.MinuteCounter {
+	if c, ok := px.perMin.Load(provider); ok {
+		return c.(*core.MinuteCounter)
+	}
+	c, _ := px.perMin.LoadOrStore(provider, new(core.MinuteCounter))
+	return c.(*core.MinuteCounter)
+}

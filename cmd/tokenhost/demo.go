@@ -72,12 +72,13 @@ func demoScenarios() []*scenario {
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var serve bool
+	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the whole system offline against loopback fakes and print what happened",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ok, err := runDemo(cmd.Context(), g)
+			ok, err := runDemo(cmd.Context(), g, serve)
 			if err != nil {
 				return err
 			}
@@ -87,10 +88,13 @@ func newDemoCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&serve, "serve", false, "serve the proxy and its status page on a loopback port while the demo runs, and print the page's URL")
+	return cmd
 }
 
 // runDemo runs every scenario through one host and reports; it returns true when every request ended 200.
-func runDemo(ctx context.Context, g *globals) (bool, error) {
+// With serve, the proxy and its status page run on a loopback port meanwhile.
+func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -108,7 +112,10 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 				return false, fmt.Errorf("demo %s: %w", s.name, err)
 			}
 		}
-		yaml += "  " + s.name + ":" + s.yaml
+		// The demo revokes every token twice within a minute, which no identity provider does; the default
+		// min_refresh_interval (1m) would then rightly hold the second refresh of a token that a refresh
+		// after a rejection had just produced.
+		yaml += "  " + s.name + ":\n    min_refresh_interval: 0s" + s.yaml
 		env = append(env, s.env...)
 	}
 	cfg, err := config.Parse([]byte(yaml), "demo configuration", config.Sources{Environ: env, Builtins: core.Builtins()})
@@ -123,6 +130,13 @@ func runDemo(ctx context.Context, g *globals) (bool, error) {
 
 	out := g.stdout
 	fmt.Fprintf(out, "tokenhost demo: %d provider(s), real plugin processes, loopback fakes; tokens live %s\n\n", len(scs), demoTokenLife)
+	if serve {
+		stop, err := serveDuringDemo(h, out)
+		if err != nil {
+			return false, err
+		}
+		defer stop()
+	}
 	for _, s := range scs {
 		if s.login {
 			if err := demoLogin(ctx, h, s, out); err != nil {

@@ -147,7 +147,6 @@ func gatewayStaticScenario() *scenario {
 		yaml: fmt.Sprintf(`
     plugin: gateway
     upstream: %s
-    min_refresh_interval: 0s   # the demo rotates the key twice within a minute; the default would hold the second
     options:
       grant: static
       key_file: %s

@@ -39,6 +39,11 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 		g.logLevel = "info" // a server's access log is its main output
 	}
 	log := g.logger()
+	stopTracing, err := startTracing(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	h, err := g.open(ctx)
 	if err != nil {
 		return err
