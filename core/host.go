@@ -102,7 +102,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 	}
 	base := opts.Base
 	if base == nil {
-		base = http.DefaultTransport
+		base = defaultBase
 	}
 	h := &Host{log: logger}
 	store, owned, err := openSharedStore(cfg, opts)

@@ -16,6 +16,7 @@ import (
 // has a tls block, a clone of it that presents the client certificate (some gateways bind tokens to the
 // certificate the token endpoint saw, RFC 8705) and trusts the given CAs.
 func upstreamBase(pc *config.Provider, base http.RoundTripper) (http.RoundTripper, error) {
+	base = sizedPool(pc, base)
 	t := pc.TLS
 	if t.CertFile == "" && t.CAFile == "" {
 		return base, nil

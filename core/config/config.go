@@ -69,6 +69,8 @@ type Provider struct {
 	// MinRefreshInterval is how long a token obtained by a refresh after a rejection is not refreshed
 	// again when it is rejected too; zero turns the throttle off.
 	MinRefreshInterval time.Duration
+	// MaxIdleConnsPerHost is how many idle connections to the upstream the host keeps for reuse.
+	MaxIdleConnsPerHost int
 	// MaxReplayBytes bounds how much of a request body is buffered for a resend.
 	MaxReplayBytes int64
 	// Breaker configures the provider's circuit breakers.
@@ -114,6 +116,9 @@ const (
 	DefaultFetchTimeout   = 30 * time.Second
 	// DefaultMinRefreshInterval is the default of min_refresh_interval.
 	DefaultMinRefreshInterval = time.Minute
+	// DefaultMaxIdleConnsPerHost is the default of max_idle_conns_per_host: enough for a busy proxy to reuse
+	// its upstream connections instead of dialling one per request.
+	DefaultMaxIdleConnsPerHost = 64
 )
 
 // Provider returns the provider named name, or nil.

@@ -64,15 +64,20 @@ func (d *decoder) provider(name string, v any, fleet bool) *Provider {
 	m, _ := v.(map[string]any)
 	d.unknownKeys(at, r.Unknown, knownKeys(r))
 	p := &Provider{
-		Name:               name,
-		RefreshBefore:      or(r.RefreshBefore, DefaultRefreshBefore),
-		RetryStatuses:      []int{401},
-		MinRefreshInterval: or(r.MinRefreshInterval, DefaultMinRefreshInterval),
-		MaxReplayBytes:     int64(or(r.MaxReplayBytes, DefaultMaxReplayBytes)),
-		FetchTimeout:       d.positive(at+".fetch_timeout", r.FetchTimeout, m["fetch_timeout"], DefaultFetchTimeout),
-		Breaker:            d.breaker(at+".breaker", r.Breaker, m["breaker"]),
-		Shared:             or(r.Shared, fleet),
-		Options:            map[string]any{},
+		Name:                name,
+		RefreshBefore:       or(r.RefreshBefore, DefaultRefreshBefore),
+		RetryStatuses:       []int{401},
+		MinRefreshInterval:  or(r.MinRefreshInterval, DefaultMinRefreshInterval),
+		MaxIdleConnsPerHost: or(r.MaxIdleConnsPerHost, DefaultMaxIdleConnsPerHost),
+		MaxReplayBytes:      int64(or(r.MaxReplayBytes, DefaultMaxReplayBytes)),
+		FetchTimeout:        d.positive(at+".fetch_timeout", r.FetchTimeout, m["fetch_timeout"], DefaultFetchTimeout),
+		Breaker:             d.breaker(at+".breaker", r.Breaker, m["breaker"]),
+		Shared:              or(r.Shared, fleet),
+		Options:             map[string]any{},
+	}
+
+	if n := r.MaxIdleConnsPerHost; n != nil && (*n < 1 || *n > 10000) {
+		d.p.add(at+".max_idle_conns_per_host", "must be between 1 and 10000, got %d", *n)
 	}
 
 	isPath := false

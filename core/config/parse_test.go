@@ -20,15 +20,16 @@ func TestDefaultsApplied(t *testing.T) {
 	}
 	p := cfg.Providers[0]
 	want := &Provider{
-		Name:               "corp",
-		Plugin:             "gateway",
-		RefreshBefore:      DefaultRefreshBefore,
-		RetryStatuses:      []int{401},
-		MinRefreshInterval: DefaultMinRefreshInterval,
-		MaxReplayBytes:     DefaultMaxReplayBytes,
-		Breaker:            Breaker{Failures: DefaultFailures, OpenFor: DefaultOpenFor},
-		FetchTimeout:       DefaultFetchTimeout,
-		Options:            map[string]any{},
+		Name:                "corp",
+		Plugin:              "gateway",
+		RefreshBefore:       DefaultRefreshBefore,
+		RetryStatuses:       []int{401},
+		MinRefreshInterval:  DefaultMinRefreshInterval,
+		MaxIdleConnsPerHost: DefaultMaxIdleConnsPerHost,
+		MaxReplayBytes:      DefaultMaxReplayBytes,
+		Breaker:             Breaker{Failures: DefaultFailures, OpenFor: DefaultOpenFor},
+		FetchTimeout:        DefaultFetchTimeout,
+		Options:             map[string]any{},
 	}
 	if !reflect.DeepEqual(p, want) {
 		t.Errorf("provider defaults:\n got %+v\nwant %+v", p, want)

@@ -38,23 +38,24 @@ type (
 		Unknown  map[string]any `koanf:",remain"`
 	}
 	rawProvider struct {
-		Plugin             string         `koanf:"plugin"`
-		SHA256             string         `koanf:"sha256"`
-		Upstream           string         `koanf:"upstream"`
-		AllowedHosts       []string       `koanf:"allowed_hosts"`
-		Header             string         `koanf:"header"`
-		Scheme             string         `koanf:"scheme"`
-		RefreshBefore      *time.Duration `koanf:"refresh_before"`
-		RetryStatuses      []statusCode   `koanf:"retry_statuses"`
-		MinRefreshInterval *time.Duration `koanf:"min_refresh_interval"`
-		MaxReplayBytes     *byteSize      `koanf:"max_replay_bytes"`
-		Breaker            rawBreaker     `koanf:"breaker"`
-		FetchTimeout       *time.Duration `koanf:"fetch_timeout"`
-		TLS                rawTLS         `koanf:"tls"`
-		Env                []string       `koanf:"env"`
-		Shared             *bool          `koanf:"shared"`
-		Options            options        `koanf:"options"`
-		Unknown            map[string]any `koanf:",remain"`
+		Plugin              string         `koanf:"plugin"`
+		SHA256              string         `koanf:"sha256"`
+		Upstream            string         `koanf:"upstream"`
+		AllowedHosts        []string       `koanf:"allowed_hosts"`
+		Header              string         `koanf:"header"`
+		Scheme              string         `koanf:"scheme"`
+		RefreshBefore       *time.Duration `koanf:"refresh_before"`
+		RetryStatuses       []statusCode   `koanf:"retry_statuses"`
+		MinRefreshInterval  *time.Duration `koanf:"min_refresh_interval"`
+		MaxIdleConnsPerHost *int           `koanf:"max_idle_conns_per_host"`
+		MaxReplayBytes      *byteSize      `koanf:"max_replay_bytes"`
+		Breaker             rawBreaker     `koanf:"breaker"`
+		FetchTimeout        *time.Duration `koanf:"fetch_timeout"`
+		TLS                 rawTLS         `koanf:"tls"`
+		Env                 []string       `koanf:"env"`
+		Shared              *bool          `koanf:"shared"`
+		Options             options        `koanf:"options"`
+		Unknown             map[string]any `koanf:",remain"`
 	}
 	rawTLS struct {
 		CertFile string         `koanf:"cert_file"`

@@ -23,9 +23,10 @@ func Provider(upstreamURL string) *config.Provider {
 	return &config.Provider{
 		Name: "p", Plugin: "fake", Upstream: upstreamURL,
 		RefreshBefore: config.DefaultRefreshBefore, RetryStatuses: []int{401}, MaxReplayBytes: 1 << 20,
-		MinRefreshInterval: config.DefaultMinRefreshInterval,
-		Breaker:            config.Breaker{Failures: 3, OpenFor: time.Hour},
-		FetchTimeout:       10 * time.Second, Options: map[string]any{},
+		MinRefreshInterval:  config.DefaultMinRefreshInterval,
+		MaxIdleConnsPerHost: config.DefaultMaxIdleConnsPerHost,
+		Breaker:             config.Breaker{Failures: 3, OpenFor: time.Hour},
+		FetchTimeout:        10 * time.Second, Options: map[string]any{},
 	}
 }
 
