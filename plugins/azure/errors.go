@@ -12,8 +12,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
-	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // miHint is the next step when no managed identity endpoint answers.
@@ -95,14 +95,14 @@ func fromResponse(resp *http.Response, cfg *config) error {
 		}
 	}
 	what := fmt.Sprintf("%s answered %d", cfg.issuer(), status)
-	if oauth := tokenhttp.SafeCode(body.Error); oauth != "" {
+	if oauth := tokenkit.SafeCode(body.Error); oauth != "" {
 		what += " " + oauth
 	}
 	if code != 0 {
 		what += fmt.Sprintf(" (AADSTS%d)", code)
 	}
 	what += correlation(corr)
-	kind := tokenhttp.Classify(status, body.Error)
+	kind := tokenkit.Classify(status, body.Error)
 	switch {
 	case kind == sdk.KindUnavailable:
 		return sdk.Unavailable("%s; try again later", what)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/internal/fakes"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
-	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // FuzzParseAuthFile feeds arbitrary bytes to the auth file parser: it must never panic, its errors must be
@@ -122,7 +122,7 @@ func FuzzErrorCode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		code := errorCode(body)
-		if code != tokenhttp.SafeCode(code) || len(code) > 64 {
+		if code != tokenkit.SafeCode(code) || len(code) > 64 {
 			t.Fatalf("errorCode returned %q, which is not a safe code", code)
 		}
 	})

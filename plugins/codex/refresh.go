@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // maxResponse bounds how much of a token endpoint's answer is read.
@@ -114,7 +115,7 @@ func (c *config) classify(path string, status int, code, ct string) error {
 	case codeInvalidated:
 		return reauth("the refresh token was revoked")
 	}
-	kind := tokenhttp.Classify(status, code)
+	kind := tokenkit.Classify(status, code)
 	if status == http.StatusUnauthorized && kind != sdk.KindBadConfig {
 		kind = sdk.KindReauthRequired // the endpoint answers 401 to a refresh token it no longer takes, whatever the code
 	}
@@ -154,7 +155,7 @@ func errorCode(body []byte) string {
 	case isString(r.Code):
 		code = r.Code.(string)
 	}
-	return tokenhttp.SafeCode(code)
+	return tokenkit.SafeCode(code)
 }
 
 func isString(v any) bool { _, ok := v.(string); return ok }

@@ -179,7 +179,7 @@ func (s *source) flush(ctx context.Context, cfg *config, what string) {
 		return
 	}
 	path := cfg.authFile
-	res, err := credfile.NothingPending, error(nil)
+	var res credfile.FlushResult
 	unlock, err := lockCodex(ctx, cfg)
 	if err == nil {
 		res, err = s.pending.Flush(ctx, path, authMark, encodeUnsaved, s.probe.beforeRename)

@@ -15,8 +15,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // callbackPath is the path of the loopback redirect URI.
@@ -90,7 +90,7 @@ func callbackHandler(state string, got chan<- callback) http.Handler {
 			http.Error(w, "This sign-in link does not belong to the running `tokenhost login` (state mismatch).", http.StatusBadRequest)
 			return
 		}
-		cb := callback{code: q.Get("code"), errCode: tokenhttp.SafeCode(q.Get("error"))}
+		cb := callback{code: q.Get("code"), errCode: tokenkit.SafeCode(q.Get("error"))}
 		if cb.code == "" && cb.errCode == "" {
 			http.Error(w, "The redirect carries neither a code nor an error.", http.StatusBadRequest)
 			return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // Device flow constants (RFC 8628).
@@ -43,7 +44,7 @@ func (s *source) deviceLogin(ctx context.Context, c *config, ui sdk.UI) (tokenRe
 	}
 	da, err := parseDeviceAuth(doc, time.Now())
 	if err != nil {
-		return tokenResponse{}, sdk.Unavailable("device authorization endpoint %s answered without %s", tokenhttp.Display(ep), err)
+		return tokenResponse{}, sdk.Unavailable("device authorization endpoint %s answered without %s", tokenkit.Display(ep), err)
 	}
 	p := sdk.Prompt{Message: "To sign in, open the page below and enter the code.", URL: da.uri, UserCode: da.userCode, Open: true}
 	if da.uriComplete != "" {

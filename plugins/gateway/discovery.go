@@ -8,6 +8,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // endpoints are the authorization server's URLs: configured ones win, the rest come from the issuer's
@@ -94,7 +95,7 @@ func (e *endpoints) discover(ctx context.Context, c *config) (*metadata, error) 
 			continue
 		}
 		if strings.TrimSuffix(m.Issuer, "/") != base {
-			return nil, sdk.BadConfig("issuer", "%s names issuer %q, not the configured %s; set issuer to the exact issuer URL", tokenhttp.Display(u), tokenhttp.Clean(m.Issuer, 120, nil), e.issuer)
+			return nil, sdk.BadConfig("issuer", "%s names issuer %q, not the configured %s; set issuer to the exact issuer URL", tokenkit.Display(u), tokenhttp.Clean(m.Issuer, 120, nil), e.issuer)
 		}
 		e.meta = m
 		return m, nil
@@ -129,10 +130,10 @@ func fetchMetadata(ctx context.Context, c *config, u string) (*metadata, error) 
 	defer resp.Body.Close()
 	var m metadata
 	if err := decodeJSON(resp, &m); err != nil {
-		if tokenhttp.Transient(resp.StatusCode) {
-			return nil, sdk.Unavailable("discovery at %s answered %d; try again later", tokenhttp.Display(u), resp.StatusCode)
+		if tokenkit.Transient(resp.StatusCode) {
+			return nil, sdk.Unavailable("discovery at %s answered %d; try again later", tokenkit.Display(u), resp.StatusCode)
 		}
-		return nil, sdk.BadConfig("issuer", "discovery at %s answered %d %s; check issuer or set token_url", tokenhttp.Display(u), resp.StatusCode, err)
+		return nil, sdk.BadConfig("issuer", "discovery at %s answered %d %s; check issuer or set token_url", tokenkit.Display(u), resp.StatusCode, err)
 	}
 	return &m, nil
 }

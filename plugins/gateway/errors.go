@@ -7,6 +7,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // loginHint is the next step when a stored sign-in is gone or refused.
@@ -19,7 +20,7 @@ func (c *config) explain(err error, ep string) error {
 	if !errors.As(err, &f) {
 		return err
 	}
-	ep = tokenhttp.Display(ep)
+	ep = tokenkit.Display(ep)
 	if f.code != "" {
 		return c.oauthError(ep, f.status, f.code, f.desc)
 	}
@@ -30,7 +31,7 @@ func (c *config) explain(err error, ep string) error {
 }
 
 // oauthError maps an RFC 6749 §5.2 error to a kind and a next step: the codes that point at an option
-// blame it, tokenhttp.Classify decides the rest. invalid_grant means the user's sign-in ended only in the
+// blame it, tokenkit.Classify decides the rest. invalid_grant means the user's sign-in ended only in the
 // grants that have one; in the others it blames what the grant sent.
 func (c *config) oauthError(ep string, status int, code, desc string) error {
 	detail := fmt.Sprintf("%d %s", status, code)
@@ -56,7 +57,7 @@ func (c *config) oauthError(ep string, status int, code, desc string) error {
 			return g.refused(ep, detail)
 		}
 	}
-	switch tokenhttp.Classify(status, code) {
+	switch tokenkit.Classify(status, code) {
 	case sdk.KindUnavailable:
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
 	case sdk.KindBadConfig:
@@ -69,7 +70,7 @@ func (c *config) oauthError(ep string, status int, code, desc string) error {
 func (c *config) statusError(ep string, status int, ct string) error {
 	what := fmt.Sprintf("answered %d with %s, not a token response", status, tokenhttp.DescribeType(ct))
 	switch {
-	case tokenhttp.Transient(status):
+	case tokenkit.Transient(status):
 		return sdk.Unavailable("token endpoint %s %s; try again later", ep, what)
 	case status >= 300 && status < 400:
 		return sdk.BadConfig("token_url", "token endpoint %s answered %d, a redirect, which is not followed; set token_url to the final token endpoint URL", ep, status)

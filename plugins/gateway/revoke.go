@@ -5,6 +5,7 @@ import (
 	"net/url"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // revoke asks the revocation endpoint (RFC 7009) to revoke the stored refresh token (or, without one, the
@@ -25,9 +26,9 @@ func (s *source) revoke(ctx context.Context, c *config, si signIn) string {
 	if _, err := cc.post(ctx, ep, url.Values{"token": {tok}, "token_type_hint": {hint}}, true); err != nil {
 		var f *failure
 		if ok := asFailure(err, &f); ok && f.status >= 200 && f.status < 300 {
-			return "Revoked at " + tokenhttp.Display(ep) + "."
+			return "Revoked at " + tokenkit.Display(ep) + "."
 		}
-		return "Revocation at " + tokenhttp.Display(ep) + " failed (" + tokenhttp.Clean(cc.explain(err, ep).Error(), tokenhttp.MaxDescription, cc.secrets) + ")."
+		return "Revocation at " + tokenkit.Display(ep) + " failed (" + tokenhttp.Clean(cc.explain(err, ep).Error(), tokenhttp.MaxDescription, cc.secrets) + ")."
 	}
-	return "Revoked at " + tokenhttp.Display(ep) + "."
+	return "Revoked at " + tokenkit.Display(ep) + "."
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // maxBody bounds how much of an endpoint's answer is read.
@@ -47,7 +48,7 @@ func (f *failure) Error() string {
 func (c *config) post(ctx context.Context, endpoint string, form url.Values, auth bool) (map[string]any, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, nil)
 	if err != nil {
-		return nil, sdk.Internal("cannot build a request to %s: %s", tokenhttp.Display(endpoint), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, c.redact()))
+		return nil, sdk.Internal("cannot build a request to %s: %s", tokenkit.Display(endpoint), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, c.redact()))
 	}
 	if auth {
 		if err := c.auth.apply(form, req, endpoint); err != nil {
@@ -76,7 +77,7 @@ func (c *config) post(ctx context.Context, endpoint string, form url.Values, aut
 		f := &failure{status: resp.StatusCode, ct: ct, what: "with " + tokenhttp.DescribeType(ct) + ", not a token response"}
 		if jsonErr == nil {
 			code, _ := doc["error"].(string)
-			f.code = tokenhttp.SafeCode(code)
+			f.code = tokenkit.SafeCode(code)
 			if d, ok := doc["error_description"].(string); ok && f.code != "" {
 				f.desc = tokenhttp.Clean(d, tokenhttp.MaxDescription, c.redact())
 			}
@@ -100,7 +101,7 @@ func (c *config) post(ctx context.Context, endpoint string, form url.Values, aut
 
 // netError describes a request that got no answer.
 func (c *config) netError(endpoint string, err error) error {
-	ep := tokenhttp.Display(endpoint)
+	ep := tokenkit.Display(endpoint)
 	if tokenhttp.IsTimeout(err) {
 		return sdk.Unavailable("%s did not answer within %s; it may be overloaded or unreachable (raise timeout if it is just slow)", ep, c.timeout)
 	}

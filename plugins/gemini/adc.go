@@ -18,6 +18,7 @@ import (
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // ADC file types the plugin accepts.
@@ -172,12 +173,12 @@ func adcToken(ctx context.Context, cfg *config) (sdk.Token, error) {
 		return sdk.Token{}, sdk.BadConfig("adc_file", "%s holds %q credentials, not a service account key; use source adc for it", path, a.typ)
 	}
 	tokenURL := a.tokenURL(cfg.tokenURL)
-	ep := endpoint{display: tokenhttp.Display(tokenURL), next: nextADCUser, redact: a.secrets()}
+	ep := endpoint{display: tokenkit.Display(tokenURL), next: nextADCUser, redact: a.secrets()}
 	if a.typ == typeServiceAccount {
 		ep.next = nextServiceAccount
 	}
 	if _, err := tokenhttp.CheckURL(tokenURL, DefaultTokenURL); err != nil {
-		return sdk.Token{}, sdk.Internal("%s names a token_uri that is not an https URL (%s); set token_url to override it", path, tokenhttp.Display(tokenURL))
+		return sdk.Token{}, sdk.Internal("%s names a token_uri that is not an https URL (%s); set token_url to override it", path, tokenkit.Display(tokenURL))
 	}
 	data, err := a.withTokenURL(tokenURL)
 	if err != nil {
@@ -277,7 +278,7 @@ func metadataError(err error) error {
 		return err
 	case errors.As(err, &nd):
 		return sdk.BadConfig("source", "the metadata server has no default service account for this instance; attach a service account to it, or use another source")
-	case errors.As(err, &me) && tokenhttp.Transient(me.Code):
+	case errors.As(err, &me) && tokenkit.Transient(me.Code):
 		return sdk.Unavailable("the metadata server answered %d; try again later", me.Code)
 	case errors.As(err, &me) && me.Code == 403:
 		return sdk.BadConfig("scopes", "the metadata server refused a token (403); check the instance's access scopes and the scopes option")

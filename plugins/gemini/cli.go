@@ -20,6 +20,7 @@ import (
 	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // maxTokenResponse bounds how much of a token endpoint answer is read.
@@ -212,7 +213,7 @@ func redeem(ctx context.Context, cfg *config, refreshToken string) (*grant, erro
 	if tokenURL == "" {
 		tokenURL = DefaultTokenURL
 	}
-	ep := endpoint{display: tokenhttp.Display(tokenURL), next: nextGeminiCLI, clientKey: "client_id", redact: []string{refreshToken, cfg.clientSecret}}
+	ep := endpoint{display: tokenkit.Display(tokenURL), next: nextGeminiCLI, clientKey: "client_id", redact: []string{refreshToken, cfg.clientSecret}}
 	form := url.Values{
 		"grant_type":    {"refresh_token"},
 		"refresh_token": {refreshToken},

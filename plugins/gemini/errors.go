@@ -10,6 +10,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // Next steps, by kind of credential, for errors only signing in again fixes.
@@ -78,7 +79,7 @@ func responseError(ep endpoint, status int, contentType string, body []byte) err
 	if c, ok := googleCodes[code]; ok {
 		rfc = c
 	}
-	switch tokenhttp.Classify(status, rfc) {
+	switch tokenkit.Classify(status, rfc) {
 	case sdk.KindReauthRequired:
 		return sdk.ReauthRequired("token endpoint %s refused the sign-in (%s); %s", ep.display, detail, ep.next)
 	case sdk.KindUnavailable:

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
 
 // MaxDescription is how much of an endpoint's error_description a message quotes.
@@ -48,7 +49,7 @@ func CheckURL(raw, example string) (string, error) {
 	default:
 		return "", fmt.Errorf("must be an https URL, got scheme %q", u.Scheme)
 	}
-	return Display(raw), nil
+	return tokenkit.Display(raw), nil
 }
 
 // NewTransport returns a fresh transport with the settings of http.DefaultTransport (proxies from the
