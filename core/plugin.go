@@ -37,6 +37,7 @@ type pluginProc struct {
 	logger   *slog.Logger
 	onStart  func(sdk.Info) error // resolves the provider's settings from Info; an error aborts the start
 	local    sdk.Source           // Options.InProcess: run this source in process, no plugin process
+	storage  sdk.Storage          // offered to the plugin at Configure (shared providers of a fleet); nil: none
 
 	mu        sync.Mutex
 	client    *plugin.Client
@@ -64,7 +65,7 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 	}
 	if p.local != nil {
 		if p.src == nil {
-			info, err := p.local.Configure(ctx, p.cfg.Options)
+			info, err := sdk.ConfigureWith(ctx, p.local, p.cfg.Options, p.storage)
 			if err != nil {
 				return nil, p.configureError(err)
 			}
@@ -167,7 +168,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
 	defer cancel()
-	info, err := src.Configure(cctx, p.cfg.Options)
+	info, err := sdk.ConfigureWith(cctx, src, p.cfg.Options, p.storage)
 	if err != nil {
 		return fail(p.configureError(err))
 	}

@@ -108,6 +108,7 @@ func (h *Host) buildProvider(pc *config.Provider, n int64) (*provider, error) {
 	p.since = n
 	if r.store != nil && pc.Shared {
 		shareTokens(p, r.store)
+		p.proc.storage = &pluginStorage{provider: pc.Name, store: r.store}
 	}
 	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hashicorp/go-plugin"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -18,13 +19,17 @@ const errorDomain = "tokenhost"
 // grpcServer adapts a Source to the generated gRPC server interface (plugin side).
 type grpcServer struct {
 	pb.UnimplementedSourceServer
-	impl Source
+	impl    Source
+	storage pluginStorage
 }
 
 func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*pb.ConfigureResponse, error) {
 	opts := map[string]any{}
 	if req.GetOptions() != nil {
 		opts = req.GetOptions().AsMap()
+	}
+	if err := s.storage.offer(s.impl, req.GetStorageBrokerId()); err != nil {
+		return nil, toStatus(err)
 	}
 	info, err := s.impl.Configure(ctx, opts)
 	if err != nil {
@@ -33,6 +38,7 @@ func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*
 	return &pb.ConfigureResponse{Info: &pb.Info{
 		Name: info.Name, Version: info.Version, Upstream: info.Upstream, AllowedHosts: info.AllowedHosts,
 		Header: info.Header, Scheme: info.Scheme, Mode: info.Mode, MaxFetchMillis: info.MaxFetch.Milliseconds(), NoTokenCache: info.NoTokenCache,
+		UsesStorage: info.UsesStorage,
 	}}, nil
 }
 
@@ -53,21 +59,29 @@ func (s *grpcServer) Refresh(ctx context.Context, req *pb.RefreshRequest) (*pb.T
 }
 
 // grpcClient is the host-side Source that calls a plugin over gRPC.
-type grpcClient struct{ c pb.SourceClient }
+type grpcClient struct {
+	c      pb.SourceClient
+	broker *plugin.GRPCBroker
+}
 
+// Configure configures the plugin without offering it storage (see ConfigureWith).
 func (c *grpcClient) Configure(ctx context.Context, options map[string]any) (Info, error) {
+	return c.configureID(ctx, options, 0)
+}
+
+func (c *grpcClient) configureID(ctx context.Context, options map[string]any, storageID uint32) (Info, error) {
 	st, err := structpb.NewStruct(options)
 	if err != nil {
 		return Info{}, BadConfig("", "options cannot be sent to the plugin: %v", err)
 	}
-	resp, err := c.c.Configure(ctx, &pb.ConfigureRequest{Options: st})
+	resp, err := c.c.Configure(ctx, &pb.ConfigureRequest{Options: st, StorageBrokerId: storageID})
 	if err != nil {
 		return Info{}, fromStatus(ctx, err)
 	}
 	i := resp.GetInfo()
 	return Info{Name: i.GetName(), Version: i.GetVersion(), Upstream: i.GetUpstream(), AllowedHosts: i.GetAllowedHosts(),
 		Header: i.GetHeader(), Scheme: i.GetScheme(), Mode: i.GetMode(), MaxFetch: time.Duration(min(max(i.GetMaxFetchMillis(), 0), maxFetchMillis)) * time.Millisecond,
-		NoTokenCache: i.GetNoTokenCache()}, nil
+		NoTokenCache: i.GetNoTokenCache(), UsesStorage: i.GetUsesStorage()}, nil
 }
 
 func (c *grpcClient) Token(ctx context.Context) (Token, error) {

@@ -31,14 +31,14 @@ type GRPCPlugin struct {
 }
 
 // GRPCServer registers the plugin's Source on the gRPC server.
-func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
-	pb.RegisterSourceServer(s, &grpcServer{impl: p.Impl})
+func (p *GRPCPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	pb.RegisterSourceServer(s, &grpcServer{impl: p.Impl, storage: pluginStorage{broker: broker}})
 	return nil
 }
 
 // GRPCClient returns a Source backed by the plugin's gRPC connection.
-func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return &grpcClient{c: pb.NewSourceClient(c)}, nil
+func (p *GRPCPlugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &grpcClient{c: pb.NewSourceClient(c), broker: broker}, nil
 }
 
 // VersionedPlugins returns the plugin set for every protocol version this sdk supports, serving impl.

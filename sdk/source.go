@@ -44,6 +44,9 @@ type Info struct {
 	// token` calls (they already live in a file the plugin shares with another program, or must not be
 	// copied).
 	NoTokenCache bool
+	// UsesStorage says the plugin keeps its state in the Storage the host offered (see StorageUser), so
+	// that state is the fleet's rather than this host's. The host ignores it when it offered no storage.
+	UsesStorage bool
 }
 
 // Source is the token contract every provider plugin implements.

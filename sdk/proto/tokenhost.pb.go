@@ -25,16 +25,301 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-type ConfigureRequest struct {
+type StorageGetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Options       *structpb.Struct       `protobuf:"bytes,1,opt,name=options,proto3" json:"options,omitempty"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
+func (x *StorageGetRequest) Reset() {
+	*x = StorageGetRequest{}
+	mi := &file_tokenhost_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageGetRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageGetRequest) ProtoMessage() {}
+
+func (x *StorageGetRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageGetRequest.ProtoReflect.Descriptor instead.
+func (*StorageGetRequest) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *StorageGetRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+// StorageItem is a stored value and its revision; an empty rev means the key is absent.
+type StorageItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Value         []byte                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
+	Rev           string                 `protobuf:"bytes,2,opt,name=rev,proto3" json:"rev,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageItem) Reset() {
+	*x = StorageItem{}
+	mi := &file_tokenhost_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageItem) ProtoMessage() {}
+
+func (x *StorageItem) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageItem.ProtoReflect.Descriptor instead.
+func (*StorageItem) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *StorageItem) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+func (x *StorageItem) GetRev() string {
+	if x != nil {
+		return x.Rev
+	}
+	return ""
+}
+
+// StorageCASRequest stores value at key only while the key's revision is still rev ("" means absent).
+type StorageCASRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Rev           string                 `protobuf:"bytes,2,opt,name=rev,proto3" json:"rev,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageCASRequest) Reset() {
+	*x = StorageCASRequest{}
+	mi := &file_tokenhost_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageCASRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageCASRequest) ProtoMessage() {}
+
+func (x *StorageCASRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageCASRequest.ProtoReflect.Descriptor instead.
+func (*StorageCASRequest) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StorageCASRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *StorageCASRequest) GetRev() string {
+	if x != nil {
+		return x.Rev
+	}
+	return ""
+}
+
+func (x *StorageCASRequest) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+type StorageCASResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stored        bool                   `protobuf:"varint,1,opt,name=stored,proto3" json:"stored,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageCASResponse) Reset() {
+	*x = StorageCASResponse{}
+	mi := &file_tokenhost_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageCASResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageCASResponse) ProtoMessage() {}
+
+func (x *StorageCASResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageCASResponse.ProtoReflect.Descriptor instead.
+func (*StorageCASResponse) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *StorageCASResponse) GetStored() bool {
+	if x != nil {
+		return x.Stored
+	}
+	return false
+}
+
+type StorageDeleteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageDeleteRequest) Reset() {
+	*x = StorageDeleteRequest{}
+	mi := &file_tokenhost_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageDeleteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageDeleteRequest) ProtoMessage() {}
+
+func (x *StorageDeleteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageDeleteRequest.ProtoReflect.Descriptor instead.
+func (*StorageDeleteRequest) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *StorageDeleteRequest) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+type StorageDeleteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StorageDeleteResponse) Reset() {
+	*x = StorageDeleteResponse{}
+	mi := &file_tokenhost_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StorageDeleteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StorageDeleteResponse) ProtoMessage() {}
+
+func (x *StorageDeleteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StorageDeleteResponse.ProtoReflect.Descriptor instead.
+func (*StorageDeleteResponse) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{5}
+}
+
+type ConfigureRequest struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Options *structpb.Struct       `protobuf:"bytes,1,opt,name=options,proto3" json:"options,omitempty"`
+	// The go-plugin broker id on which the host serves HostStorage for this provider; 0: the host offers no
+	// storage (an older host, or a provider that is not shared through a fleet store).
+	StorageBrokerId uint32 `protobuf:"varint,2,opt,name=storage_broker_id,json=storageBrokerId,proto3" json:"storage_broker_id,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
 func (x *ConfigureRequest) Reset() {
 	*x = ConfigureRequest{}
-	mi := &file_tokenhost_proto_msgTypes[0]
+	mi := &file_tokenhost_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -46,7 +331,7 @@ func (x *ConfigureRequest) String() string {
 func (*ConfigureRequest) ProtoMessage() {}
 
 func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[0]
+	mi := &file_tokenhost_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -59,7 +344,7 @@ func (x *ConfigureRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureRequest.ProtoReflect.Descriptor instead.
 func (*ConfigureRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{0}
+	return file_tokenhost_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ConfigureRequest) GetOptions() *structpb.Struct {
@@ -67,6 +352,13 @@ func (x *ConfigureRequest) GetOptions() *structpb.Struct {
 		return x.Options
 	}
 	return nil
+}
+
+func (x *ConfigureRequest) GetStorageBrokerId() uint32 {
+	if x != nil {
+		return x.StorageBrokerId
+	}
+	return 0
 }
 
 type ConfigureResponse struct {
@@ -78,7 +370,7 @@ type ConfigureResponse struct {
 
 func (x *ConfigureResponse) Reset() {
 	*x = ConfigureResponse{}
-	mi := &file_tokenhost_proto_msgTypes[1]
+	mi := &file_tokenhost_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -90,7 +382,7 @@ func (x *ConfigureResponse) String() string {
 func (*ConfigureResponse) ProtoMessage() {}
 
 func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[1]
+	mi := &file_tokenhost_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -103,7 +395,7 @@ func (x *ConfigureResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConfigureResponse.ProtoReflect.Descriptor instead.
 func (*ConfigureResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{1}
+	return file_tokenhost_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ConfigureResponse) GetInfo() *Info {
@@ -127,14 +419,17 @@ type Info struct {
 	MaxFetchMillis int64 `protobuf:"varint,8,opt,name=max_fetch_millis,json=maxFetchMillis,proto3" json:"max_fetch_millis,omitempty"`
 	// The plugin's tokens must not be kept on disk by the host's token cache (they already live in a file
 	// the plugin shares with another program, or the plugin forbids it). false: they may be.
-	NoTokenCache  bool `protobuf:"varint,9,opt,name=no_token_cache,json=noTokenCache,proto3" json:"no_token_cache,omitempty"`
+	NoTokenCache bool `protobuf:"varint,9,opt,name=no_token_cache,json=noTokenCache,proto3" json:"no_token_cache,omitempty"`
+	// The plugin keeps its state in the storage the host offered (HostStorage), so that state is the
+	// fleet's, not this host's.
+	UsesStorage   bool `protobuf:"varint,10,opt,name=uses_storage,json=usesStorage,proto3" json:"uses_storage,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Info) Reset() {
 	*x = Info{}
-	mi := &file_tokenhost_proto_msgTypes[2]
+	mi := &file_tokenhost_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +441,7 @@ func (x *Info) String() string {
 func (*Info) ProtoMessage() {}
 
 func (x *Info) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[2]
+	mi := &file_tokenhost_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,7 +454,7 @@ func (x *Info) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Info.ProtoReflect.Descriptor instead.
 func (*Info) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{2}
+	return file_tokenhost_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Info) GetName() string {
@@ -225,6 +520,13 @@ func (x *Info) GetNoTokenCache() bool {
 	return false
 }
 
+func (x *Info) GetUsesStorage() bool {
+	if x != nil {
+		return x.UsesStorage
+	}
+	return false
+}
+
 type TokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -233,7 +535,7 @@ type TokenRequest struct {
 
 func (x *TokenRequest) Reset() {
 	*x = TokenRequest{}
-	mi := &file_tokenhost_proto_msgTypes[3]
+	mi := &file_tokenhost_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -245,7 +547,7 @@ func (x *TokenRequest) String() string {
 func (*TokenRequest) ProtoMessage() {}
 
 func (x *TokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[3]
+	mi := &file_tokenhost_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -258,7 +560,7 @@ func (x *TokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRequest.ProtoReflect.Descriptor instead.
 func (*TokenRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{3}
+	return file_tokenhost_proto_rawDescGZIP(), []int{9}
 }
 
 type RefreshRequest struct {
@@ -270,7 +572,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_tokenhost_proto_msgTypes[4]
+	mi := &file_tokenhost_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -282,7 +584,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[4]
+	mi := &file_tokenhost_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -295,7 +597,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{4}
+	return file_tokenhost_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *RefreshRequest) GetStale() *Token {
@@ -318,7 +620,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_tokenhost_proto_msgTypes[5]
+	mi := &file_tokenhost_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -330,7 +632,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[5]
+	mi := &file_tokenhost_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -343,7 +645,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{5}
+	return file_tokenhost_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Token) GetValue() string {
@@ -390,7 +692,7 @@ type TokenResponse struct {
 
 func (x *TokenResponse) Reset() {
 	*x = TokenResponse{}
-	mi := &file_tokenhost_proto_msgTypes[6]
+	mi := &file_tokenhost_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -402,7 +704,7 @@ func (x *TokenResponse) String() string {
 func (*TokenResponse) ProtoMessage() {}
 
 func (x *TokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[6]
+	mi := &file_tokenhost_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -415,7 +717,7 @@ func (x *TokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenResponse.ProtoReflect.Descriptor instead.
 func (*TokenResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{6}
+	return file_tokenhost_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TokenResponse) GetToken() *Token {
@@ -433,7 +735,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_tokenhost_proto_msgTypes[7]
+	mi := &file_tokenhost_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -445,7 +747,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[7]
+	mi := &file_tokenhost_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -458,7 +760,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{7}
+	return file_tokenhost_proto_rawDescGZIP(), []int{13}
 }
 
 // Prompt is one thing the host shows the user during a sign-in.
@@ -474,7 +776,7 @@ type Prompt struct {
 
 func (x *Prompt) Reset() {
 	*x = Prompt{}
-	mi := &file_tokenhost_proto_msgTypes[8]
+	mi := &file_tokenhost_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -486,7 +788,7 @@ func (x *Prompt) String() string {
 func (*Prompt) ProtoMessage() {}
 
 func (x *Prompt) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[8]
+	mi := &file_tokenhost_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -499,7 +801,7 @@ func (x *Prompt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Prompt.ProtoReflect.Descriptor instead.
 func (*Prompt) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{8}
+	return file_tokenhost_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Prompt) GetMessage() string {
@@ -540,7 +842,7 @@ type LoginResult struct {
 
 func (x *LoginResult) Reset() {
 	*x = LoginResult{}
-	mi := &file_tokenhost_proto_msgTypes[9]
+	mi := &file_tokenhost_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -552,7 +854,7 @@ func (x *LoginResult) String() string {
 func (*LoginResult) ProtoMessage() {}
 
 func (x *LoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[9]
+	mi := &file_tokenhost_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -565,7 +867,7 @@ func (x *LoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResult.ProtoReflect.Descriptor instead.
 func (*LoginResult) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{9}
+	return file_tokenhost_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *LoginResult) GetMessage() string {
@@ -595,7 +897,7 @@ type LoginEvent struct {
 
 func (x *LoginEvent) Reset() {
 	*x = LoginEvent{}
-	mi := &file_tokenhost_proto_msgTypes[10]
+	mi := &file_tokenhost_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -607,7 +909,7 @@ func (x *LoginEvent) String() string {
 func (*LoginEvent) ProtoMessage() {}
 
 func (x *LoginEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[10]
+	mi := &file_tokenhost_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -620,7 +922,7 @@ func (x *LoginEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEvent.ProtoReflect.Descriptor instead.
 func (*LoginEvent) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{10}
+	return file_tokenhost_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoginEvent) GetEvent() isLoginEvent_Event {
@@ -672,7 +974,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_tokenhost_proto_msgTypes[11]
+	mi := &file_tokenhost_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -684,7 +986,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[11]
+	mi := &file_tokenhost_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -697,7 +999,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{11}
+	return file_tokenhost_proto_rawDescGZIP(), []int{17}
 }
 
 type LogoutResponse struct {
@@ -709,7 +1011,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_tokenhost_proto_msgTypes[12]
+	mi := &file_tokenhost_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -721,7 +1023,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[12]
+	mi := &file_tokenhost_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -734,7 +1036,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{12}
+	return file_tokenhost_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LogoutResponse) GetMessage() string {
@@ -748,11 +1050,26 @@ var File_tokenhost_proto protoreflect.FileDescriptor
 
 const file_tokenhost_proto_rawDesc = "" +
 	"\n" +
-	"\x0ftokenhost.proto\x12\ftokenhost.v1\x1a\x1cgoogle/protobuf/struct.proto\"E\n" +
+	"\x0ftokenhost.proto\x12\ftokenhost.v1\x1a\x1cgoogle/protobuf/struct.proto\"%\n" +
+	"\x11StorageGetRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"5\n" +
+	"\vStorageItem\x12\x14\n" +
+	"\x05value\x18\x01 \x01(\fR\x05value\x12\x10\n" +
+	"\x03rev\x18\x02 \x01(\tR\x03rev\"M\n" +
+	"\x11StorageCASRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x10\n" +
+	"\x03rev\x18\x02 \x01(\tR\x03rev\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\",\n" +
+	"\x12StorageCASResponse\x12\x16\n" +
+	"\x06stored\x18\x01 \x01(\bR\x06stored\"(\n" +
+	"\x14StorageDeleteRequest\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\"\x17\n" +
+	"\x15StorageDeleteResponse\"q\n" +
 	"\x10ConfigureRequest\x121\n" +
-	"\aoptions\x18\x01 \x01(\v2\x17.google.protobuf.StructR\aoptions\";\n" +
+	"\aoptions\x18\x01 \x01(\v2\x17.google.protobuf.StructR\aoptions\x12*\n" +
+	"\x11storage_broker_id\x18\x02 \x01(\rR\x0fstorageBrokerId\";\n" +
 	"\x11ConfigureResponse\x12&\n" +
-	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\x89\x02\n" +
+	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\xac\x02\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -762,7 +1079,9 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x06scheme\x18\x06 \x01(\tR\x06scheme\x12\x12\n" +
 	"\x04mode\x18\a \x01(\tR\x04mode\x12(\n" +
 	"\x10max_fetch_millis\x18\b \x01(\x03R\x0emaxFetchMillis\x12$\n" +
-	"\x0eno_token_cache\x18\t \x01(\bR\fnoTokenCache\"\x0e\n" +
+	"\x0eno_token_cache\x18\t \x01(\bR\fnoTokenCache\x12!\n" +
+	"\fuses_storage\x18\n" +
+	" \x01(\bR\vusesStorage\"\x0e\n" +
 	"\fTokenRequest\";\n" +
 	"\x0eRefreshRequest\x12)\n" +
 	"\x05stale\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05stale\"\x84\x02\n" +
@@ -799,7 +1118,11 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x05Token\x12\x1a.tokenhost.v1.TokenRequest\x1a\x1b.tokenhost.v1.TokenResponse\x12D\n" +
 	"\aRefresh\x12\x1c.tokenhost.v1.RefreshRequest\x1a\x1b.tokenhost.v1.TokenResponse\x12?\n" +
 	"\x05Login\x12\x1a.tokenhost.v1.LoginRequest\x1a\x18.tokenhost.v1.LoginEvent0\x01\x12C\n" +
-	"\x06Logout\x12\x1b.tokenhost.v1.LogoutRequest\x1a\x1c.tokenhost.v1.LogoutResponseB0Z.github.com/tokenhost/tokenhost/sdk/proto;protob\x06proto3"
+	"\x06Logout\x12\x1b.tokenhost.v1.LogoutRequest\x1a\x1c.tokenhost.v1.LogoutResponse2\xf7\x01\n" +
+	"\vHostStorage\x12A\n" +
+	"\x03Get\x12\x1f.tokenhost.v1.StorageGetRequest\x1a\x19.tokenhost.v1.StorageItem\x12R\n" +
+	"\rCompareAndSet\x12\x1f.tokenhost.v1.StorageCASRequest\x1a .tokenhost.v1.StorageCASResponse\x12Q\n" +
+	"\x06Delete\x12\".tokenhost.v1.StorageDeleteRequest\x1a#.tokenhost.v1.StorageDeleteResponseB0Z.github.com/tokenhost/tokenhost/sdk/proto;protob\x06proto3"
 
 var (
 	file_tokenhost_proto_rawDescOnce sync.Once
@@ -813,44 +1136,56 @@ func file_tokenhost_proto_rawDescGZIP() []byte {
 	return file_tokenhost_proto_rawDescData
 }
 
-var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_tokenhost_proto_goTypes = []any{
-	(*ConfigureRequest)(nil),  // 0: tokenhost.v1.ConfigureRequest
-	(*ConfigureResponse)(nil), // 1: tokenhost.v1.ConfigureResponse
-	(*Info)(nil),              // 2: tokenhost.v1.Info
-	(*TokenRequest)(nil),      // 3: tokenhost.v1.TokenRequest
-	(*RefreshRequest)(nil),    // 4: tokenhost.v1.RefreshRequest
-	(*Token)(nil),             // 5: tokenhost.v1.Token
-	(*TokenResponse)(nil),     // 6: tokenhost.v1.TokenResponse
-	(*LoginRequest)(nil),      // 7: tokenhost.v1.LoginRequest
-	(*Prompt)(nil),            // 8: tokenhost.v1.Prompt
-	(*LoginResult)(nil),       // 9: tokenhost.v1.LoginResult
-	(*LoginEvent)(nil),        // 10: tokenhost.v1.LoginEvent
-	(*LogoutRequest)(nil),     // 11: tokenhost.v1.LogoutRequest
-	(*LogoutResponse)(nil),    // 12: tokenhost.v1.LogoutResponse
-	nil,                       // 13: tokenhost.v1.Token.HeadersEntry
-	(*structpb.Struct)(nil),   // 14: google.protobuf.Struct
+	(*StorageGetRequest)(nil),     // 0: tokenhost.v1.StorageGetRequest
+	(*StorageItem)(nil),           // 1: tokenhost.v1.StorageItem
+	(*StorageCASRequest)(nil),     // 2: tokenhost.v1.StorageCASRequest
+	(*StorageCASResponse)(nil),    // 3: tokenhost.v1.StorageCASResponse
+	(*StorageDeleteRequest)(nil),  // 4: tokenhost.v1.StorageDeleteRequest
+	(*StorageDeleteResponse)(nil), // 5: tokenhost.v1.StorageDeleteResponse
+	(*ConfigureRequest)(nil),      // 6: tokenhost.v1.ConfigureRequest
+	(*ConfigureResponse)(nil),     // 7: tokenhost.v1.ConfigureResponse
+	(*Info)(nil),                  // 8: tokenhost.v1.Info
+	(*TokenRequest)(nil),          // 9: tokenhost.v1.TokenRequest
+	(*RefreshRequest)(nil),        // 10: tokenhost.v1.RefreshRequest
+	(*Token)(nil),                 // 11: tokenhost.v1.Token
+	(*TokenResponse)(nil),         // 12: tokenhost.v1.TokenResponse
+	(*LoginRequest)(nil),          // 13: tokenhost.v1.LoginRequest
+	(*Prompt)(nil),                // 14: tokenhost.v1.Prompt
+	(*LoginResult)(nil),           // 15: tokenhost.v1.LoginResult
+	(*LoginEvent)(nil),            // 16: tokenhost.v1.LoginEvent
+	(*LogoutRequest)(nil),         // 17: tokenhost.v1.LogoutRequest
+	(*LogoutResponse)(nil),        // 18: tokenhost.v1.LogoutResponse
+	nil,                           // 19: tokenhost.v1.Token.HeadersEntry
+	(*structpb.Struct)(nil),       // 20: google.protobuf.Struct
 }
 var file_tokenhost_proto_depIdxs = []int32{
-	14, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
-	2,  // 1: tokenhost.v1.ConfigureResponse.info:type_name -> tokenhost.v1.Info
-	5,  // 2: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
-	13, // 3: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
-	5,  // 4: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
-	8,  // 5: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
-	9,  // 6: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
-	0,  // 7: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
-	3,  // 8: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
-	4,  // 9: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
-	7,  // 10: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
-	11, // 11: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
-	1,  // 12: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
-	6,  // 13: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
-	6,  // 14: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
-	10, // 15: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
-	12, // 16: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
-	12, // [12:17] is the sub-list for method output_type
-	7,  // [7:12] is the sub-list for method input_type
+	20, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
+	8,  // 1: tokenhost.v1.ConfigureResponse.info:type_name -> tokenhost.v1.Info
+	11, // 2: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
+	19, // 3: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
+	11, // 4: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
+	14, // 5: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
+	15, // 6: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
+	6,  // 7: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
+	9,  // 8: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
+	10, // 9: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
+	13, // 10: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
+	17, // 11: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
+	0,  // 12: tokenhost.v1.HostStorage.Get:input_type -> tokenhost.v1.StorageGetRequest
+	2,  // 13: tokenhost.v1.HostStorage.CompareAndSet:input_type -> tokenhost.v1.StorageCASRequest
+	4,  // 14: tokenhost.v1.HostStorage.Delete:input_type -> tokenhost.v1.StorageDeleteRequest
+	7,  // 15: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
+	12, // 16: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
+	12, // 17: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
+	16, // 18: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
+	18, // 19: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
+	1,  // 20: tokenhost.v1.HostStorage.Get:output_type -> tokenhost.v1.StorageItem
+	3,  // 21: tokenhost.v1.HostStorage.CompareAndSet:output_type -> tokenhost.v1.StorageCASResponse
+	5,  // 22: tokenhost.v1.HostStorage.Delete:output_type -> tokenhost.v1.StorageDeleteResponse
+	15, // [15:23] is the sub-list for method output_type
+	7,  // [7:15] is the sub-list for method input_type
 	7,  // [7:7] is the sub-list for extension type_name
 	7,  // [7:7] is the sub-list for extension extendee
 	0,  // [0:7] is the sub-list for field type_name
@@ -861,7 +1196,7 @@ func file_tokenhost_proto_init() {
 	if File_tokenhost_proto != nil {
 		return
 	}
-	file_tokenhost_proto_msgTypes[10].OneofWrappers = []any{
+	file_tokenhost_proto_msgTypes[16].OneofWrappers = []any{
 		(*LoginEvent_Prompt)(nil),
 		(*LoginEvent_Result)(nil),
 	}
@@ -871,9 +1206,9 @@ func file_tokenhost_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tokenhost_proto_rawDesc), len(file_tokenhost_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   14,
+			NumMessages:   20,
 			NumExtensions: 0,
-			NumServices:   1,
+			NumServices:   2,
 		},
 		GoTypes:           file_tokenhost_proto_goTypes,
 		DependencyIndexes: file_tokenhost_proto_depIdxs,

@@ -290,3 +290,189 @@ var Source_ServiceDesc = grpc.ServiceDesc{
 	},
 	Metadata: "tokenhost.proto",
 }
+
+const (
+	HostStorage_Get_FullMethodName           = "/tokenhost.v1.HostStorage/Get"
+	HostStorage_CompareAndSet_FullMethodName = "/tokenhost.v1.HostStorage/CompareAndSet"
+	HostStorage_Delete_FullMethodName        = "/tokenhost.v1.HostStorage/Delete"
+)
+
+// HostStorageClient is the client API for HostStorage service.
+//
+// For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
+//
+// HostStorage is the key-value memory a host lends a plugin for state that must be the same on every host
+// of a fleet (a rotating refresh token). The host serves it over go-plugin's broker; keys are the plugin's
+// own names, which the host scopes to the provider; values are opaque to the host and sealed at rest.
+type HostStorageClient interface {
+	Get(ctx context.Context, in *StorageGetRequest, opts ...grpc.CallOption) (*StorageItem, error)
+	CompareAndSet(ctx context.Context, in *StorageCASRequest, opts ...grpc.CallOption) (*StorageCASResponse, error)
+	Delete(ctx context.Context, in *StorageDeleteRequest, opts ...grpc.CallOption) (*StorageDeleteResponse, error)
+}
+
+type hostStorageClient struct {
+	cc grpc.ClientConnInterface
+}
+
+func NewHostStorageClient(cc grpc.ClientConnInterface) HostStorageClient {
+	return &hostStorageClient{cc}
+}
+
+func (c *hostStorageClient) Get(ctx context.Context, in *StorageGetRequest, opts ...grpc.CallOption) (*StorageItem, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StorageItem)
+	err := c.cc.Invoke(ctx, HostStorage_Get_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostStorageClient) CompareAndSet(ctx context.Context, in *StorageCASRequest, opts ...grpc.CallOption) (*StorageCASResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StorageCASResponse)
+	err := c.cc.Invoke(ctx, HostStorage_CompareAndSet_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *hostStorageClient) Delete(ctx context.Context, in *StorageDeleteRequest, opts ...grpc.CallOption) (*StorageDeleteResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StorageDeleteResponse)
+	err := c.cc.Invoke(ctx, HostStorage_Delete_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// HostStorageServer is the server API for HostStorage service.
+// All implementations must embed UnimplementedHostStorageServer
+// for forward compatibility.
+//
+// HostStorage is the key-value memory a host lends a plugin for state that must be the same on every host
+// of a fleet (a rotating refresh token). The host serves it over go-plugin's broker; keys are the plugin's
+// own names, which the host scopes to the provider; values are opaque to the host and sealed at rest.
+type HostStorageServer interface {
+	Get(context.Context, *StorageGetRequest) (*StorageItem, error)
+	CompareAndSet(context.Context, *StorageCASRequest) (*StorageCASResponse, error)
+	Delete(context.Context, *StorageDeleteRequest) (*StorageDeleteResponse, error)
+	mustEmbedUnimplementedHostStorageServer()
+}
+
+// UnimplementedHostStorageServer must be embedded to have
+// forward compatible implementations.
+//
+// NOTE: this should be embedded by value instead of pointer to avoid a nil
+// pointer dereference when methods are called.
+type UnimplementedHostStorageServer struct{}
+
+func (UnimplementedHostStorageServer) Get(context.Context, *StorageGetRequest) (*StorageItem, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Get not implemented")
+}
+func (UnimplementedHostStorageServer) CompareAndSet(context.Context, *StorageCASRequest) (*StorageCASResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method CompareAndSet not implemented")
+}
+func (UnimplementedHostStorageServer) Delete(context.Context, *StorageDeleteRequest) (*StorageDeleteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Delete not implemented")
+}
+func (UnimplementedHostStorageServer) mustEmbedUnimplementedHostStorageServer() {}
+func (UnimplementedHostStorageServer) testEmbeddedByValue()                     {}
+
+// UnsafeHostStorageServer may be embedded to opt out of forward compatibility for this service.
+// Use of this interface is not recommended, as added methods to HostStorageServer will
+// result in compilation errors.
+type UnsafeHostStorageServer interface {
+	mustEmbedUnimplementedHostStorageServer()
+}
+
+func RegisterHostStorageServer(s grpc.ServiceRegistrar, srv HostStorageServer) {
+	// If the following call pancis, it indicates UnimplementedHostStorageServer was
+	// embedded by pointer and is nil.  This will cause panics if an
+	// unimplemented method is ever invoked, so we test this at initialization
+	// time to prevent it from happening at runtime later due to I/O.
+	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
+		t.testEmbeddedByValue()
+	}
+	s.RegisterService(&HostStorage_ServiceDesc, srv)
+}
+
+func _HostStorage_Get_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StorageGetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostStorageServer).Get(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostStorage_Get_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostStorageServer).Get(ctx, req.(*StorageGetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostStorage_CompareAndSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StorageCASRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostStorageServer).CompareAndSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostStorage_CompareAndSet_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostStorageServer).CompareAndSet(ctx, req.(*StorageCASRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _HostStorage_Delete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StorageDeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostStorageServer).Delete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostStorage_Delete_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostStorageServer).Delete(ctx, req.(*StorageDeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+// HostStorage_ServiceDesc is the grpc.ServiceDesc for HostStorage service.
+// It's only intended for direct use with grpc.RegisterService,
+// and not to be introspected or modified (even as a copy)
+var HostStorage_ServiceDesc = grpc.ServiceDesc{
+	ServiceName: "tokenhost.v1.HostStorage",
+	HandlerType: (*HostStorageServer)(nil),
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Get",
+			Handler:    _HostStorage_Get_Handler,
+		},
+		{
+			MethodName: "CompareAndSet",
+			Handler:    _HostStorage_CompareAndSet_Handler,
+		},
+		{
+			MethodName: "Delete",
+			Handler:    _HostStorage_Delete_Handler,
+		},
+	},
+	Streams:  []grpc.StreamDesc{},
+	Metadata: "tokenhost.proto",
+}

@@ -1,0 +1,65 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// downStore is a Store whose every call fails as an unreachable backend does.
+type downStore struct{ Store }
+
+func (downStore) Get(context.Context, string) (Item, error) {
+	return Item{}, fmt.Errorf("dial tcp 127.0.0.1:1: connection refused: %w", ErrStoreUnavailable)
+}
+
+func TestPluginStorageIsScopedToItsProvider(t *testing.T) {
+	ctx := context.Background()
+	st, err := OpenStore(StoreConfig{Backend: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	corp := &pluginStorage{provider: "corp", store: st}
+	other := &pluginStorage{provider: "other", store: st}
+	if ok, err := corp.CompareAndSet(ctx, "signin", "", []byte("corp's")); err != nil || !ok {
+		t.Fatalf("CompareAndSet = %v, %v", ok, err)
+	}
+	if v, rev, err := other.Get(ctx, "signin"); err != nil || v != nil || rev != "" {
+		t.Fatalf("another provider read %q (rev %q, %v); want nothing", v, rev, err)
+	}
+	it, err := st.Get(ctx, "corp/plugin/signin")
+	if err != nil || string(it.Value) != "corp's" {
+		t.Fatalf("store holds %q, %v under corp/plugin/signin", it.Value, err)
+	}
+	v, rev, _ := corp.Get(ctx, "signin")
+	if ok, _ := corp.CompareAndSet(ctx, "signin", "", []byte("x")); ok {
+		t.Fatal("CompareAndSet on absent succeeded over an existing value")
+	}
+	if ok, _ := corp.CompareAndSet(ctx, "signin", rev, append(v, '!')); !ok {
+		t.Fatal("CompareAndSet on the current revision failed")
+	}
+	if err := corp.Delete(ctx, "signin"); err != nil {
+		t.Fatal(err)
+	}
+	if it, _ := st.Get(ctx, "corp/plugin/signin"); it.Rev != "" {
+		t.Fatal("Delete left the value")
+	}
+}
+
+func TestPluginStorageUnavailableNamesTheProvider(t *testing.T) {
+	_, _, err := (&pluginStorage{provider: "corp", store: downStore{}}).Get(context.Background(), "signin")
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Kind != sdk.KindUnavailable {
+		t.Fatalf("error = %v; want Unavailable", err)
+	}
+	for _, want := range []string{"provider corp", "shared store", "unavailable"} {
+		if !strings.Contains(e.Message, want) {
+			t.Errorf("message %q lacks %q", e.Message, want)
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package sdk
+
+import (
+	"context"
+	"regexp"
+)
+
+// Storage is the key-value memory a host lends a plugin for state that must be the same on every host of
+// a fleet, such as a sign-in whose refresh token rotates. The host scopes keys to the provider (a plugin
+// never sees another provider's state), seals values at rest, and bounds every call by its store timeout.
+// A host offers storage only where it is shared (a fleet store); elsewhere a plugin keeps its own files.
+type Storage interface {
+	// Get returns the value at key and its revision; an absent key is a nil value and an empty rev.
+	Get(ctx context.Context, key string) (value []byte, rev string, err error)
+	// CompareAndSet stores value at key only while the key's revision is still rev ("" means absent), and
+	// reports whether it did; false means another host wrote first: Get again and decide anew.
+	CompareAndSet(ctx context.Context, key, rev string, value []byte) (stored bool, err error)
+	// Delete removes key; deleting an absent key is no error.
+	Delete(ctx context.Context, key string) error
+}
+
+// StorageUser is implemented by a Source that keeps its state in host storage when the host offers it.
+// The host calls UseStorage once, before Configure, only when it offers storage; a Source that reports
+// Info.UsesStorage after that keeps its state there.
+type StorageUser interface {
+	// UseStorage hands the Source the storage the host serves for this provider.
+	UseStorage(Storage)
+}
+
+// storageKey is the form of a storage key: short, lower case, no separators the host uses itself.
+var storageKey = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// CheckStorageKey reports whether key may name a value in host storage (1–64 characters of a–z, 0–9,
+// '.', '_' and '-', starting with a letter or digit).
+func CheckStorageKey(key string) error {
+	if !storageKey.MatchString(key) {
+		return Internal("storage key %q is not 1-64 characters of a-z, 0-9, '.', '_' and '-'", key)
+	}
+	return nil
+}
+
+// ConfigureWith configures src with options, offering it storage when st is not nil: over the go-plugin
+// broker for a plugin process, by UseStorage for a Source in the host's own process. Hosts call it
+// instead of src.Configure.
+func ConfigureWith(ctx context.Context, src Source, options map[string]any, st Storage) (Info, error) {
+	if c, ok := src.(*grpcClient); ok {
+		return c.configure(ctx, options, st)
+	}
+	if st == nil {
+		return src.Configure(ctx, options)
+	}
+	u, ok := src.(StorageUser)
+	if ok {
+		u.UseStorage(st)
+	}
+	info, err := src.Configure(ctx, options)
+	if !ok {
+		info.UsesStorage = false
+	}
+	return info, err
+}
