@@ -37,6 +37,7 @@ var bins struct {
 	openai    string // ./tests/testdata/openaiclient
 	pluginv1  string // ./tests/testdata/pluginv1
 	envplugin string // ./tests/testdata/envplugin
+	sigcount  string // ./tests/testdata/sigcount
 }
 
 // buildErr is set when building the programs failed; buildOut is what the build printed.
@@ -78,7 +79,7 @@ func buildAll(dir string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli", "./tests/testdata/openaiclient", "./tests/testdata/pluginv1", "./tests/testdata/envplugin")
+		"./cmd/tokenhost", "./tests/testdata/embed", "./tests/testdata/lean", "./tests/testdata/extplugin", "./tests/testdata/pluginv2", "./tests/testdata/codexcli", "./tests/testdata/openaiclient", "./tests/testdata/pluginv1", "./tests/testdata/envplugin", "./tests/testdata/sigcount")
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	buildOut = string(out)
@@ -95,6 +96,7 @@ func buildAll(dir string) {
 	bins.codexcli = filepath.Join(dir, "codexcli")
 	bins.openai = filepath.Join(dir, "openaiclient")
 	bins.pluginv1 = filepath.Join(dir, "pluginv1")
+	bins.sigcount = filepath.Join(dir, "sigcount")
 	bins.envplugin = filepath.Join(dir, "envplugin")
 	for _, p := range []string{bins.tokenhost, bins.embed, bins.lean, bins.extplugin, bins.pluginv2, bins.codexcli, bins.openai, bins.pluginv1, bins.envplugin} {
 		if _, err := os.Stat(p); err != nil {

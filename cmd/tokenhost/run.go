@@ -87,12 +87,16 @@ func runWith(g *globals, provider string, argv, envNames []string) error {
 	if err := c.Start(); err != nil {
 		return fmt.Errorf("cannot run %s: %w", argv[0], err)
 	}
+	tty := openTerminal()
+	defer tty.close()
 	done := make(chan struct{})
 	go func() {
 		for {
 			select {
 			case s := <-sigs:
-				_ = c.Process.Signal(s)
+				if !tty.deliversToGroup(s) {
+					_ = c.Process.Signal(s)
+				}
 			case <-done:
 				return
 			}
