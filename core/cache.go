@@ -54,6 +54,7 @@ type tokenCache struct {
 	timeout       time.Duration
 	minRefresh    time.Duration // min_refresh_interval: 0 never throttles refreshes after a rejection
 	fetch         func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
+	ready         func(ctx context.Context) error // starts the plugin (if needed) before a fetch's timeout starts
 	settings      func() *settings
 	log           *slog.Logger
 	stats         *stats
@@ -125,6 +126,12 @@ func (c *tokenCache) renewFor(ctx context.Context, stale *entry, reason string) 
 	ch := c.flights.DoChan(key, func() (any, error) {
 		if cur := c.cur.Load(); cur != stale && cur.usable(c.now()) {
 			return cur, nil
+		}
+		if c.ready != nil {
+			if err := c.ready(ctx); err != nil {
+				c.stats.refreshFailures.Add(1)
+				return nil, err
+			}
 		}
 		fctx, cancel := context.WithTimeout(fetchContext(ctx), c.fetchTimeout())
 		defer cancel()

@@ -148,7 +148,7 @@ func newProvider(pc *config.Provider, opts Options, base http.RoundTripper, log 
 	p.cache = &tokenCache{
 		refreshBefore: pc.RefreshBefore, timeout: pc.FetchTimeout, minRefresh: pc.MinRefreshInterval, log: log, stats: &p.stats, now: time.Now,
 		settings: func() *settings { return p.settings.Load() },
-		fetch:    p.fetch, name: pc.Name, tracer: newTracer(opts.TracerProvider),
+		fetch:    p.fetch, ready: p.ready, name: pc.Name, tracer: newTracer(opts.TracerProvider),
 	}
 	return p
 }
@@ -164,6 +164,19 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 		return nil, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
 	}
 	return s, nil
+}
+
+// ready (re)starts the plugin before a fetch, so that a start (after a crash, or a plugin declared dead)
+// has startTimeout of its own and the fetch still gets its whole fetch_timeout.
+func (p *provider) ready(ctx context.Context) error {
+	sctx, cancel := context.WithTimeout(fetchContext(ctx), startTimeout)
+	defer cancel()
+	if _, err := p.proc.source(sctx); err != nil {
+		err = p.describe(err)
+		p.noteErr(err)
+		return err
+	}
+	return nil
 }
 
 // fetch gets a token from the plugin under the token breaker: Token when nothing is cached, Refresh when

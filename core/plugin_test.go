@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -155,4 +156,46 @@ func TestOpenRefusesInPluginMode(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "ServeIfPlugin") {
 		t.Fatalf("err = %v, want a refusal naming ServeIfPlugin", err)
 	}
+}
+
+// A plugin restarted during a fetch (it crashed since the last one) starts with a timeout of its own: a
+// slow start does not use up the fetch's fetch_timeout, which then fails a fetch that would have worked.
+func TestRestartDoesNotEatTheFetchTimeout(t *testing.T) {
+	t.Setenv("TEST_GATEWAY_START_DELAY", "600ms") // three times the fetch timeout below
+	h, idp := gatewayHost(t, nil)
+	p := h.gen.Load().providers["corp"]
+	p.cfg.FetchTimeout, p.cache.timeout = 200*time.Millisecond, 200*time.Millisecond
+	clk := newClock()
+	clk.t.Store(time.Now().UnixNano())
+	p.cache.now = clk.now
+	if _, err := h.Token(context.Background(), "corp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(p.proc.pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the host has seen the process end (go-plugin notices it when it reaps the process), so
+	// that the next fetch restarts it before calling it rather than on a lost connection mid-call.
+	for guard := time.Now().Add(time.Minute); !p.proc.exited(); {
+		if time.Now().After(guard) {
+			t.Fatal("the host never noticed the killed plugin")
+		}
+		runtime.Gosched()
+	}
+	clk.advance(2 * time.Hour)
+	idp.SetExpiresIn(24 * time.Hour)
+	tok, err := h.Token(context.Background(), "corp")
+	if err != nil {
+		t.Fatalf("the fetch after a slow restart failed: %v", err)
+	}
+	if !idp.Valid(tok.Value) || p.proc.startCount() != 2 {
+		t.Fatalf("token valid %v, starts %d; want a token from the restarted plugin", idp.Valid(tok.Value), p.proc.startCount())
+	}
+}
+
+// exited reports whether p's plugin process has ended and the host knows it.
+func (p *pluginProc) exited() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.client != nil && p.client.Exited()
 }

@@ -62,8 +62,12 @@ func TestDefaultBaseReusesUpstreamConnections(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := conns.Load(); n > callers {
-		t.Fatalf("%d requests from %d callers opened %d upstream connections, want at most %d", callers*each, callers, n, callers)
+	// A request that finds no idle connection starts a dial, and takes whichever comes first: an idle
+	// connection given back meanwhile or its dial, whose connection then joins the pool. So each caller
+	// may leave one connection beyond its own, never more while nothing is closed (a pool of 2 opens
+	// ~100 here).
+	if n := conns.Load(); n > 2*callers {
+		t.Fatalf("%d requests from %d callers opened %d upstream connections, want at most %d", callers*each, callers, n, 2*callers)
 	}
 	t.Logf("%d requests, %d upstream connections", callers*each, conns.Load())
 }
