@@ -33,6 +33,9 @@ type entry struct {
 	// rejectedAt is when the refresh that produced this entry was triggered by an upstream rejection of
 	// the entry before it; zero for a token fetched for any other reason.
 	rejectedAt time.Time
+	// accepted is set once the upstream answered a request carrying this entry (one with rejectedAt set)
+	// with a success: a later rejection is then a new revocation, never throttled.
+	accepted atomic.Bool
 	// throttleLogged is set once the throttle of a rejection of this entry has been logged.
 	throttleLogged atomic.Bool
 }
@@ -103,11 +106,12 @@ func (c *tokenCache) renewRejected(ctx context.Context, stale *entry) (*entry, e
 }
 
 // throttled reports whether a rejection of e must not lead to a refresh: e itself came from a refresh
-// after a rejection less than min_refresh_interval ago, and the cache holds nothing newer to resend with.
-// An upstream that rejects every token (wrong scope, missing entitlement) then costs one refresh per
-// interval, not one per request.
+// after a rejection less than min_refresh_interval ago, the upstream never accepted it, and the cache
+// holds nothing newer to resend with. An upstream that rejects every token (wrong scope, missing
+// entitlement) then costs one refresh per interval, not one per request; a token that worked and is then
+// revoked again (a key rotated twice in a minute) is refreshed at once.
 func (c *tokenCache) throttled(e *entry) bool {
-	if e.rejectedAt.IsZero() || c.minRefresh <= 0 {
+	if e.rejectedAt.IsZero() || c.minRefresh <= 0 || e.accepted.Load() {
 		return false
 	}
 	now := c.now()

@@ -72,6 +72,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || !t.retry.has(resp.StatusCode) {
 		if err != nil {
 			t.stats.failures.Add(1)
+		} else {
+			noteAccepted(e, resp)
 		}
 		return resp, err
 	}
@@ -116,10 +118,19 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		t.stats.failures.Add(1)
 	} else {
+		noteAccepted(fresh, resp)
 		span.SetAttributes(attribute.Int(attrStatus, resp.StatusCode))
 	}
 	endSpan(span, err)
 	return resp, err
+}
+
+// noteAccepted records that the upstream accepted e (see entry.accepted); only entries that replaced a
+// rejected token are watched, so the usual request writes nothing shared.
+func noteAccepted(e *entry, resp *http.Response) {
+	if !e.rejectedAt.IsZero() && resp.StatusCode < 400 && !e.accepted.Load() {
+		e.accepted.Store(true)
+	}
 }
 
 // withToken returns a shallow copy of req whose headers carry e's credential and extra headers. The

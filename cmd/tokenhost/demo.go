@@ -112,10 +112,7 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 				return false, fmt.Errorf("demo %s: %w", s.name, err)
 			}
 		}
-		// The demo revokes every token twice within a minute, which no identity provider does; the default
-		// min_refresh_interval (1m) would then rightly hold the second refresh of a token that a refresh
-		// after a rejection had just produced.
-		yaml += "  " + s.name + ":\n    min_refresh_interval: 0s" + s.yaml
+		yaml += "  " + s.name + ":" + s.yaml
 		env = append(env, s.env...)
 	}
 	cfg, err := config.Parse([]byte(yaml), "demo configuration", config.Sources{Environ: env, Builtins: core.Builtins()})
