@@ -27,7 +27,9 @@ for rev in "$@"; do
 	mkdir -p "$work/src-$rev"
 	git -C "$root" archive "$rev" | tar -x -C "$work/src-$rev"
 	build "$rev" "$work/src-$rev"
-	args+=("$rev=$work/$rev/tokenhost:$work/$rev/corp-plugin")
+	mode="" # a revision before sdk.HostTLS: its host started plugins with go-plugin's AutoMTLS
+	git -C "$root" cat-file -e "$rev:sdk/mtls.go" 2>/dev/null || mode=":automtls"
+	args+=("$rev=$work/$rev/tokenhost:$work/$rev/corp-plugin$mode")
 done
 build checkout "$root"
 args+=("checkout=$work/checkout/tokenhost:$work/checkout/corp-plugin")

@@ -131,6 +131,11 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if l.checksum != nil {
 		sec = &plugin.SecureConfig{Checksum: l.checksum, Hash: sha256.New()}
 	}
+	tlsConf, tlsEnv, err := sdk.HostTLS() // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
+	if err != nil {
+		return providerErrorf(p.provider, "provider %s: plugin %s: %w", p.provider, p.cfg.Plugin, err)
+	}
+	cmd.Env = append(cmd.Env, tlsEnv...)
 	p.lastStart = time.Now()
 	p.starts++
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -140,7 +145,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		SkipHostEnv:      true, // cmd.Env is the whole environment the plugin gets (pluginEnv)
 		SecureConfig:     sec,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        tlsConf,
 		Logger:           newHCLog(p.logger),
 		Stderr:           io.Discard,
 		SyncStdout:       strayStdout{p.logger},

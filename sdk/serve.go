@@ -27,6 +27,7 @@ func ServeVersion(version int, src Source) {
 		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: versionedPlugins(version, src),
 		GRPCServer:       plugin.DefaultGRPCServer,
+		TLSProvider:      pluginTLS, // the credentials the host made (HostTLS), else go-plugin's AutoMTLS
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug}),
 	})
 }

@@ -5,9 +5,10 @@
 // until `tokenhost serve` listens and its idle resident memory. Every identity provider is a loopback
 // fake from internal/fakes. bench/plugins.sh builds the programs and runs it; it is not run by CI.
 //
-// Usage: pluginweight [-rounds 20] [-env NAME=value,...] [-only name] label=tokenhost:external-plugin ...
+// Usage: pluginweight [-rounds 20] [-env NAME=value,...] [-only name] label=tokenhost:external-plugin[:automtls] ...
 //
-// Each argument is one build to measure: a label, the tokenhost binary and a binary of examples/plugin.
+// Each argument is one build to measure: a label, the tokenhost binary and a binary of examples/plugin;
+// ":automtls" starts its plugins as a host from before sdk.HostTLS did (go-plugin's AutoMTLS).
 // Rounds are interleaved (each round starts every plugin of every build once, in turn) and the figures
 // printed are medians, with the minimum and maximum beside them.
 package main
@@ -15,7 +16,9 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -28,8 +31,11 @@ type sample struct {
 	rss                   memory
 }
 
-// build is one pair of binaries to measure.
-type build struct{ label, tokenhost, external string }
+// build is one pair of binaries to measure, and whether their host used go-plugin's AutoMTLS.
+type build struct {
+	label, tokenhost, external string
+	autoMTLS                   bool
+}
 
 // extraEnv is added to every plugin's environment (-env); onlyName selects what is measured (-only).
 var (
@@ -49,17 +55,26 @@ func main() {
 	for _, arg := range flag.Args() {
 		label, paths, ok1 := strings.Cut(arg, "=")
 		th, ext, ok2 := strings.Cut(paths, ":")
-		if !ok1 || !ok2 || th == "" || ext == "" {
-			fmt.Fprintf(os.Stderr, "pluginweight: %q is not label=tokenhost:external-plugin\n", arg)
+		ext, mode, _ := strings.Cut(ext, ":")
+		if !ok1 || !ok2 || th == "" || ext == "" || (mode != "" && mode != "automtls") {
+			fmt.Fprintf(os.Stderr, "pluginweight: %q is not label=tokenhost:external-plugin[:automtls]\n", arg)
 			os.Exit(2)
 		}
-		builds = append(builds, build{label, th, ext})
+		builds = append(builds, build{label, th, ext, mode == "automtls"})
 	}
 	if len(builds) == 0 || *rounds < 1 {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := measure(builds, *rounds); err != nil {
+	dir, err := os.MkdirTemp("", "tokenhost-pluginweight-bin-")
+	if err == nil {
+		defer os.RemoveAll(dir)
+		err = copyBinaries(dir, builds)
+	}
+	if err == nil {
+		err = measure(builds, *rounds)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "pluginweight:", err)
 		os.Exit(1)
 	}
@@ -83,7 +98,7 @@ func measure(builds []build, rounds int) error {
 	for _, t := range targets {
 		for _, b := range builds {
 			t := t
-			t.exe = b.tokenhost
+			t.exe, t.autoMTLS = b.tokenhost, b.autoMTLS
 			if t.external {
 				t.exe = b.external
 			}
@@ -97,7 +112,10 @@ func measure(builds []build, rounds int) error {
 	for range rounds {
 		for _, r := range runs {
 			var s sample
-			var err error
+			err := warm(r.target.exe, r.host)
+			if err != nil {
+				return err
+			}
 			if r.host != "" {
 				s, err = startHost(r.host)
 			} else {
@@ -139,6 +157,9 @@ func measureServed(builds []build, targets []target, rounds int) error {
 	samples := map[string]map[string][]sample{} // build -> process -> samples
 	for range rounds {
 		for _, b := range builds {
+			if err := warm(b.tokenhost); err != nil {
+				return err
+			}
 			res, err := startServed(b.tokenhost, targets)
 			if err != nil {
 				return fmt.Errorf("serve --eager (%s): %w", b.label, err)
@@ -169,6 +190,62 @@ func measureServed(builds []build, targets []target, rounds int) error {
 	}
 	w.Flush()
 	fmt.Printf("\n%d interleaved rounds; median (min–max).\n", rounds)
+	return nil
+}
+
+// copyBinaries copies every build's programs into dir and points the builds at the copies. How much of a
+// program's file-backed memory is resident depends on how its file entered the page cache (the kernel
+// maps cached pages around each page a process touches, by whole folios; a file the linker wrote and
+// the same bytes copied with write(2) differ by megabytes), so every program measured gets the same
+// history: written here, once, by the same code, in the 128 KiB writes of cp(1).
+func copyBinaries(dir string, builds []build) error {
+	cp := func(src, name string) (string, error) {
+		in, err := os.Open(src)
+		if err != nil {
+			return "", err
+		}
+		defer in.Close()
+		dst := filepath.Join(dir, name)
+		out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+		if err != nil {
+			return "", err
+		}
+		_, err = io.CopyBuffer(struct{ io.Writer }{out}, struct{ io.Reader }{in}, make([]byte, 128<<10)) // 128 KiB writes, as cp(1)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		return dst, err
+	}
+	for i := range builds {
+		var err error
+		if builds[i].tokenhost, err = cp(builds[i].tokenhost, fmt.Sprintf("tokenhost-%d", i)); err != nil {
+			return err
+		}
+		if builds[i].external, err = cp(builds[i].external, fmt.Sprintf("external-%d", i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// warm reads the programs about to start, so that their pages are in the page cache however long ago they
+// were built: the kernel maps cached pages around each page a process touches (fault-around), so a
+// program's file-backed resident memory depends on how much of it is cached.
+func warm(paths ...string) error {
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(io.Discard, f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -20,8 +20,9 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// startPlugin starts t as a host does (go-plugin over gRPC with AutoMTLS, an environment of PATH and HOME
-// plus what t needs), configures it, asks it for one token, reads its memory and stops it.
+// startPlugin starts t as a host does (go-plugin over gRPC with mutual TLS, from sdk.HostTLS or AutoMTLS;
+// an environment of PATH and HOME plus what t needs), configures it, asks it for one token, reads its
+// memory and stops it. The cold start counts from the moment the host starts making its TLS credentials.
 func startPlugin(t target) (sample, error) {
 	home, err := os.MkdirTemp("", "tokenhost-pluginweight-home-")
 	if err != nil {
@@ -30,22 +31,30 @@ func startPlugin(t target) (sample, error) {
 	defer os.RemoveAll(home)
 	cmd := exec.Command(t.exe)
 	cmd.Env = append(append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}, t.env...), extraEnv...)
-	client := plugin.NewClient(&plugin.ClientConfig{
+	var s sample
+	start := time.Now()
+	conf := &plugin.ClientConfig{
 		HandshakeConfig:  sdk.Handshake,
 		VersionedPlugins: sdk.VersionedPlugins(nil),
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		AutoMTLS:         t.autoMTLS,
 		Logger:           hclog.NewNullLogger(),
 		Stderr:           io.Discard,
 		StartTimeout:     time.Minute,
-	})
+	}
+	if !t.autoMTLS {
+		tlsConf, tlsEnv, err := sdk.HostTLS()
+		if err != nil {
+			return s, err
+		}
+		conf.TLSConfig, cmd.Env = tlsConf, append(cmd.Env, tlsEnv...)
+	}
+	client := plugin.NewClient(conf)
 	defer client.Kill()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var s sample
-	start := time.Now()
 	rpc, err := client.Client()
 	if err != nil {
 		return s, err

@@ -19,6 +19,7 @@ type target struct {
 	name     string
 	external bool
 	exe      string
+	autoMTLS bool // start it as a host did before sdk.HostTLS
 	env      []string
 	options  map[string]any
 }
