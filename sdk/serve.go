@@ -22,6 +22,7 @@ func Serve(src Source) {
 // plugin built against another sdk.
 func ServeVersion(version int, src Source) {
 	slog.SetDefault(NewPluginLogger(os.Stderr))
+	limitMemory()
 	go exitWhenOrphaned(os.Getppid(), orphanCheckEvery)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
