@@ -202,14 +202,17 @@ func stopPlugin(client *plugin.Client, pgid int) {
 	killProcessGroup(pgid)
 }
 
-var versionMismatch = regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var versionMismatch = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
+})
 
 // startError explains why a plugin process did not get as far as serving. go-plugin reports a version
 // mismatch, stray stdout and an early exit only as text, so those three are recognised by their wording;
 // its checksum error has a type.
 func (p *pluginProc) startError(err error) error {
 	msg := err.Error()
-	if m := versionMismatch.FindStringSubmatch(msg); m != nil {
+	if m := versionMismatch().FindStringSubmatch(msg); m != nil {
 		return providerErrorf(p.provider, "provider %s: plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk", p.provider, p.cfg.Plugin, m[1], m[2])
 	}
 	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
