@@ -28,6 +28,7 @@ import (
 // sample is one start of one process.
 type sample struct {
 	handshake, configured time.Duration // from exec; for the host, configured is until it listens
+	cpu                   time.Duration // the process's CPU time when its memory was read
 	rss                   memory
 }
 
@@ -128,15 +129,16 @@ func measure(builds []build, rounds int) error {
 		}
 	}
 	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(w, "process\tbuild\thandshake ms\tconfigured ms\tVmRSS MiB\tRssAnon MiB\tRssFile MiB\tPss MiB\tPrivate MiB\t\n")
+	fmt.Fprintf(w, "process\tbuild\thandshake ms\tconfigured ms\tCPU ms\tVmRSS MiB\tRssAnon MiB\tRssFile MiB\tPss MiB\tPrivate MiB\t\n")
 	for _, r := range runs {
 		rs := r.samples
 		handshake := ms(rs, func(s sample) time.Duration { return s.handshake })
 		if r.host != "" {
 			handshake = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.target.name, r.build, handshake,
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.target.name, r.build, handshake,
 			ms(rs, func(s sample) time.Duration { return s.configured }),
+			ms(rs, func(s sample) time.Duration { return s.cpu }),
 			mib(rs, func(s sample) int { return s.rss.total }),
 			mib(rs, func(s sample) int { return s.rss.anon }),
 			mib(rs, func(s sample) int { return s.rss.file }),
@@ -144,7 +146,8 @@ func measure(builds []build, rounds int) error {
 			mib(rs, func(s sample) int { return s.rss.private }))
 	}
 	w.Flush()
-	fmt.Printf("\n%d interleaved rounds; median (min–max). For the host, \"configured\" is exec until serve listens.\n", rounds)
+	fmt.Printf("\n%d interleaved rounds; median (min–max). For the host, \"configured\" is exec until serve listens.\n"+
+		"CPU ms: the process's CPU time after Configure and one Token (the host: after one /healthz).\n", rounds)
 	if onlyName != "" {
 		return nil
 	}

@@ -75,6 +75,9 @@ func startPlugin(t target) (sample, error) {
 	if _, err := src.Token(ctx); err != nil {
 		return s, fmt.Errorf("token: %w", err)
 	}
+	if s.cpu, err = cpuTime(cmd.Process.Pid); err != nil {
+		return s, err
+	}
 	s.rss, err = readMemory(cmd.Process.Pid)
 	return s, err
 }
@@ -129,6 +132,9 @@ func startHost(tokenhost string) (sample, error) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if s.cpu, err = cpuTime(cmd.Process.Pid); err != nil {
+		return s, err
+	}
 	s.rss, err = readMemory(cmd.Process.Pid)
 	return s, err
 }
@@ -138,6 +144,28 @@ func startHost(tokenhost string) (sample, error) {
 // processes, e.g. the binary's text when the host and its plugins are the same executable) and what it
 // alone holds (Private_Clean + Private_Dirty, the memory its exit would free).
 type memory struct{ total, anon, file, pss, private int }
+
+// cpuTime returns the CPU time the threads of process pid have run so far (from /proc/<pid>/task/*/schedstat,
+// in nanoseconds): unlike the time from exec, it hardly depends on what else the machine runs.
+func cpuTime(pid int) (time.Duration, error) {
+	tasks, err := filepath.Glob("/proc/" + strconv.Itoa(pid) + "/task/*/schedstat")
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("no schedstat for process %d: %v", pid, err)
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		f := strings.Fields(string(data))
+		if len(f) > 0 {
+			ns, _ := strconv.ParseInt(f[0], 10, 64)
+			total += time.Duration(ns)
+		}
+	}
+	return total, nil
+}
 
 func readMemory(pid int) (memory, error) {
 	var m memory
