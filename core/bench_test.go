@@ -180,7 +180,7 @@ func realGateway(b *testing.B) (*Host, *fakes.OAuthServer, *fakes.Upstream) {
 	return h, idp, up
 }
 
-// BenchmarkPluginColdStart measures starting the gateway plugin process: exec, handshake over AutoMTLS,
+// BenchmarkPluginColdStart measures starting the gateway plugin process: exec, handshake over mutual TLS,
 // Configure. It reports the median too, since process starts have a long tail.
 func BenchmarkPluginColdStart(b *testing.B) {
 	var samples []time.Duration

@@ -25,7 +25,8 @@ const (
 // describeTimeout bounds the question to an installed tokenhost binary.
 const describeTimeout = 10 * time.Second
 
-var envPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var envPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`) })
 
 // describeBuiltinEnv writes the built-in's ReadsEnv names, one a line.
 func describeBuiltinEnv(w io.Writer, b builtin) {
@@ -67,7 +68,7 @@ func builtinEnv(exe, name string) ([]string, error) {
 	var env []string
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
-		if line := sc.Text(); envPattern.MatchString(line) {
+		if line := sc.Text(); envPattern().MatchString(line) {
 			env = append(env, line)
 		}
 	}

@@ -132,6 +132,11 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if l.checksum != nil {
 		sec = &plugin.SecureConfig{Checksum: l.checksum, Hash: sha256.New()}
 	}
+	tlsConf, tlsEnv, err := sdk.HostTLS() // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
+	if err != nil {
+		return providerErrorf(p.provider, "provider %s: plugin %s: %w", p.provider, p.cfg.Plugin, err)
+	}
+	cmd.Env = append(cmd.Env, tlsEnv...)
 	p.lastStart = time.Now()
 	p.starts++
 	client := plugin.NewClient(&plugin.ClientConfig{
@@ -141,7 +146,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		SkipHostEnv:      true, // cmd.Env is the whole environment the plugin gets (pluginEnv)
 		SecureConfig:     sec,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
-		AutoMTLS:         true,
+		TLSConfig:        tlsConf,
 		Logger:           newHCLog(p.logger),
 		Stderr:           io.Discard,
 		SyncStdout:       strayStdout{p.logger},
@@ -198,14 +203,17 @@ func stopPlugin(client *plugin.Client, pgid int) {
 	killProcessGroup(pgid)
 }
 
-var versionMismatch = regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var versionMismatch = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`Plugin version: (\d+), Client versions: \[([\d ]+)\]`)
+})
 
 // startError explains why a plugin process did not get as far as serving. go-plugin reports a version
 // mismatch, stray stdout and an early exit only as text, so those three are recognised by their wording;
 // its checksum error has a type.
 func (p *pluginProc) startError(err error) error {
 	msg := err.Error()
-	if m := versionMismatch.FindStringSubmatch(msg); m != nil {
+	if m := versionMismatch().FindStringSubmatch(msg); m != nil {
 		return providerErrorf(p.provider, "provider %s: plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk", p.provider, p.cfg.Plugin, m[1], m[2])
 	}
 	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {

@@ -22,11 +22,13 @@ func Serve(src Source) {
 // plugin built against another sdk.
 func ServeVersion(version int, src Source) {
 	slog.SetDefault(NewPluginLogger(os.Stderr))
+	limitMemory()
 	go exitWhenOrphaned(os.Getppid(), orphanCheckEvery)
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
 		VersionedPlugins: versionedPlugins(version, src),
 		GRPCServer:       plugin.DefaultGRPCServer,
+		TLSProvider:      pluginTLS, // the credentials the host made (HostTLS), else go-plugin's AutoMTLS
 		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug}),
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"text/template"
 
 	"github.com/spf13/cobra"
@@ -24,7 +25,9 @@ var scaffold embed.FS
 
 // pluginNamePattern is what a plugin name may look like: it becomes a directory, a binary and a provider
 // name.
-var pluginNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+//
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var pluginNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`) })
 
 // scaffoldData fills the templates.
 type scaffoldData struct {
@@ -43,7 +46,7 @@ func newPluginCmd(g *globals) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			name := args[0]
-			if !pluginNamePattern.MatchString(name) {
+			if !pluginNamePattern().MatchString(name) {
 				return fmt.Errorf("plugin name %q: use lower-case letters, digits and dashes, starting with a letter (e.g. corp-sso)", name)
 			}
 			if dir == "" {

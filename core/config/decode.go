@@ -122,7 +122,7 @@ func (d *decoder) provider(name string, v any, fleet bool) *Provider {
 	for i, n := range r.Env {
 		switch {
 		case d.failed[index(at+".env", i)]:
-		case !envName.MatchString(n):
+		case !envName().MatchString(n):
 			d.p.add(index(at+".env", i), "%s is not an environment variable name (letters, digits and _, optionally ending in * for a prefix)", quote(n))
 		case strings.HasPrefix(strings.ToUpper(n), envPrefix):
 			d.p.add(index(at+".env", i), "%s: %s* variables are the host's own and never reach a plugin", quote(n), envPrefix)

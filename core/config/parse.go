@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/knadh/koanf/parsers/yaml"
 	"github.com/knadh/koanf/v2"
@@ -48,7 +49,8 @@ func (b bytesProvider) Read() (map[string]any, error) {
 	return nil, errors.New("bytes provider needs a parser")
 }
 
-var yamlLine = regexp.MustCompile(`^line (\d+): cannot unmarshal (!!\w+)`)
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^line (\d+): cannot unmarshal (!!\w+)`) })
 
 // sourceError is an error whose message already names the configuration file (and line) it is about.
 type sourceError struct {
@@ -69,7 +71,7 @@ func yamlError(source string, err error) error {
 	if errors.As(err, &te) {
 		lines := make([]string, 0, len(te.Errors))
 		for _, e := range te.Errors {
-			if m := yamlLine.FindStringSubmatch(e); m != nil && strings.Contains(e, "map[string]interface") {
+			if m := yamlLine().FindStringSubmatch(e); m != nil && strings.Contains(e, "map[string]interface") {
 				e = fmt.Sprintf("line %s: the configuration must be a mapping with the keys server and providers, got %s",
 					m[1], yamlKind(m[2]))
 			}

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/tokenhost/tokenhost/sdk/optval"
 )
@@ -41,12 +42,14 @@ func (p *problems) envVarFor(path string) string {
 }
 
 // plainKey matches keys that can be written in a path as they are.
-var plainKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+//
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var plainKey = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
 
 // keyPath appends key k to the path at: "at.k", or at["k"] when k holds dots, spaces or other characters
 // that would make the path ambiguous.
 func keyPath(at, k string) string {
-	if !plainKey.MatchString(k) {
+	if !plainKey().MatchString(k) {
 		return at + "[" + quote(k) + "]"
 	}
 	if at == "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
@@ -18,7 +19,9 @@ const maxSecretFile = 1 << 20
 
 // envVarName is what an environment variable name conventionally looks like; a *_env value that does not
 // look like one is never echoed in a message, in case it is the secret itself.
-var envVarName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`)
+//
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var envVarName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z_][A-Z0-9_]{0,63}$`) })
 
 // options copies a provider's options block into plain maps and lists and resolves its secret
 // indirections: X_env and X_file, where sdk.IsSecretKey(X), become X with the variable's value or the
@@ -120,7 +123,7 @@ func (d *decoder) secretFromEnv(at string, v any) (string, bool) {
 		return val, true
 	}
 	what, note := "environment variable "+name, ""
-	if !envVarName.MatchString(name) {
+	if !envVarName().MatchString(name) {
 		what = "the environment variable named here"
 		note = "; its name is not shown because it does not look like a variable name (is the secret itself written here?)"
 	}

@@ -10,26 +10,28 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
 var (
-	providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
-	sha256Hex    = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
-	hostPattern  = regexp.MustCompile(`^(\*\.)?[a-z0-9_.\-:\[\]]+$`)
-	envName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`)
+	providerName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`) })
+	sha256Hex    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-fA-F]{64}$`) })
+	hostPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\*\.)?[a-z0-9_.\-:\[\]]+$`) })
+	envName      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*\*?$`) })
 )
 
 // validName reports whether name may name a provider: it is a URL path segment and a metric label.
-func validName(name string) bool { return providerName.MatchString(name) }
+func validName(name string) bool { return providerName().MatchString(name) }
 
 // validSHA256 reports whether s is a hex SHA-256 digest.
-func validSHA256(s string) bool { return sha256Hex.MatchString(s) }
+func validSHA256(s string) bool { return sha256Hex().MatchString(s) }
 
 // validHost reports whether h (lower-cased) is a host, host:port, [ipv6]:port or *.domain entry.
 func validHost(h string) bool {
-	return hostPattern.MatchString(h) && !strings.HasPrefix(strings.TrimPrefix(h, "*."), ".")
+	return hostPattern().MatchString(h) && !strings.HasPrefix(strings.TrimPrefix(h, "*."), ".")
 }
 
 // validToken reports whether s is an HTTP token (RFC 9110), as header names and auth schemes must be.

@@ -12,7 +12,7 @@ import (
 // checkIdentity checks the identity options of the chosen credential, filling workload identity's from the
 // environment the way azidentity does.
 func (c *config) checkIdentity() error {
-	if c.tenantID != "" && !tenantPattern.MatchString(c.tenantID) {
+	if c.tenantID != "" && !tenantPattern().MatchString(c.tenantID) {
 		return sdk.BadConfig("tenant_id", "must be the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com; got %q", clip(c.tenantID, 80))
 	}
 	need := func(key, what string) error {
@@ -51,7 +51,7 @@ func (c *config) checkIdentity() error {
 		if err := fromEnv(&c.tenantID, "tenant_id", envTenantID, "the directory (tenant) ID"); err != nil {
 			return err
 		}
-		if !tenantPattern.MatchString(c.tenantID) {
+		if !tenantPattern().MatchString(c.tenantID) {
 			return sdk.BadConfig("tenant_id", "%s must be the directory (tenant) ID, a GUID, or a domain; got %q", envTenantID, clip(c.tenantID, 80))
 		}
 		if err := fromEnv(&c.clientID, "client_id", envClientID, "the client ID of the app or user-assigned identity with the federated credential"); err != nil {
@@ -142,7 +142,7 @@ func (c *config) parseUpstream(o sdk.Options) error {
 	case resource != "" && endpoint != "":
 		return sdk.BadConfig("endpoint", "conflicts with resource; give resource (the Azure OpenAI resource name) or endpoint (a full base URL), not both")
 	case resource != "":
-		if !resourcePattern.MatchString(resource) {
+		if !resourcePattern().MatchString(resource) {
 			hint := ""
 			if strings.Contains(resource, ".") || strings.Contains(resource, "/") {
 				hint = "; to give a host or URL, use endpoint: https://<host>/openai/v1 instead"

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -97,10 +98,14 @@ var microsoftAuthorities = map[string]bool{
 }
 
 // tenantPattern is what azidentity accepts as a tenant: a GUID or a domain name.
-var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
+//
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var tenantPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9.-]+$`) })
 
 // resourcePattern is an Azure OpenAI resource (custom subdomain) name.
-var resourcePattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?$`)
+//
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var resourcePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?$`) })
 
 // config is a validated options block.
 type config struct {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
@@ -22,11 +23,14 @@ const miHint = "a managed identity is available only on an Azure resource that h
 // roleHint names the Azure role an identity needs to call Azure OpenAI.
 const roleHint = "the identity also needs the Cognitive Services OpenAI User role on the Azure OpenAI resource"
 
+// Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
 var (
-	aadstsPattern = regexp.MustCompile(`AADSTS(\d{4,8})`)
-	uuidPattern   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-	hostPattern   = regexp.MustCompile(`https?://([A-Za-z0-9.\-\[\]:]+)`)
-	entryPattern  = regexp.MustCompile(`^\s*([A-Za-z]+Credential): ?(.*)$`)
+	aadstsPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`AADSTS(\d{4,8})`) })
+	uuidPattern   = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	})
+	hostPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`https?://([A-Za-z0-9.\-\[\]:]+)`) })
+	entryPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*([A-Za-z]+Credential): ?(.*)$`) })
 )
 
 // entraError is the part of an Entra ID (or managed identity endpoint) error body the plugin reads. Only
@@ -86,7 +90,7 @@ func fromResponse(resp *http.Response, cfg *config) error {
 		code = c
 	}
 	corr := ""
-	if uuidPattern.MatchString(body.CorrelationID) {
+	if uuidPattern().MatchString(body.CorrelationID) {
 		corr = body.CorrelationID
 	}
 	if code != 0 {
@@ -247,7 +251,7 @@ func credentialKey(cfg *config) (string, string) {
 
 // aadstsCode returns the first AADSTS code in s, or 0.
 func aadstsCode(s string) int {
-	m := aadstsPattern.FindStringSubmatch(s)
+	m := aadstsPattern().FindStringSubmatch(s)
 	if m == nil {
 		return 0
 	}

@@ -17,7 +17,7 @@ import (
 func fromText(text string, cfg *config) error {
 	lower := strings.ToLower(text)
 	host := "Entra ID"
-	if m := hostPattern.FindStringSubmatch(text); m != nil {
+	if m := hostPattern().FindStringSubmatch(text); m != nil {
 		host = m[1]
 	}
 	switch {
@@ -57,7 +57,7 @@ func unavailableCredential(text string, cfg *config) error {
 	case CredentialDefault:
 		var tried []string
 		for _, line := range strings.Split(text, "\n") {
-			m := entryPattern.FindStringSubmatch(line)
+			m := entryPattern().FindStringSubmatch(line)
 			if m == nil || m[1] == "DefaultAzureCredential" || m[1] == "ChainedTokenCredential" {
 				continue
 			}

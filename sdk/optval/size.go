@@ -5,10 +5,12 @@ import (
 	"math/big"
 	"regexp"
 	"strings"
+	"sync"
 )
 
-// sizeNumber is the number part of a size: decimal digits with an optional fraction.
-var sizeNumber = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+// sizeNumber is the number part of a size: decimal digits with an optional fraction. It is compiled on
+// first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
+var sizeNumber = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`) })
 
 // sizeUnits are the suffixes a size may carry (matched without regard to case): IEC units are powers of
 // 1024, SI units powers of 1000.
@@ -34,7 +36,7 @@ func parseSize(s string) (int64, bool) {
 			break
 		}
 	}
-	if len(s) > 40 || !sizeNumber.MatchString(s) {
+	if len(s) > 40 || !sizeNumber().MatchString(s) {
 		return 0, false
 	}
 	r, ok := new(big.Rat).SetString(s)

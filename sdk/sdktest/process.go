@@ -29,7 +29,7 @@ const providerName = "plugin-under-test"
 const unknownOption = "sdktest_unknown_option"
 
 // RunPlugin runs the process suite against the plugin binary at path: it starts it through the host's
-// real code path (exec, sha256 pin, handshake, AutoMTLS, Configure over gRPC) with options, and checks
+// real code path (exec, sha256 pin, handshake, mutual TLS, Configure over gRPC) with options, and checks
 // what only a separate process can show:
 //
 //   - a token comes back over gRPC, and Refresh after the upstream rejected it yields another one;

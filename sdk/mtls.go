@@ -1,0 +1,127 @@
+package sdk
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"time"
+)
+
+// The connection between a host and a plugin process is mutual TLS, as with go-plugin's AutoMTLS, but the
+// host makes both key pairs, on P-256: AutoMTLS makes a P-521 key on each side for every start, and P-521
+// (generating, signing and above all verifying) was half of a plugin's CPU time from exec to Configure.
+// The plugin's certificate and key reach it in its environment, which only its own user can read (the
+// same user tokenhost never defends against); Serve removes it from the environment its children get. A
+// plugin built with an older sdk ignores it and answers with its own P-521 certificate in the go-plugin
+// handshake line, which go-plugin's client then trusts instead, as under AutoMTLS.
+const (
+	// envPluginTLS carries the plugin's certificate and private key, PEM, made by the host for this process.
+	envPluginTLS = "TOKENHOST_PLUGIN_TLS"
+	// envHostCert is go-plugin's variable for the host's certificate (PEM), the one the plugin trusts.
+	envHostCert = "PLUGIN_CLIENT_CERT"
+)
+
+// certLife is how long the certificates are valid: longer than any plugin process lives, since gRPC may
+// reconnect at any time.
+const certLife = 10 * 365 * 24 * time.Hour
+
+// HostTLS makes the credentials of one plugin process's connection: a fresh P-256 key and self-signed
+// certificate for the host and another for the plugin. It returns the TLS config the host dials the plugin
+// with (go-plugin's ClientConfig.TLSConfig, in place of AutoMTLS) and the environment entries that give the
+// plugin its side.
+func HostTLS() (*tls.Config, []string, error) {
+	host, _, err := selfSigned()
+	if err != nil {
+		return nil, nil, fmt.Errorf("making the host's TLS certificate for a plugin: %w", err)
+	}
+	plugin, pluginPEM, err := selfSigned()
+	if err != nil {
+		return nil, nil, fmt.Errorf("making a plugin's TLS certificate: %w", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(plugin.Leaf)
+	conf := &tls.Config{
+		Certificates: []tls.Certificate{host},
+		RootCAs:      roots,
+		ServerName:   certName,
+		MinVersion:   tls.VersionTLS12,
+	}
+	hostCert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: host.Certificate[0]})
+	return conf, []string{envHostCert + "=" + string(hostCert), envPluginTLS + "=" + string(pluginPEM)}, nil
+}
+
+// pluginTLS is the plugin side of HostTLS, go-plugin's ServeConfig.TLSProvider: the server config for the
+// certificate the host made, trusting only the host's. It returns nil when the host made none (an older
+// host using AutoMTLS), and go-plugin then makes its own. Either way the variable is gone from the
+// environment afterwards, so that no helper the plugin starts inherits the key.
+func pluginTLS() (*tls.Config, error) {
+	keyPEM := os.Getenv(envPluginTLS)
+	os.Unsetenv(envPluginTLS)
+	if keyPEM == "" {
+		return nil, nil
+	}
+	cert, err := tls.X509KeyPair([]byte(keyPEM), []byte(keyPEM))
+	if err != nil {
+		return nil, fmt.Errorf("the TLS certificate the tokenhost host gave this plugin (%s) does not load: %w; is the host's tokenhost version one this plugin's sdk supports?", envPluginTLS, err)
+	}
+	hosts := x509.NewCertPool()
+	if !hosts.AppendCertsFromPEM([]byte(os.Getenv(envHostCert))) {
+		return nil, errors.New("the tokenhost host gave this plugin a TLS certificate (" + envPluginTLS + ") but none of its own (" + envHostCert + "); start the plugin from a tokenhost host")
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    hosts,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
+}
+
+// certName is the name in both certificates, the one the host expects of the plugin (as go-plugin's).
+const certName = "localhost"
+
+// selfSigned makes a P-256 key and a self-signed certificate for certName usable by either end of a TLS
+// connection; it returns it loaded, and as PEM (certificate, then key).
+func selfSigned() (tls.Certificate, []byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	now := time.Now()
+	template := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: certName, Organization: []string{"tokenhost plugin connection"}},
+		DNSNames:              []string{certName},
+		NotBefore:             now.Add(-time.Minute),
+		NotAfter:              now.Add(certLife),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	var buf bytes.Buffer
+	_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: der})
+	_ = pem.Encode(&buf, &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	cert, err := tls.X509KeyPair(buf.Bytes(), buf.Bytes())
+	return cert, buf.Bytes(), err
+}
