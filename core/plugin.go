@@ -132,11 +132,11 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if l.checksum != nil {
 		sec = &plugin.SecureConfig{Checksum: l.checksum, Hash: sha256.New()}
 	}
-	tlsConf, tlsEnv, err := sdk.HostTLS() // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
+	tlsConf, release, err := sdk.HostTLS(cmd) // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
 	if err != nil {
 		return providerErrorf(p.provider, "provider %s: plugin %s: %w", p.provider, p.cfg.Plugin, err)
 	}
-	cmd.Env = append(cmd.Env, tlsEnv...)
+	defer release() // the process has its copy of the key's pipe once started
 	p.lastStart = time.Now()
 	p.starts++
 	client := plugin.NewClient(&plugin.ClientConfig{

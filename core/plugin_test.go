@@ -79,6 +79,10 @@ func TestBuiltinPluginRunsAsChildProcess(t *testing.T) {
 	if got := len(children(t)); got != before+1 {
 		t.Fatalf("children = %d, want %d", got, before+1)
 	}
+	// The connection's TLS key came on a pipe, not in the environment the kernel keeps for the process's life.
+	if environ, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err != nil || strings.Contains(string(environ), "PRIVATE KEY") {
+		t.Fatalf("the plugin's /proc environ (%v) holds a private key", err)
+	}
 	h.Close()
 	if got := len(children(t)); got != before {
 		t.Fatalf("after Close: %d children left, want %d", got, before)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -19,7 +20,9 @@ type memStorage struct {
 	fail error
 }
 
-func newMemStorage() *memStorage { return &memStorage{vals: map[string][]byte{}, revs: map[string]int{}} }
+func newMemStorage() *memStorage {
+	return &memStorage{vals: map[string][]byte{}, revs: map[string]int{}}
+}
 
 func (m *memStorage) rev(key string) string {
 	if _, ok := m.vals[key]; !ok {
@@ -166,5 +169,18 @@ func TestNoStorageOfferedNoStorageUsed(t *testing.T) {
 	inproc := &storing{}
 	if info, _ := ConfigureWith(ctx, inproc, nil, newMemStorage()); !info.UsesStorage || inproc.st == nil {
 		t.Fatal("an in-process StorageUser was not handed the storage")
+	}
+}
+
+func TestCheckStorageKey(t *testing.T) {
+	for _, k := range []string{"signin", "auth", "signin-1a2b.v1", "a", "0_x"} {
+		if err := CheckStorageKey(k); err != nil {
+			t.Errorf("%q refused: %v", k, err)
+		}
+	}
+	for _, k := range []string{"", "Signin", "-x", ".x", "a/b", "a b", "é", strings.Repeat("a", 65)} {
+		if CheckStorageKey(k) == nil {
+			t.Errorf("%q accepted", k)
+		}
 	}
 }

@@ -7,17 +7,26 @@ import (
 	"crypto/x509"
 	"net"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
-// pluginSide sets the environment HostTLS made for a plugin and returns the plugin's server config.
-func pluginSide(t *testing.T, env []string) *tls.Config {
+// pluginSide gives this process what HostTLS gave the plugin's command — its environment, and the key's
+// pipe under a descriptor of this process — and returns the plugin's server config.
+func pluginSide(t *testing.T, cmd *exec.Cmd) *tls.Config {
 	t.Helper()
-	for _, kv := range env {
+	for _, kv := range cmd.Env {
 		k, v, _ := strings.Cut(kv, "=")
 		t.Setenv(k, v)
 	}
+	fd, err := syscall.Dup(int(cmd.ExtraFiles[len(cmd.ExtraFiles)-1].Fd())) // pluginTLS closes what it reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(envPluginTLS, "fd:"+strconv.Itoa(fd))
 	conf, err := pluginTLS()
 	if err != nil || conf == nil {
 		t.Fatalf("pluginTLS with the host's environment: %v, %v", conf, err)
@@ -49,8 +58,8 @@ func handshake(client, server *tls.Config) error {
 // The host and the plugin it made credentials for connect, on P-256 keys; a host with other credentials
 // (another plugin's) is refused by the plugin, and a host does not accept another plugin's certificate.
 func TestHostTLSConnectsOnlyItsOwnPlugin(t *testing.T) {
-	host, env := mustHostTLS(t)
-	plugin := pluginSide(t, env)
+	host, cmd := mustHostTLS(t)
+	plugin := pluginSide(t, cmd)
 	if err := handshake(host, plugin); err != nil {
 		t.Fatalf("host and its plugin: %v", err)
 	}
@@ -59,20 +68,26 @@ func TestHostTLSConnectsOnlyItsOwnPlugin(t *testing.T) {
 			t.Fatalf("certificate key %T, want ECDSA on P-256", c.PublicKey)
 		}
 	}
-	other, otherEnv := mustHostTLS(t)
+	other, otherCmd := mustHostTLS(t)
 	if err := handshake(other, plugin); err == nil {
 		t.Fatal("a host with another plugin's credentials connected")
 	}
-	if err := handshake(host, pluginSide(t, otherEnv)); err == nil {
+	if err := handshake(host, pluginSide(t, otherCmd)); err == nil {
 		t.Fatal("the host accepted another plugin's certificate")
 	}
 }
 
-// Serve's TLS provider removes the plugin's key from the environment (its helpers never inherit it) and
-// leaves the connection to go-plugin's AutoMTLS when the host gave no key (a host from before HostTLS).
+// The key never travels in the environment; Serve's TLS provider removes the variable naming its pipe
+// (its helpers never inherit it) and leaves the connection to go-plugin's AutoMTLS when the host gave no
+// key (a host from before HostTLS).
 func TestPluginTLSRemovesItsKeyAndFallsBackToAutoMTLS(t *testing.T) {
-	_, env := mustHostTLS(t)
-	pluginSide(t, env)
+	_, cmd := mustHostTLS(t)
+	for _, kv := range cmd.Env {
+		if strings.Contains(kv, "PRIVATE KEY") {
+			t.Fatalf("the plugin's environment holds its key: %.40s…", kv)
+		}
+	}
+	pluginSide(t, cmd)
 	if _, ok := os.LookupEnv(envPluginTLS); ok {
 		t.Fatalf("%s is still in the plugin's environment", envPluginTLS)
 	}
@@ -80,20 +95,25 @@ func TestPluginTLSRemovesItsKeyAndFallsBackToAutoMTLS(t *testing.T) {
 	if conf, err := pluginTLS(); conf != nil || err != nil {
 		t.Fatalf("without a key from the host: %v, %v; want nil, nil (go-plugin makes its own)", conf, err)
 	}
-	t.Setenv(envPluginTLS, "not a certificate")
-	if _, err := pluginTLS(); err == nil || !strings.Contains(err.Error(), envPluginTLS) {
-		t.Fatalf("a key that does not load: %v, want an error naming %s", err, envPluginTLS)
+	for _, bad := range []string{"not a descriptor", "fd:1"} {
+		t.Setenv(envPluginTLS, bad)
+		if _, err := pluginTLS(); err == nil || !strings.Contains(err.Error(), envPluginTLS) {
+			t.Fatalf("%s=%s: %v, want an error naming %s", envPluginTLS, bad, err, envPluginTLS)
+		}
 	}
 }
 
-func mustHostTLS(t *testing.T) (*tls.Config, []string) {
+func mustHostTLS(t *testing.T) (*tls.Config, *exec.Cmd) {
 	t.Helper()
-	conf, env, err := HostTLS()
+	cmd := exec.Command("plugin")
+	conf, release, err := HostTLS(cmd)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(env) != 2 || !strings.HasPrefix(env[0], envHostCert+"=") || !strings.HasPrefix(env[1], envPluginTLS+"=") {
-		t.Fatalf("HostTLS environment has %d entries, want %s and %s", len(env), envHostCert, envPluginTLS)
+	t.Cleanup(release)
+	env := cmd.Env
+	if len(env) != 2 || !strings.HasPrefix(env[0], envHostCert+"=") || env[1] != envPluginTLS+"=fd:3" || len(cmd.ExtraFiles) != 1 {
+		t.Fatalf("HostTLS gave the command %d variables and %d files, want %s, %s=fd:3 and one pipe", len(env), len(cmd.ExtraFiles), envHostCert, envPluginTLS)
 	}
-	return conf, env
+	return conf, cmd
 }

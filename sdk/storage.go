@@ -2,7 +2,6 @@ package sdk
 
 import (
 	"context"
-	"regexp"
 )
 
 // Storage is the key-value memory a host lends a plugin for state that must be the same on every host of
@@ -27,13 +26,15 @@ type StorageUser interface {
 	UseStorage(Storage)
 }
 
-// storageKey is the form of a storage key: short, lower case, no separators the host uses itself.
-var storageKey = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-
 // CheckStorageKey reports whether key may name a value in host storage (1–64 characters of a–z, 0–9,
 // '.', '_' and '-', starting with a letter or digit).
 func CheckStorageKey(key string) error {
-	if !storageKey.MatchString(key) {
+	ok := len(key) >= 1 && len(key) <= 64
+	for i := 0; ok && i < len(key); i++ {
+		c := key[i]
+		ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
 		return Internal("storage key %q is not 1-64 characters of a-z, 0-9, '.', '_' and '-'", key)
 	}
 	return nil

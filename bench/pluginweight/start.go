@@ -45,11 +45,12 @@ func startPlugin(t target) (sample, error) {
 		StartTimeout:     time.Minute,
 	}
 	if !t.autoMTLS {
-		tlsConf, tlsEnv, err := sdk.HostTLS()
+		tlsConf, release, err := sdk.HostTLS(cmd)
 		if err != nil {
 			return s, err
 		}
-		conf.TLSConfig, cmd.Env = tlsConf, append(cmd.Env, tlsEnv...)
+		defer release()
+		conf.TLSConfig = tlsConf
 	}
 	client := plugin.NewClient(conf)
 	defer client.Kill()
