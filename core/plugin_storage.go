@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -13,6 +14,16 @@ import (
 type pluginStorage struct {
 	provider string
 	store    Store
+	down     atomic.Int64          // calls that found the store unavailable, so the host can tell a plugin's error came from it
+	last     atomic.Pointer[error] // the last such call's error
+}
+
+// lastErr returns the store error of the last call that found the store unavailable.
+func (s *pluginStorage) lastErr() error {
+	if e := s.last.Load(); e != nil {
+		return *e
+	}
+	return ErrStoreUnavailable
 }
 
 func (s *pluginStorage) key(k string) string { return s.provider + "/plugin/" + k }
@@ -50,6 +61,8 @@ func (s *pluginStorage) fail(err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, ErrStoreUnavailable):
+		s.last.Store(&err)
+		s.down.Add(1)
 		return sdk.Unavailable("provider %s keeps its sign-in in the fleet's shared store, which is unavailable (%v); it is not refreshed from a copy of this host's own, since another host may have rotated it; this clears when the store answers again", s.provider, err)
 	}
 	return sdk.Internal("provider %s: the fleet's shared store failed on the plugin's state: %v", s.provider, err)

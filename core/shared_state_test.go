@@ -1,0 +1,153 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hosttest"
+	"github.com/tokenhost/tokenhost/internal/redistest"
+	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store/seal"
+)
+
+// statefulSource keeps its state in the storage its host offers (as the gateway plugin keeps a sign-in)
+// and counts the tokens it was asked for.
+type statefulSource struct {
+	calls   atomic.Int64
+	storage atomic.Bool
+}
+
+func (s *statefulSource) UseStorage(sdk.Storage) { s.storage.Store(true) }
+
+func (s *statefulSource) Configure(context.Context, map[string]any) (sdk.Info, error) {
+	return sdk.Info{Name: "stateful", UsesStorage: s.storage.Load()}, nil
+}
+
+func (s *statefulSource) Token(context.Context) (sdk.Token, error) {
+	s.calls.Add(1)
+	return sdk.Token{Value: "tok", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func (s *statefulSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return s.Token(ctx)
+}
+
+// A provider whose plugin keeps its state in the fleet store is not asked for a token while the store is
+// unavailable (it would refresh a rotating secret without the fleet's lease): the host fails at once with
+// StoreUnavailableError naming the provider and the store, and Status shows where the state lives.
+func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
+	srv := redistest.Start(t)
+	key, _ := seal.NewKey()
+	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	src := &statefulSource{}
+	pc := hosttest.Provider("https://upstream.example")
+	pc.Shared = true
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
+		InProcess: map[string]sdk.Source{"p": src}, Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if errs := h.Start(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if st := h.Status(); len(st) != 1 || !st[0].Info.UsesStorage {
+		t.Fatalf("Status does not say the plugin keeps its state in the store: %+v", st)
+	}
+	srv.Stop()
+	_, err = h.Token(t.Context(), "p")
+	var down *core.StoreUnavailableError
+	if !errors.As(err, &down) || down.Provider != "p" || !strings.Contains(err.Error(), "shared store") || !errors.Is(err, core.ErrStoreUnavailable) {
+		t.Fatalf("Token with the store down: %v; want StoreUnavailableError", err)
+	}
+	if n := src.calls.Load(); n != 0 {
+		t.Fatalf("the plugin was asked %d times without the store", n)
+	}
+	srv.Restart(t)
+	if tok, err := h.Token(t.Context(), "p"); err != nil || tok.Value != "tok" {
+		t.Fatalf("Token after the store returned: %v", err)
+	}
+}
+
+// Without a fleet store the host offers no storage: the plugin keeps its own state and Status says so.
+func TestStateNotInStoreWithoutAFleetStore(t *testing.T) {
+	src := &statefulSource{}
+	pc := hosttest.Provider("https://upstream.example")
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
+		InProcess: map[string]sdk.Source{"p": src}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if _, err := h.Token(t.Context(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if st := h.Status(); src.storage.Load() || st[0].Info.UsesStorage {
+		t.Fatal("storage offered without a fleet store")
+	}
+}
+
+// leaseProbe is a statefulSource that, while it is asked for a token, checks whether its host holds the
+// fleet's fetch lease (another holder cannot take it).
+type leaseProbe struct {
+	statefulSource
+	store   core.Store
+	leased  atomic.Bool
+	checked atomic.Bool
+}
+
+func (s *leaseProbe) Token(ctx context.Context) (sdk.Token, error) {
+	_, got, err := s.store.Acquire(ctx, "p/access-token", time.Minute)
+	s.leased.Store(err == nil && !got)
+	s.checked.Store(true)
+	return s.statefulSource.Token(ctx)
+}
+
+func (s *leaseProbe) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return s.Token(ctx)
+}
+
+// A host of a provider whose plugin keeps its state in the store, waiting behind a lease holder that died,
+// takes the lease when it runs out and asks its plugin under it, rather than asking without the lease (as
+// hosts of other providers do): two hosts redeeming one rotating refresh token would revoke the sign-in.
+func TestStateInStoreRefreshesOnlyUnderTheLease(t *testing.T) {
+	store, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	src := &leaseProbe{store: store}
+	pc := hosttest.Provider("https://upstream.example")
+	pc.Shared = true
+	pc.FetchTimeout = 300 * time.Millisecond // the lease: 1.3 s
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
+		InProcess: map[string]sdk.Source{"p": src}, Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if errs := h.Start(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	// A holder that dies: its lease is never released and runs out after 500ms.
+	if _, got, err := store.Acquire(t.Context(), "p/access-token", 500*time.Millisecond); err != nil || !got {
+		t.Fatalf("taking the lease: %v %v", got, err)
+	}
+	if _, err := h.Token(t.Context(), "p"); err != nil {
+		t.Fatal(err)
+	}
+	if src.calls.Load() != 1 || !src.checked.Load() || !src.leased.Load() {
+		t.Fatalf("%d plugin calls, lease held during the call: %v; want 1 call under the host's lease", src.calls.Load(), src.leased.Load())
+	}
+}
