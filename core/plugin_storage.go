@@ -69,3 +69,22 @@ func (s *pluginStorage) fail(err error) error {
 }
 
 var _ sdk.Storage = (*pluginStorage)(nil)
+
+// stateDown counts the calls of p's plugin that found its state's store unavailable (0: no storage).
+func (p *provider) stateDown() int64 {
+	if s, ok := p.proc.storage.(*pluginStorage); ok {
+		return s.down.Load()
+	}
+	return 0
+}
+
+// stateError turns the error of a plugin call that found its state's store unavailable (the count moved
+// from before) into a StoreUnavailableError: that says nothing about the token endpoint, so the token
+// breaker and the fleet's "endpoint down" hint leave it out.
+func (p *provider) stateError(before int64, err error) error {
+	s, ok := p.proc.storage.(*pluginStorage)
+	if err == nil || !ok || s.down.Load() == before || !sdk.IsKind(err, sdk.KindUnavailable) {
+		return err
+	}
+	return &StoreUnavailableError{Provider: p.name, Err: s.lastErr()}
+}

@@ -108,6 +108,10 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 			// The lease holder failed or died without storing a token: fetch alone rather than wait again.
 			return s.fetchOwn(ctx, stale)
 		}
+		// The next round gets its own time too: the wait may have used up ctx's.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
+		defer cancel()
+		ctx = rctx
 		// A plugin whose state is in the store refreshes only under the lease: take it again (a dead
 		// holder's has run out by now) rather than redeem a refresh token another host may be redeeming.
 		if round == leaseRounds {
@@ -131,21 +135,11 @@ func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item
 		}
 		it = again
 	}
-	var stateDown int64
-	if s.state != nil {
-		stateDown = s.state.down.Load()
-	}
 	tok, err := s.fetchOwn(ctx, stale)
-	switch {
-	case err == nil:
+	if err == nil {
 		s.put(ctx, it.Rev, tok)
-	case s.state != nil && s.state.down.Load() != stateDown:
-		// The plugin found its state's store unavailable: that says nothing about the token endpoint.
-		err = s.stateUnavailable(s.state.lastErr())
-	default:
-		if until, down := s.endpointDown(err); down {
-			s.markDown(ctx, it, until)
-		}
+	} else if until, down := s.endpointDown(err); down {
+		s.markDown(ctx, it, until)
 	}
 	return tok, err
 }
@@ -203,8 +197,11 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 // the lease).
 func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
-	if s.keeps() && errors.Is(err, ErrStoreUnavailable) {
-		return sdk.Token{}, s.stateUnavailable(err)
+	if s.keeps() {
+		if errors.Is(err, ErrStoreUnavailable) {
+			return sdk.Token{}, s.stateUnavailable(err)
+		}
+		return sdk.Token{}, err
 	}
 	return s.fetchOwn(ctx, stale)
 }

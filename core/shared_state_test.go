@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -149,5 +150,73 @@ func TestStateInStoreRefreshesOnlyUnderTheLease(t *testing.T) {
 	}
 	if src.calls.Load() != 1 || !src.checked.Load() || !src.leased.Load() {
 		t.Fatalf("%d plugin calls, lease held during the call: %v; want 1 call under the host's lease", src.calls.Load(), src.leased.Load())
+	}
+}
+
+// stateFailing is a store whose plugin-state keys ("<provider>/plugin/...") are unavailable while fail is
+// set: the fleet store went away after the host's own store calls succeeded.
+type stateFailing struct {
+	core.Store
+	fail atomic.Bool
+}
+
+func (s *stateFailing) Get(ctx context.Context, key string) (core.Item, error) {
+	if s.fail.Load() && strings.Contains(key, "/plugin/") {
+		return core.Item{}, fmt.Errorf("connection reset: %w", core.ErrStoreUnavailable)
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// storageReader reads its state from the storage the host offers on every token request.
+type storageReader struct {
+	statefulSource
+	st sdk.Storage
+}
+
+func (s *storageReader) UseStorage(st sdk.Storage) { s.st = st; s.statefulSource.UseStorage(st) }
+
+func (s *storageReader) Token(ctx context.Context) (sdk.Token, error) {
+	if _, _, err := s.st.Get(ctx, "signin"); err != nil {
+		return sdk.Token{}, err
+	}
+	return s.statefulSource.Token(ctx)
+}
+
+func (s *storageReader) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return s.Token(ctx)
+}
+
+// A plugin that fails because its state's store is unavailable yields StoreUnavailableError, which the
+// token breaker does not count: the token endpoint was never asked.
+func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
+	local, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer local.Close()
+	store := &stateFailing{Store: local}
+	src := &storageReader{}
+	pc := hosttest.Provider("https://upstream.example")
+	pc.Shared = true
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
+		InProcess: map[string]sdk.Source{"p": src}, Store: store, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	store.fail.Store(true)
+	for range pc.Breaker.Failures + 1 {
+		_, err := h.Token(t.Context(), "p")
+		var down *core.StoreUnavailableError
+		if !errors.As(err, &down) {
+			t.Fatalf("Token with the plugin's store down: %v; want StoreUnavailableError", err)
+		}
+	}
+	if st := h.Status(); st[0].TokenBreaker != "closed" {
+		t.Fatalf("token breaker %s after store failures; want closed", st[0].TokenBreaker)
+	}
+	store.fail.Store(false)
+	if _, err := h.Token(t.Context(), "p"); err != nil {
+		t.Fatalf("Token with the store back: %v", err)
 	}
 }
