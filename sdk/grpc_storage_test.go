@@ -3,9 +3,11 @@ package sdk
 import (
 	"context"
 	"errors"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/go-plugin"
 )
@@ -169,4 +171,34 @@ func TestNoStorageOfferedNoStorageUsed(t *testing.T) {
 	if info, _ := ConfigureWith(ctx, inproc, nil, newMemStorage()); !info.UsesStorage || inproc.st == nil {
 		t.Fatal("an in-process StorageUser was not handed the storage")
 	}
+}
+
+// TestStorageRoundTripCost measures docs/benchmarks.md's cost of the storage hop over the go-plugin broker
+// (a plugin's Get and CompareAndSet, as in one rotation, against an in-memory host storage); skipped
+// unless TOKENHOST_MEASURE is set.
+func TestStorageRoundTripCost(t *testing.T) {
+	if os.Getenv("TOKENHOST_MEASURE") == "" {
+		t.Skip("set TOKENHOST_MEASURE=1 to measure")
+	}
+	ctx := context.Background()
+	plug := &storing{}
+	if _, err := ConfigureWith(ctx, overBroker(t, plug), nil, newMemStorage()); err != nil {
+		t.Fatal(err)
+	}
+	var failed error
+	r := testing.Benchmark(func(b *testing.B) {
+		for b.Loop() {
+			_, rev, err := plug.st.Get(ctx, "signin")
+			if err == nil {
+				_, err = plug.st.CompareAndSet(ctx, "signin", rev, []byte("a rotated sign-in of about this size"))
+			}
+			if err != nil {
+				failed = err
+			}
+		}
+	})
+	if failed != nil {
+		t.Fatal(failed)
+	}
+	t.Logf("Get + CompareAndSet over the broker: %s per pair (%d pairs)", time.Duration(r.NsPerOp()), r.N)
 }
