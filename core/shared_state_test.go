@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
-	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/internal/redistest"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/store/seal"
@@ -40,6 +38,17 @@ func (s *statefulSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, e
 	return s.Token(ctx)
 }
 
+// startedHost opens a host of shared provider "p" served by src, sharing through store (nil: none), with
+// edit applied to the provider's config, and starts its plugin.
+func startedHost(t *testing.T, src sdk.Source, store core.Store, edit func(*config.Provider)) *core.Host {
+	t.Helper()
+	h := fleetOf(t, 1, src, func(int) core.Store { return store }, edit)[0]
+	if errs := h.Start(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	return h
+}
+
 // A provider whose plugin keeps its state in the fleet store is not asked for a token while the store is
 // unavailable (it would refresh a rotating secret without the fleet's lease): the host fails at once with
 // StoreUnavailableError naming the provider and the store, and Status shows where the state lives.
@@ -52,17 +61,7 @@ func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 	}
 	defer store.Close()
 	src := &statefulSource{}
-	pc := hosttest.Provider("https://upstream.example")
-	pc.Shared = true
-	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
-		InProcess: map[string]sdk.Source{"p": src}, Store: store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if errs := h.Start(t.Context()); len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	h := startedHost(t, src, store, nil)
 	if st := h.Status(); len(st) != 1 || !st[0].Info.UsesStorage {
 		t.Fatalf("Status does not say the plugin keeps its state in the store: %+v", st)
 	}
@@ -84,13 +83,7 @@ func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 // Without a fleet store the host offers no storage: the plugin keeps its own state and Status says so.
 func TestStateNotInStoreWithoutAFleetStore(t *testing.T) {
 	src := &statefulSource{}
-	pc := hosttest.Provider("https://upstream.example")
-	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
-		InProcess: map[string]sdk.Source{"p": src}, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := startedHost(t, src, nil, nil)
 	if _, err := h.Token(t.Context(), "p"); err != nil {
 		t.Fatal(err)
 	}
@@ -129,18 +122,7 @@ func TestStateInStoreRefreshesOnlyUnderTheLease(t *testing.T) {
 	}
 	defer store.Close()
 	src := &leaseProbe{store: store}
-	pc := hosttest.Provider("https://upstream.example")
-	pc.Shared = true
-	pc.FetchTimeout = 300 * time.Millisecond // the lease: 1.3 s
-	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
-		InProcess: map[string]sdk.Source{"p": src}, Store: store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	if errs := h.Start(t.Context()); len(errs) > 0 {
-		t.Fatal(errs)
-	}
+	h := startedHost(t, src, store, func(pc *config.Provider) { pc.FetchTimeout = 300 * time.Millisecond }) // the lease: 1.3 s
 	// A holder that dies: its lease is never released and runs out after 500ms.
 	if _, got, err := store.Acquire(t.Context(), "p/access-token", 500*time.Millisecond); err != nil || !got {
 		t.Fatalf("taking the lease: %v %v", got, err)
@@ -195,17 +177,9 @@ func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
 	}
 	defer local.Close()
 	store := &stateFailing{Store: local}
-	src := &storageReader{}
-	pc := hosttest.Provider("https://upstream.example")
-	pc.Shared = true
-	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}},
-		InProcess: map[string]sdk.Source{"p": src}, Store: store, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
+	h := startedHost(t, &storageReader{}, store, nil)
 	store.fail.Store(true)
-	for range pc.Breaker.Failures + 1 {
+	for range h.Config().Providers[0].Breaker.Failures + 1 {
 		_, err := h.Token(t.Context(), "p")
 		var down *core.StoreUnavailableError
 		if !errors.As(err, &down) {

@@ -29,6 +29,11 @@ func fleetSource(t *testing.T, st sdk.Storage, opts map[string]any) *source {
 	return src
 }
 
+// seededOptions configures the refresh_token grant against srv, seeded with "seed-rt", its file unused.
+func seededOptions(t *testing.T, srv *rotatingServer) map[string]any {
+	return map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": filepath.Join(t.TempDir(), "s.json")}
+}
+
 func (s *rotatingServer) refusals() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -122,7 +127,7 @@ func TestFleetSeedsFromTheFileOnce(t *testing.T) {
 func TestFleetStoreDownBeforeRefresh(t *testing.T) {
 	srv := newRotatingServer(t, "seed-rt")
 	st := sdktest.NewStorage()
-	opts := map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": filepath.Join(t.TempDir(), "s.json")}
+	opts := seededOptions(t, srv)
 	src := fleetSource(t, st, opts)
 	tok, err := src.Token(t.Context())
 	if err != nil {
@@ -157,7 +162,7 @@ func (c *casFailing) CompareAndSet(ctx context.Context, key, rev string, value [
 func TestFleetStoreDownAfterRefreshKeepsTheRotation(t *testing.T) {
 	srv := newRotatingServer(t, "seed-rt")
 	st := &casFailing{Storage: sdktest.NewStorage()}
-	opts := map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": filepath.Join(t.TempDir(), "s.json")}
+	opts := seededOptions(t, srv)
 	src := fleetSource(t, st, opts)
 	first, err := src.Token(t.Context()) // seeds, redeems seed-rt: rt-1 stored
 	if err != nil {
@@ -195,7 +200,7 @@ func TestFleetRefusedWriteUsesTheNewerSignIn(t *testing.T) {
 	srv := newRotatingServer(t, "seed-rt")
 	srv.hold = make(chan struct{})
 	st := sdktest.NewStorage()
-	opts := map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": filepath.Join(t.TempDir(), "s.json")}
+	opts := seededOptions(t, srv)
 	src := fleetSource(t, st, opts)
 	done := make(chan sdk.Token, 1)
 	go func() {
@@ -266,7 +271,7 @@ func TestFleetLoginAndLogout(t *testing.T) {
 func TestFleetLostStoreIsNotReseeded(t *testing.T) {
 	srv := newRotatingServer(t, "seed-rt")
 	st := sdktest.NewStorage()
-	opts := map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": filepath.Join(t.TempDir(), "s.json")}
+	opts := seededOptions(t, srv)
 	src := fleetSource(t, st, opts)
 	tok, err := src.Token(t.Context())
 	if err != nil {
