@@ -109,7 +109,7 @@ func (h *Host) buildProvider(pc *config.Provider, n int64) (*provider, error) {
 	if r.store != nil && pc.Shared {
 		state := &pluginStorage{provider: pc.Name, store: r.store}
 		p.proc.storage = state
-		shareTokens(p, r.store, state)
+		shareTokens(p, r.store, state, h.health)
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -32,6 +33,7 @@ type sharedTokens struct {
 	// the fetch lease, since its refresh token rotates and two hosts redeeming it trip reuse detection.
 	state      *pluginStorage
 	keepsState func() bool
+	health     *storeHealth // the host's view of the store (nil: not followed)
 }
 
 // leaseRounds bounds how often a host of a provider that keeps its state in the store waits for another
@@ -54,11 +56,12 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 	return s, true, err
 }
 
-// shareTokens routes p's token fetches through the store; state is the storage offered to p's plugin.
-func shareTokens(p *provider, store Store, state *pluginStorage) {
+// shareTokens routes p's token fetches through the store; state is the storage offered to p's plugin, and
+// health the host's view of the store.
+func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHealth) {
 	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
 		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log,
-		state: state, keepsState: func() bool { v, _ := p.procState(); return v.info.UsesStorage }}
+		state: state, keepsState: func() bool { v, _ := p.procState(); return v.info.UsesStorage }, health: health}
 	p.cache.fetch = s.get
 }
 
@@ -71,6 +74,9 @@ func (s *sharedTokens) key() string { return s.provider + "/access-token" }
 // get returns a token for the cache: a usable one from the store, else one this host fetches under the
 // lease, else the one the lease holder stores.
 func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+	if err := s.knownDown(); err != nil {
+		return sdk.Token{}, s.stateUnavailable(err)
+	}
 	it, err := s.store.Get(ctx, s.key())
 	if err != nil {
 		return s.alone(ctx, stale, err)
@@ -142,6 +148,20 @@ func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item
 		s.markDown(ctx, it, until)
 	}
 	return tok, err
+}
+
+// knownDown returns the store's error while the host knows the store is unavailable and the plugin keeps
+// its state there: such a fetch fails at once rather than after a store timeout. The host's background
+// probe notices, within a second, that the store is back.
+func (s *sharedTokens) knownDown() error {
+	if s.health == nil || !s.keeps() {
+		return nil
+	}
+	st := s.health.status()
+	if st.Up {
+		return nil
+	}
+	return fmt.Errorf("%w since %s", ErrStoreUnavailable, st.Since.Format(time.TimeOnly))
 }
 
 // stateUnavailable is the error of a provider whose plugin keeps its state in the store while the store

@@ -38,6 +38,22 @@ func (s *statefulSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, e
 	return s.Token(ctx)
 }
 
+// waitStoreUp waits until h's background probe has seen its store answer again.
+func waitStoreUp(t *testing.T, h *core.Host) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !h.StoreStatus().Up {
+		select {
+		case <-ctx.Done():
+			t.Fatal("the host never saw its store answer again")
+		case <-tick.C:
+		}
+	}
+}
+
 // startedHost opens a host of shared provider "p" served by src, sharing through store (nil: none), with
 // edit applied to the provider's config, and starts its plugin.
 func startedHost(t *testing.T, src sdk.Source, store core.Store, edit func(*config.Provider)) *core.Host {
@@ -71,10 +87,15 @@ func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 	if !errors.As(err, &down) || down.Provider != "p" || !strings.Contains(err.Error(), "shared store") || !errors.Is(err, core.ErrStoreUnavailable) {
 		t.Fatalf("Token with the store down: %v; want StoreUnavailableError", err)
 	}
+	// Now the host knows the store is down: the next fetch fails without waiting for a store timeout.
+	if _, err := h.Token(t.Context(), "p"); !errors.As(err, &down) || !strings.Contains(err.Error(), "unavailable since") {
+		t.Fatalf("second Token with the store known down: %v; want StoreUnavailableError saying since when", err)
+	}
 	if n := src.calls.Load(); n != 0 {
 		t.Fatalf("the plugin was asked %d times without the store", n)
 	}
 	srv.Restart(t)
+	waitStoreUp(t, h)
 	if tok, err := h.Token(t.Context(), "p"); err != nil || tok.Value != "tok" {
 		t.Fatalf("Token after the store returned: %v", err)
 	}
@@ -190,6 +211,7 @@ func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
 		t.Fatalf("token breaker %s after store failures; want closed", st[0].TokenBreaker)
 	}
 	store.fail.Store(false)
+	waitStoreUp(t, h)
 	if _, err := h.Token(t.Context(), "p"); err != nil {
 		t.Fatalf("Token with the store back: %v", err)
 	}
