@@ -69,7 +69,10 @@ func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHe
 func (s *sharedTokens) keeps() bool { return s.state != nil && s.keepsState != nil && s.keepsState() }
 
 // key is the store key of the provider's shared access token (and the name of its fetch lease).
-func (s *sharedTokens) key() string { return s.provider + "/access-token" }
+func (s *sharedTokens) key() string { return sharedKey(s.provider) }
+
+// sharedKey is the store key of provider's shared access token.
+func sharedKey(provider string) string { return provider + "/access-token" }
 
 // get returns a token for the cache: a usable one from the store, else one this host fetches under the
 // lease, else the one the lease holder stores.

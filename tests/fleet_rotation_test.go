@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -199,5 +200,52 @@ func TestFleetRotatingSignIn(t *testing.T) {
 	}
 	if f.frontCalls() != f.idp.RefreshCalls()+f.idp.Abandoned() {
 		t.Errorf("%d refresh requests sent by hosts, %d judged + %d abandoned at the identity provider", f.frontCalls(), f.idp.RefreshCalls(), f.idp.Abandoned())
+	}
+}
+
+// TestFleetLoginLogout: with the fleet's configuration, one `tokenhost login` on one machine signs in
+// every machine (a `tokenhost token` elsewhere uses the sign-in, and no machine gets a sign-in file), Redis
+// holds neither the token nor the sign-in in clear, and one `tokenhost logout` signs every machine out.
+func TestFleetLoginLogout(t *testing.T) {
+	srv := redistest.Start(t)
+	idp := fakes.NewDeviceServer("fleet-cli")
+	up := fakes.NewUpstream(idp.Valid)
+	t.Cleanup(func() { up.Close(); idp.Close() })
+	key := strings.TrimSpace(tokenhost(t, "", nil, "store", "keygen").stdout)
+	cfg := writeFile(t, "", "tokenhost.yaml", fleetStore(srv)+fmt.Sprintf(`providers:
+  corp:
+    plugin: gateway
+    upstream: %s
+    options:
+      grant: device_code
+      issuer: %s
+      client_id: fleet-cli
+`, up.URL(), idp.URL()))
+	env := []string{"STORE_KEY=" + key} // each run has a HOME of its own: another machine
+
+	r := tokenhost(t, cfg, env, "login", "corp", "--no-browser")
+	if r.code != 0 || !strings.Contains(r.stdout, "Signed in; the sign-in is stored in the fleet's shared store") {
+		t.Fatalf("login\n%s", r)
+	}
+	state := t.TempDir()
+	r = tokenhost(t, cfg, append(env, "XDG_STATE_HOME="+state), "token", "corp")
+	tok := strings.TrimSpace(r.stdout)
+	if r.code != 0 || !idp.Valid(tok) {
+		t.Fatalf("token on another machine after the login\n%s", r)
+	}
+	if files, _ := filepath.Glob(filepath.Join(state, "tokenhost", "gateway-*")); len(files) != 0 {
+		t.Errorf("a machine of the fleet wrote a sign-in file: %v", files)
+	}
+	if dump := srv.Dump(t); strings.Contains(dump, tok) || strings.Contains(dump, "refresh_token") || strings.Contains(dump, "fleet-cli") {
+		t.Error("Redis holds the token, the sign-in or the client id in clear")
+	}
+
+	r = tokenhost(t, cfg, env, "logout", "corp")
+	if r.code != 0 || !strings.Contains(r.stdout, "Signed the fleet out") || !strings.Contains(r.stdout, "Removed the fleet's shared access token") || idp.Revoked() != 1 {
+		t.Fatalf("logout (revoked %d)\n%s", idp.Revoked(), r)
+	}
+	r = tokenhost(t, cfg, env, "token", "corp")
+	if r.code == 0 || !strings.Contains(r.stderr, "signed out") || !strings.Contains(r.stderr, "tokenhost login") {
+		t.Fatalf("token after the fleet signed out\n%s", r)
 	}
 }
