@@ -88,3 +88,13 @@ func (p *provider) stateError(before int64, err error) error {
 	}
 	return &StoreUnavailableError{Provider: p.name, Err: s.lastErr()}
 }
+
+// keepsState reports whether p's plugin keeps its state in the storage the host offered (Info.UsesStorage),
+// starting the plugin when it has not started yet; a plugin that cannot start keeps nothing.
+func (p *provider) keepsState(ctx context.Context) bool {
+	if _, err := p.start(ctx); err != nil {
+		return false
+	}
+	info, _ := p.proc.started()
+	return info.UsesStorage
+}

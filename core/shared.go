@@ -32,7 +32,7 @@ type sharedTokens struct {
 	// plugin keeps its state there (Info.UsesStorage): then the plugin is never asked for a token without
 	// the fetch lease, since its refresh token rotates and two hosts redeeming it trip reuse detection.
 	state      *pluginStorage
-	keepsState func() bool
+	keepsState func(ctx context.Context) bool
 	health     *storeHealth // the host's view of the store (nil: not followed)
 }
 
@@ -61,12 +61,20 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHealth) {
 	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
 		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log,
-		state: state, keepsState: func() bool { v, _ := p.procState(); return v.info.UsesStorage }, health: health}
+		state: state, keepsState: p.keepsState, health: health}
 	p.cache.fetch = s.get
 }
 
-// keeps reports whether the plugin keeps its state in the store.
-func (s *sharedTokens) keeps() bool { return s.state != nil && s.keepsState != nil && s.keepsState() }
+// keeps reports whether the plugin keeps its state in the store, starting the plugin to know when it has
+// not started yet (with a fetch timeout of its own: ctx may be spent by a wait).
+func (s *sharedTokens) keeps(ctx context.Context) bool {
+	if s.state == nil || s.keepsState == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
+	defer cancel()
+	return s.keepsState(ctx)
+}
 
 // key is the store key of the provider's shared access token (and the name of its fetch lease).
 func (s *sharedTokens) key() string { return sharedKey(s.provider) }
@@ -77,7 +85,7 @@ func sharedKey(provider string) string { return provider + "/access-token" }
 // get returns a token for the cache: a usable one from the store, else one this host fetches under the
 // lease, else the one the lease holder stores.
 func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
-	if err := s.knownDown(); err != nil {
+	if err := s.knownDown(ctx); err != nil {
 		return sdk.Token{}, s.stateUnavailable(err)
 	}
 	it, err := s.store.Get(ctx, s.key())
@@ -113,7 +121,7 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 			}
 			it = next
 		}
-		if !s.keeps() {
+		if !s.keeps(ctx) {
 			// The lease holder failed or died without storing a token: fetch alone rather than wait again.
 			return s.fetchOwn(ctx, stale)
 		}
@@ -156,12 +164,12 @@ func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item
 // knownDown returns the store's error while the host knows the store is unavailable and the plugin keeps
 // its state there: such a fetch fails at once rather than after a store timeout. The host's background
 // probe notices, within a second, that the store is back.
-func (s *sharedTokens) knownDown() error {
-	if s.health == nil || !s.keeps() {
+func (s *sharedTokens) knownDown(ctx context.Context) error {
+	if s.health == nil {
 		return nil
 	}
 	st := s.health.status()
-	if st.Up {
+	if st.Up || !s.keeps(ctx) {
 		return nil
 	}
 	return fmt.Errorf("%w since %s", ErrStoreUnavailable, st.Since.Format(time.TimeOnly))
@@ -220,7 +228,7 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 // the lease).
 func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
-	if s.keeps() {
+	if s.keeps(ctx) {
 		if errors.Is(err, ErrStoreUnavailable) {
 			return sdk.Token{}, s.stateUnavailable(err)
 		}

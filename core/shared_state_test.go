@@ -216,3 +216,18 @@ func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
 		t.Fatalf("Token with the store back: %v", err)
 	}
 }
+
+// The same for a host whose plugin has not started yet when it finds the store down: the host starts the
+// plugin to learn that it keeps its state in the store, and does not ask it for a token.
+func TestStateInStoreColdHostNotFetchedWithoutTheStore(t *testing.T) {
+	srv := redistest.Start(t)
+	key, _ := seal.NewKey()
+	src := &statefulSource{}
+	h := fleetOf(t, 1, src, redisStores(t, srv.URL(), key, 200*time.Millisecond), nil)[0]
+	srv.Stop()
+	_, err := h.Token(t.Context(), "p")
+	var down *core.StoreUnavailableError
+	if !errors.As(err, &down) || src.calls.Load() != 0 {
+		t.Fatalf("Token on a cold host with the store down: %v after %d plugin calls; want StoreUnavailableError and none", err, src.calls.Load())
+	}
+}
