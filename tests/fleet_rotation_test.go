@@ -14,8 +14,9 @@ import (
 )
 
 // The rotating fleet's timing: access tokens live rotationLife; hosts refresh rotationAhead before expiry,
-// so the fleet rotates about once per (rotationLife - rotationAhead), and a token outlives a refresh that
-// fails by at most rotationAhead... rotationLife; a lease is fetch_timeout (2 s) + 1 s.
+// so the fleet rotates about once per (rotationLife - rotationAhead), and when the store goes away a host
+// serves its cached token for up to rotationLife before it answers 503 (both show in a 3 s outage); a
+// lease is fetch_timeout (2 s) + 1 s.
 const (
 	rotationLife  = 2 * time.Second
 	rotationAhead = time.Second
