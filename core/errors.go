@@ -79,6 +79,26 @@ func (e *PluginCrashError) Error() string { return e.Message }
 // Unwrap returns why the last restart failed, or nil.
 func (e *PluginCrashError) Unwrap() error { return e.Err }
 
+// StoreUnavailableError is returned for a provider whose plugin keeps its state (a sign-in whose refresh
+// token rotates) in the fleet's shared store while that store cannot be reached: the host does not ask
+// the plugin to refresh without the store, since another host may already have rotated the refresh token
+// a private copy holds. It unwraps to the store's error (ErrStoreUnavailable).
+type StoreUnavailableError struct {
+	// Provider is the provider's name.
+	Provider string
+	// Err is the store's error.
+	Err error
+}
+
+// Error implements error.
+func (e *StoreUnavailableError) Error() string {
+	return fmt.Sprintf("provider %s keeps its sign-in in the fleet's shared store, which is unavailable (%v); it is not refreshed without the store, since another host may have rotated it; requests resume when the store answers again",
+		e.Provider, e.Err)
+}
+
+// Unwrap returns the store's error.
+func (e *StoreUnavailableError) Unwrap() error { return e.Err }
+
 // ProviderError is an error of one provider whose message already names the provider (or its config
 // key) and says what to do next. It wraps its cause, so errors.Is, errors.As and sdk.KindOf see through
 // it, and the host adds no second "provider X:" prefix to it.
@@ -103,7 +123,8 @@ func providerErrorf(provider, format string, args ...any) error {
 // providerName is implemented by every error type of this package that names its provider.
 type providerName interface{ providerName() string }
 
-func (e *ProviderError) providerName() string     { return e.Provider }
-func (e *BreakerOpenError) providerName() string  { return e.Provider }
-func (e *PluginCrashError) providerName() string  { return e.Provider }
-func (e *FetchTimeoutError) providerName() string { return e.Provider }
+func (e *ProviderError) providerName() string         { return e.Provider }
+func (e *BreakerOpenError) providerName() string      { return e.Provider }
+func (e *PluginCrashError) providerName() string      { return e.Provider }
+func (e *FetchTimeoutError) providerName() string     { return e.Provider }
+func (e *StoreUnavailableError) providerName() string { return e.Provider }

@@ -196,6 +196,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 	unusable := false
 	tok, err = p.tokens.do(func() (sdk.Token, error) {
 		var tok sdk.Token
+		stateDown := p.stateDown()
 		ctx, span := startRPC(ctx, p.cache.tracer, p.name, rpcMethod(stale))
 		err := p.proc.call(ctx, func(src sdk.Source) error {
 			var err error
@@ -210,6 +211,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			return err
 		})
 		endSpan(span, err)
+		err = p.stateError(stateDown, err)
 		if err == nil && tok.Value == "" {
 			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
 		} else if err == nil {

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -13,6 +14,16 @@ import (
 type pluginStorage struct {
 	provider string
 	store    Store
+	down     atomic.Int64          // calls that found the store unavailable, so the host can tell a plugin's error came from it
+	last     atomic.Pointer[error] // the last such call's error
+}
+
+// lastErr returns the store error of the last call that found the store unavailable.
+func (s *pluginStorage) lastErr() error {
+	if e := s.last.Load(); e != nil {
+		return *e
+	}
+	return ErrStoreUnavailable
 }
 
 func (s *pluginStorage) key(k string) string { return s.provider + "/plugin/" + k }
@@ -50,9 +61,40 @@ func (s *pluginStorage) fail(err error) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.Is(err, ErrStoreUnavailable):
+		s.last.Store(&err)
+		s.down.Add(1)
 		return sdk.Unavailable("provider %s keeps its sign-in in the fleet's shared store, which is unavailable (%v); it is not refreshed from a copy of this host's own, since another host may have rotated it; this clears when the store answers again", s.provider, err)
 	}
 	return sdk.Internal("provider %s: the fleet's shared store failed on the plugin's state: %v", s.provider, err)
 }
 
 var _ sdk.Storage = (*pluginStorage)(nil)
+
+// stateDown counts the calls of p's plugin that found its state's store unavailable (0: no storage).
+func (p *provider) stateDown() int64 {
+	if s, ok := p.proc.storage.(*pluginStorage); ok {
+		return s.down.Load()
+	}
+	return 0
+}
+
+// stateError turns the error of a plugin call that found its state's store unavailable (the count moved
+// from before) into a StoreUnavailableError: that says nothing about the token endpoint, so the token
+// breaker and the fleet's "endpoint down" hint leave it out.
+func (p *provider) stateError(before int64, err error) error {
+	s, ok := p.proc.storage.(*pluginStorage)
+	if err == nil || !ok || s.down.Load() == before || !sdk.IsKind(err, sdk.KindUnavailable) {
+		return err
+	}
+	return &StoreUnavailableError{Provider: p.name, Err: s.lastErr()}
+}
+
+// keepsState reports whether p's plugin keeps its state in the storage the host offered (Info.UsesStorage),
+// starting the plugin when it has not started yet; a plugin that cannot start keeps nothing.
+func (p *provider) keepsState(ctx context.Context) bool {
+	if _, err := p.start(ctx); err != nil {
+		return false
+	}
+	info, _ := p.proc.started()
+	return info.UsesStorage
+}

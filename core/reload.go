@@ -107,8 +107,9 @@ func (h *Host) buildProvider(pc *config.Provider, n int64) (*provider, error) {
 	p := newProvider(pc, r.opts, pbase, h.log.With("provider", pc.Name))
 	p.since = n
 	if r.store != nil && pc.Shared {
-		shareTokens(p, r.store)
-		p.proc.storage = &pluginStorage{provider: pc.Name, store: r.store}
+		state := &pluginStorage{provider: pc.Name, store: r.store}
+		p.proc.storage = state
+		shareTokens(p, r.store, state, h.health)
 	}
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -27,7 +28,17 @@ type sharedTokens struct {
 	now      func() time.Time
 	log      *slog.Logger
 	failed   atomic.Bool // a store failure other than unavailability was logged
+	// state is the storage the host offers the plugin (nil: none), and keepsState reports whether the
+	// plugin keeps its state there (Info.UsesStorage): then the plugin is never asked for a token without
+	// the fetch lease, since its refresh token rotates and two hosts redeeming it trip reuse detection.
+	state      *pluginStorage
+	keepsState func(ctx context.Context) bool
+	health     *storeHealth // the host's view of the store (nil: not followed)
 }
+
+// leaseRounds bounds how often a host of a provider that keeps its state in the store waits for another
+// host's lease before giving up: a dead holder's lease runs out within one round.
+const leaseRounds = 3
 
 // maxSharedTTL bounds how long a token without an expiry stays in the store.
 const maxSharedTTL = 24 * time.Hour
@@ -45,19 +56,38 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 	return s, true, err
 }
 
-// shareTokens routes p's token fetches through the store.
-func shareTokens(p *provider, store Store) {
+// shareTokens routes p's token fetches through the store; state is the storage offered to p's plugin, and
+// health the host's view of the store.
+func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHealth) {
 	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
-		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log}
+		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log,
+		state: state, keepsState: p.keepsState, health: health}
 	p.cache.fetch = s.get
 }
 
+// keeps reports whether the plugin keeps its state in the store, starting the plugin to know when it has
+// not started yet (with a fetch timeout of its own: ctx may be spent by a wait).
+func (s *sharedTokens) keeps(ctx context.Context) bool {
+	if s.state == nil || s.keepsState == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
+	defer cancel()
+	return s.keepsState(ctx)
+}
+
 // key is the store key of the provider's shared access token (and the name of its fetch lease).
-func (s *sharedTokens) key() string { return s.provider + "/access-token" }
+func (s *sharedTokens) key() string { return sharedKey(s.provider) }
+
+// sharedKey is the store key of provider's shared access token.
+func sharedKey(provider string) string { return provider + "/access-token" }
 
 // get returns a token for the cache: a usable one from the store, else one this host fetches under the
 // lease, else the one the lease holder stores.
 func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+	if err := s.knownDown(ctx); err != nil {
+		return sdk.Token{}, s.stateUnavailable(err)
+	}
 	it, err := s.store.Get(ctx, s.key())
 	if err != nil {
 		return s.alone(ctx, stale, err)
@@ -68,43 +98,91 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 	if err := s.downHint(it); err != nil {
 		return sdk.Token{}, err
 	}
-	l, got, err := s.store.Acquire(ctx, s.key(), s.lease)
-	if err != nil {
-		return s.alone(ctx, stale, err)
-	}
-	if got {
-		defer func() { _ = s.store.Release(context.WithoutCancel(ctx), l) }()
-		if again, err := s.store.Get(ctx, s.key()); err == nil { // stored while this host took the lease?
-			if tok, ok := s.usable(again, stale); ok {
+	for round := 1; ; round++ {
+		l, got, err := s.store.Acquire(ctx, s.key(), s.lease)
+		if err != nil {
+			return s.alone(ctx, stale, err)
+		}
+		if got {
+			defer func() { _ = s.store.Release(context.WithoutCancel(ctx), l) }()
+			return s.underLease(ctx, stale, it)
+		}
+		// The wait and a fetch after it each get their own time: the fetch context the cache gives (the
+		// fetch timeout) is not enough for waiting out a lease (fetch timeout + 1 s) and then fetching.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
+		next, err := s.store.Wait(wctx, s.key(), it.Rev)
+		cancel()
+		if err == nil {
+			if tok, ok := s.usable(next, stale); ok {
 				return tok, nil
 			}
-			if err := s.downHint(again); err != nil {
+			if err := s.downHint(next); err != nil {
 				return sdk.Token{}, err
 			}
-			it = again
+			it = next
 		}
-		tok, err := s.fetchOwn(ctx, stale)
-		if err == nil {
-			s.put(ctx, it.Rev, tok)
-		} else if until, down := s.endpointDown(err); down {
-			s.markDown(ctx, it, until)
+		if !s.keeps(ctx) {
+			// The lease holder failed or died without storing a token: fetch alone rather than wait again.
+			return s.fetchOwn(ctx, stale)
 		}
-		return tok, err
-	}
-	// The wait and a fetch after it each get their own time: the fetch context the cache gives (the fetch
-	// timeout) is not enough for waiting out a lease (fetch timeout + 1 s) and then fetching.
-	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
-	defer cancel()
-	if next, err := s.store.Wait(wctx, s.key(), it.Rev); err == nil {
-		if tok, ok := s.usable(next, stale); ok {
-			return tok, nil
-		}
-		if err := s.downHint(next); err != nil {
+		// The next round gets its own time too: the wait may have used up ctx's.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
+		defer cancel()
+		ctx = rctx
+		// A plugin whose state is in the store refreshes only under the lease: take it again (a dead
+		// holder's has run out by now) rather than redeem a refresh token another host may be redeeming.
+		if round == leaseRounds {
+			err := sdk.Unavailable("provider %s: another host of the fleet kept the refresh lease for %s without storing a token; try again", s.provider, time.Duration(leaseRounds)*s.lease)
+			s.noteErr(err)
 			return sdk.Token{}, err
 		}
 	}
-	// The lease holder failed or died without storing a token: fetch alone rather than wait again.
-	return s.fetchOwn(ctx, stale)
+}
+
+// underLease fetches with the provider's fetch lease held: from the store if another host stored a token
+// while this one took the lease, else from the plugin, storing what it gets (or the endpoint's being down)
+// for the fleet. it is the stored value read before the lease was taken.
+func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item) (sdk.Token, error) {
+	if again, err := s.store.Get(ctx, s.key()); err == nil { // stored while this host took the lease?
+		if tok, ok := s.usable(again, stale); ok {
+			return tok, nil
+		}
+		if err := s.downHint(again); err != nil {
+			return sdk.Token{}, err
+		}
+		it = again
+	}
+	tok, err := s.fetchOwn(ctx, stale)
+	if err == nil {
+		s.put(ctx, it.Rev, tok)
+	} else if until, down := s.endpointDown(err); down {
+		s.markDown(ctx, it, until)
+	}
+	return tok, err
+}
+
+// knownDown returns the store's error while the host knows the store is unavailable and the plugin keeps
+// its state there: such a fetch fails at once rather than after a store timeout. The host's background
+// probe notices, within a second, that the store is back.
+func (s *sharedTokens) knownDown(ctx context.Context) error {
+	if s.health == nil {
+		return nil
+	}
+	st := s.health.status()
+	if st.Up || !s.keeps(ctx) {
+		return nil
+	}
+	return fmt.Errorf("%w since %s", ErrStoreUnavailable, st.Since.Format(time.TimeOnly))
+}
+
+// stateUnavailable is the error of a provider whose plugin keeps its state in the store while the store
+// is unavailable (err).
+func (s *sharedTokens) stateUnavailable(err error) error {
+	e := &StoreUnavailableError{Provider: s.provider, Err: err}
+	if s.noteErr != nil {
+		s.noteErr(e)
+	}
+	return e
 }
 
 // usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
@@ -145,9 +223,17 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 	}
 }
 
-// alone fetches without the store after the store failed with err.
+// alone fetches without the store after the store failed with err; a plugin that keeps its state in the
+// store is not asked (it would fail the same way, or, with a store that just came back, refresh without
+// the lease).
 func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
+	if s.keeps(ctx) {
+		if errors.Is(err, ErrStoreUnavailable) {
+			return sdk.Token{}, s.stateUnavailable(err)
+		}
+		return sdk.Token{}, err
+	}
 	return s.fetchOwn(ctx, stale)
 }
 

@@ -222,11 +222,15 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 	var open *core.BreakerOpenError
 	var crashed *core.PluginCrashError
 	var timeout *core.FetchTimeoutError
+	var storeDown *core.StoreUnavailableError
 	var pluginErr *sdk.Error
 	switch {
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
 		writeError(w, http.StatusServiceUnavailable, "circuit_open", msg)
+	case errors.As(err, &storeDown):
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "store_unavailable", msg)
 	case sdk.IsKind(err, sdk.KindReauthRequired):
 		writeError(w, http.StatusUnauthorized, "reauth_required", msg)
 	case errors.As(err, &crashed):
@@ -260,6 +264,7 @@ type providerJSON struct {
 	TokenBreaker    string         `json:"token_breaker"`
 	LastError       string         `json:"last_error,omitempty"`
 	Store           string         `json:"store,omitempty"`
+	PluginState     string         `json:"plugin_state,omitempty"` // "fleet store": the plugin keeps its state (a sign-in) there
 	Counters        map[string]any `json:"counters"`
 	Generation      int64          `json:"generation"`       // the configuration generation in effect
 	SinceGeneration int64          `json:"since_generation"` // the generation this provider was built in
@@ -276,6 +281,9 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "fetches": st.Stats.Fetches, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}
 		pj.Generation, pj.SinceGeneration = max(gen, st.Generation), st.Generation
+		if st.Info.UsesStorage {
+			pj.PluginState = "fleet store"
+		}
 		if !st.Expiry.IsZero() {
 			e := st.Expiry
 			pj.TokenExpiry = &e

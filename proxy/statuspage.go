@@ -43,6 +43,7 @@ type pageProvider struct {
 	LastRefresh, LastReason               string
 	UpstreamBreaker, TokenBreaker         string
 	Misconfigured                         bool
+	FleetState                            bool // the plugin keeps its state (a sign-in) in the fleet store
 	Errors                                []pageError
 	Counters                              []pageCounter
 	Chart                                 pageChart
@@ -99,7 +100,8 @@ func (px *proxy) basicAuthorized(r *http.Request) bool {
 
 func (px *proxy) pageProvider(r *http.Request, st core.Status, now time.Time) pageProvider {
 	pp := pageProvider{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
-		PID: st.PID, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, Misconfigured: st.Misconfigured}
+		PID: st.PID, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, Misconfigured: st.Misconfigured,
+		FleetState: st.Info.UsesStorage}
 	switch {
 	case st.Starting:
 		pp.State = "starting"

@@ -87,3 +87,63 @@ func TestReadyzWithoutStore(t *testing.T) {
 		t.Fatal("/metrics without a store exports tokenhost_store_up")
 	}
 }
+
+// stateSource keeps its state in the storage the host offers (as the gateway plugin keeps a sign-in in
+// fleet mode); its tokens live an hour.
+type stateSource struct{ offered bool }
+
+func (s *stateSource) UseStorage(sdk.Storage) { s.offered = true }
+
+func (s *stateSource) Configure(context.Context, map[string]any) (sdk.Info, error) {
+	return sdk.Info{Name: "stateful", UsesStorage: s.offered}, nil
+}
+
+func (s *stateSource) Token(context.Context) (sdk.Token, error) {
+	return sdk.Token{Value: "state-tok", Expiry: time.Now().Add(time.Hour)}, nil
+}
+
+func (s *stateSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {
+	return s.Token(ctx)
+}
+
+// /providers says where a plugin keeps its state, and a request that needs a token while that store is
+// unavailable gets 503 store_unavailable naming the store, with Retry-After.
+func TestStoreUnavailableForStateInStore(t *testing.T) {
+	srv := redistest.Start(t)
+	key, _ := seal.NewKey()
+	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	up := newUpstream(t, func(*http.Request) bool { return true })
+	pc := testProvider(up.URL)
+	pc.Shared = true
+	h, err := core.Open(context.Background(), core.Options{Config: &config.Config{Providers: []*config.Provider{pc}, Source: "test"},
+		Logger: newTestLogger(io.Discard), InProcess: map[string]sdk.Source{pc.Name: &stateSource{}}, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if errs := h.Start(t.Context()); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	px := proxyFor(t, h, Options{})
+	var provs []providerJSON
+	if _, body := getBody(t, px.URL+"/providers"); json.Unmarshal([]byte(body), &provs) != nil || len(provs) != 1 || provs[0].PluginState != "fleet store" {
+		t.Fatalf("/providers: %s; want plugin_state: fleet store", body)
+	}
+	srv.Stop()
+	resp, err := http.Get(px.URL + "/p/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != 503 || e.Error.Code != "store_unavailable" || resp.Header.Get("Retry-After") != "1" || !strings.Contains(e.Error.Message, "shared store") {
+		t.Fatalf("request with the store down: %d %q %q; want 503 store_unavailable naming the store", resp.StatusCode, e.Error.Code, e.Error.Message)
+	}
+}

@@ -82,7 +82,7 @@ func (s *storing) Configure(ctx context.Context, o map[string]any) (Info, error)
 }
 
 // overBroker returns the host side of src served through go-plugin's real gRPC plumbing, broker included.
-func overBroker(t *testing.T, src Source) Source {
+func overBroker(t testing.TB, src Source) Source {
 	t.Helper()
 	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: src}})
 	t.Cleanup(func() { client.Close() })
@@ -181,6 +181,25 @@ func TestCheckStorageKey(t *testing.T) {
 	for _, k := range []string{"", "Signin", "-x", ".x", "a/b", "a b", "é", strings.Repeat("a", 65)} {
 		if CheckStorageKey(k) == nil {
 			t.Errorf("%q accepted", k)
+		}
+	}
+}
+
+// BenchmarkStorageGetCAS measures the storage hop over the go-plugin broker that one rotation costs a
+// plugin (a Get and a CompareAndSet against an in-memory host storage); docs/benchmarks.md quotes it.
+func BenchmarkStorageGetCAS(b *testing.B) {
+	ctx := context.Background()
+	plug := &storing{}
+	if _, err := ConfigureWith(ctx, overBroker(b, plug), nil, newMemStorage()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		_, rev, err := plug.st.Get(ctx, "signin")
+		if err == nil {
+			_, err = plug.st.CompareAndSet(ctx, "signin", rev, []byte("a rotated sign-in of about this size"))
+		}
+		if err != nil {
+			b.Fatal(err)
 		}
 	}
 }

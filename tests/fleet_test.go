@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,8 +37,8 @@ type idpFront struct {
 	inflight atomic.Int64
 }
 
-func newIDPFront(t *testing.T, idp *fakes.OAuthServer) *idpFront {
-	target, _ := url.Parse(idp.URL())
+func newIDPFront(t *testing.T, idpURL string) *idpFront {
+	target, _ := url.Parse(idpURL)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	f := &idpFront{}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -62,17 +63,30 @@ type fleetHost struct {
 func startFleet(t *testing.T, n int, g *gatewayFakes, srv *redistest.Server) []*fleetHost {
 	t.Helper()
 	key := strings.TrimSpace(tokenhost(t, "", nil, "store", "keygen").stdout)
+	return serveFleet(t, n, g.idp.URL(), func(tokenURL string) string {
+		block := provider{name: "corp", secretEnv: "CORP_SECRET"}.yaml(g)
+		block = strings.Replace(block, g.idp.TokenURL(), tokenURL, 1)
+		block = strings.Replace(block, "    options:\n", fmt.Sprintf("    refresh_before: %s\n    fetch_timeout: 2s\n    options:\n", refreshBefore), 1)
+		return fleetStore(srv) + "providers:\n" + block
+	}, "CORP_SECRET="+g.secret, "STORE_KEY="+key)
+}
+
+// fleetStore is the store block of a fleet's configuration: srv, the key in $STORE_KEY.
+func fleetStore(srv *redistest.Server) string {
+	return "store:\n  backend: redis\n  url: " + srv.URL() + "\n  encryption_key_env: STORE_KEY\n  timeout: 300ms\n"
+}
+
+// serveFleet starts n `tokenhost serve` processes, each with its own HOME, caches and state, and its own
+// front to the identity provider at idpURL; config returns a host's configuration given its front's token
+// endpoint URL. Every host is stopped at cleanup.
+func serveFleet(t *testing.T, n int, idpURL string, config func(tokenURL string) string, env ...string) []*fleetHost {
+	t.Helper()
 	var hosts []*fleetHost
 	for range n {
-		f := newIDPFront(t, g.idp)
-		block := provider{name: "corp", secretEnv: "CORP_SECRET"}.yaml(g)
-		block = strings.Replace(block, g.idp.TokenURL(), f.srv.URL+fakes.TokenPath, 1)
-		block = strings.Replace(block, "    options:\n", fmt.Sprintf("    refresh_before: %s\n    fetch_timeout: 2s\n    options:\n", refreshBefore), 1)
-		cfg := writeFile(t, "", "tokenhost.yaml", "store:\n  backend: redis\n  url: "+srv.URL()+
-			"\n  encryption_key_env: STORE_KEY\n  timeout: 300ms\nproviders:\n"+block)
+		f := newIDPFront(t, idpURL)
+		cfg := writeFile(t, "", "tokenhost.yaml", config(f.srv.URL+fakes.TokenPath))
 		dir := t.TempDir()
-		s := startServe(t, cfg, []string{"CORP_SECRET=" + g.secret, "STORE_KEY=" + key,
-			"XDG_CACHE_HOME=" + dir + "/cache", "XDG_STATE_HOME=" + dir + "/state"})
+		s := startServe(t, cfg, append([]string{"XDG_CACHE_HOME=" + dir + "/cache", "XDG_STATE_HOME=" + dir + "/state"}, env...))
 		hosts = append(hosts, &fleetHost{srv: s, front: f})
 	}
 	// Stop every host before any startServe cleanup looks for strays (which would find the others).
@@ -89,11 +103,14 @@ func startFleet(t *testing.T, n int, g *gatewayFakes, srv *redistest.Server) []*
 	return hosts
 }
 
-// traffic is the outcome of sending requests through a fleet.
+// traffic is the outcome of sending requests through a fleet. Each outcome is also counted under the
+// phase the test was in when the request was sent (see phased).
 type traffic struct {
 	mu     sync.Mutex
 	ok     int
 	failed []string
+	phase  atomic.Int32
+	counts map[int32]map[string]int // phase -> "200", or status and error code, e.g. "503 store_unavailable"
 }
 
 // drive sends GET /corp/models through every live host from 2 workers each until ctx ends.
@@ -107,20 +124,25 @@ func drive(ctx context.Context, hosts []*fleetHost, tr *traffic) *sync.WaitGroup
 					if h.dead.Load() {
 						return
 					}
+					phase := tr.phase.Load()
 					resp, err := client.Get(h.srv.url + "/corp/models")
 					if h.dead.Load() {
 						return // killed by the test while this request was on its way
 					}
+					outcome := "200"
 					tr.mu.Lock()
 					switch {
 					case err != nil:
 						tr.failed = append(tr.failed, fmt.Sprintf("host %d: %v", i, err))
+						outcome = "error"
 					case resp.StatusCode != http.StatusOK:
 						b, _ := io.ReadAll(resp.Body)
 						tr.failed = append(tr.failed, fmt.Sprintf("host %d: %d %s", i, resp.StatusCode, redact(string(b))))
+						outcome = fmt.Sprintf("%d %s", resp.StatusCode, errorCode(b))
 					default:
 						tr.ok++
 					}
+					tr.count(phase, outcome)
 					tr.mu.Unlock()
 					if resp != nil {
 						_, _ = io.Copy(io.Discard, resp.Body)
@@ -131,6 +153,39 @@ func drive(ctx context.Context, hosts []*fleetHost, tr *traffic) *sync.WaitGroup
 		}
 	}
 	return &wg
+}
+
+// count records one outcome under phase; the caller holds tr.mu.
+func (tr *traffic) count(phase int32, outcome string) {
+	if tr.counts == nil {
+		tr.counts = map[int32]map[string]int{}
+	}
+	if tr.counts[phase] == nil {
+		tr.counts[phase] = map[string]int{}
+	}
+	tr.counts[phase][outcome]++
+}
+
+// phased returns the outcomes of the requests sent in phase.
+func (tr *traffic) phased(phase int32) map[string]int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range tr.counts[phase] {
+		out[k] = v
+	}
+	return out
+}
+
+// errorCode returns the code of a tokenhost error body ({"error": {"code": ...}}), or "?".
+func errorCode(body []byte) string {
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
+		return "?"
+	}
+	return e.Error.Code
 }
 
 // check fails the test unless every request succeeded, and returns how many did.

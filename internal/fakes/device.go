@@ -1,6 +1,7 @@
 package fakes
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -19,6 +20,12 @@ const (
 // device code: it approves each device code at once (as if the user had entered it), answers its token
 // endpoint's refresh_token grant with single-use, rotating refresh tokens, revokes refresh tokens (RFC
 // 7009), and publishes RFC 8414 metadata. Its poll interval is one second.
+//
+// Each sign-in starts a family of refresh tokens. Presenting a refresh token that was already redeemed
+// is reuse (OAuth 2.0 Security BCP §4.14.2): the server answers invalid_grant and revokes the whole
+// family, so the sign-in's current refresh token dies too. A token request held by Hold is judged only
+// after the hold, and only if its client is still there: a request whose client went away meanwhile is
+// dropped without redeeming anything (Abandoned counts them), as by a server that had not yet run the grant.
 type DeviceServer struct {
 	holder       // Hold, Held, WaitHeld: token requests
 	accessTokens // Valid, Revoke, RevokeAll
@@ -28,15 +35,21 @@ type DeviceServer struct {
 
 	mu        sync.Mutex
 	codes     map[string]bool // device codes issued
-	refresh   map[string]bool // refresh token -> still valid
-	refreshes atomic.Int64
+	refresh   map[string]int  // live refresh token -> its family
+	spent     map[string]int  // redeemed refresh token -> its family
+	families  int
+	refreshes counter      // refresh_token grants that succeeded (rotations)
+	calls     atomic.Int64 // refresh_token grant requests judged, whatever their outcome
+	invalid   atomic.Int64 // refresh_token grants answered invalid_grant
+	reused    atomic.Int64 // families revoked because a redeemed refresh token came back
 	revoked   atomic.Int64
+	abandoned counter
 	expiresIn atomic.Int64 // time.Duration
 }
 
 // NewDeviceServer starts a DeviceServer on 127.0.0.1 for the public client clientID.
 func NewDeviceServer(clientID string) *DeviceServer {
-	s := &DeviceServer{clientID: clientID, codes: map[string]bool{}, refresh: map[string]bool{}}
+	s := &DeviceServer{clientID: clientID, codes: map[string]bool{}, refresh: map[string]int{}, spent: map[string]int{}}
 	s.expiresIn.Store(int64(DefaultExpiresIn))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleMetadata)
@@ -56,8 +69,32 @@ func (s *DeviceServer) Close() {
 // URL returns the server's base URL, which is also its issuer.
 func (s *DeviceServer) URL() string { return s.srv.URL }
 
-// Refreshes returns how many refresh_token grants succeeded.
-func (s *DeviceServer) Refreshes() int64 { return s.refreshes.Load() }
+// Refreshes returns how many refresh_token grants succeeded: how many times a refresh token rotated.
+func (s *DeviceServer) Refreshes() int64 { return s.refreshes.value() }
+
+// WaitRefreshes blocks until at least n refresh_token grants succeeded, or ctx ends.
+func (s *DeviceServer) WaitRefreshes(ctx context.Context, n int64) error {
+	return s.refreshes.wait(ctx, n)
+}
+
+// RefreshCalls returns how many refresh_token grant requests the server judged (succeeded or refused);
+// abandoned requests are not among them.
+func (s *DeviceServer) RefreshCalls() int64 { return s.calls.Load() }
+
+// InvalidGrants returns how many refresh_token grants were answered invalid_grant.
+func (s *DeviceServer) InvalidGrants() int64 { return s.invalid.Load() }
+
+// Reuses returns how many families were revoked because a redeemed refresh token was presented again.
+func (s *DeviceServer) Reuses() int64 { return s.reused.Load() }
+
+// Abandoned returns how many token requests were dropped unjudged because their client went away while
+// they were held.
+func (s *DeviceServer) Abandoned() int64 { return s.abandoned.value() }
+
+// WaitAbandoned blocks until at least n held token requests were abandoned by their clients, or ctx ends.
+func (s *DeviceServer) WaitAbandoned(ctx context.Context, n int64) error {
+	return s.abandoned.wait(ctx, n)
+}
 
 // Revoked returns how many refresh tokens were revoked at the revocation endpoint.
 func (s *DeviceServer) Revoked() int64 { return s.revoked.Load() }
@@ -107,12 +144,18 @@ func (s *DeviceServer) handleDevice(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *DeviceServer) handleToken(w http.ResponseWriter, r *http.Request) {
-	if !s.wait(r) || !s.form(w, r) {
+	// The form is read first, so that the server notices a client that goes away during a hold.
+	if !s.form(w, r) {
+		return
+	}
+	if !s.wait(r) || r.Context().Err() != nil {
+		s.abandoned.add(1)
 		return
 	}
 	f := r.PostForm
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var family int
 	switch f.Get("grant_type") {
 	case "urn:ietf:params:oauth:grant-type:device_code":
 		if !s.codes[f.Get("device_code")] {
@@ -120,13 +163,26 @@ func (s *DeviceServer) handleToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		delete(s.codes, f.Get("device_code"))
+		s.families++
+		family = s.families
 	case "refresh_token":
-		if !s.refresh[f.Get("refresh_token")] {
+		s.calls.Add(1)
+		rt := f.Get("refresh_token")
+		fam, live := s.refresh[rt]
+		if !live {
+			s.invalid.Add(1)
+			if fam, used := s.spent[rt]; used {
+				s.revokeFamily(fam)
+				oauthError(w, http.StatusBadRequest, "invalid_grant", "the refresh token was already used; every refresh token of this sign-in is revoked")
+				return
+			}
 			oauthError(w, http.StatusBadRequest, "invalid_grant", "the refresh token is invalid, revoked or already used")
 			return
 		}
-		delete(s.refresh, f.Get("refresh_token")) // single use: rotation
-		s.refreshes.Add(1)
+		delete(s.refresh, rt) // single use: rotation
+		s.spent[rt] = fam
+		s.refreshes.add(1)
+		family = fam
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type", "device_code and refresh_token only")
 		return
@@ -134,9 +190,19 @@ func (s *DeviceServer) handleToken(w http.ResponseWriter, r *http.Request) {
 	lifetime := time.Duration(s.expiresIn.Load())
 	at, rt := newOpaqueToken(), newOpaqueToken()
 	s.add(at, time.Now().Add(lifetime))
-	s.refresh[rt] = true
+	s.refresh[rt] = family
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": at, "token_type": "Bearer", "refresh_token": rt,
 		"expires_in": max(int64(lifetime/time.Second), 1)})
+}
+
+// revokeFamily kills every live refresh token of family fam. The caller holds s.mu.
+func (s *DeviceServer) revokeFamily(fam int) {
+	s.reused.Add(1)
+	for rt, f := range s.refresh {
+		if f == fam {
+			delete(s.refresh, rt)
+		}
+	}
 }
 
 func (s *DeviceServer) handleRevoke(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +210,7 @@ func (s *DeviceServer) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	if s.refresh[r.PostForm.Get("token")] {
+	if _, ok := s.refresh[r.PostForm.Get("token")]; ok {
 		delete(s.refresh, r.PostForm.Get("token"))
 		s.revoked.Add(1)
 	}

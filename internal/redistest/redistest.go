@@ -1,5 +1,5 @@
 // Package redistest starts a real redis-server for tests: on a free loopback port, in a temporary
-// directory, without persistence. When redis-server is not installed a test is skipped, or fails under
+// directory, without persistence (StartPersistent: with an append-only file synced on every write). When redis-server is not installed a test is skipped, or fails under
 // CI=true (.ci/run installs it).
 package redistest
 
@@ -22,11 +22,12 @@ import (
 // Server is a running redis-server.
 type Server struct {
 	// Addr is host:port on loopback.
-	Addr string
-	bin  string
-	dir  string
-	cmd  *exec.Cmd
-	done chan struct{}
+	Addr    string
+	bin     string
+	dir     string
+	persist bool // append-only file, fsync always: a SIGKILL loses nothing
+	cmd     *exec.Cmd
+	done    chan struct{}
 }
 
 // URL returns the server's redis:// URL.
@@ -51,7 +52,20 @@ func Binary(t testing.TB) string {
 // Start starts a redis-server for the test and stops it at cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	s := &Server{bin: Binary(t), dir: t.TempDir()}
+	return start(t, false)
+}
+
+// StartPersistent is Start with persistence, as a fleet that keeps rotating sign-ins in Redis needs: every
+// write is in the append-only file before Redis answers, so a server killed and restarted (Stop, Restart)
+// comes back with its data.
+func StartPersistent(t testing.TB) *Server {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, persist bool) *Server {
+	t.Helper()
+	s := &Server{bin: Binary(t), dir: t.TempDir(), persist: persist}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -67,8 +81,12 @@ func Start(t testing.TB) *Server {
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log"))
+	aof := []string{"--appendonly", "no"}
+	if s.persist {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	s.cmd = exec.Command(s.bin, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "",
+		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, aof...)...)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", s.bin, err)
 	}

@@ -48,6 +48,7 @@ type config struct {
 	mapping   mapping
 	client    *http.Client
 	secrets   []string // configured secrets, redacted from anything quoted
+	fleet     bool     // the stored sign-in lives in the fleet store the host offers
 }
 
 // redact returns the values no message may hold.

@@ -12,8 +12,10 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
@@ -32,9 +34,10 @@ const MinRemaining = 10 * time.Second
 
 // source is the gateway plugin's sdk.Source and sdk.Interactive.
 type source struct {
-	sf   *flight.Group
-	st   state.Slot[config] // the configuration and the last token fetched under it
-	wait func(ctx context.Context, d time.Duration) error
+	sf      *flight.Group
+	st      state.Slot[config] // the configuration and the last token fetched under it
+	wait    func(ctx context.Context, d time.Duration) error
+	storage atomic.Pointer[sdk.Storage] // what the host offers for a provider shared through a fleet store
 }
 
 // option changes how a source is built; tests use it to replace the device flow's pause.
@@ -57,11 +60,22 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	if err != nil {
 		return sdk.Info{}, err
 	}
+	info := sdk.Info{Name: Name, Version: Version, Mode: cfg.mode()}
+	if st := s.storage.Load(); st != nil {
+		if g, ok := cfg.grant.(*storedGrant); ok {
+			g.useFleet(*st)
+			cfg.fleet, info.UsesStorage = true, true
+		}
+	}
 	if old := s.st.Set(cfg); old != nil {
 		old.client.CloseIdleConnections()
 	}
-	return sdk.Info{Name: Name, Version: Version, Mode: cfg.mode()}, nil
+	return info, nil
 }
+
+// UseStorage implements sdk.StorageUser: the host shares this provider through a fleet store, so a
+// stored sign-in lives there, the same for every host, instead of in this machine's file.
+func (s *source) UseStorage(st sdk.Storage) { s.storage.Store(&st) }
 
 // Token returns the cached token while it has more than MinRemaining left, else fetches one; concurrent
 // callers share one fetch.
@@ -90,10 +104,17 @@ func fresh(t sdk.Token) bool {
 }
 
 // fetch gets a new token by the configured grant and caches it. It runs detached from the caller's
-// cancellation (other callers share it), bounded by the configured timeout.
+// cancellation (other callers share it), bounded by the configured timeout. A sign-in in a fleet store is
+// also bounded by the caller's deadline: the host holds the fleet's refresh lease that long (and a little
+// more), and no redeem may outlast it, or another host would redeem the same refresh token.
 func (s *source) fetch(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.timeout+lockSlack)
 	defer cancel()
+	if dl, ok := ctx.Deadline(); ok && cfg.fleet {
+		var cancelDL context.CancelFunc
+		fctx, cancelDL = context.WithDeadline(fctx, dl)
+		defer cancelDL()
+	}
 	t, err := cfg.grant.fetch(fctx, cfg, stale)
 	if err != nil {
 		slog.Debug("gateway: token request failed", "grant", cfg.grant.name(), "kind", sdk.KindOf(err))
@@ -139,13 +160,11 @@ func (s *source) Login(ctx context.Context, ui sdk.UI) (sdk.LoginResult, error) 
 	defer unlock()
 	var si signIn
 	g.update(&si, tr)
-	g.store.pending.Clear()
-	g.store.save(si, "")
-	if _, held := g.store.pending.Value(); held {
-		return sdk.LoginResult{}, sdk.BadConfig("store", "signed in, but the sign-in cannot be stored in %s; fix the directory's permissions or set store", g.store.path)
+	if err := g.store.put(ctx, si); err != nil {
+		return sdk.LoginResult{}, err
 	}
 	s.st.Store(cfg, g.token(si))
-	msg := fmt.Sprintf("Signed in; the sign-in is stored in %s.", g.store.path)
+	msg := fmt.Sprintf("Signed in; the sign-in is stored in %s.", g.store.where())
 	if tr.refresh == "" {
 		msg += " The server issued no refresh token, so you will need to sign in again when the access token expires (add offline_access to scopes if it supports it)."
 	}
@@ -168,17 +187,21 @@ func (s *source) Logout(ctx context.Context) (string, error) {
 		return "", err
 	}
 	defer unlock()
-	si, ok, err := g.store.load(ctx)
-	if err != nil || !ok {
-		if rmErr := g.store.remove(); rmErr != nil {
-			return "", sdk.Internal("cannot delete %s: %s", g.store.path, describeFSError(rmErr))
+	cur, err := g.store.load(ctx)
+	if sdk.IsKind(err, sdk.KindUnavailable) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "", err
+	}
+	if err != nil || !cur.ok {
+		if _, rmErr := g.store.remove(ctx); rmErr != nil {
+			return "", rmErr
 		}
-		return fmt.Sprintf("No stored sign-in at %s; nothing to revoke.", g.store.path), nil
+		return fmt.Sprintf("No stored sign-in at %s; nothing to revoke.", g.store.where()), nil
 	}
-	revoked := s.revoke(ctx, cfg, si)
+	revoked := s.revoke(ctx, cfg, cur.si)
 	s.st.Set(cfg) // forget the cached token
-	if err := g.store.remove(); err != nil {
-		return "", sdk.Internal("cannot delete %s: %s", g.store.path, describeFSError(err))
+	done, err := g.store.remove(ctx)
+	if err != nil {
+		return "", err
 	}
-	return revoked + fmt.Sprintf(" Deleted %s.", g.store.path), nil
+	return revoked + " " + done, nil
 }

@@ -25,6 +25,7 @@ type rotatingServer struct {
 	mu      sync.Mutex
 	live    string // the one refresh token that works
 	n       int
+	refused int // invalid_grant answers
 	hold    chan struct{}
 	arrived chan struct{}
 }
@@ -41,6 +42,7 @@ func newRotatingServer(t *testing.T, first string) *rotatingServer {
 		defer s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if r.PostForm.Get("grant_type") != "refresh_token" || r.PostForm.Get("refresh_token") != s.live {
+			s.refused++
 			w.WriteHeader(http.StatusBadRequest)
 			json.NewEncoder(w).Encode(map[string]string{"error": "invalid_grant"})
 			return

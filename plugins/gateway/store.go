@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -33,11 +34,15 @@ type signIn struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Updated      time.Time `json:"updated"`
+	// SignedOut is when `tokenhost logout` signed a fleet out: the fleet store keeps this mark instead of
+	// the sign-in, so that no host seeds the store again from a copy of its own.
+	SignedOut time.Time `json:"signed_out,omitzero"`
 }
 
-// store is one provider's stored sign-in: a file under $XDG_STATE_HOME/tokenhost/, locked while it is read
-// and refreshed, replaced atomically, and a pending copy for when it cannot be written.
-type store struct {
+// fileStore is one provider's stored sign-in on this machine: a file under $XDG_STATE_HOME/tokenhost/,
+// locked while it is read and refreshed, replaced atomically, and a pending copy for when it cannot be
+// written. It is the signInStore without a fleet store.
+type fileStore struct {
 	path    string
 	pending credfile.Pending[signIn]
 }
@@ -53,12 +58,17 @@ func defaultStorePath(server, clientID string) (string, error) {
 		}
 		dir = filepath.Join(home, ".local", "state")
 	}
+	return filepath.Join(dir, "tokenhost", "gateway-"+signInHash(server, clientID)+".json"), nil
+}
+
+// signInHash names a sign-in by its authorization server and client, without revealing either.
+func signInHash(server, clientID string) string {
 	sum := sha256.Sum256([]byte(server + "\x00" + clientID))
-	return filepath.Join(dir, "tokenhost", "gateway-"+hex.EncodeToString(sum[:6])+".json"), nil
+	return hex.EncodeToString(sum[:6])
 }
 
 // lock takes the file's cross-process lock, creating the directory (0700) when needed.
-func (s *store) lock(ctx context.Context, timeout time.Duration) (func(), error) {
+func (s *fileStore) lock(ctx context.Context, timeout time.Duration) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), describeFSError(err))
 	}
@@ -72,8 +82,17 @@ func (s *store) lock(ctx context.Context, timeout time.Duration) (func(), error)
 	return unlock, nil
 }
 
+// where names the file in messages.
+func (s *fileStore) where() string { return s.path }
+
 // load reads the stored sign-in; ok is false when there is none. The caller holds the lock.
-func (s *store) load(ctx context.Context) (si signIn, ok bool, err error) {
+func (s *fileStore) load(ctx context.Context) (cur current, err error) {
+	si, ok, err := s.read(ctx)
+	return current{si: si, ok: ok}, err
+}
+
+// read is load for the file alone; a fleet store also reads it, to seed itself from a sign-in made here.
+func (s *fileStore) read(ctx context.Context) (si signIn, ok bool, err error) {
 	if r, err := s.pending.Flush(ctx, s.path, markOf, encodeSignIn, nil); err != nil {
 		slog.Warn("gateway: the refreshed sign-in still cannot be stored; serving it from memory", "file", s.path, "error", describeFSError(err))
 	} else if r == credfile.Superseded {
@@ -92,9 +111,26 @@ func (s *store) load(ctx context.Context) (si signIn, ok bool, err error) {
 	return si, true, nil
 }
 
-// save persists si atomically; when the file cannot be written, si is kept in memory and written later,
+// save persists si, the rotated successor of cur, and returns it: the file has no other writer that
+// could have rotated meanwhile, since the caller holds the lock.
+func (s *fileStore) save(_ context.Context, cur current, si signIn) signIn {
+	s.write(si, sdk.Fingerprint(cur.si.RefreshToken))
+	return si
+}
+
+// put replaces the stored sign-in with a new one (a login). The caller holds the lock.
+func (s *fileStore) put(_ context.Context, si signIn) error {
+	s.pending.Clear()
+	s.write(si, "")
+	if _, held := s.pending.Value(); held {
+		return sdk.BadConfig("store", "signed in, but the sign-in cannot be stored in %s; fix the directory's permissions or set store", s.path)
+	}
+	return nil
+}
+
+// write persists si atomically; when the file cannot be written, si is kept in memory and written later,
 // since a rotated refresh token is the only one that still works. The caller holds the lock.
-func (s *store) save(si signIn, replaced string) {
+func (s *fileStore) write(si signIn, replaced string) {
 	data, err := encodeSignIn(nil, si)
 	if err == nil {
 		err = credfile.WriteAtomic(s.path, data, nil)
@@ -106,13 +142,13 @@ func (s *store) save(si signIn, replaced string) {
 }
 
 // remove forgets the stored sign-in. The caller holds the lock.
-func (s *store) remove() error {
+func (s *fileStore) remove(context.Context) (string, error) {
 	s.pending.Clear()
 	err := os.Remove(s.path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", sdk.Internal("cannot delete %s: %s", s.path, describeFSError(err))
 	}
-	return err
+	return fmt.Sprintf("Deleted %s.", s.path), nil
 }
 
 func parseSignIn(data []byte) (signIn, error) {

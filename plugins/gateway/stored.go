@@ -11,15 +11,17 @@ import (
 // given in the config) leaves behind: the stored access token while it lasts, else a refresh with the
 // stored refresh token, whose rotated successor is persisted before the new access token is returned.
 type storedGrant struct {
-	kind  string // device_code | authorization_code | refresh_token
-	store *store
+	kind  string      // device_code | authorization_code | refresh_token
+	store signInStore // the file, or the fleet store the host offers (useFleet)
+	file  *fileStore
 	seed  string // the refresh_token option: used when nothing is stored yet
 	c     *config
 }
 
 func parseStored(kind string) func(o sdk.Options, c *config) (grant, error) {
 	return func(o sdk.Options, c *config) (grant, error) {
-		g := &storedGrant{kind: kind, store: &store{}, c: c}
+		g := &storedGrant{kind: kind, file: &fileStore{}, c: c}
+		g.store = g.file
 		path, err := o.String("store", "")
 		if err != nil {
 			return nil, err
@@ -33,7 +35,7 @@ func parseStored(kind string) func(o sdk.Options, c *config) (grant, error) {
 				return nil, err
 			}
 		}
-		g.store.path = path
+		g.file.path = path
 		if g.seed, err = o.String("refresh_token", ""); err != nil {
 			return nil, err
 		}
@@ -46,6 +48,20 @@ func parseStored(kind string) func(o sdk.Options, c *config) (grant, error) {
 
 func (g *storedGrant) name() string { return g.kind }
 
+// useFleet keeps the sign-in in st, the storage the host serves for a provider shared through a fleet
+// store, instead of the file, which then only seeds an empty store.
+func (g *storedGrant) useFleet(st sdk.Storage) {
+	seed := signIn{}
+	if g.seed != "" {
+		seed = signIn{RefreshToken: g.seed, ClientID: g.c.auth.id}
+	}
+	server := g.c.endpoints.issuer
+	if server == "" {
+		server = g.c.endpoints.tokenURL
+	}
+	g.store = newFleetStore(st, fleetKey(server, g.c.auth.id), g.file, seed)
+}
+
 // fetch runs under the stored sign-in's lock, held across the refresh: two processes sharing the sign-in
 // refresh once, the second finding the first's token when it gets the lock.
 func (g *storedGrant) fetch(ctx context.Context, c *config, stale string) (sdk.Token, error) {
@@ -54,21 +70,25 @@ func (g *storedGrant) fetch(ctx context.Context, c *config, stale string) (sdk.T
 		return sdk.Token{}, err
 	}
 	defer unlock()
-	si, ok, err := g.store.load(ctx)
+	cur, err := g.store.load(ctx)
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	if !ok {
+	if !cur.ok {
 		if g.seed == "" {
-			return sdk.Token{}, sdk.ReauthRequired("no stored sign-in at %s; %s", g.store.path, loginHint)
+			return sdk.Token{}, sdk.ReauthRequired("no stored sign-in at %s; %s", g.store.where(), loginHint)
 		}
-		si = signIn{RefreshToken: g.seed, ClientID: c.auth.id}
+		cur.si = signIn{RefreshToken: g.seed, ClientID: c.auth.id}
 	}
+	si := cur.si
 	if si.AccessToken != "" && si.AccessToken != stale && fresh(sdk.Token{Value: si.AccessToken, Expiry: si.Expiry}) {
 		return g.token(si), nil
 	}
+	if cur.offline != nil {
+		return sdk.Token{}, cur.offline
+	}
 	if si.RefreshToken == "" {
-		return sdk.Token{}, sdk.ReauthRequired("the stored sign-in at %s has no refresh token and its access token is spent; %s", g.store.path, loginHint)
+		return sdk.Token{}, sdk.ReauthRequired("the stored sign-in at %s has no refresh token and its access token is spent; %s", g.store.where(), loginHint)
 	}
 	f := c.form("refresh_token")
 	f.Set("refresh_token", si.RefreshToken)
@@ -77,10 +97,8 @@ func (g *storedGrant) fetch(ctx context.Context, c *config, stale string) (sdk.T
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	replaced := sdk.Fingerprint(si.RefreshToken)
 	g.update(&si, tr)
-	g.store.save(si, replaced)
-	return g.token(si), nil
+	return g.token(g.store.save(ctx, cur, si)), nil
 }
 
 // update puts a token response into si; a rotated refresh token replaces the old one.
