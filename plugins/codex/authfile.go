@@ -159,6 +159,7 @@ func fileError(path string, err error) error {
 // tokenUpdate is what a token endpoint answered; empty fields did not come back.
 type tokenUpdate struct {
 	idToken, accessToken, refreshToken string
+	accountID                          string // set only when copying a sign-in; a refresh answer has none
 }
 
 // apply returns the document a with the fields of u that came back and last_refresh set to now; every
@@ -179,7 +180,7 @@ func (a *authFile) apply(u tokenUpdate, now time.Time) ([]byte, error) {
 		}
 		return err
 	}
-	for _, f := range []struct{ k, v string }{{"id_token", u.idToken}, {"access_token", u.accessToken}, {"refresh_token", u.refreshToken}} {
+	for _, f := range []struct{ k, v string }{{"id_token", u.idToken}, {"access_token", u.accessToken}, {"refresh_token", u.refreshToken}, {"account_id", u.accountID}} {
 		if f.v == "" {
 			continue
 		}

@@ -50,6 +50,9 @@ const (
 // so a token redeemed at the endpoint is always written back.
 func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
 	return s.sf.Do(ctx, flight.RefreshKey(stale), func() (sdk.Token, error) {
+		if fl := s.fleetMode(); fl != nil {
+			return s.fleetRefresh(context.WithoutCancel(ctx), cfg, fl, stale)
+		}
 		return s.lockedRefresh(context.WithoutCancel(ctx), cfg, stale)
 	})
 }
@@ -156,11 +159,15 @@ func (s *source) store(ctx context.Context, cfg *config, a *authFile, u tokenUpd
 	return tokenOf(n), nil
 }
 
-// current returns auth.json as it stands for this process: the file, unless refreshed tokens are still
+// current returns auth.json as it stands for this process (in fleet mode, the fleet's sign-in: see
+// fleet.current): the file, unless refreshed tokens are still
 // unsaved, in which case it first tries to write them, and serves them from memory while it cannot.
 // Reading takes no lock: the Codex CLI and tokenhost replace the file by rename, and a half-written file of
 // an older writer is read again.
 func (s *source) current(ctx context.Context, cfg *config) (*authFile, error) {
+	if fl := s.fleetMode(); fl != nil {
+		return fl.current(ctx, s, cfg)
+	}
 	if _, held := s.pending.Value(); held {
 		s.flush(ctx, cfg, "unsaved")
 		if p, held := s.pending.Value(); held {
