@@ -1,0 +1,141 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/internal/redistest"
+)
+
+// TestCodexFleetOneRotationPerRefresh: three `tokenhost serve` processes (each with its own codex plugin
+// process and HOME; only the first has an auth.json) share one ChatGPT sign-in through one redis-server.
+// Round after round the backend rejects every token and each host forwards requests at once: one refresh at
+// the identity provider per round, no refresh token presented twice, every request 200 on every host, and
+// the first host's auth.json follows the rotations with its other fields kept.
+func TestCodexFleetOneRotationPerRefresh(t *testing.T) {
+	srv := redistest.Start(t)
+	needBinaries(t)
+	auth := fakes.NewCodexAuthServer(fakes.CodexAuthConfig{})
+	t.Cleanup(auth.Close)
+	up := fakes.NewCodexUpstream(auth.Valid, auth.AccountID())
+	t.Cleanup(up.Close)
+	codexHome := t.TempDir()
+	authFile := filepath.Join(codexHome, "auth.json")
+	seeded := newSecret(t, "rt-seeded")
+	auth.SeedRefreshToken(seeded)
+	expired := fakes.MakeCodexJWT(map[string]any{"exp": 1, fakes.CodexAuthClaim: map[string]any{"chatgpt_account_id": auth.AccountID()}})
+	if err := fakes.WriteCodexAuth(authFile, expired, seeded, "", auth.AccountID(),
+		map[string]any{"agent_identity": map[string]any{"id": "agent-1"}}); err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSpace(tokenhost(t, "", nil, "store", "keygen").stdout)
+	cfg := writeFile(t, t.TempDir(), "tokenhost.yaml", fmt.Sprintf(`store:
+  backend: redis
+  url: %s
+  encryption_key_env: STORE_KEY
+providers:
+  codex:
+    plugin: codex
+    upstream: %s
+    min_refresh_interval: 0s
+    options:
+      token_url: %s
+`, srv.URL(), up.URL(), auth.TokenURL()))
+
+	var hosts []*server
+	for i := range 3 {
+		dir := t.TempDir()
+		env := []string{"STORE_KEY=" + key, "XDG_CACHE_HOME=" + dir + "/cache", "XDG_STATE_HOME=" + dir + "/state"}
+		if i == 0 {
+			env = append(env, "CODEX_HOME="+codexHome)
+		}
+		hosts = append(hosts, startServe(t, cfg, env))
+	}
+	t.Cleanup(func() { // stop every host before any startServe cleanup looks for strays (it would find the others)
+		var wg sync.WaitGroup
+		for _, h := range hosts {
+			wg.Go(func() {
+				_ = h.cmd.Process.Signal(syscall.SIGTERM)
+				h.done <- <-h.done
+			})
+		}
+		wg.Wait()
+	})
+
+	client := &http.Client{}
+	send := func(i int) string {
+		resp, err := client.Post(hosts[i].url+"/codex/responses", "application/json", strings.NewReader(`{"model":"gpt-5-codex","input":[]}`))
+		if err != nil {
+			return fmt.Sprintf("host %d: %v", i, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Sprintf("host %d: %d %s", i, resp.StatusCode, redact(string(b)))
+		}
+		return ""
+	}
+	if msg := send(0); msg != "" { // seeds the fleet's sign-in from auth.json, whose access token expired
+		t.Fatalf("first request: %s", msg)
+	}
+	const rounds, perHost = 4, 3
+	for r := range rounds {
+		auth.RevokeAll()
+		fails := make([]string, len(hosts)*perHost)
+		var wg sync.WaitGroup
+		for i := range fails {
+			wg.Go(func() { fails[i] = send(i % len(hosts)) })
+		}
+		wg.Wait()
+		for _, f := range fails {
+			if f != "" {
+				t.Fatalf("round %d: %s", r, f)
+			}
+		}
+	}
+	// A rotation by a host without auth.json (its plugin has nothing but the fleet's storage), then a last
+	// one through the auth.json host, whose file must then hold the live sign-in.
+	// (Host 0 first takes host 1's token: a host retries a rejected request once, so it must not meet two
+	// revoked tokens in a row.)
+	for _, step := range []struct {
+		revoke bool
+		host   int
+	}{{true, 1}, {false, 0}, {true, 0}} {
+		if step.revoke {
+			auth.RevokeAll()
+		}
+		if msg := send(step.host); msg != "" {
+			t.Fatalf("request through host %d alone: %s", step.host, msg)
+		}
+	}
+	want := int64(rounds + 3)
+	if n, reused := auth.Refreshes(), auth.Reused(); n != want || reused != 0 || auth.Requests() != want {
+		t.Fatalf("identity provider: %d refreshes, %d reused, %d requests; want %d, 0, %d", n, reused, auth.Requests(), want, want)
+	}
+	access, rt := codexFile(t, authFile)
+	if !auth.Live(rt) || !auth.Valid(access) || rt == seeded {
+		t.Fatal("auth.json does not hold the fleet's live sign-in")
+	}
+	raw, err := os.ReadFile(authFile)
+	var doc map[string]any
+	if err != nil || json.Unmarshal(raw, &doc) != nil || doc["agent_identity"] == nil {
+		t.Fatalf("auth.json lost agent_identity (or cannot be read: %v)", err)
+	}
+	if fi, _ := os.Stat(authFile); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("auth.json mode %v, want 0600", fi.Mode().Perm())
+	}
+	if dump := srv.Dump(t); strings.Contains(dump, rt) || strings.Contains(dump, access) {
+		t.Fatal("Redis holds a token in clear")
+	}
+	t.Logf("3 hosts, %d rounds of %d requests each: %d refreshes at the identity provider, %d reused, %d upstream 401s",
+		rounds, len(hosts)*perHost, auth.Refreshes(), auth.Reused(), up.Rejected())
+}
