@@ -18,7 +18,8 @@ import (
 // is only this machine's copy of it:
 //
 //   - storage is seeded once from an auth.json (compare-and-set on an absent key: the first host wins, the
-//     others adopt its copy);
+//     others adopt its copy); a store that lost the sign-in, or holds an older one than a host last saw
+//     there (a Redis restarted without persistence), gets the newest copy a host knows back;
 //   - a refresh redeems storage's refresh token (the host holds the fleet's fetch lease around the call) and
 //     stores the rotated tokens with compare-and-set before returning the access token;
 //   - an auth.json holding a newer sign-in than storage's (another refresh token with a later last_refresh:
@@ -150,20 +151,34 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 		}
 		f, ferr := readLocal(ctx, cfg)
 		switch {
-		case a == nil && f == nil && ferr != nil:
-			return fleetState{}, ferr
-		case a == nil && f == nil:
-			return fleetState{}, sdk.ReauthRequired("%s holds no ChatGPT sign-in and this host has none in %s to seed it with; run `codex login` on a host of the fleet (its tokenhost then shares the sign-in), or point auth_file or %s at an auth.json", fleetWhere, cfg.authFile, EnvCodexHome)
-		case a == nil || newer(f, a):
-			if a == nil {
-				slog.Info("codex: seeding the fleet's shared sign-in from auth.json", "file", cfg.authFile)
-			} else {
-				slog.Info("codex: auth.json holds a newer sign-in than the fleet's; replacing the fleet's", "file", cfg.authFile)
+		case a == nil:
+			seed, from := f, "auth.json"
+			if last := fl.seen(); last != nil && (seed == nil || last.lastRefresh.After(seed.lastRefresh)) {
+				seed, from = last, "the sign-in this host last saw there (the store lost it)"
 			}
-			if err := fl.put(ctx, rev, f); err != nil {
+			if seed == nil && ferr != nil {
+				return fleetState{}, ferr
+			}
+			if seed == nil {
+				return fleetState{}, sdk.ReauthRequired("%s holds no ChatGPT sign-in and this host has none in %s to seed it with; run `codex login` on a host of the fleet (its tokenhost then shares the sign-in), or point auth_file or %s at an auth.json", fleetWhere, cfg.authFile, EnvCodexHome)
+			}
+			slog.Info("codex: seeding the fleet's shared sign-in", "from", from, "file", cfg.authFile)
+			if err := fl.put(ctx, rev, seed); err != nil {
 				return fleetState{}, err
 			}
 			continue // read back (and adopt another host's copy if it won)
+		case newer(f, a), newer(fl.seen(), a):
+			src := f
+			if !newer(f, a) {
+				src = fl.seen()
+				slog.Warn("codex: the fleet's storage holds an older sign-in than this host last saw there (did the store lose data?); restoring the newer one")
+			} else {
+				slog.Info("codex: auth.json holds a newer sign-in than the fleet's; replacing the fleet's", "file", cfg.authFile)
+			}
+			if err := fl.put(ctx, rev, src); err != nil {
+				return fleetState{}, err
+			}
+			continue
 		}
 		fl.remember(a)
 		if behind(f, a) {
@@ -221,6 +236,13 @@ func (fl *fleet) remember(a *authFile) {
 	}
 }
 
+// seen returns the sign-in this host last read from storage (or rotated), or nil.
+func (fl *fleet) seen() *authFile {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	return fl.last
+}
+
 // current is source.current in fleet mode: an API-key auth.json is served as it is (nothing rotates);
 // otherwise storage's sign-in. While the store is out of reach, the sign-in last seen (from storage, or
 // this machine's auth.json) is returned when its access token has not expired, so Token keeps serving it;
@@ -236,9 +258,7 @@ func (fl *fleet) current(ctx context.Context, s *source, cfg *config) (*authFile
 	if !sdk.IsKind(err, sdk.KindUnavailable) {
 		return nil, err
 	}
-	fl.mu.Lock()
-	best := fl.last
-	fl.mu.Unlock()
+	best := fl.seen()
 	if f, ferr := readLocal(ctx, cfg); ferr == nil && f != nil && (best == nil || f.exp.After(best.exp)) {
 		best = f
 	}

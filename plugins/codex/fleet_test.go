@@ -385,3 +385,40 @@ func TestFleetNothingToSeedAndAPIKey(t *testing.T) {
 		t.Fatalf("Info in fleet mode: %+v, %v", info, err)
 	}
 }
+
+// The store loses the sign-in (a Redis restarted without persistence) while the auth.json host's file
+// lags behind another host's rotation: the file's spent sign-in is seeded first, and the host that last
+// saw the newer one restores it, so nobody redeems the spent refresh token.
+func TestFleetStoreThatLostDataGetsTheNewestCopyBack(t *testing.T) {
+	e := newEnv(t, fakes.CodexAuthConfig{})
+	e.seedExpired(nil)
+	st := sdktest.NewStorage()
+	a, b := e.fleetSource(st, e.path, nil), e.fleetSource(st, noFile(t), nil)
+	ctx := t.Context()
+	t1, err := a.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, err := b.Refresh(ctx, t1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, fleetKey); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := a.Token(ctx); err != nil || tok.Value != t1.Value {
+		t.Fatalf("auth.json host after the loss: %v", err) // seeded from its lagging file; t1 has not expired
+	}
+	if tok, err := b.Token(ctx); err != nil || tok.Value != t2.Value {
+		t.Fatalf("the host that saw the newer sign-in did not restore it (%v)", err)
+	}
+	if tok, err := a.Refresh(ctx, t1); err != nil || tok.Value != t2.Value {
+		t.Fatalf("auth.json host did not take the restored sign-in (%v)", err)
+	}
+	if s := stored(t, st); !e.idp.Live(s.refreshToken) || e.idp.Reused() != 0 || e.idp.Refreshes() != 2 {
+		t.Fatalf("storage's refresh token live: %v; %d reused, %d refreshes", e.idp.Live(s.refreshToken), e.idp.Reused(), e.idp.Refreshes())
+	}
+	if fileAt(t, e.path).accessToken != t2.Value {
+		t.Fatal("auth.json was not brought in step with the restored sign-in")
+	}
+}
