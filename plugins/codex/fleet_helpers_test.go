@@ -125,3 +125,18 @@ func mode(t *testing.T, path string) os.FileMode {
 
 // mkdirFor creates the directory of path.
 func mkdirFor(path string) error { return os.MkdirAll(filepath.Dir(path), 0o700) }
+
+// pair returns two hosts sharing st, the auth.json host and one without, after the first seeded storage
+// and refreshed the file's expired token (t1), and the second replaced t1 (t2).
+func (e *env) pair(st sdk.Storage) (a, b *source, t1, t2 sdk.Token) {
+	e.t.Helper()
+	a, b = e.fleetSource(st, e.path, nil), e.fleetSource(st, noFile(e.t), nil)
+	var err error
+	if t1, err = a.Token(e.t.Context()); err != nil {
+		e.t.Fatal(err)
+	}
+	if t2, err = b.Refresh(e.t.Context(), t1); err != nil {
+		e.t.Fatal(err)
+	}
+	return a, b, t1, t2
+}

@@ -17,13 +17,11 @@ import (
 // that share the file redeem nothing meanwhile.
 func (s *source) fleetRefresh(ctx context.Context, cfg *config, fl *fleet, stale string) (sdk.Token, error) {
 	if hasLocal(cfg) {
-		s.reach(pointBeforeLock)
-		unlock, err := lockOwn(ctx, cfg)
+		unlock, err := s.holdOwn(ctx, cfg)
 		if err != nil {
 			return sdk.Token{}, err
 		}
 		defer unlock()
-		s.reach(pointLocked)
 	}
 	st, err := fl.load(ctx, s, cfg)
 	if err != nil {

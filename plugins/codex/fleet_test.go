@@ -315,16 +315,8 @@ func TestFleetKeepsAuthJSONInStep(t *testing.T) {
 	raw, _ := json.MarshalIndent(doc, "", "  ")
 	e.write(string(raw))
 	st := sdktest.NewStorage()
-	a, b := e.fleetSource(st, e.path, nil), e.fleetSource(st, noFile(t), nil)
+	a, _, _, t2 := e.pair(st)
 	ctx := t.Context()
-	t1, err := a.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t2, err := b.Refresh(ctx, t1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if fileAt(t, e.path).accessToken == t2.Value {
 		t.Fatal("auth.json changed without its host running")
 	}
@@ -393,16 +385,8 @@ func TestFleetStoreThatLostDataGetsTheNewestCopyBack(t *testing.T) {
 	e := newEnv(t, fakes.CodexAuthConfig{})
 	e.seedExpired(nil)
 	st := sdktest.NewStorage()
-	a, b := e.fleetSource(st, e.path, nil), e.fleetSource(st, noFile(t), nil)
+	a, b, t1, t2 := e.pair(st)
 	ctx := t.Context()
-	t1, err := a.Token(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t2, err := b.Refresh(ctx, t1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := st.Delete(ctx, fleetKey); err != nil {
 		t.Fatal(err)
 	}

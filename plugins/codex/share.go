@@ -60,13 +60,11 @@ func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.To
 // lockedRefresh takes tokenhost's own lock, re-reads auth.json, and redeems its refresh token unless the
 // file already holds a usable token other than stale.
 func (s *source) lockedRefresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
-	s.reach(pointBeforeLock)
-	unlock, err := lockOwn(ctx, cfg)
+	unlock, err := s.holdOwn(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, err
 	}
 	defer unlock()
-	s.reach(pointLocked)
 
 	path := cfg.authFile
 	a, err := s.current(ctx, cfg)
@@ -230,6 +228,16 @@ func encodeUnsaved(current []byte, p unsaved) ([]byte, error) {
 		}
 	}
 	return base.apply(tokenUpdate{idToken: p.auth.idToken, accessToken: p.auth.accessToken, refreshToken: p.auth.refreshToken}, p.at)
+}
+
+// holdOwn takes tokenhost's own lock (lockOwn) for a refresh, running the test probes around it.
+func (s *source) holdOwn(ctx context.Context, cfg *config) (func(), error) {
+	s.reach(pointBeforeLock)
+	unlock, err := lockOwn(ctx, cfg)
+	if err == nil {
+		s.reach(pointLocked)
+	}
+	return unlock, err
 }
 
 // lockOwn takes tokenhost's own lock on the auth file, which it holds across a refresh's network call so
