@@ -146,7 +146,11 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 				slog.Debug("codex: rotated tokens written to the fleet's storage")
 				continue
 			}
-			fl.clear(p) // another host stored a newer sign-in meanwhile
+			fl.clear(p)
+			if a.refreshToken == p.a.refreshToken {
+				continue // stored by a concurrent call of this host
+			}
+			// another host stored a newer sign-in meanwhile
 			slog.Info("codex: the fleet's storage holds a newer sign-in than the tokens this host rotated; keeping storage's")
 		}
 		f, ferr := readLocal(ctx, cfg)
