@@ -51,6 +51,11 @@ providers:
       token_url: %s
 `, srv.URL(), up.URL(), auth.TokenURL()))
 
+	// A host without auth.json, before any host seeded the fleet's sign-in: the fleet mode, and the next step.
+	if r := tokenhost(t, cfg, []string{"STORE_KEY=" + key}, "check"); r.code == 0 ||
+		!strings.Contains(r.stdout, "the fleet's host storage") || !strings.Contains(r.stdout, "run `codex login` on a host of the fleet") {
+		t.Errorf("tokenhost check on a host without auth.json:\n%s", r)
+	}
 	var hosts []*server
 	for i := range 3 {
 		dir := t.TempDir()
