@@ -19,7 +19,9 @@ type memStorage struct {
 	fail error
 }
 
-func newMemStorage() *memStorage { return &memStorage{vals: map[string][]byte{}, revs: map[string]int{}} }
+func newMemStorage() *memStorage {
+	return &memStorage{vals: map[string][]byte{}, revs: map[string]int{}}
+}
 
 func (m *memStorage) rev(key string) string {
 	if _, ok := m.vals[key]; !ok {
