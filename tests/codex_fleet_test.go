@@ -20,7 +20,8 @@ import (
 // process and HOME; only the first has an auth.json) share one ChatGPT sign-in through one redis-server.
 // Round after round the backend rejects every token and each host forwards requests at once: one refresh at
 // the identity provider per round, no refresh token presented twice, every request 200 on every host, and
-// the first host's auth.json follows the rotations with its other fields kept.
+// the first host's auth.json follows the rotations with its other fields kept. Then the Codex CLI on the
+// first host's machine refreshes on its own: the fleet goes on with its sign-in, redeeming nothing.
 func TestCodexFleetOneRotationPerRefresh(t *testing.T) {
 	srv := redistest.Start(t)
 	needBinaries(t)
@@ -140,6 +141,25 @@ providers:
 	}
 	if dump := srv.Dump(t); strings.Contains(dump, rt) || strings.Contains(dump, access) {
 		t.Fatal("Redis holds a token in clear")
+	}
+
+	// The Codex CLI on the auth.json host refreshes on its own (testdata/codexcli, the CLI's protocol),
+	// spending the fleet's refresh token. When the fleet's token is rejected next, the auth.json host moves
+	// the CLI's newer sign-in into storage instead of redeeming the spent one; the other hosts take it.
+	refreshes := auth.Refreshes()
+	cli := startBackground(t, codexHome, bins.codexcli, nil, "CODEX_HOME="+codexHome, "CODEX_REFRESH_TOKEN_URL_OVERRIDE="+auth.TokenURL()).wait(t)
+	if cli.code != 0 || !strings.HasPrefix(strings.TrimSpace(cli.stdout), "stored") {
+		t.Fatalf("the Codex CLI did not refresh:\n%s", cli)
+	}
+	_, cliRT := codexFile(t, authFile)
+	auth.Revoke(access)
+	for i := range hosts {
+		if msg := send(i); msg != "" {
+			t.Fatalf("after the Codex CLI refreshed: %s", msg)
+		}
+	}
+	if n := auth.Refreshes() - refreshes; n != 1 || auth.Reused() != 0 || !auth.Live(cliRT) {
+		t.Fatalf("after the Codex CLI refreshed: %d refreshes (want the CLI's 1), %d reused; the CLI's refresh token live: %v", n, auth.Reused(), auth.Live(cliRT))
 	}
 	t.Logf("3 hosts, %d rounds of %d requests each: %d refreshes at the identity provider, %d reused, %d upstream 401s",
 		rounds, len(hosts)*perHost, auth.Refreshes(), auth.Reused(), up.Rejected())
