@@ -33,6 +33,7 @@ type authFile struct {
 	accountID    string    // tokens.account_id, else the id_token's claim; "" when neither
 	exp          time.Time // the access token's exp; zero when unknown
 	lastRefresh  time.Time // zero when absent or unreadable
+	gen          int64     // fleet mode: the generation of the fleet's stored sign-in (fleet.go); 0 for a file
 }
 
 // parseAuth parses the contents of an auth file. Its errors are *credfile.Problem values that never quote

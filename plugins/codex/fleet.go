@@ -2,6 +2,7 @@ package codex
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -18,8 +19,9 @@ import (
 // is only this machine's copy of it:
 //
 //   - storage is seeded once from an auth.json (compare-and-set on an absent key: the first host wins, the
-//     others adopt its copy); a store that lost the sign-in, or holds an older one than a host last saw
-//     there (a Redis restarted without persistence), gets the newest copy a host knows back;
+//     others adopt its copy); every write after that raises the sign-in's generation, so a store that lost
+//     the sign-in, or holds an older generation than a host last saw there (a Redis restarted without
+//     persistence), gets the newest copy a host knows back;
 //   - a refresh redeems storage's refresh token (the host holds the fleet's fetch lease around the call) and
 //     stores the rotated tokens with compare-and-set before returning the access token;
 //   - an auth.json holding a newer sign-in than storage's (another refresh token with a later last_refresh:
@@ -77,17 +79,33 @@ func (s *source) fleetMode() *fleet {
 }
 
 // encodeStored returns the form a sign-in takes in storage: auth.json's tokens object and last_refresh,
-// nothing else of the file.
-func encodeStored(a *authFile) ([]byte, error) {
+// nothing else of the file, and its generation gen.
+func encodeStored(a *authFile, gen int64) ([]byte, error) {
 	tokens := map[string]string{"id_token": a.idToken, "access_token": a.accessToken, "refresh_token": a.refreshToken}
 	if a.accountID != "" {
 		tokens["account_id"] = a.accountID
 	}
-	doc := map[string]any{"tokens": tokens}
+	doc := map[string]any{"tokens": tokens, "generation": gen}
 	if !a.lastRefresh.IsZero() {
 		doc["last_refresh"] = a.lastRefresh.UTC().Format(time.RFC3339Nano)
 	}
 	return marshal(doc)
+}
+
+// parseStored parses the fleet's stored sign-in, generation included.
+func parseStored(v []byte) (*authFile, error) {
+	a, err := parseAuth(v)
+	if err != nil {
+		return nil, err
+	}
+	var g struct {
+		Generation int64 `json:"generation"`
+	}
+	if json.Unmarshal(v, &g) != nil {
+		return nil, credfile.Corrupt("has a generation that is not a number")
+	}
+	a.gen = g.Generation
+	return a, nil
 }
 
 // readLocal reads this machine's auth.json for fleet mode: nil and no error when there is none (or it
@@ -112,9 +130,16 @@ func hasLocal(cfg *config) bool {
 	return err == nil
 }
 
-// newer reports whether the local sign-in f replaces storage's a: another refresh token, refreshed later.
+// newer reports whether the local sign-in f replaces storage's a: another refresh token, refreshed later
+// (by last_refresh: the Codex CLI writes no generation, so this compares clocks of two machines).
 func newer(f, a *authFile) bool {
 	return f != nil && f.refreshToken != "" && f.refreshToken != a.refreshToken && f.lastRefresh.After(a.lastRefresh)
+}
+
+// ahead reports whether the sign-in m this host last saw in storage is newer than the one storage holds
+// now, a: a later generation with another refresh token, as after the store lost data.
+func ahead(m, a *authFile) bool {
+	return m != nil && m.gen > a.gen && m.refreshToken != a.refreshToken
 }
 
 // behind reports whether the local sign-in f should be rewritten with storage's a.
@@ -132,14 +157,18 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 		}
 		var a *authFile
 		if rev != "" {
-			if a, err = parseAuth(v); err != nil {
+			if a, err = parseStored(v); err != nil {
 				slog.Warn("codex: the fleet's shared sign-in in host storage is damaged; replacing it with this host's auth.json if it has one", "file", cfg.authFile)
 				a = nil
 			}
 		}
 		if p := fl.unsaved(); p != nil {
-			if a == nil || a.refreshToken == p.replaced || a.lastRefresh.Before(p.a.lastRefresh) {
-				if err := fl.put(ctx, rev, p.a); err != nil {
+			if a == nil || a.refreshToken == p.replaced || a.gen < p.a.gen {
+				gen := p.a.gen
+				if a != nil {
+					gen = max(gen, a.gen+1)
+				}
+				if err := fl.put(ctx, rev, p.a, gen); err != nil {
 					return fleetState{}, err
 				}
 				fl.clear(p)
@@ -156,9 +185,9 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 		f, ferr := readLocal(ctx, cfg)
 		switch {
 		case a == nil:
-			seed, from := f, "auth.json"
+			seed, from, gen := f, "auth.json", int64(1)
 			if last := fl.seen(); last != nil && (seed == nil || last.lastRefresh.After(seed.lastRefresh)) {
-				seed, from = last, "the sign-in this host last saw there (the store lost it)"
+				seed, from, gen = last, "the sign-in this host last saw there (the store lost it)", last.gen
 			}
 			if seed == nil && ferr != nil {
 				return fleetState{}, ferr
@@ -167,19 +196,20 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 				return fleetState{}, sdk.ReauthRequired("%s holds no ChatGPT sign-in and this host has none in %s to seed it with; run `codex login` on a host of the fleet (its tokenhost then shares the sign-in), or point auth_file or %s at an auth.json", fleetWhere, cfg.authFile, EnvCodexHome)
 			}
 			slog.Info("codex: seeding the fleet's shared sign-in", "from", from, "file", cfg.authFile)
-			if err := fl.put(ctx, rev, seed); err != nil {
+			if err := fl.put(ctx, rev, seed, gen); err != nil {
 				return fleetState{}, err
 			}
 			continue // read back (and adopt another host's copy if it won)
-		case newer(f, a), newer(fl.seen(), a):
-			src := f
-			if !newer(f, a) {
-				src = fl.seen()
-				slog.Warn("codex: the fleet's storage holds an older sign-in than this host last saw there (did the store lose data?); restoring the newer one")
-			} else {
-				slog.Info("codex: auth.json holds a newer sign-in than the fleet's; replacing the fleet's", "file", cfg.authFile)
+		case newer(f, a):
+			slog.Info("codex: auth.json holds a newer sign-in than the fleet's; replacing the fleet's", "file", cfg.authFile)
+			if err := fl.put(ctx, rev, f, a.gen+1); err != nil {
+				return fleetState{}, err
 			}
-			if err := fl.put(ctx, rev, src); err != nil {
+			continue
+		case ahead(fl.seen(), a):
+			m := fl.seen()
+			slog.Warn("codex: the fleet's storage holds an older sign-in than this host last saw there (did the store lose data?); restoring the newer one")
+			if err := fl.put(ctx, rev, m, m.gen); err != nil {
 				return fleetState{}, err
 			}
 			continue
@@ -193,9 +223,10 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 	return fleetState{}, sdk.Unavailable("the sign-in in %s kept changing while this host read it (%d tries); try again", fleetWhere, maxFleetRounds)
 }
 
-// put writes a over revision rev; a refused compare-and-set is no error (the caller reads again).
-func (fl *fleet) put(ctx context.Context, rev string, a *authFile) error {
-	data, err := encodeStored(a)
+// put writes a with generation gen over revision rev; a refused compare-and-set is no error (the caller
+// reads again).
+func (fl *fleet) put(ctx context.Context, rev string, a *authFile, gen int64) error {
+	data, err := encodeStored(a, gen)
 	if err != nil {
 		return sdk.Internal("codex: cannot encode the sign-in for host storage")
 	}

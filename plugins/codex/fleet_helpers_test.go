@@ -57,7 +57,7 @@ func stored(t *testing.T, st sdk.Storage) *authFile {
 	if err != nil || rev == "" {
 		t.Fatalf("storage holds no sign-in (rev %q, err %v)", rev, err)
 	}
-	a, err := parseAuth(v)
+	a, err := parseStored(v)
 	if err != nil {
 		t.Fatalf("storage's sign-in does not parse: %v", err)
 	}

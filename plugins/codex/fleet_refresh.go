@@ -75,6 +75,7 @@ func (s *source) commit(ctx context.Context, cfg *config, fl *fleet, a *authFile
 	if err != nil {
 		return sdk.Token{}, sdk.Internal("codex: the token endpoint %s returned tokens that cannot be stored: %v", cfg.endpoint, err)
 	}
+	n.gen = a.gen + 1
 	fl.keep(n, a.refreshToken)
 	got, err := fl.load(ctx, s, cfg)
 	switch {

@@ -406,3 +406,36 @@ func TestFleetStoreThatLostDataGetsTheNewestCopyBack(t *testing.T) {
 		t.Fatal("auth.json was not brought in step with the restored sign-in")
 	}
 }
+
+// A host whose clock runs behind rotates the fleet's sign-in, so storage's last_refresh is older than the
+// one another host last saw there: the generation, not the clock, says storage's is newer, and the other
+// host uses it instead of "restoring" the spent sign-in it remembers.
+func TestFleetGenerationsNotClocksOrderStoredSignIns(t *testing.T) {
+	e := newEnv(t, fakes.CodexAuthConfig{})
+	e.seedExpired(nil)
+	st := sdktest.NewStorage()
+	_, b, _, t2 := e.pair(st)
+	ctx := t.Context()
+	seen := stored(t, st)
+	slow, err := e.idp.Rotate(seen.refreshToken) // the slow-clock host's redeem
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *seen
+	next.idToken, next.accessToken, next.refreshToken = slow.IDToken, slow.AccessToken, slow.RefreshToken
+	next.lastRefresh = seen.lastRefresh.Add(-time.Minute)
+	data, err := encodeStored(&next, seen.gen+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rev, _ := st.Get(ctx, fleetKey)
+	if ok, err := st.CompareAndSet(ctx, fleetKey, rev, data); !ok || err != nil {
+		t.Fatalf("writing the slow host's rotation: %v, %v", ok, err)
+	}
+	if tok, err := b.Refresh(ctx, t2); err != nil || tok.Value != slow.AccessToken {
+		t.Fatalf("the other host did not use the slow host's newer sign-in (%v)", err)
+	}
+	if s := stored(t, st); s.refreshToken != slow.RefreshToken || e.idp.Reused() != 0 {
+		t.Fatalf("storage went back to the spent sign-in (reused %d)", e.idp.Reused())
+	}
+}
