@@ -60,7 +60,8 @@ type fleetState struct {
 	rev string
 }
 
-// UseStorage implements sdk.StorageUser: with storage, the sign-in is the fleet's (see fleet.go).
+// UseStorage implements sdk.StorageUser: with storage, the sign-in is the fleet's (see fleet.go). Offered
+// again, the new storage replaces the old one and rotated tokens not stored yet are kept.
 func (s *source) UseStorage(st sdk.Storage) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,7 +69,13 @@ func (s *source) UseStorage(st sdk.Storage) {
 		s.fleet = nil
 		return
 	}
-	s.fleet = &fleet{st: st}
+	fl := &fleet{st: st}
+	if old := s.fleet; old != nil {
+		old.mu.Lock()
+		fl.pending, fl.last = old.pending, old.last
+		old.mu.Unlock()
+	}
+	s.fleet = fl
 }
 
 // fleetMode returns the fleet state, or nil when the host offered no storage.

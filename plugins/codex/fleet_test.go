@@ -286,6 +286,7 @@ func TestFleetStoreDownAfterRedeem(t *testing.T) {
 		if h.src == a && fileAt(t, e.path).accessToken != tok.Value {
 			t.Fatal("auth.json was not given the rotated tokens while the store was down")
 		}
+		h.src.UseStorage(st) // offered again (a reconfigure): the kept tokens stay
 		downFrom.Store(math.MaxInt64)
 		if again, err := h.src.Token(ctx); err != nil || again.Value != tok.Value {
 			t.Fatalf("%s: store back: %v", h.name, err)
