@@ -55,6 +55,9 @@ func (s *source) fleetRefresh(ctx context.Context, cfg *config, fl *fleet, stale
 			}
 		}
 		slog.Debug("codex: refresh failed", "endpoint", cfg.endpoint, "kind", sdk.KindOf(err), "code", code)
+		if e, ok := err.(*sdk.Error); ok && e.Kind == sdk.KindReauthRequired {
+			e.Message += " on a host of the fleet that has an auth.json (its tokenhost moves the new sign-in into storage on its next call)"
+		}
 		return sdk.Token{}, err
 	}
 }

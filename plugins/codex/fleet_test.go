@@ -355,7 +355,7 @@ func TestFleetReusedWithoutNewTokensAsksForLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = a.Refresh(t.Context(), t1)
-	assertKind(t, err, sdk.KindReauthRequired, "codex login", fleetWhere)
+	assertKind(t, err, sdk.KindReauthRequired, "codex login` on a host of the fleet", fleetWhere)
 	assertNoSecrets(t, err.Error(), t1.Value, stored(t, st).refreshToken)
 }
 
