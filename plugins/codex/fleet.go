@@ -144,9 +144,11 @@ func newer(f, a *authFile) bool {
 }
 
 // ahead reports whether the sign-in m this host last saw in storage is newer than the one storage holds
-// now, a: a later generation with another refresh token, as after the store lost data.
+// now, a, as after the store lost data and was seeded from a lagging copy: another refresh token, a later
+// generation and a later last_refresh. Both must agree: after a loss generations start again (a fresh seed
+// may carry a lower one than an older copy a host remembers), and clocks of two hosts may differ.
 func ahead(m, a *authFile) bool {
-	return m != nil && m.gen > a.gen && m.refreshToken != a.refreshToken
+	return m != nil && m.refreshToken != a.refreshToken && m.gen > a.gen && m.lastRefresh.After(a.lastRefresh)
 }
 
 // behind reports whether the local sign-in f should be rewritten with storage's a.
@@ -195,6 +197,10 @@ func (fl *fleet) load(ctx context.Context, s *source, cfg *config) (fleetState, 
 			seed, from, gen := f, "auth.json", int64(1)
 			if last := fl.seen(); last != nil && (seed == nil || last.lastRefresh.After(seed.lastRefresh)) {
 				seed, from, gen = last, "the sign-in this host last saw there (the store lost it)", last.gen
+			} else if last != nil && last.refreshToken == f.refreshToken {
+				gen = last.gen // the file holds what this host last saw in storage
+			} else if last != nil {
+				gen = last.gen + 1 // the file is newer than what this host saw in storage
 			}
 			if seed == nil && ferr != nil {
 				return fleetState{}, ferr
