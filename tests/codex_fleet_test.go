@@ -161,6 +161,29 @@ providers:
 	if n := auth.Refreshes() - refreshes; n != 1 || auth.Reused() != 0 || !auth.Live(cliRT) {
 		t.Fatalf("after the Codex CLI refreshed: %d refreshes (want the CLI's 1), %d reused; the CLI's refresh token live: %v", n, auth.Reused(), auth.Live(cliRT))
 	}
+	// Redis crashes (SIGKILL; it keeps no data). While it is down nothing is redeemed: with every token
+	// rejected, requests fail and the identity provider hears nothing. Back (empty), the auth.json host
+	// seeds the fleet again from its file, which holds the live sign-in, and every host serves.
+	srv.Stop()
+	requests := auth.Requests()
+	auth.RevokeAll()
+	for i := range hosts {
+		if msg := send(i); !strings.Contains(msg, " 502 ") || !strings.Contains(msg, "token_unavailable") || !strings.Contains(msg, "shared store") {
+			t.Fatalf("host %d with every token revoked and Redis down: want 502 token_unavailable naming the store; got %q", i, msg)
+		}
+	}
+	if n := auth.Requests() - requests; n != 0 {
+		t.Fatalf("%d token requests while Redis was down; want 0 (a host must not redeem without the store)", n)
+	}
+	srv.Restart(t)
+	for i := range hosts {
+		if msg := send(i); msg != "" {
+			t.Fatalf("Redis back: %s", msg)
+		}
+	}
+	if auth.Requests()-requests != 1 || auth.Reused() != 0 {
+		t.Fatalf("Redis back: %d token requests (want 1), %d reused", auth.Requests()-requests, auth.Reused())
+	}
 	t.Logf("3 hosts, %d rounds of %d requests each: %d refreshes at the identity provider, %d reused, %d upstream 401s",
 		rounds, len(hosts)*perHost, auth.Refreshes(), auth.Reused(), up.Rejected())
 }
