@@ -170,7 +170,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	a, err := s.current(ctx, cfg)
+	a, err := s.currentForRefresh(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -181,6 +181,14 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		return tokenOf(a), nil
 	}
 	return s.refresh(ctx, cfg, stale.Value)
+}
+
+// currentForRefresh is current without fleet mode's fallback to a remembered token (see fleet.current).
+func (s *source) currentForRefresh(ctx context.Context, cfg *config) (*authFile, error) {
+	if fl := s.fleetMode(); fl != nil {
+		return fl.current(ctx, s, cfg, false)
+	}
+	return s.current(ctx, cfg)
 }
 
 // config returns the configuration.

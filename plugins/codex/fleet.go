@@ -292,10 +292,11 @@ func (fl *fleet) seen() *authFile {
 }
 
 // current is source.current in fleet mode: an API-key auth.json is served as it is (nothing rotates);
-// otherwise storage's sign-in. While the store is out of reach, the sign-in last seen (from storage, or
-// this machine's auth.json) is returned when its access token has not expired, so Token keeps serving it;
-// it is never redeemed (fleetRefresh reads storage itself).
-func (fl *fleet) current(ctx context.Context, s *source, cfg *config) (*authFile, error) {
+// otherwise storage's sign-in. While the store is out of reach and remembered is true (for Token), the
+// sign-in last seen (from storage, or this machine's auth.json) is returned when its access token has not
+// expired, so Token keeps serving it; it is never redeemed (fleetRefresh reads storage itself). Refresh
+// passes false: the token it replaces may be newer than anything remembered.
+func (fl *fleet) current(ctx context.Context, s *source, cfg *config, remembered bool) (*authFile, error) {
 	if a, err := readAuth(ctx, cfg.authFile); err == nil && a.apiKeyMode {
 		return a, nil
 	}
@@ -303,7 +304,7 @@ func (fl *fleet) current(ctx context.Context, s *source, cfg *config) (*authFile
 	if err == nil {
 		return st.a, nil
 	}
-	if !sdk.IsKind(err, sdk.KindUnavailable) {
+	if !remembered || !sdk.IsKind(err, sdk.KindUnavailable) {
 		return nil, err
 	}
 	best := fl.seen()

@@ -164,7 +164,7 @@ func (s *source) store(ctx context.Context, cfg *config, a *authFile, u tokenUpd
 // an older writer is read again.
 func (s *source) current(ctx context.Context, cfg *config) (*authFile, error) {
 	if fl := s.fleetMode(); fl != nil {
-		return fl.current(ctx, s, cfg)
+		return fl.current(ctx, s, cfg, true)
 	}
 	if _, held := s.pending.Value(); held {
 		s.flush(ctx, cfg, "unsaved")
