@@ -2,6 +2,7 @@ package codex
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
 )
@@ -439,4 +441,40 @@ func TestFleetGenerationsNotClocksOrderStoredSignIns(t *testing.T) {
 	if s := stored(t, st); s.refreshToken != slow.RefreshToken || e.idp.Reused() != 0 {
 		t.Fatalf("storage went back to the spent sign-in (reused %d)", e.idp.Reused())
 	}
+}
+
+// FuzzParseStored feeds arbitrary bytes to the parser of the fleet's stored sign-in: it never panics, its
+// errors are *credfile.Problem values, and a value it accepts survives encodeStored with its tokens,
+// last_refresh and generation.
+func FuzzParseStored(f *testing.F) {
+	jwt := fakes.MakeCodexJWT(map[string]any{"exp": 1700000000})
+	f.Add([]byte(`{"tokens":{"id_token":"` + jwt + `","access_token":"` + jwt + `","refresh_token":"r","account_id":"a"},"last_refresh":"2025-08-01T12:00:00Z","generation":3}`))
+	f.Add([]byte(`{"tokens":{"refresh_token":"r"},"generation":"x"}`))
+	f.Add([]byte(`{"tokens":{"refresh_token":"r"},"generation":1e99}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := parseStored(data)
+		if err != nil {
+			var p *credfile.Problem
+			if !errors.As(err, &p) {
+				t.Fatalf("error of type %T, want *credfile.Problem", err)
+			}
+			return
+		}
+		if a.apiKeyMode {
+			return
+		}
+		out, err := encodeStored(a, a.gen)
+		if err != nil {
+			t.Fatalf("encodeStored: %v", err)
+		}
+		b, err := parseStored(out)
+		if err != nil {
+			t.Fatalf("an encoded sign-in does not parse: %v", err)
+		}
+		if b.accessToken != a.accessToken || b.refreshToken != a.refreshToken || b.idToken != a.idToken ||
+			b.accountID != a.accountID || b.gen != a.gen || !b.lastRefresh.Equal(a.lastRefresh) {
+			t.Fatal("a stored sign-in did not survive encoding")
+		}
+	})
 }
