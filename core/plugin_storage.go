@@ -57,13 +57,13 @@ func (s *pluginStorage) Delete(ctx context.Context, key string) error {
 // fail turns a store error into the typed error the plugin acts on: Unavailable while the store cannot be
 // reached (the plugin must not fall back to state of its own, which another host may already have spent).
 func (s *pluginStorage) fail(err error) error {
-	switch {
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return err
+	switch { // a store that timed out wraps both ErrStoreUnavailable and context.DeadlineExceeded
 	case errors.Is(err, ErrStoreUnavailable):
 		s.last.Store(&err)
 		s.down.Add(1)
 		return sdk.Unavailable("provider %s keeps its sign-in in the fleet's shared store, which is unavailable (%v); it is not refreshed from a copy of this host's own, since another host may have rotated it; this clears when the store answers again", s.provider, err)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
 	}
 	return sdk.Internal("provider %s: the fleet's shared store failed on the plugin's state: %v", s.provider, err)
 }

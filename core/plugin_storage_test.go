@@ -51,8 +51,19 @@ func TestPluginStorageIsScopedToItsProvider(t *testing.T) {
 	}
 }
 
+// timedOutStore fails as a Redis store whose call ran out of store.timeout: unavailable and a deadline.
+type timedOutStore struct{ Store }
+
+func (timedOutStore) Get(context.Context, string) (Item, error) {
+	return Item{}, fmt.Errorf("redis GET x: %w: %w", ErrStoreUnavailable, context.DeadlineExceeded)
+}
+
 func TestPluginStorageUnavailableNamesTheProvider(t *testing.T) {
-	_, _, err := (&pluginStorage{provider: "corp", store: downStore{}}).Get(context.Background(), "signin")
+	_, _, err := (&pluginStorage{provider: "corp", store: timedOutStore{}}).Get(context.Background(), "signin")
+	if !sdk.IsKind(err, sdk.KindUnavailable) {
+		t.Fatalf("a store call that ran out of store.timeout: %v; want Unavailable, not the bare deadline", err)
+	}
+	_, _, err = (&pluginStorage{provider: "corp", store: downStore{}}).Get(context.Background(), "signin")
 	var e *sdk.Error
 	if !errors.As(err, &e) || e.Kind != sdk.KindUnavailable {
 		t.Fatalf("error = %v; want Unavailable", err)

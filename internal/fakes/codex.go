@@ -76,6 +76,7 @@ type CodexAuthServer struct {
 	down       atomic.Bool
 	requests   atomic.Int64
 	refreshes  atomic.Int64
+	reused     atomic.Int64
 
 	mu       sync.Mutex
 	refresh  map[string]bool // refresh token -> already used
@@ -126,6 +127,10 @@ func (s *CodexAuthServer) Requests() int64 { return s.requests.Load() }
 
 // Refreshes returns how many refresh requests succeeded.
 func (s *CodexAuthServer) Refreshes() int64 { return s.refreshes.Load() }
+
+// Reused returns how many refresh requests presented a refresh token that had already been redeemed (each
+// answered refresh_token_reused).
+func (s *CodexAuthServer) Reused() int64 { return s.reused.Load() }
 
 // SetDown makes the endpoint answer 503 with an HTML page while down is true.
 func (s *CodexAuthServer) SetDown(down bool) { s.down.Store(down) }
@@ -313,6 +318,7 @@ func (s *CodexAuthServer) handleToken(w http.ResponseWriter, r *http.Request) {
 		codexError(w, http.StatusUnauthorized, "refresh_token_invalidated", "Your refresh token has been invalidated. Please try signing in again.")
 		return
 	case used:
+		s.reused.Add(1)
 		if s.onReused != nil {
 			s.onReused(rt)
 		}

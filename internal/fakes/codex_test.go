@@ -146,8 +146,8 @@ func TestCodexAuthRotateAndHook(t *testing.T) {
 	if a := codexRefresh(t, s, "application/json", refreshBody(first.RefreshToken)); errCode(a) != "refresh_token_reused" || hooked.Load() != 1 {
 		t.Errorf("reuse over HTTP: %v, hook ran %d times", a.body, hooked.Load())
 	}
-	if s.Refreshes() != 0 || s.Requests() != 1 {
-		t.Errorf("Rotate counted: %d refreshes, %d requests", s.Refreshes(), s.Requests())
+	if s.Refreshes() != 0 || s.Requests() != 1 || s.Reused() != 1 {
+		t.Errorf("Rotate counted: %d refreshes, %d requests, %d reused", s.Refreshes(), s.Requests(), s.Reused())
 	}
 }
 

@@ -33,6 +33,7 @@ type authFile struct {
 	accountID    string    // tokens.account_id, else the id_token's claim; "" when neither
 	exp          time.Time // the access token's exp; zero when unknown
 	lastRefresh  time.Time // zero when absent or unreadable
+	gen          int64     // fleet mode: the generation of the fleet's stored sign-in (fleet.go); 0 for a file
 }
 
 // parseAuth parses the contents of an auth file. Its errors are *credfile.Problem values that never quote
@@ -159,6 +160,7 @@ func fileError(path string, err error) error {
 // tokenUpdate is what a token endpoint answered; empty fields did not come back.
 type tokenUpdate struct {
 	idToken, accessToken, refreshToken string
+	accountID                          string // set only when copying a sign-in; a refresh answer has none
 }
 
 // apply returns the document a with the fields of u that came back and last_refresh set to now; every
@@ -179,7 +181,7 @@ func (a *authFile) apply(u tokenUpdate, now time.Time) ([]byte, error) {
 		}
 		return err
 	}
-	for _, f := range []struct{ k, v string }{{"id_token", u.idToken}, {"access_token", u.accessToken}, {"refresh_token", u.refreshToken}} {
+	for _, f := range []struct{ k, v string }{{"id_token", u.idToken}, {"access_token", u.accessToken}, {"refresh_token", u.refreshToken}, {"account_id", u.accountID}} {
 		if f.v == "" {
 			continue
 		}

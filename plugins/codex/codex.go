@@ -37,6 +37,8 @@ const (
 	ModeChatGPT = "chatgpt sign-in (auth.json)"
 	// ModeAPIKey describes an auth.json that holds an OpenAI API key, which is served as it is.
 	ModeAPIKey = "api key from auth.json (no refresh)"
+	// ModeFleet describes a ChatGPT sign-in kept in the fleet's host storage (seeded from an auth.json).
+	ModeFleet = "chatgpt sign-in (the fleet's host storage)"
 )
 
 // minUsable is how much life a token another process stored needs left to be returned instead of
@@ -57,6 +59,8 @@ type source struct {
 
 	mu  sync.Mutex
 	cfg *config // nil until Configure succeeds
+
+	fleet *fleet // set by UseStorage when the host offers storage: the sign-in is the fleet's (fleet.go)
 
 	probe probes // zero outside tests
 }
@@ -100,6 +104,9 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 			mode, upstream, host = ModeAPIKey, APIKeyUpstream, "api.openai.com"
 		}
 	}
+	if mode == ModeChatGPT && s.fleetMode() != nil {
+		mode = ModeFleet
+	}
 	s.mu.Lock()
 	old := s.cfg
 	s.cfg = cfg
@@ -118,6 +125,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		MaxFetch: cfg.lockTimeout + cfg.timeout + cfg.reuseWait,
 		// auth.json is the sign-in's one home; a second copy of its tokens would only go stale.
 		NoTokenCache: true,
+		UsesStorage:  s.fleetMode() != nil,
 	}, nil
 }
 
@@ -162,7 +170,7 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 	if err != nil {
 		return sdk.Token{}, err
 	}
-	a, err := s.current(ctx, cfg)
+	a, err := s.currentForRefresh(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, err
 	}
@@ -173,6 +181,14 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		return tokenOf(a), nil
 	}
 	return s.refresh(ctx, cfg, stale.Value)
+}
+
+// currentForRefresh is current without fleet mode's fallback to a remembered token (see fleet.current).
+func (s *source) currentForRefresh(ctx context.Context, cfg *config) (*authFile, error) {
+	if fl := s.fleetMode(); fl != nil {
+		return fl.current(ctx, s, cfg, false)
+	}
+	return s.current(ctx, cfg)
 }
 
 // config returns the configuration.

@@ -37,6 +37,14 @@
 // refresh_token_reused or invalid_grant re-reads the file for reuse_wait before asking for `codex login`.
 // share.go holds the protocol; docs/providers/codex.md describes it with the measurements.
 //
+// # Fleet mode
+//
+// When the host offers storage (sdk.StorageUser: a shared provider on a host with a fleet store), the
+// sign-in lives there, the same for every host: seeded once from an auth.json, refreshed only through
+// storage (redeem, then compare-and-set before the token is returned), never redeemed while the store is
+// out of reach, and copied back into auth.json on machines that have one. fleet.go and fleet_refresh.go
+// hold it; docs/providers/codex.md describes it.
+//
 // # Errors
 //
 // A missing file, a file with no tokens, and a sign-in whose refresh token is expired, reused or revoked

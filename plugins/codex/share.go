@@ -50,6 +50,9 @@ const (
 // so a token redeemed at the endpoint is always written back.
 func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
 	return s.sf.Do(ctx, flight.RefreshKey(stale), func() (sdk.Token, error) {
+		if fl := s.fleetMode(); fl != nil {
+			return s.fleetRefresh(context.WithoutCancel(ctx), cfg, fl, stale)
+		}
 		return s.lockedRefresh(context.WithoutCancel(ctx), cfg, stale)
 	})
 }
@@ -57,13 +60,11 @@ func (s *source) refresh(ctx context.Context, cfg *config, stale string) (sdk.To
 // lockedRefresh takes tokenhost's own lock, re-reads auth.json, and redeems its refresh token unless the
 // file already holds a usable token other than stale.
 func (s *source) lockedRefresh(ctx context.Context, cfg *config, stale string) (sdk.Token, error) {
-	s.reach(pointBeforeLock)
-	unlock, err := lockOwn(ctx, cfg)
+	unlock, err := s.holdOwn(ctx, cfg)
 	if err != nil {
 		return sdk.Token{}, err
 	}
 	defer unlock()
-	s.reach(pointLocked)
 
 	path := cfg.authFile
 	a, err := s.current(ctx, cfg)
@@ -156,11 +157,15 @@ func (s *source) store(ctx context.Context, cfg *config, a *authFile, u tokenUpd
 	return tokenOf(n), nil
 }
 
-// current returns auth.json as it stands for this process: the file, unless refreshed tokens are still
+// current returns auth.json as it stands for this process (in fleet mode, the fleet's sign-in: see
+// fleet.current): the file, unless refreshed tokens are still
 // unsaved, in which case it first tries to write them, and serves them from memory while it cannot.
 // Reading takes no lock: the Codex CLI and tokenhost replace the file by rename, and a half-written file of
 // an older writer is read again.
 func (s *source) current(ctx context.Context, cfg *config) (*authFile, error) {
+	if fl := s.fleetMode(); fl != nil {
+		return fl.current(ctx, s, cfg, true)
+	}
 	if _, held := s.pending.Value(); held {
 		s.flush(ctx, cfg, "unsaved")
 		if p, held := s.pending.Value(); held {
@@ -223,6 +228,16 @@ func encodeUnsaved(current []byte, p unsaved) ([]byte, error) {
 		}
 	}
 	return base.apply(tokenUpdate{idToken: p.auth.idToken, accessToken: p.auth.accessToken, refreshToken: p.auth.refreshToken}, p.at)
+}
+
+// holdOwn takes tokenhost's own lock (lockOwn) for a refresh, running the test probes around it.
+func (s *source) holdOwn(ctx context.Context, cfg *config) (func(), error) {
+	s.reach(pointBeforeLock)
+	unlock, err := lockOwn(ctx, cfg)
+	if err == nil {
+		s.reach(pointLocked)
+	}
+	return unlock, err
 }
 
 // lockOwn takes tokenhost's own lock on the auth file, which it holds across a refresh's network call so
