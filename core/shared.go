@@ -186,7 +186,7 @@ func (s *sharedTokens) stateUnavailable(err error) error {
 }
 
 // usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
-// the token being replaced (nor older than it).
+// the token being replaced (nor expiring before it).
 func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 	if it.Rev == "" {
 		return sdk.Token{}, false
@@ -199,7 +199,9 @@ func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 	if !tok.Expiry.IsZero() && !s.now().Before(tok.Expiry) {
 		return sdk.Token{}, false
 	}
-	if stale != nil && (tok.Value == stale.Value || (!stale.Expiry.IsZero() && !tok.Expiry.IsZero() && !tok.Expiry.After(stale.Expiry))) {
+	// Older than stale: expiring before it. Tokens issued within one second of each other (a JWT's exp has
+	// whole seconds) may share an expiry; a different value then is the newer one.
+	if stale != nil && (tok.Value == stale.Value || (!stale.Expiry.IsZero() && !tok.Expiry.IsZero() && tok.Expiry.Before(stale.Expiry))) {
 		return sdk.Token{}, false
 	}
 	return tok, true

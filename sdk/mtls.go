@@ -70,9 +70,13 @@ func HostTLS(cmd *exec.Cmd) (*tls.Config, func(), error) {
 	cmd.Env = append(cmd.Env, envHostCert+"="+string(hostCert), envPluginTLS+"=fd:"+strconv.Itoa(fd))
 	roots := x509.NewCertPool()
 	roots.AddCert(plugin.Leaf)
+	// The host dials the plugin, and serves the plugin what it offers over go-plugin's broker (host
+	// storage), so its config works both ways: it trusts only this plugin's certificate either way.
 	conf := &tls.Config{
 		Certificates: []tls.Certificate{host},
 		RootCAs:      roots,
+		ClientCAs:    roots,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ServerName:   certName,
 		MinVersion:   tls.VersionTLS12,
 	}
@@ -101,10 +105,13 @@ func pluginTLS() (*tls.Config, error) {
 	if !hosts.AppendCertsFromPEM([]byte(os.Getenv(envHostCert))) {
 		return nil, errors.New("the tokenhost host gave this plugin a TLS certificate (" + envPluginTLS + ") but none of its own (" + envHostCert + "); start the plugin from a tokenhost host")
 	}
+	// Both ways too: the plugin serves the host, and dials the host's broker services (host storage).
 	return &tls.Config{
 		Certificates: []tls.Certificate{cert},
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		ClientCAs:    hosts,
+		RootCAs:      hosts,
+		ServerName:   certName,
 		MinVersion:   tls.VersionTLS12,
 	}, nil
 }

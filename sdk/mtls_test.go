@@ -63,6 +63,10 @@ func TestHostTLSConnectsOnlyItsOwnPlugin(t *testing.T) {
 	if err := handshake(host, plugin); err != nil {
 		t.Fatalf("host and its plugin: %v", err)
 	}
+	// The other way round, as the plugin dials what the host serves over go-plugin's broker (host storage).
+	if err := handshake(plugin, host); err != nil {
+		t.Fatalf("the plugin dialling its host's broker service: %v", err)
+	}
 	for _, c := range []*x509.Certificate{host.Certificates[0].Leaf, plugin.Certificates[0].Leaf} {
 		if k, ok := c.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P256() {
 			t.Fatalf("certificate key %T, want ECDSA on P-256", c.PublicKey)
@@ -71,6 +75,9 @@ func TestHostTLSConnectsOnlyItsOwnPlugin(t *testing.T) {
 	other, otherCmd := mustHostTLS(t)
 	if err := handshake(other, plugin); err == nil {
 		t.Fatal("a host with another plugin's credentials connected")
+	}
+	if err := handshake(plugin, other); err == nil {
+		t.Fatal("the plugin accepted another host's broker service")
 	}
 	if err := handshake(host, pluginSide(t, otherCmd)); err == nil {
 		t.Fatal("the host accepted another plugin's certificate")

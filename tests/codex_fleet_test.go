@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -168,14 +169,19 @@ providers:
 	requests := auth.Requests()
 	auth.RevokeAll()
 	for i := range hosts {
-		if msg := send(i); !strings.Contains(msg, " 502 ") || !strings.Contains(msg, "token_unavailable") || !strings.Contains(msg, "shared store") {
-			t.Fatalf("host %d with every token revoked and Redis down: want 502 token_unavailable naming the store; got %q", i, msg)
+		if msg := send(i); !strings.Contains(msg, " 503 ") || !strings.Contains(msg, "store_unavailable") || !strings.Contains(msg, "shared store") {
+			t.Fatalf("host %d with every token revoked and Redis down: want 503 store_unavailable naming the store; got %q", i, msg)
 		}
 	}
 	if n := auth.Requests() - requests; n != 0 {
 		t.Fatalf("%d token requests while Redis was down; want 0 (a host must not redeem without the store)", n)
 	}
 	srv.Restart(t)
+	guard, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	for _, h := range hosts { // each host's background probe notices within a second that Redis is back
+		waitReadyAt(guard, t, h.url, `"store": "ok"`)
+	}
 	for i := range hosts {
 		if msg := send(i); msg != "" {
 			t.Fatalf("Redis back: %s", msg)

@@ -214,10 +214,16 @@ func perHost(hosts []*fleetHost) []int64 {
 // waitReady polls host's /readyz until its body contains want.
 func waitReady(ctx context.Context, t *testing.T, h *fleetHost, want string) {
 	t.Helper()
+	waitReadyAt(ctx, t, h.srv.url, want)
+}
+
+// waitReadyAt polls the /readyz of the serve process at url until its answer contains want.
+func waitReadyAt(ctx context.Context, t *testing.T, url, want string) {
+	t.Helper()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if resp, err := http.Get(h.srv.url + "/readyz"); err == nil {
+		if resp, err := http.Get(url + "/readyz"); err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if strings.Contains(string(b), want) {
@@ -226,7 +232,7 @@ func waitReady(ctx context.Context, t *testing.T, h *fleetHost, want string) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("host %s: /readyz never said %s", h.srv.url, want)
+			t.Fatalf("host %s: /readyz never said %s", url, want)
 		case <-tick.C:
 		}
 	}
