@@ -78,6 +78,7 @@ func (px *proxy) newRoute(name string, ref *core.ProviderRef, ep *core.Endpoint)
 		Rewrite:        rt.rewrite,
 		Transport:      ref.ForwardTransport(), // the outbound request is the reverse proxy's own copy
 		ModifyResponse: dropUpstreamCORS,
+		BufferPool:     buffers,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			px.fail(w, r, name, err)
 		},
