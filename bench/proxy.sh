@@ -13,7 +13,8 @@
 # For each round (interleaved: every contender once per round) it runs
 #   wrk -t1 -c16 -d<seconds>s --latency
 # and reports per contender the median req/s and p99 over the rounds, and the ratios to nginx and to the
-# pooled bare proxy; then SSE time to first byte (curl's time_starttransfer on a 200-chunk stream, a new
+# pooled bare proxy, and the CPU time the proxy's processes used per request (user + system, from
+# /proc: less sensitive than req/s to other load on the machine); then SSE time to first byte (curl's time_starttransfer on a 200-chunk stream, a new
 # connection each time, samples interleaved, median).
 #
 # Usage: bench/proxy.sh [-d seconds] [-r rounds] [-s sse-samples] [-w warm-up-seconds]
@@ -150,12 +151,26 @@ done
 key="bench-$RANDOM$RANDOM$RANDOM"
 printf '%s' "$key" >"$work/key"
 
-declare -A url sse
+declare -A url sse pid
 start() { # start name cpu-list command...: runs a server in the background, pinned
 	local name=$1 cpus=$2
 	shift 2
 	taskset -c "$cpus" "$@" >"$work/$name.log" 2>&1 &
 	pids+=($!)
+	pid[$name]=$!
+}
+
+# cpu_ticks prints the CPU time (user + system, in clock ticks) a process and its children have used so
+# far: nginx's workers, tokenhost's plugin process.
+cpu_ticks() {
+	local p total=0 f
+	for p in "$1" $(pgrep -P "$1" || true); do
+		[[ -r /proc/$p/stat ]] || continue
+		# Fields 14 and 15 of /proc/PID/stat, counted after the command name (which may hold spaces).
+		f=$(sed 's/^.*) //' "/proc/$p/stat")
+		total=$((total + $(awk '{print $12 + $13}' <<<"$f")))
+	done
+	echo "$total"
 }
 
 start upstream "$upstream_cpu" "$work/upstream" -listen "127.0.0.1:$up_port" -key "$key"
@@ -258,13 +273,18 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for r in $(seq "$rounds"); do
 	for c in "${contenders[@]}"; do
 		out="$work/wrk-$c-$r.txt"
+		t0=$(cpu_ticks "${pid[$c]}")
 		wrk_run "$c" "$duration" "$out"
+		t1=$(cpu_ticks "${pid[$c]}")
 		rps=$(awk '/^Requests\/sec:/ {print $2}' "$out")
+		reqs=$(awk '/requests in/ {print $1}' "$out")
+		cpu=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$reqs" 'BEGIN {printf "%.1f", t / hz / n * 1e6}')
 		p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$out")")
 		tw=$(ss -Htan state time-wait | wc -l)
 		echo "$rps" >>"$work/rps-$c"
 		echo "$p99" >>"$work/p99-$c"
-		printf 'round %d  %-14s %10s req/s  p99 %8s ms  TIME_WAIT %6d\n' "$r" "$c" "$rps" "$p99" "$tw" >&2
+		echo "$cpu" >>"$work/cpu-$c"
+		printf 'round %d  %-14s %10s req/s  p99 %8s ms  %6s CPU-µs/req  TIME_WAIT %6d\n' "$r" "$c" "$rps" "$p99" "$cpu" "$tw" >&2
 	done
 done
 
@@ -277,9 +297,10 @@ done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
-declare -A rps p99 ttfb total
+declare -A rps p99 cpu ttfb total
 for c in "${contenders[@]}"; do
 	rps[$c]=$(median <"$work/rps-$c")
+	cpu[$c]=$(median <"$work/cpu-$c")
 	p99[$c]=$(median <"$work/p99-$c")
 	if awk '$3 != 200 {bad = 1} END {exit !bad}' "$work/sse-$c"; then
 		echo "warning: $c: an SSE request did not end 200" >&2
@@ -294,12 +315,12 @@ echo "$(go version | cut -d' ' -f3-4), nginx $("$nginx_bin" -v 2>&1 | sed 's/.*n
 echo "wrk -t1 -c16 -d${duration}s --latency, $rounds interleaved rounds; wrk and curl on CPU $wrk_cpu, proxy on CPU $proxy_cpu, upstream on CPU $upstream_cpu"
 echo "load average before: $load_before, after: $load_after"
 echo
-echo "| contender | req/s (median) | vs nginx | vs bare-pooled | p99 ms (median) | SSE TTFB ms (median of $sse_samples) | SSE 200 chunks ms |"
-echo "|---|---|---|---|---|---|---|"
+echo "| contender | req/s (median) | vs nginx | vs bare-pooled | p99 ms (median) | proxy CPU µs/request | SSE TTFB ms (median of $sse_samples) | SSE 200 chunks ms |"
+echo "|---|---|---|---|---|---|---|---|"
 for c in "${contenders[@]}"; do
 	vs_nginx=-
 	vs_bare=-
 	[[ -n ${rps[nginx]:-} ]] && vs_nginx=$(ratio "${rps[$c]}" "${rps[nginx]}")
 	[[ -n ${rps[bare-pooled]:-} ]] && vs_bare=$(ratio "${rps[$c]}" "${rps[bare-pooled]}")
-	printf '| %s | %.0f | %s | %s | %s | %s | %s |\n' "$c" "${rps[$c]}" "$vs_nginx" "$vs_bare" "${p99[$c]}" "${ttfb[$c]}" "${total[$c]}"
+	printf '| %s | %.0f | %s | %s | %s | %s | %s | %s |\n' "$c" "${rps[$c]}" "$vs_nginx" "$vs_bare" "${p99[$c]}" "${cpu[$c]}" "${ttfb[$c]}" "${total[$c]}"
 done
