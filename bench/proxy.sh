@@ -12,10 +12,10 @@
 #
 # For each round (interleaved: every contender once per round) it runs
 #   wrk -t1 -c16 -d<seconds>s --latency
-# and reports per contender the median req/s and p99 over the rounds, and the ratios to nginx and to the
-# pooled bare proxy, and the CPU time the proxy's processes used per request (user + system, from
-# /proc: less sensitive than req/s to other load on the machine); then SSE time to first byte (curl's time_starttransfer on a 200-chunk stream, a new
-# connection each time, samples interleaved, median).
+# and reports per contender the median req/s and p99 over the rounds, the ratios to nginx and to the
+# pooled bare proxy, and the CPU time the proxy's processes used per request (user + system, from /proc:
+# less sensitive than req/s to other load on the machine); then SSE time to first byte (curl's
+# time_starttransfer on a 200-chunk stream, a new connection each time, samples interleaved, median).
 #
 # Usage: bench/proxy.sh [-d seconds] [-r rounds] [-s sse-samples] [-w warm-up-seconds]
 # Environment:
