@@ -35,6 +35,11 @@ func (h *Host) Acquire(provider string) (*ProviderRef, error) {
 // Transport returns the held provider's shared wrapper.
 func (r *ProviderRef) Transport() http.RoundTripper { return r.p.transport() }
 
+// ForwardTransport returns the held provider's shared wrapper for a caller that hands each request over
+// entirely, as a reverse proxy does with its outbound copy: the credential is then set on the request's
+// own headers rather than on a copy, which saves the copy. Use Transport for requests the caller keeps.
+func (r *ProviderRef) ForwardTransport() http.RoundTripper { return forwardTransport{r.p.transport()} }
+
 // Endpoint returns the held provider's resolved endpoint, starting its plugin if needed.
 func (r *ProviderRef) Endpoint(ctx context.Context) (*Endpoint, error) { return r.p.endpoint(ctx) }
 

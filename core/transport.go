@@ -44,6 +44,22 @@ func (s statusSet) has(status int) bool { return slices.Contains(s, status) }
 // RoundTrip injects the provider's token into requests bound for its upstream (or allowed hosts), resends
 // once with a refreshed token after a retry status, and passes every other request through untouched.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.roundTrip(req, false)
+}
+
+// forwardTransport is a provider's wrapper for requests the caller hands over entirely (a reverse proxy's
+// outbound copy): the first attempt carries the credential in the request's own headers, with no copy.
+type forwardTransport struct{ t *transport }
+
+// RoundTrip is the wrapper's RoundTrip on a request the caller no longer uses.
+func (f forwardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return f.t.roundTrip(req, true)
+}
+
+// roundTrip is RoundTrip; owned says that req belongs to the wrapper, which may then set the credential
+// on it in place. A resend always goes out as a copy: the first attempt's headers may still be in use by
+// the base transport that wrote them.
+func (t *transport) roundTrip(req *http.Request, owned bool) (*http.Response, error) {
 	s := t.settings.Load()
 	if s == nil {
 		var err error
@@ -63,7 +79,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 
-	out := withToken(req, e)
+	out := req
+	if owned {
+		setToken(req.Header, e)
+	} else {
+		out = withToken(req, e)
+	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 	if !replayable {
 		replayable = bufferBody(out, t.maxReplay)
@@ -142,12 +163,17 @@ func withToken(req *http.Request, e *entry) *http.Request {
 	for k, v := range req.Header {
 		h[k] = v
 	}
+	setToken(h, e)
+	out.Header = h
+	return out
+}
+
+// setToken sets e's credential and extra headers in h, replacing any value h had for them.
+func setToken(h http.Header, e *entry) {
 	h[e.header] = e.value
 	for _, kv := range e.extra {
 		h[kv.key] = kv.value
 	}
-	out.Header = h
-	return out
 }
 
 // bufferBody makes out's body replayable by reading up to limit bytes into memory. A larger body is sent

@@ -413,20 +413,7 @@ func TestTokenStaysHome(t *testing.T) {
 			t.Fatalf("status %v err %v", resp, err)
 		}
 		resp.Body.Close()
-		up.mu.Lock()
-		defer up.mu.Unlock()
-		attempts := up.seen[before:]
-		if len(attempts) != 2 {
-			t.Fatalf("attempts = %d, want 2", len(attempts))
-		}
-		for _, hd := range attempts {
-			if v := hd.Values("Authorization"); len(v) != 1 || v[0] == "Bearer caller-own" {
-				t.Fatal("the caller's Authorization was merged or kept")
-			}
-			if hd.Get("Chatgpt-Account-Id") != "acct-1" {
-				t.Fatal("Token.Headers missing on an attempt")
-			}
-		}
+		checkResent(t, up, before)
 	})
 	t.Run("other host through the transport", func(t *testing.T) {
 		resp, err := c.Get(foreign.URL + "/direct")

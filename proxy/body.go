@@ -18,6 +18,7 @@ var errTooLarge = errors.New("request body is larger than max_replay_bytes: it c
 // ahead: the upstream receives each chunk as soon as the client sends it. A resend replays the copy, then
 // goes on reading the client's body where the first attempt stopped.
 type replayBody struct {
+	first replayReader // the first attempt's reader, allocated with the body
 	src   io.Reader
 	limit int64
 
@@ -38,7 +39,8 @@ func streamBody(r *http.Request, limit int64) {
 		return
 	}
 	b := &replayBody{src: r.Body, limit: limit}
-	r.Body = &replayReader{b: b}
+	b.first.b = b
+	r.Body = &b.first
 	r.GetBody = b.replay
 }
 

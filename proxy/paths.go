@@ -9,6 +9,9 @@ import (
 // ("..", raw or percent-encoded, also behind an encoded slash or backslash) that would climb above the
 // upstream's base path once a server resolved it. Such a request is refused before anything is sent.
 func escapesBase(rest string) bool {
+	if !strings.ContainsAny(rest, ".%") {
+		return false // no segment can be or decode to "..": the common case, checked without allocating
+	}
 	// The raw form split on "/", each segment decoded: catches "..", "%2e%2e", ".%2E".
 	if climbs(strings.Split(rest, "/"), func(s string) string {
 		if u, err := url.PathUnescape(s); err == nil {

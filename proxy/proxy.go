@@ -12,11 +12,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +54,6 @@ func Handler(h *core.Host, opts Options) http.Handler {
 	for _, k := range opts.APIKeys {
 		px.keys = append(px.keys, sha256.Sum256([]byte(k)))
 	}
-	px.rp = px.reverseProxy()
 	px.requests = newRequestCounter()
 	registry := prometheus.NewRegistry()
 	registry.MustRegister(px.requests, &statsCollector{h: h}, generationCollector(h), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -68,55 +66,11 @@ type proxy struct {
 	opts     Options
 	keys     [][32]byte
 	origins  map[string]bool
-	rp       *httputil.ReverseProxy // one for every provider: the route in the request's context says which
+	routes   atomic.Pointer[routeTable] // the providers' routes in the current generation
 	metrics  http.Handler
 	requests *prometheus.CounterVec
 	perMin   sync.Map // provider name → *core.MinuteCounter: requests per minute, for the status page
 	log      *slog.Logger
-}
-
-// routeKey carries the provider (as the request acquired it), its endpoint and the path after the provider
-// segment, in both forms, to Rewrite, the transport and the error handler.
-type routeKey struct{}
-
-type route struct {
-	name      string
-	ref       *core.ProviderRef
-	ep        *core.Endpoint
-	path, raw string
-}
-
-func (px *proxy) reverseProxy() *httputil.ReverseProxy {
-	return &httputil.ReverseProxy{
-		// Rewrite (not Director): hop-by-hop headers and inbound X-Forwarded-* are removed, none are added.
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			rest := pr.In.Context().Value(routeKey{}).(route) // set by forward
-			up, out := rest.ep.Upstream, pr.Out
-			out.URL.Scheme, out.URL.Host = up.Scheme, up.Host
-			// Keep the caller's escaping (e.g. %2F inside a segment) by setting both forms.
-			out.URL.Path = strings.TrimSuffix(up.Path, "/") + rest.path
-			out.URL.RawPath = strings.TrimSuffix(up.EscapedPath(), "/") + rest.raw
-			if up.RawQuery != "" {
-				out.URL.RawQuery = joinQuery(up.RawQuery, pr.In.URL.RawQuery)
-			}
-			out.Host = ""
-			out.Header.Del("Authorization") // the proxy's own key, never the upstream's
-			out.Header.Del(rest.ep.Header)
-		},
-		Transport:      routeTransport{},
-		ModifyResponse: dropUpstreamCORS,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			px.fail(w, r, r.Context().Value(routeKey{}).(route).name, err)
-		},
-		ErrorLog: slog.NewLogLogger(px.log.Handler(), slog.LevelWarn),
-	}
-}
-
-func joinQuery(a, b string) string {
-	if b == "" {
-		return a
-	}
-	return a + "&" + b
 }
 
 func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -166,45 +120,6 @@ func (px *proxy) keyAccepted(got string) bool {
 		match |= subtle.ConstantTimeCompare(sum[:], k[:])
 	}
 	return match == 1
-}
-
-func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	path := r.URL.EscapedPath()
-	name, rest, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	ref, err := px.h.Acquire(name)
-	if err != nil {
-		known := px.h.Config().Names()
-		writeError(w, http.StatusNotFound, "unknown_provider",
-			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
-		return
-	}
-	if escapesBase(rest) {
-		writeError(w, http.StatusBadRequest, "invalid_path",
-			fmt.Sprintf("path /%s/%s climbs above provider %s's upstream base path with a dot segment (..); send the path without dot segments", name, rest, name))
-		ref.Release()
-		return
-	}
-	defer ref.Release() // after the response: a reload stops a replaced plugin only once this request is done
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	defer func() {
-		px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
-		px.minutes(name).Add(start)
-		px.log.Info("request", "method", r.Method, "provider", name, "path", "/"+rest, "status", rec.status,
-			"duration", time.Since(start).Round(time.Microsecond).String())
-	}()
-	ep, err := ref.Endpoint(r.Context())
-	if err != nil {
-		px.fail(rec, r, name, err)
-		return
-	}
-	rt := route{name: name, ref: ref, ep: ep, path: "/" + rest, raw: "/" + rest}
-	if u, err := url.PathUnescape(rt.raw); err == nil {
-		rt.path = u
-	}
-	streamBody(r, ref.Config().MaxReplayBytes)
-	ctx := context.WithValue(callerTrace(r), routeKey{}, rt)
-	px.rp.ServeHTTP(rec, r.WithContext(ctx))
 }
 
 // fail answers a request the proxy could not forward with an OpenAI-shaped error.
@@ -341,38 +256,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// statusRecorder remembers the final status for the access log and metrics; Unwrap keeps flushing
-// working for streamed responses.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-// WriteHeader records code unless it is informational (1xx other than 101 Switching Protocols): an
-// upstream's 100 or 103 Early Hints is passed on, and the final status that follows is the one recorded.
-func (s *statusRecorder) WriteHeader(code int) {
-	if !s.wrote && (code >= 200 || code == http.StatusSwitchingProtocols) {
-		s.status, s.wrote = code, true
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	s.wrote = true
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// minutes returns provider's requests-per-minute counter, made on its first request (providers come and go
-// with reloads).
-func (px *proxy) minutes(provider string) *core.MinuteCounter {
-	if c, ok := px.perMin.Load(provider); ok {
-		return c.(*core.MinuteCounter)
-	}
-	c, _ := px.perMin.LoadOrStore(provider, new(core.MinuteCounter))
-	return c.(*core.MinuteCounter)
 }

@@ -98,3 +98,47 @@ func TestProvidersShowGeneration(t *testing.T) {
 		t.Fatalf("/providers generations %+v; want generation 2, since_generation 1 (unchanged)", list)
 	}
 }
+
+// A reload that points a provider at another upstream takes effect on the next request, although the
+// proxy caches each provider's route; the request counter keeps counting under the provider's name, per
+// status, across the reload.
+func TestReloadSendsChangedProviderToItsNewUpstream(t *testing.T) {
+	src := newFakeSource(time.Hour, time.Now)
+	first, second := newUpstream(t, bearerValid(src)), newUpstream(t, bearerValid(src))
+	h := newTestHost(t, src, testProvider(first.URL))
+	srv := proxyFor(t, h, Options{})
+	get := func(want int) {
+		t.Helper()
+		resp, err := http.Get(srv.URL + "/p/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("status %d, want %d", resp.StatusCode, want)
+		}
+	}
+	get(200)
+	first.status.Store(http.StatusTeapot)
+	get(http.StatusTeapot)
+	if _, err := h.Reload(&config.Config{Source: "test", Providers: []*config.Provider{testProvider(second.URL)}}); err != nil {
+		t.Fatal(err)
+	}
+	get(200)
+	get(200)
+	if a, b := first.requests.Load(), second.requests.Load(); a != 2 || b != 2 {
+		t.Fatalf("the first upstream saw %d request(s), the second %d; want 2 and 2", a, b)
+	}
+	m, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(m.Body)
+	m.Body.Close()
+	for _, want := range []string{`tokenhost_proxy_requests_total{code="200",provider="p"} 3`, `tokenhost_proxy_requests_total{code="418",provider="p"} 1`} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(string(body), "tokenhost_proxy_requests_total"))
+		}
+	}
+}

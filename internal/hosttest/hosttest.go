@@ -50,7 +50,7 @@ func (s StaticSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, erro
 
 // BenchServer is the loopback server every transport and proxy benchmark talks to: 200 and a small body
 // for "Authorization: Bearer <want>" (any request when want is empty), 401 otherwise.
-func BenchServer(b *testing.B, want string) *httptest.Server {
+func BenchServer(b testing.TB, want string) *httptest.Server {
 	body := []byte(`{"id":"x","object":"chat.completion","choices":[]}`)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if want != "" && r.Header.Get("Authorization") != "Bearer "+want {
@@ -64,7 +64,7 @@ func BenchServer(b *testing.B, want string) *httptest.Server {
 }
 
 // BenchBase returns a fresh base transport that keeps enough idle connections for parallel benchmarks.
-func BenchBase(b *testing.B) *http.Transport {
+func BenchBase(b testing.TB) *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = 64
 	b.Cleanup(tr.CloseIdleConnections)

@@ -1,0 +1,81 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokenhost/tokenhost/core"
+)
+
+// forward sends r, addressed to /<provider>/<rest>, to the provider's upstream through its wrapper, and
+// counts and logs it. The path of a request with a cached token allocates nothing of its own beyond the
+// provider hold (Acquire): its route is cached, its status recorder pooled, the access log built only
+// when its level is enabled.
+func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	name, rest := splitRoute(r.URL.EscapedPath())
+	ref, err := px.h.Acquire(name)
+	if err != nil {
+		known := px.h.Config().Names()
+		writeError(w, http.StatusNotFound, "unknown_provider",
+			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
+		return
+	}
+	if escapesBase(rest) {
+		writeError(w, http.StatusBadRequest, "invalid_path",
+			fmt.Sprintf("path /%s%s climbs above provider %s's upstream base path with a dot segment (..); send the path without dot segments", name, rest, name))
+		ref.Release()
+		return
+	}
+	defer ref.Release() // after the response: a reload stops a replaced plugin only once this request is done
+	rec := newRecorder(w)
+	var rt *route
+	defer func() { // deferred: a stream the client abandons ends the handler with a panic (http.ErrAbortHandler)
+		if rt != nil {
+			rt.counter(rec.status).Inc()
+			rt.perMin.Add(start)
+		} else {
+			px.requests.WithLabelValues(name, strconv.Itoa(rec.status)).Inc()
+			px.minutes(name).Add(start)
+		}
+		px.logRequest(r.Method, name, rest, rec.status, start)
+		rec.free()
+	}()
+	ep, err := ref.Endpoint(r.Context())
+	if err != nil {
+		px.fail(rec, r, name, err)
+		return
+	}
+	rt = px.route(name, ref, ep)
+	streamBody(r, ref.Config().MaxReplayBytes)
+	if ctx := callerTrace(r); ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
+	rt.rp.ServeHTTP(rec, r)
+}
+
+// logRequest writes a request's access-log line, when the access log's level (info) is enabled; otherwise it
+// costs nothing.
+func (px *proxy) logRequest(method, provider, path string, status int, start time.Time) {
+	ctx := context.Background()
+	if !px.log.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	px.log.LogAttrs(ctx, slog.LevelInfo, "request", slog.String("method", method), slog.String("provider", provider),
+		slog.String("path", path), slog.Int("status", status), slog.String("duration", time.Since(start).Round(time.Microsecond).String()))
+}
+
+// minutes returns provider's requests-per-minute counter, made on its first request (providers come and go
+// with reloads).
+func (px *proxy) minutes(provider string) *core.MinuteCounter {
+	if c, ok := px.perMin.Load(provider); ok {
+		return c.(*core.MinuteCounter)
+	}
+	c, _ := px.perMin.LoadOrStore(provider, new(core.MinuteCounter))
+	return c.(*core.MinuteCounter)
+}
