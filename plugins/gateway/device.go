@@ -103,9 +103,11 @@ func parseDeviceAuth(doc map[string]any, now time.Time) (deviceAuth, error) {
 		if *u == "" {
 			continue
 		}
-		if pu, err := url.Parse(*u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || tokenhttp.HasControl(*u) {
+		pu, err := url.Parse(*u)
+		if err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" || tokenhttp.HasControl(*u) {
 			return da, fmt.Errorf("a usable verification_uri")
 		}
+		*u = pu.String() // the scheme in lower case, as the page opener and the user expect it
 	}
 	if n, ok := doc["expires_in"].(float64); ok && n > 0 {
 		da.expires = now.Add(time.Duration(n) * time.Second)
