@@ -5,12 +5,15 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sync"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // localPath matches an absolute file path (/…, ~/…, C:\…) that starts a word: not the "//" of a URL.
-var localPath = regexp.MustCompile(`(^|[\s"'(\[=,])(~?/[^\s"'()\[\],;:]+|[A-Za-z]:\\[^\s"'()\[\],;:]+)`)
+var localPath = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(^|[\s"'(\[=,])(~?/[^\s"'()\[\],;:]+|[A-Za-z]:\\[^\s"'()\[\],;:]+)`)
+})
 
 // remoteCaller reports whether r came from another machine: its peer address is not loopback. A Unix
 // socket peer (no host:port) is local.
@@ -28,7 +31,7 @@ func forCaller(r *http.Request, msg string) string {
 	if !remoteCaller(r) {
 		return msg
 	}
-	return localPath.ReplaceAllString(msg, "$1<path>")
+	return localPath().ReplaceAllString(msg, "$1<path>")
 }
 
 // withoutQuery returns the URL raw without its query and fragment, which may carry keys.

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tokenhost/tokenhost/core"
@@ -19,7 +20,11 @@ import (
 //go:embed statuspage.html
 var statusPageHTML string
 
-var statusPage = template.Must(template.New("status").Parse(statusPageHTML))
+// statusPage is the status page's template, parsed on first use (not at package init, which every plugin
+// process runs too).
+var statusPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("status").Parse(statusPageHTML))
+})
 
 // Chart geometry, in SVG user units.
 const (
@@ -87,7 +92,7 @@ func (px *proxy) servePage(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-	if err := statusPage.Execute(w, data); err != nil {
+	if err := statusPage().Execute(w, data); err != nil {
 		px.log.Warn("rendering the status page failed", "error", err.Error())
 	}
 }

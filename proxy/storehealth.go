@@ -11,8 +11,6 @@ import (
 // "unavailable since ..." so that an operator sees the fleet has split, without a load balancer taking
 // every host out of service because Redis went away.
 
-var descStoreUp = prometheus.NewDesc("tokenhost_store_up", "1 while the shared store (fleet mode) answers, 0 while it is unavailable and this host fetches its own tokens; absent without a shared store.", nil, nil)
-
 // addStore adds the store's health to a /readyz body when the host shares tokens through a store.
 func (px *proxy) addStore(body map[string]any) {
 	if st := px.h.StoreStatus(); st.Configured {
@@ -34,5 +32,5 @@ func collectStore(ch chan<- prometheus.Metric, h *core.Host) {
 	if st.Up {
 		up = 1
 	}
-	ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, up)
+	ch <- prometheus.MustNewConstMetric(descs().storeUp, prometheus.GaugeValue, up)
 }
