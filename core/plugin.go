@@ -147,6 +147,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 		SecureConfig:     sec,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
 		TLSConfig:        tlsConf,
+		AutoMTLS:         tlsConf == nil, // where HostTLS makes none (Windows)
 		Logger:           newHCLog(p.logger),
 		Stderr:           io.Discard,
 		SyncStdout:       strayStdout{p.logger},

@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -44,8 +45,12 @@ const certLife = 10 * 365 * 24 * time.Hour
 // certificate for the host and another for the plugin — and gives cmd the plugin's side: the host's
 // certificate in its environment, its own key on an inherited pipe. It returns the TLS config the host
 // dials the plugin with (go-plugin's ClientConfig.TLSConfig, in place of AutoMTLS) and a release func to
-// call once cmd has started (or failed to), which closes the host's end of the pipe.
+// call once cmd has started (or failed to), which closes the host's end of the pipe. Where a child cannot
+// inherit a pipe (Windows) it returns a nil config, and the host uses go-plugin's AutoMTLS instead.
 func HostTLS(cmd *exec.Cmd) (*tls.Config, func(), error) {
+	if runtime.GOOS == "windows" {
+		return nil, func() {}, nil
+	}
 	host, _, err := selfSigned()
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the host's TLS certificate for a plugin: %w", err)
