@@ -71,18 +71,14 @@ func startedHost(t *testing.T, src sdk.Source, store core.Store, edit func(*conf
 func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
-	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	store := redisStores(t, srv.URL(), key, 200*time.Millisecond)(0)
 	src := &statefulSource{}
 	h := startedHost(t, src, store, nil)
 	if st := h.Status(); len(st) != 1 || !st[0].Info.UsesStorage {
 		t.Fatalf("Status does not say the plugin keeps its state in the store: %+v", st)
 	}
 	srv.Stop()
-	_, err = h.Token(t.Context(), "p")
+	_, err := h.Token(t.Context(), "p")
 	var down *core.StoreUnavailableError
 	if !errors.As(err, &down) || down.Provider != "p" || !strings.Contains(err.Error(), "shared store") || !errors.Is(err, core.ErrStoreUnavailable) {
 		t.Fatalf("Token with the store down: %v; want StoreUnavailableError", err)

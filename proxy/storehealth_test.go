@@ -28,17 +28,25 @@ func getBody(t *testing.T, url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestReadyzAndMetricsShowTheStore: with its Redis gone, a host still forwards (fetching its own token);
-// /readyz stays 200 but says "store": "unavailable", /providers shows it per shared provider, and
-// tokenhost_store_up is 0 (1 before).
-func TestReadyzAndMetricsShowTheStore(t *testing.T) {
+// redisStore starts a redis-server and opens a sealed store on it with a short operation timeout, closed
+// when the test ends.
+func redisStore(t *testing.T) (*redistest.Server, core.Store) {
+	t.Helper()
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
 	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
+	t.Cleanup(func() { store.Close() })
+	return srv, store
+}
+
+// TestReadyzAndMetricsShowTheStore: with its Redis gone, a host still forwards (fetching its own token);
+// /readyz stays 200 but says "store": "unavailable", /providers shows it per shared provider, and
+// tokenhost_store_up is 0 (1 before).
+func TestReadyzAndMetricsShowTheStore(t *testing.T) {
+	srv, store := redisStore(t)
 	src := newFakeSource(time.Hour, time.Now)
 	up := newUpstream(t, bearerValid(src))
 	pc := testProvider(up.URL)
@@ -109,13 +117,7 @@ func (s *stateSource) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, erro
 // /providers says where a plugin keeps its state, and a request that needs a token while that store is
 // unavailable gets 503 store_unavailable naming the store, with Retry-After.
 func TestStoreUnavailableForStateInStore(t *testing.T) {
-	srv := redistest.Start(t)
-	key, _ := seal.NewKey()
-	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	srv, store := redisStore(t)
 	up := newUpstream(t, func(*http.Request) bool { return true })
 	pc := testProvider(up.URL)
 	pc.Shared = true
