@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/plugins.sh — how heavy are tokenhost's plugin processes and its host (issue 16 item 4).
+# bench/plugins.sh — how heavy are tokenhost's plugin processes and its host.
 #
 # Builds tokenhost and the example plugin (examples/plugin) from the checkout, and from each git revision
 # given as an argument, then runs bench/pluginweight: per built-in plugin and for the external one, the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/proxy.sh — `tokenhost serve` against nginx and bare Go reverse proxies in front of the same
-# loopback upstream, driven by wrk over real sockets (issue 16). Not run by CI.
+# loopback upstream, driven by wrk over real sockets. Not run by CI.
 #
 # Contenders, each its own process:
 #   nginx         nginx with a static Authorization header, upstream keepalive 64, access log off

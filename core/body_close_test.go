@@ -38,7 +38,7 @@ func sendBody(t *testing.T, rt http.RoundTripper, url string) (*recordingBody, e
 	return body, err
 }
 
-// Issue #11 item 10: RoundTrip closes the request body on every error path, as http.RoundTripper
+// RoundTrip closes the request body on every error path, as http.RoundTripper
 // requires: an open upstream breaker, a failed token fetch, a failed refresh after a 401.
 func TestRoundTripClosesBodyOnEveryError(t *testing.T) {
 	t.Run("upstream breaker open", func(t *testing.T) {

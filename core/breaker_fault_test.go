@@ -19,7 +19,7 @@ type failingBody struct{}
 func (failingBody) Read([]byte) (int, error) { return 0, errors.New("the caller's body broke") }
 func (failingBody) Close() error             { return nil }
 
-// Issue #11 item 8: failures the caller caused — its own expired deadline or cancellation, a malformed
+// Failures the caller caused — its own expired deadline or cancellation, a malformed
 // header, a body that fails to read — never count against the shared upstream breaker; the upstream's own
 // failures (a refused connection) still do.
 func TestCallerFailuresDoNotOpenUpstreamBreaker(t *testing.T) {

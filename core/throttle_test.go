@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Issue #11 item 7: an upstream that rejects every token (wrong scope, missing entitlement) costs one
+// An upstream that rejects every token (wrong scope, missing entitlement) costs one
 // refresh per min_refresh_interval, not one per request; callers get the upstream's own 401.
 func TestAlways401RefreshIsThrottled(t *testing.T) {
 	clk := newClock()

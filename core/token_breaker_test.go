@@ -12,7 +12,7 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// Issue #11 item 11: a plugin's Internal, BadConfig and ReauthRequired errors never open the token
+// A plugin's Internal, BadConfig and ReauthRequired errors never open the token
 // breaker: every call reaches the plugin and its own message reaches the caller, never "circuit open".
 func TestOnlyUnavailableOpensTokenBreaker(t *testing.T) {
 	for _, fail := range []error{
@@ -44,7 +44,7 @@ func TestOnlyUnavailableOpensTokenBreaker(t *testing.T) {
 	}
 }
 
-// Issue #11 item 11: a fetch that outlives fetch_timeout is a FetchTimeoutError naming the provider and
+// A fetch that outlives fetch_timeout is a FetchTimeoutError naming the provider and
 // the key to raise, and counts against the token breaker like an unavailable endpoint.
 func TestFetchTimeoutIsItsOwnErrorAndCounts(t *testing.T) {
 	src := newFakeSource(time.Hour, time.Now)

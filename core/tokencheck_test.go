@@ -36,7 +36,7 @@ func (s *scriptedSource) Refresh(context.Context, sdk.Token) (sdk.Token, error) 
 	return s.make(), nil
 }
 
-// Issue #11 item 9: what a plugin returns is checked before it is cached or sent. A bad header name or
+// What a plugin returns is checked before it is cached or sent. A bad header name or
 // value, a reserved header, a header replacing the credential, or a token with characters a header
 // cannot carry is a plugin error naming the field: nothing reaches the upstream, and the token breaker
 // stays closed however often it happens.
@@ -91,7 +91,7 @@ func TestUnusablePluginTokensAreRefusedNamingTheField(t *testing.T) {
 	}
 }
 
-// Issue #11 item 9: a token that has already expired is not cached: the host asks for one Refresh, and
+// A token that has already expired is not cached: the host asks for one Refresh, and
 // when that one has expired too, the caller gets an error naming Expiry. The plugin is not asked again
 // before min_refresh_interval: the callers meanwhile get the same error at once.
 func TestExpiredTokenOneRefreshThenClearError(t *testing.T) {
@@ -121,7 +121,7 @@ func TestExpiredTokenOneRefreshThenClearError(t *testing.T) {
 	}
 }
 
-// Issue #11 item 9: a RefreshAt already in the past is ignored (it would start a refresh at once): the
+// A RefreshAt already in the past is ignored (it would start a refresh at once): the
 // entry refreshes ahead of its expiry as if RefreshAt were unset.
 func TestPastRefreshAtIsIgnored(t *testing.T) {
 	clk := newClock()

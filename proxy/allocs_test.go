@@ -8,7 +8,7 @@ import (
 )
 
 // maxExtraAllocs is how many more allocations a request through tokenhost's proxy (cached token, access
-// log off) may make than one through a bare httputil.ReverseProxy that sets a static header (issue 16).
+// log off) may make than one through a bare httputil.ReverseProxy that sets a static header.
 const maxExtraAllocs = 5
 
 // A proxied request allocates at most maxExtraAllocs more than through a bare ReverseProxy: counted

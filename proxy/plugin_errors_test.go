@@ -18,7 +18,7 @@ func (hangingSource) Token(ctx context.Context) (sdk.Token, error) {
 	return sdk.Token{}, ctx.Err()
 }
 
-// Issue #11 item 11: a plugin's Internal error surfaces with its own message (never "circuit open", even
+// A plugin's Internal error surfaces with its own message (never "circuit open", even
 // after more than breaker.failures requests), and a fetch that outlives fetch_timeout is a 504 with its
 // own code, not 502 upstream_unreachable.
 func TestProxyPluginInternalAndFetchTimeout(t *testing.T) {

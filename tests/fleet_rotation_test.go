@@ -79,7 +79,7 @@ func (f *rotationFleet) frontCalls() (sum int64) {
 	return sum
 }
 
-// TestFleetRotatingSignIn is issue #14's acceptance test for a sign-in whose refresh token rotates: 8
+// TestFleetRotatingSignIn checks a fleet sharing a sign-in whose refresh token rotates: 8
 // `tokenhost serve` processes, one persistent redis-server holding the sign-in, an identity provider that
 // rotates refresh tokens on every refresh and revokes the whole sign-in when a spent one comes back, access
 // tokens living 2 s, and one `tokenhost login` for the fleet.

@@ -238,7 +238,7 @@ func waitReadyAt(ctx context.Context, t *testing.T, url, want string) {
 	}
 }
 
-// TestFleetAcceptance is issue #14's acceptance test with the shared access tokens of client credentials:
+// TestFleetAcceptance checks a fleet sharing the access tokens of client credentials:
 // 8 `tokenhost serve` processes, one redis-server, one identity provider whose tokens live 2 s.
 //
 //  1. 8 s of traffic through all 8 (2 workers each): every request 200, and the identity provider asked

@@ -57,7 +57,7 @@ func getModels(t *testing.T, s *server) proxyAnswer {
 	return proxyAnswer{status: resp.StatusCode, code: e.Error.Code, retryAfter: resp.Header.Get("Retry-After")}
 }
 
-// Fault matrix (issue #11): while serving, the token endpoint turns slow beyond fetch_timeout, answers
+// Token endpoint fault matrix: while serving, the token endpoint turns slow beyond fetch_timeout, answers
 // HTML, a 10 MiB body, a connection that never closes, or 429 with Retry-After, and the upstream revokes
 // the cached token. Through the real `tokenhost serve` and the gateway plugin process: no crash, the token breaker opens after breaker.failures fetches, the identity
 // provider sees at most that many requests for 20 client requests, and the proxy recovers once the

@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// Issue #11 item 11, end to end: a corrupt auth.json makes the codex plugin process fail with
+// End to end: a corrupt auth.json makes the codex plugin process fail with
 // KindInternal. Through the real `tokenhost serve`, every request — more than breaker.failures of them
 // — gets 502 plugin_error with the plugin's own message, never "circuit open".
 func TestCorruptAuthFileKeepsItsOwnMessageThroughServe(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"github.com/tokenhost/tokenhost/internal/fakes"
 )
 
-// Issue #11 item 7, end to end: an upstream that answers 401 to every token (wrong scope, missing
+// End to end: an upstream that answers 401 to every token (wrong scope, missing
 // entitlement) behind the real `tokenhost serve` and gateway plugin. 100 requests, 10 at a time, each get
 // the upstream's own 401, and the identity provider sees at most 2 token requests (the first token and
 // one refresh), not one per request.

@@ -75,7 +75,7 @@ func providersByName(t *testing.T, s *server) map[string]reloadProviderJSON {
 	return out
 }
 
-// TestServeReloadUnderLoad is issue #15's acceptance for reload: 1,000 requests run while the
+// TestServeReloadUnderLoad checks that reloads lose no request: 1,000 requests run while the
 // configuration is reloaded five times (a changed provider, a removed and an added one, an invalid
 // file, a fix changing the provider again, SIGHUP with nothing changed); none fails, and the plugin of the provider whose
 // configuration never changed keeps its process throughout.

@@ -38,7 +38,7 @@ func newServeCmd(g *globals) *cobra.Command {
 // serveGCPercent is the garbage collector's GOGC for `tokenhost serve` when the environment sets none.
 // The proxy's live heap is about 2 MiB, under the runtime's 4 MiB minimum goal, so at the default of 100
 // it collects every few hundred requests; 400 lets the heap grow to about 10 MiB between collections and
-// took a proxied request's CPU time down to a bare ReverseProxy's (docs/benchmarks.md, issue 16).
+// took a proxied request's CPU time down to a bare ReverseProxy's (docs/benchmarks.md).
 const serveGCPercent = 400
 
 // serverGC sets serveGCPercent unless GOGC is set (the operator's choice wins).
