@@ -75,3 +75,11 @@ func builtinEnv(exe, name string) ([]string, error) {
 	execEnvCache[key] = env
 	return env, nil
 }
+
+// BuiltinEnv returns the environment variables the built-in plugin name registered in this program reads
+// beside the minimal set every plugin gets (its ReadsEnv names; a name ending in "*" is a prefix), or nil
+// when no such built-in is registered.
+func BuiltinEnv(name string) []string {
+	b, _ := lookupBuiltin(name)
+	return append([]string(nil), b.env...)
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +20,11 @@ import (
 func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	name, rest := splitRoute(r.URL.EscapedPath())
+	if served := px.opts.Providers; len(served) > 0 && !slices.Contains(served, name) {
+		writeError(w, http.StatusForbidden, "provider_not_served",
+			fmt.Sprintf("provider %q is not served by this proxy; it serves %s (route: /<provider>/<path>)", name, strings.Join(served, ", ")))
+		return
+	}
 	ref, err := px.h.Acquire(name)
 	if err != nil {
 		known := px.h.Config().Names()

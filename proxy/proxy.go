@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,11 +39,15 @@ type Options struct {
 	// AccessLog receives one line per proxied request (method, provider, path, status, duration); nil
 	// means the host's logger.
 	AccessLog *slog.Logger
+	// Providers are the providers forwarded under /<provider>/; empty means every configured provider. A
+	// request for any other provider is refused with 403 provider_not_served before a plugin is asked.
+	Providers []string
 }
 
 // Handler returns the local proxy for h: /<provider>/<rest> is forwarded to <upstream>/<rest> through the
 // provider's shared wrapper, beside /healthz, /readyz, /providers and /metrics.
 func Handler(h *core.Host, opts Options) http.Handler {
+	opts.Providers = slices.Clone(opts.Providers)
 	px := &proxy{h: h, opts: opts, log: opts.AccessLog}
 	if px.log == nil {
 		px.log = h.Logger()

@@ -24,28 +24,33 @@ import (
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 func newRunCmd(g *globals) *cobra.Command {
-	var envNames []string
+	var envNames, keepEnv []string
 	cmd := &cobra.Command{
 		Use:   "run <provider> -- <command> [args…]",
 		Short: "Run any OpenAI-compatible tool against a provider: OPENAI_BASE_URL and OPENAI_API_KEY point it at a private proxy",
 		Long: "Starts the proxy in this process on a random loopback port with a random key for this run, runs the " +
 			"command with OPENAI_BASE_URL=http://127.0.0.1:<port>/<provider> and OPENAI_API_KEY=<the key> (and every " +
 			"--env NAME set to the same base URL), passes signals on to it, and exits with its status. Tokens are " +
-			"refreshed for as long as it runs.",
+			"refreshed for as long as it runs. The proxy serves only this provider, and the command's environment " +
+			"lacks every TOKENHOST_* variable, every variable the configuration reads a secret from (*_env options, " +
+			"store.encryption_key_env) and every variable a configured plugin may see beyond the minimal set (env: " +
+			"lists, a built-in's own such as AZURE_*), unless --keep-env names it.",
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.ArgsLenAtDash() != 1 {
 				return errors.New("usage: tokenhost run <provider> -- <command> [args…]")
 			}
-			return runWith(g, args[0], args[1:], envNames)
+			return runWith(g, args[0], args[1:], envNames, keepEnv)
 		},
 	}
 	cmd.Flags().StringArrayVar(&envNames, "env", nil, "also set this variable to the base URL (repeatable), e.g. --env AZURE_OPENAI_ENDPOINT")
+	cmd.Flags().StringArrayVar(&keepEnv, "keep-env", nil, "pass this variable on to the command although tokenhost withholds it (repeatable), e.g. --keep-env TOKENHOST_CONFIG")
 	return cmd
 }
 
-// runWith serves provider on a private loopback proxy while argv runs, and returns the command's exit status.
-func runWith(g *globals, provider string, argv, envNames []string) error {
+// runWith serves provider, and only it, on a private loopback proxy while argv runs with the environment
+// runEnviron leaves it, and returns the command's exit status.
+func runWith(g *globals, provider string, argv, envNames, keepEnv []string) error {
 	ctx := context.Background()
 	h, err := g.open(ctx)
 	if err != nil {
@@ -64,7 +69,7 @@ func runWith(g *globals, provider string, argv, envNames []string) error {
 		return fmt.Errorf("cannot listen on loopback for the run's proxy: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           proxy.Handler(h, proxy.Options{APIKeys: []string{key}, AccessLog: g.logger()}),
+		Handler:           proxy.Handler(h, proxy.Options{APIKeys: []string{key}, AccessLog: g.logger(), Providers: []string{provider}}),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	go func() { _ = srv.Serve(ln) }()
@@ -77,7 +82,7 @@ func runWith(g *globals, provider string, argv, envNames []string) error {
 	base := "http://" + ln.Addr().String() + "/" + provider
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, g.stdout, g.stderr
-	c.Env = append(os.Environ(), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY="+key)
+	c.Env = append(runEnviron(os.Environ(), h.Config(), keepEnv), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY="+key)
 	for _, n := range envNames {
 		c.Env = append(c.Env, n+"="+base)
 	}

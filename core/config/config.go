@@ -14,6 +14,8 @@ type Config struct {
 	Providers []*Provider
 	// Source says where the configuration came from: a file path, or "embedded default".
 	Source string
+	// secretVars are the environment variables the configuration reads credentials from (SecretVars).
+	secretVars []string
 }
 
 // Server is the `server` block.

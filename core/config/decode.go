@@ -20,6 +20,7 @@ func (d *decoder) config(raw rawConfig) *Config {
 			cfg.Providers = append(cfg.Providers, p)
 		}
 	}
+	cfg.secretVars = d.secretVarList()
 	return cfg
 }
 

@@ -105,6 +105,8 @@ type decoder struct {
 	source string
 	// failed holds the key paths whose values did not decode.
 	failed map[string]bool
+	// secretVars are the environment variables named by *_env options (Config.SecretVars).
+	secretVars []string
 }
 
 // baseDir is the directory relative paths in the configuration are relative to.

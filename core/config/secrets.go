@@ -59,6 +59,9 @@ func (d *decoder) optionMap(at string, m map[string]any) map[string]any {
 	out := make(map[string]any, len(m))
 	keys := sortedKeys(m)
 	for _, k := range keys {
+		if envOption(k) {
+			d.noteEnvVars(m[k])
+		}
 		if _, kind := secretRef(k); kind == "" {
 			out[k] = d.optionValue(keyPath(at, k), m[k])
 		}

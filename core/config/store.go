@@ -52,6 +52,7 @@ var storeBackends = []string{"local", "redis"}
 func (d *decoder) store(r rawStore) Store {
 	at := "store"
 	d.unknownKeys(at, r.Unknown, knownKeys(r))
+	d.noteEnvVars(r.EncryptionKeyEnv)
 	s := Store{
 		Backend:     DefaultStoreBackend,
 		KeyPrefix:   or(r.KeyPrefix, DefaultStoreKeyPrefix),
