@@ -145,7 +145,7 @@ func OpenStore(cfg StoreConfig) (Store, error) {
 		return nil, fmt.Errorf("opening the %s store: %w", cfg.Backend, err)
 	}
 	if kr != nil {
-		s = &sealedStore{inner: s, kr: kr}
+		s = newSealedStore(s, kr)
 	}
 	return s, nil
 }

@@ -67,3 +67,21 @@ func TestSealedStoreChecksKeyNames(t *testing.T) {
 		t.Fatal("Get of a key without provider/ succeeded")
 	}
 }
+
+// TestLocalStoreSealing runs the sealing tests with hosts sharing one local backend.
+func TestLocalStoreSealing(t *testing.T) {
+	storetest.RunSealed(t, func(t *testing.T) (core.Store, func(string) core.Store) {
+		raw, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { raw.Close() })
+		return raw, func(keys string) core.Store {
+			s, err := core.NewSealedStore(raw, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s // closing it would close raw, which the other hosts share
+		}
+	})
+}

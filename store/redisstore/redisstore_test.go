@@ -18,7 +18,7 @@ import (
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/internal/redistest"
 	"github.com/tokenhost/tokenhost/internal/storetest"
-	_ "github.com/tokenhost/tokenhost/store/redisstore"
+	"github.com/tokenhost/tokenhost/store/redisstore"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
@@ -49,6 +49,23 @@ func TestRedisStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) core.Store {
 		n++
 		return open(t, srv.URL(), fmt.Sprintf("t%d:", n), key, 2*time.Second)
+	})
+}
+
+// TestRedisSealing runs the sealing tests with hosts sharing one Redis; the raw store is the backend
+// without sealing, as someone with access to Redis but not the key sees it.
+func TestRedisSealing(t *testing.T) {
+	srv := redistest.Start(t)
+	n := 0
+	storetest.RunSealed(t, func(t *testing.T) (core.Store, func(string) core.Store) {
+		n++
+		prefix := fmt.Sprintf("s%d:", n)
+		raw, err := redisstore.Open(core.StoreConfig{URL: srv.URL(), KeyPrefix: prefix, OpTimeout: 2 * time.Second, DialTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { raw.Close() })
+		return raw, func(keys string) core.Store { return open(t, srv.URL(), prefix, keys, 2*time.Second) }
 	})
 }
 
@@ -83,28 +100,32 @@ func TestRedisHoldsNothingInClear(t *testing.T) {
 	}
 }
 
+// TestRedisKeyRotationAndWrongKey: a rotated host reads the state stored under the old key; once it has
+// moved the state, a host without the new key, and a host with a wrong key, find nothing under their
+// names and say which key they lack rather than take the store for empty.
 func TestRedisKeyRotationAndWrongKey(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := storetest.Ctx(t)
+	const key = "gateway/plugin/state"
 	oldKey, newKeyText := newKey(t), newKey(t)
 	before := open(t, srv.URL(), "th:", oldKey, 2*time.Second)
-	if err := before.Set(ctx, "gateway/state", []byte("v-old"), 0); err != nil {
+	if err := before.Set(ctx, key, []byte("v-old"), 0); err != nil {
 		t.Fatal(err)
 	}
 	rotated := open(t, srv.URL(), "th:", newKeyText+","+oldKey, 2*time.Second)
-	if it, err := rotated.Get(ctx, "gateway/state"); err != nil || string(it.Value) != "v-old" {
+	if it, err := rotated.Get(ctx, key); err != nil || string(it.Value) != "v-old" {
 		t.Fatalf("rotated keyring reading a value sealed under the old key = %q, %v", it.Value, err)
 	}
-	if err := rotated.Set(ctx, "gateway/state", []byte("v-new"), 0); err != nil {
+	if err := rotated.Set(ctx, key, []byte("v-new"), 0); err != nil {
 		t.Fatal(err)
 	}
-	_, err := before.Get(ctx, "gateway/state")
-	if !errors.Is(err, seal.ErrWrongKey) || !strings.Contains(err.Error(), "gateway/state") {
-		t.Fatalf("a host without the new key reading a new value = %v; want ErrWrongKey naming the key", err)
-	}
+	kr, _ := seal.ParseKeys(newKeyText)
 	stranger := open(t, srv.URL(), "th:", newKey(t), 2*time.Second)
-	if _, err := stranger.Get(ctx, "gateway/state"); !errors.Is(err, seal.ErrWrongKey) || !strings.Contains(err.Error(), "add the old key") {
-		t.Fatalf("a wrong key = %v; want ErrWrongKey saying what to do", err)
+	for who, s := range map[string]core.Store{"a host without the new key": before, "a host with a wrong key": stranger} {
+		_, err := s.Get(ctx, key)
+		if !errors.Is(err, seal.ErrWrongKey) || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), kr.Current()) || !strings.Contains(err.Error(), "give this host the fleet's keys") {
+			t.Fatalf("%s reading the moved state = %v; want ErrWrongKey naming the key, the key id and what to do", who, err)
+		}
 	}
 }
 

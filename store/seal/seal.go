@@ -1,18 +1,38 @@
-// Package seal encrypts what tokenhost writes to a shared store (AES-256-GCM) and hides the store's key
-// names behind hashes, so that a store dump reveals provider names at most.
+// Package seal encrypts what tokenhost writes to a shared store (AES-256-GCM), hides the store's key
+// names behind keyed hashes, and lets a process refuse a value that was rolled back.
 //
 // It uses only the standard library: crypto/aes and crypto/cipher give an authenticated cipher with a
-// constant-time implementation, and a random 96-bit nonce per value is safe for the number of writes a
-// token store makes under one key, so a third-party crypto library would add dependencies and nothing else.
+// constant-time implementation, crypto/hkdf and crypto/hmac derive and use subkeys, and a random 96-bit
+// nonce per value is safe for the number of writes a token store makes under one key, so a third-party
+// crypto library would add dependencies and nothing else.
 //
-// A sealed value is "th1." + key id (8 hex characters) + "." + nonce + ciphertext, the ciphertext bound
-// to the value's logical key name (as GCM's additional data) so a value copied under another name does not
-// open. Keys rotate through a Keyring: the first key seals, every key opens what it sealed.
+// Keys. HKDF-SHA256 derives two subkeys from each configured key, with different labels: one seals
+// values, the other keys the HMAC-SHA256 that names them, so without the key no one can tell which
+// logical key name a store name stands for, even by guessing names. Keys rotate through a Keyring: the
+// first key seals and names, every key opens what it sealed, and OlderNames lists where a value may still
+// be after a rotation or an upgrade (the names under the older keys, then the unkeyed name of releases
+// before names were keyed).
+//
+// Format. A sealed value is "th2." + key id (8 hex characters) + "." + nonce + ciphertext. Its plaintext
+// starts with a header (Meta): whether the value was written with an expiry, when the key's chain of
+// versions started, and the value's version in that chain. The ciphertext is bound to the value's logical
+// key name (as GCM's additional data), so a value copied under another name does not open. Values of the
+// earlier format "th1." (sealed with the key itself, no header) still open, as version 0.
+//
+// Rollback. Someone who can write to the store but does not hold the key cannot forge a value, but can
+// write back a value they copied earlier. Versions is a process's memory of the newest value it opened or
+// wrote per key, and refuses an older one (its documentation gives the rule). Its limits: a process that
+// never saw the newer value (a host started after it was overwritten, or restarted since) cannot tell and
+// takes the old one; the memory lasts as long as the process; for a key written with an expiry, a value
+// of an earlier chain is taken (the key may have expired and been written afresh by a host that knew
+// nothing of it), so such keys are protected within one chain only; and deleting values is always
+// possible for whoever can write to the store.
 package seal
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -25,21 +45,29 @@ import (
 // KeySize is the length of an encryption key in bytes (AES-256).
 const KeySize = 32
 
-// prefix starts every sealed value, versioning the format.
-const prefix = "th1."
-
-// idLen is the length of a key id in hex characters.
-const idLen = 8
+// The HKDF labels of the two subkeys of a key.
+const (
+	sealLabel = "tokenhost th2 seal"
+	nameLabel = "tokenhost th2 names"
+)
 
 // ErrWrongKey is wrapped by Open when a value was sealed with a key the keyring does not hold, or when the
 // value does not authenticate under the key it names.
 var ErrWrongKey = errors.New("the value was sealed with a different encryption key")
 
-// Keyring holds the current encryption key, which seals new values, and older keys that still open
-// values sealed before a rotation.
+// Keyring holds the current encryption key, which seals and names new values, and older keys that still
+// open values sealed, and find values named, before a rotation.
 type Keyring struct {
-	current string
-	aeads   map[string]cipher.AEAD
+	keys []*ringKey // the current key first, then the older ones, each once
+	byID map[string]*ringKey
+}
+
+// ringKey is one key of a ring with what is derived from it.
+type ringKey struct {
+	id    string
+	th1   cipher.AEAD // the key itself: opens values of the th1 format
+	th2   cipher.AEAD // the sealing subkey
+	names []byte      // the naming subkey
 }
 
 // NewKey returns a new random key in standard base64, the form ParseKey and the configuration expect.
@@ -58,22 +86,44 @@ func ParseKeys(text string) (*Keyring, error) {
 	if len(fields) == 0 {
 		return nil, errors.New("no encryption key given; create one with `tokenhost store keygen`")
 	}
-	kr := &Keyring{aeads: map[string]cipher.AEAD{}}
+	kr := &Keyring{byID: map[string]*ringKey{}}
 	for i, f := range fields {
 		raw, err := base64.StdEncoding.DecodeString(f)
 		if err != nil || len(raw) != KeySize {
 			return nil, fmt.Errorf("encryption key %d of %d is not %d bytes in standard base64 (got %s); create one with `tokenhost store keygen`",
 				i+1, len(fields), KeySize, describe(raw, err))
 		}
-		id := KeyID(raw)
-		block, _ := aes.NewCipher(raw) // cannot fail: the length is checked above
-		aead, _ := cipher.NewGCM(block)
-		kr.aeads[id] = aead
-		if i == 0 {
-			kr.current = id
+		rk, err := newRingKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("encryption key %d of %d: %w", i+1, len(fields), err)
 		}
+		if _, dup := kr.byID[rk.id]; dup {
+			continue
+		}
+		kr.byID[rk.id] = rk
+		kr.keys = append(kr.keys, rk)
 	}
 	return kr, nil
+}
+
+// newRingKey derives a ring key's ciphers and naming subkey from raw, which is KeySize bytes.
+func newRingKey(raw []byte) (*ringKey, error) {
+	sealKey, err := hkdf.Key(sha256.New, raw, nil, sealLabel, KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the sealing subkey: %w", err)
+	}
+	names, err := hkdf.Key(sha256.New, raw, nil, nameLabel, KeySize)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the naming subkey: %w", err)
+	}
+	return &ringKey{id: KeyID(raw), th1: newGCM(raw), th2: newGCM(sealKey), names: names}, nil
+}
+
+// newGCM returns AES-256-GCM under key, which is KeySize bytes (so neither step can fail).
+func newGCM(key []byte) cipher.AEAD {
+	block, _ := aes.NewCipher(key)
+	aead, _ := cipher.NewGCM(block)
+	return aead
 }
 
 // describe says what was wrong with a key without showing it.
@@ -91,50 +141,7 @@ func KeyID(key []byte) string {
 }
 
 // Current returns the id of the key that seals new values.
-func (k *Keyring) Current() string { return k.current }
+func (k *Keyring) Current() string { return k.keys[0].id }
 
-// Seal encrypts value under the current key, bound to the logical key name.
-func (k *Keyring) Seal(name string, value []byte) ([]byte, error) {
-	aead := k.aeads[k.current]
-	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, fmt.Errorf("sealing %s: %w", name, err)
-	}
-	out := make([]byte, 0, len(prefix)+idLen+1+len(nonce)+len(value)+aead.Overhead())
-	out = append(out, prefix...)
-	out = append(out, k.current...)
-	out = append(out, '.')
-	out = append(out, nonce...)
-	return aead.Seal(out, nonce, value, []byte(name)), nil
-}
-
-// Open decrypts a value Seal produced for the logical key name, with whichever key of the ring sealed it.
-func (k *Keyring) Open(name string, sealed []byte) ([]byte, error) {
-	head := len(prefix) + idLen + 1
-	if len(sealed) < head || string(sealed[:len(prefix)]) != prefix || sealed[head-1] != '.' {
-		return nil, fmt.Errorf("opening %s: the stored value is not a sealed tokenhost value (written by something else?)", name)
-	}
-	id := string(sealed[len(prefix) : head-1])
-	aead, ok := k.aeads[id]
-	if !ok {
-		return nil, fmt.Errorf("opening %s: %w (key id %s, which the configured keys do not include; add the old key after the current one)", name, ErrWrongKey, id)
-	}
-	body := sealed[head:]
-	if len(body) < aead.NonceSize()+aead.Overhead() {
-		return nil, fmt.Errorf("opening %s: the stored value is truncated", name)
-	}
-	plain, err := aead.Open(nil, body[:aead.NonceSize()], body[aead.NonceSize():], []byte(name))
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w (key id %s does not authenticate it: tampered with, or stored under another name)", name, ErrWrongKey, id)
-	}
-	return plain, nil
-}
-
-// HideName maps a logical key name "provider/rest" to "provider:" + a hash of rest, so a store's key names
-// show which providers it serves and nothing else. The hash is unkeyed so that it survives key rotation;
-// it hides names such as a user's e-mail address from a casual dump, not from someone who can guess them.
-func HideName(name string) string {
-	provider, _, _ := strings.Cut(name, "/")
-	sum := sha256.Sum256([]byte("tokenhost name\x00" + name))
-	return provider + ":" + hex.EncodeToString(sum[:16])
-}
+// Has reports whether the key with id is in the ring.
+func (k *Keyring) Has(id string) bool { _, ok := k.byID[id]; return ok }
