@@ -29,12 +29,12 @@ type cachedToken struct {
 	Token   sdk.Token         `json:"token"`
 	Headers map[string]string `json:"headers"`
 	// Issued is when the token was fetched: its life, which the due rule halves, starts there.
-	Issued time.Time `json:"issued"`
+	Issued time.Time `json:"issued,omitzero"`
 	// Identity is what, beside the configuration, decided whose token it is; Sum is their identitySum,
 	// keyed by Salt (hex), taken before the fetch, so that a change during the fetch also counts.
 	Identity []identityRef `json:"identity,omitempty"`
-	Salt     string        `json:"salt"`
-	Sum      string        `json:"sum"`
+	Salt     string        `json:"salt,omitempty"`
+	Sum      string        `json:"sum,omitempty"`
 }
 
 // tokenCache is the 0600 files under $XDG_CACHE_HOME/tokenhost/tokens/ (directory 0700), one per provider
