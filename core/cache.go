@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/tokenhost/tokenhost/internal/tokenrule"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -200,18 +201,7 @@ func (c *tokenCache) refreshAhead(e *entry, now time.Time) {
 func (c *tokenCache) newEntry(tok sdk.Token) *entry {
 	s := c.settings()
 	e := &entry{tok: tok, gen: c.gen.Add(1), expiry: tok.Expiry, header: s.header, value: []string{s.value(tok.Value)}}
-	now := c.now()
-	switch {
-	case tok.RefreshAt.After(now): // a RefreshAt already past is ignored: it would refresh at once
-		e.refreshAt = tok.RefreshAt
-	case !tok.Expiry.IsZero():
-		// Inside refresh_before of expiry, or past half the token's life if that is later, so a token
-		// shorter-lived than refresh_before is not refreshed on every request.
-		e.refreshAt = tok.Expiry.Add(-c.refreshBefore)
-		if half := now.Add(tok.Expiry.Sub(now) / 2); half.After(e.refreshAt) {
-			e.refreshAt = half
-		}
-	}
+	e.refreshAt = tokenrule.RefreshAt(tok, c.now(), c.refreshBefore) // the rule `tokenhost token`'s cache follows too
 	for k, v := range tok.Headers {
 		e.extra = append(e.extra, headerKV{key: textproto.CanonicalMIMEHeaderKey(k), value: []string{v}})
 	}

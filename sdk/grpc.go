@@ -38,7 +38,7 @@ func (s *grpcServer) Configure(ctx context.Context, req *pb.ConfigureRequest) (*
 	return &pb.ConfigureResponse{Info: &pb.Info{
 		Name: info.Name, Version: info.Version, Upstream: info.Upstream, AllowedHosts: info.AllowedHosts,
 		Header: info.Header, Scheme: info.Scheme, Mode: info.Mode, MaxFetchMillis: info.MaxFetch.Milliseconds(), NoTokenCache: info.NoTokenCache,
-		UsesStorage: info.UsesStorage,
+		UsesStorage: info.UsesStorage, IdentityFrom: identityToPB(info.IdentityFrom),
 	}}, nil
 }
 
@@ -81,7 +81,29 @@ func (c *grpcClient) configureID(ctx context.Context, options map[string]any, st
 	i := resp.GetInfo()
 	return Info{Name: i.GetName(), Version: i.GetVersion(), Upstream: i.GetUpstream(), AllowedHosts: i.GetAllowedHosts(),
 		Header: i.GetHeader(), Scheme: i.GetScheme(), Mode: i.GetMode(), MaxFetch: time.Duration(min(max(i.GetMaxFetchMillis(), 0), maxFetchMillis)) * time.Millisecond,
-		NoTokenCache: i.GetNoTokenCache(), UsesStorage: i.GetUsesStorage()}, nil
+		NoTokenCache: i.GetNoTokenCache(), UsesStorage: i.GetUsesStorage(), IdentityFrom: identityFromPB(i.GetIdentityFrom())}, nil
+}
+
+func identityToPB(ids []IdentitySource) []*pb.IdentitySource {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]*pb.IdentitySource, len(ids))
+	for i, id := range ids {
+		out[i] = &pb.IdentitySource{File: id.File, Env: id.Env}
+	}
+	return out
+}
+
+func identityFromPB(ids []*pb.IdentitySource) []IdentitySource {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]IdentitySource, len(ids))
+	for i, id := range ids {
+		out[i] = IdentitySource{File: id.GetFile(), Env: id.GetEnv()}
+	}
+	return out
 }
 
 func (c *grpcClient) Token(ctx context.Context) (Token, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ type scripted struct {
 
 func (s *scripted) Configure(_ context.Context, o map[string]any) (Info, error) {
 	s.opts = o
-	return Info{Name: "scripted", Version: "1.2.3", Upstream: "https://x.example", AllowedHosts: []string{"y.example"}, Header: "api-key", Mode: "m", MaxFetch: 75 * time.Second, NoTokenCache: true}, s.err
+	return Info{Name: "scripted", Version: "1.2.3", Upstream: "https://x.example", AllowedHosts: []string{"y.example"}, Header: "api-key", Mode: "m", MaxFetch: 75 * time.Second, NoTokenCache: true,
+		IdentityFrom: append([]IdentitySource{IdentityFile("/home/u/.config/x.json")}, IdentityEnv("X_TOKEN", "X_*")...)}, s.err
 }
 func (s *scripted) Token(ctx context.Context) (Token, error) {
 	if s.block {
@@ -68,6 +70,9 @@ func TestTokenAndInfoSurviveTheHop(t *testing.T) {
 	}
 	if info.Name != "scripted" || info.Version != "1.2.3" || info.Header != "api-key" || info.AllowedHosts[0] != "y.example" || info.Mode != "m" || info.MaxFetch != 75*time.Second || !info.NoTokenCache {
 		t.Fatalf("info = %+v", info)
+	}
+	if want := []IdentitySource{{File: "/home/u/.config/x.json"}, {Env: "X_TOKEN"}, {Env: "X_*"}}; !slices.Equal(info.IdentityFrom, want) {
+		t.Fatalf("IdentityFrom = %+v, want %+v", info.IdentityFrom, want)
 	}
 	if src.opts["s"] != "x" || src.opts["n"] != float64(3) || src.opts["m"].(map[string]any)["k"] != true {
 		t.Fatalf("options arrived as %#v", src.opts)

@@ -41,12 +41,39 @@ type Info struct {
 	// host's fetch timeout is never shorter than this. Zero means the configured fetch_timeout suffices.
 	MaxFetch time.Duration
 	// NoTokenCache asks the host not to keep this plugin's tokens in its on-disk cache between `tokenhost
-	// token` calls (they already live in a file the plugin shares with another program, or must not be
-	// copied).
+	// token` calls: they already live in a file the plugin shares with another program, must not be
+	// copied, or depend on something IdentityFrom cannot name (a helper command's own sign-in).
 	NoTokenCache bool
+	// IdentityFrom names what, beside the options block, decides whose token the plugin returns: the files
+	// it reads (a stored sign-in, a credentials file another tool rewrites) and the environment variables
+	// it consults. `tokenhost token` reuses a token it cached only while every one of them is as it was
+	// when the token was fetched. Empty: the options decide alone.
+	IdentityFrom []IdentitySource
 	// UsesStorage says the plugin keeps its state in the Storage the host offered (see StorageUser), so
 	// that state is the fleet's rather than this host's. The host ignores it when it offered no storage.
 	UsesStorage bool
+}
+
+// IdentitySource is one file or one environment variable that decides whose token a plugin returns; set
+// exactly one of its fields (IdentityFile and IdentityEnv build them).
+type IdentitySource struct {
+	// File is the absolute path of a file whose content, or absence, decides the identity.
+	File string
+	// Env is the name of an environment variable whose value, or absence, decides it; a name ending in
+	// "*" stands for every variable with that prefix (e.g. "AZURE_*").
+	Env string
+}
+
+// IdentityFile names a file whose content decides whose token the plugin returns.
+func IdentityFile(path string) IdentitySource { return IdentitySource{File: path} }
+
+// IdentityEnv names environment variables (a trailing "*" is a prefix) whose values decide it.
+func IdentityEnv(names ...string) []IdentitySource {
+	out := make([]IdentitySource, len(names))
+	for i, n := range names {
+		out[i] = IdentitySource{Env: n}
+	}
+	return out
 }
 
 // Source is the token contract every provider plugin implements.

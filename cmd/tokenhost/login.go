@@ -25,7 +25,7 @@ func newLoginCmd(g *globals) *cobra.Command {
 			return g.withHost(func(ctx context.Context, h *core.Host) error {
 				ui := &terminalUI{w: g.stdout, noBrowser: noBrowser, open: openBrowser}
 				res, err := h.Login(ctx, args[0], ui)
-				if err != nil {
+				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}
 				fmt.Fprintln(g.stdout, printable(res.Message))
@@ -48,7 +48,7 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(ctx context.Context, h *core.Host) error {
 				msg, err := h.Logout(ctx, args[0])
-				if err != nil {
+				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}
 				_, err = fmt.Fprintln(g.stdout, printable(msg))
@@ -56,6 +56,16 @@ func newLogoutCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+// forgetCachedTokens removes provider's tokens from the `tokenhost token` cache after a sign-in or a
+// sign-out, whatever its outcome (one that failed half-way may have changed the stored sign-in too), and
+// returns err, the sign-in's own error, before any of its own.
+func forgetCachedTokens(provider string, err error) error {
+	if ferr := newTokenCache().forget(provider); err == nil {
+		return ferr
+	}
+	return err
 }
 
 // terminalUI shows a plugin's sign-in prompts on the terminal and opens URLs in a browser unless told not

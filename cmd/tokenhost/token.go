@@ -29,10 +29,12 @@ func newTokenCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token <provider>",
 		Short: "Print a valid access token for a provider (like gcloud auth print-access-token)",
-		Long: "Prints a valid access token. A token an earlier call fetched is reused while it stays valid for longer " +
-			"than the provider's refresh_before (kept in a 0600 file under $XDG_CACHE_HOME/tokenhost/tokens/, per " +
-			"provider and configuration), so a script calling this in a loop costs the identity provider one token " +
-			"per expiry; --fresh asks the plugin regardless.",
+		Long: "Prints a valid access token. A token an earlier call fetched is reused until it is due by the rule " +
+			"the proxy follows (inside the provider's refresh_before of expiry or past half its life, whichever is " +
+			"later) and while the files and variables its plugin's sign-in depends on are unchanged; it is kept in a " +
+			"0600 file under $XDG_CACHE_HOME/tokenhost/tokens/, per provider and configuration, and `login`/`logout` " +
+			"remove it. A script calling this in a loop costs the identity provider one token per half-life; " +
+			"--fresh asks the plugin regardless.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(ctx context.Context, h *core.Host) error {
@@ -67,19 +69,9 @@ func printToken(ctx context.Context, g *globals, h *core.Host, provider string, 
 		}
 	}
 	if !hit {
-		tok, err := h.Token(ctx, provider)
-		if err != nil {
+		var err error
+		if ct, err = fetchAndCache(ctx, h, pc, provider, cache); err != nil {
 			return err
-		}
-		ep, err := h.Endpoint(ctx, provider)
-		if err != nil {
-			return err
-		}
-		ct = cachedToken{Token: tok, Headers: ep.Headers(tok)}
-		if pc != nil && !noTokenCache(h, provider) {
-			if err := cache.put(pc, ct); err != nil {
-				h.Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
-			}
 		}
 	}
 	tok, headers := ct.Token, ct.Headers
@@ -106,14 +98,4 @@ func printToken(ctx context.Context, g *globals, h *core.Host, provider string, 
 	enc := json.NewEncoder(g.stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
-}
-
-// noTokenCache reports whether provider's plugin asked that its tokens not be kept in the token cache.
-func noTokenCache(h *core.Host, provider string) bool {
-	for _, st := range h.Status() {
-		if st.Name == provider {
-			return st.Info.NoTokenCache
-		}
-	}
-	return false
 }

@@ -1,23 +1,40 @@
 package main
 
 import (
+	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/atomicfile"
+	"github.com/tokenhost/tokenhost/internal/tokenrule"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
+// cacheKeyHex is how many hex digits of the configuration's hash name a cache file.
+const cacheKeyHex = 24
+
 // cachedToken is what `tokenhost token` keeps between invocations: the token and the headers a request
-// needs with it, so a cache hit starts no plugin.
+// needs with it, so a cache hit starts no plugin, and what decides whether it may still be used.
 type cachedToken struct {
 	Token   sdk.Token         `json:"token"`
 	Headers map[string]string `json:"headers"`
+	// Issued is when the token was fetched: its life, which the due rule halves, starts there.
+	Issued time.Time `json:"issued,omitzero"`
+	// Identity is what, beside the configuration, decided whose token it is; Sum is their identitySum,
+	// keyed by Salt (hex), taken before the fetch, so that a change during the fetch also counts.
+	Identity []identityRef `json:"identity,omitempty"`
+	Salt     string        `json:"salt,omitempty"`
+	Sum      string        `json:"sum,omitempty"`
 }
 
 // tokenCache is the 0600 files under $XDG_CACHE_HOME/tokenhost/tokens/ (directory 0700), one per provider
@@ -38,15 +55,16 @@ func newTokenCache() tokenCache {
 	return tokenCache{dir: filepath.Join(base, "tokenhost", "tokens")}
 }
 
-// path returns the file of pc's tokens: named by the provider and a hash of everything that decides which
-// token the plugin returns, so a changed config never reads an old token.
+// path returns the file of pc's tokens: named by the provider and a hash of everything in the
+// configuration that decides which token the plugin returns, so a changed config never reads an old token.
 func (c tokenCache) path(pc *config.Provider) string {
-	key, _ := json.Marshal([]any{pc.Name, pc.Plugin, pc.SHA256, pc.Upstream, pc.Header, pc.Scheme, pc.SchemeSet, pc.Options})
+	key, _ := json.Marshal([]any{pc.Name, pc.Plugin, pc.SHA256, pc.Upstream, pc.Header, pc.Scheme, pc.SchemeSet, pc.Env, pc.Options})
 	sum := sha256.Sum256(key)
-	return filepath.Join(c.dir, pc.Name+"-"+hex.EncodeToString(sum[:12])+".json")
+	return filepath.Join(c.dir, pc.Name+"-"+hex.EncodeToString(sum[:cacheKeyHex/2])+".json")
 }
 
-// get returns pc's cached token when it is still good for longer than pc's refresh_before.
+// get returns pc's cached token while the wrapper would still use it (tokenrule.Due) and nothing it
+// depends on (ct.Identity) has changed since it was fetched.
 func (c tokenCache) get(pc *config.Provider, now time.Time) (cachedToken, bool) {
 	if c.dir == "" {
 		return cachedToken{}, false
@@ -56,7 +74,12 @@ func (c tokenCache) get(pc *config.Provider, now time.Time) (cachedToken, bool) 
 		return cachedToken{}, false
 	}
 	var ct cachedToken
-	if json.Unmarshal(data, &ct) != nil || ct.Token.Value == "" || ct.Token.Expiry.IsZero() || ct.Token.Expiry.Sub(now) <= pc.RefreshBefore {
+	if json.Unmarshal(data, &ct) != nil || ct.Token.Value == "" || ct.Token.Expiry.IsZero() || ct.Issued.IsZero() ||
+		ct.Issued.After(now) || tokenrule.Due(ct.Token, ct.Issued, pc.RefreshBefore, now) {
+		return cachedToken{}, false
+	}
+	salt, err := hex.DecodeString(ct.Salt)
+	if err != nil || len(salt) == 0 || len(ct.Identity) > maxIdentitySources || identitySum(ct.Identity, salt, os.Environ()) != ct.Sum {
 		return cachedToken{}, false
 	}
 	return ct, true
@@ -75,4 +98,83 @@ func (c tokenCache) put(pc *config.Provider, ct cachedToken) error {
 		return err
 	}
 	return atomicfile.Write(c.path(pc), data, nil)
+}
+
+// forget removes every cached token of the provider name, whatever configuration cached it: after a
+// sign-in or a sign-out no call may print a token of the identity before.
+func (c tokenCache) forget(name string) error {
+	if c.dir == "" {
+		return nil
+	}
+	entries, err := os.ReadDir(c.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("provider %s: cannot read the token cache %s to remove its cached tokens: %w; delete its %s-*.json files there", name, c.dir, err, name)
+	}
+	for _, e := range entries {
+		if !cacheFileOf(e.Name(), name) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(c.dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("provider %s: cannot remove the cached token %s: %w; delete it, or the next `tokenhost token %s` may print the token of the previous sign-in", name, filepath.Join(c.dir, e.Name()), err, name)
+		}
+	}
+	return nil
+}
+
+// cacheFileOf reports whether file is a cache file of provider name: name, "-", the configuration's hash,
+// ".json" (so provider corp does not claim corp-eu's files).
+func cacheFileOf(file, name string) bool {
+	rest, ok := strings.CutPrefix(file, name+"-")
+	if !ok {
+		return false
+	}
+	key, ok := strings.CutSuffix(rest, ".json")
+	if !ok || len(key) != cacheKeyHex {
+		return false
+	}
+	_, err := hex.DecodeString(key)
+	return err == nil
+}
+
+// fetchAndCache asks provider's plugin for a token and, unless the plugin forbids it, caches it with what
+// its identity depends on, fingerprinted before the fetch.
+func fetchAndCache(ctx context.Context, h *core.Host, pc *config.Provider, provider string, cache tokenCache) (cachedToken, error) {
+	ep, err := h.Endpoint(ctx, provider) // starts the plugin: its Info names what its identity depends on
+	if err != nil {
+		return cachedToken{}, err
+	}
+	var ct cachedToken
+	info, started := providerInfo(h, provider)
+	cacheable := pc != nil && started && !info.NoTokenCache
+	if cacheable {
+		var ok bool
+		ct.Identity, ok = identityRefs(info, pc)
+		salt := make([]byte, 16)
+		_, _ = rand.Read(salt)
+		ct.Salt, ct.Sum, cacheable = hex.EncodeToString(salt), identitySum(ct.Identity, salt, os.Environ()), ok
+	}
+	tok, err := h.Token(ctx, provider)
+	if err != nil {
+		return cachedToken{}, err
+	}
+	ct.Token, ct.Headers, ct.Issued = tok, ep.Headers(tok), time.Now()
+	if cacheable {
+		if err := cache.put(pc, ct); err != nil {
+			h.Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
+		}
+	}
+	return ct, nil
+}
+
+// providerInfo returns what provider's plugin reported about itself; started is false before it did.
+func providerInfo(h *core.Host, provider string) (info sdk.Info, started bool) {
+	for _, st := range h.Status() {
+		if st.Name == provider {
+			return st.Info, st.Info.Name != ""
+		}
+	}
+	return sdk.Info{}, false
 }

@@ -26,6 +26,9 @@ const (
 // family, so the sign-in's current refresh token dies too. A token request held by Hold is judged only
 // after the hold, and only if its client is still there: a request whose client went away meanwhile is
 // dropped without redeeming anything (Abandoned counts them), as by a server that had not yet run the grant.
+//
+// Each sign-in is one person's: whoever SetUser last named when its device code was issued ("alice" by
+// default). UserOf tells whose an access token is.
 type DeviceServer struct {
 	holder       // Hold, Held, WaitHeld: token requests
 	accessTokens // Valid, Revoke, RevokeAll
@@ -45,11 +48,18 @@ type DeviceServer struct {
 	revoked   atomic.Int64
 	abandoned counter
 	expiresIn atomic.Int64 // time.Duration
+
+	// Who is who, under mu (SetUser, UserOf).
+	user   string            // who approves the next device code
+	codeOf map[string]string // device code -> the person who approves it
+	people map[int]string    // family -> its person
+	owners map[string]string // access token -> its person
 }
 
 // NewDeviceServer starts a DeviceServer on 127.0.0.1 for the public client clientID.
 func NewDeviceServer(clientID string) *DeviceServer {
-	s := &DeviceServer{clientID: clientID, codes: map[string]bool{}, refresh: map[string]int{}, spent: map[string]int{}}
+	s := &DeviceServer{clientID: clientID, codes: map[string]bool{}, refresh: map[string]int{}, spent: map[string]int{},
+		user: "alice", codeOf: map[string]string{}, people: map[int]string{}, owners: map[string]string{}}
 	s.expiresIn.Store(int64(DefaultExpiresIn))
 	mux := http.NewServeMux()
 	mux.HandleFunc("/.well-known/oauth-authorization-server", s.handleMetadata)
@@ -99,6 +109,21 @@ func (s *DeviceServer) WaitAbandoned(ctx context.Context, n int64) error {
 // Revoked returns how many refresh tokens were revoked at the revocation endpoint.
 func (s *DeviceServer) Revoked() int64 { return s.revoked.Load() }
 
+// SetUser makes name the person who approves the device codes issued from now on: their sign-ins, and
+// every access token refreshed from them, are name's.
+func (s *DeviceServer) SetUser(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.user = name
+}
+
+// UserOf returns the person an access token was issued to, or "" for a token this server did not issue.
+func (s *DeviceServer) UserOf(token string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.owners[token]
+}
+
 // SetExpiresIn changes the lifetime of access tokens issued from now on; d <= 0 restores DefaultExpiresIn.
 func (s *DeviceServer) SetExpiresIn(d time.Duration) {
 	if d <= 0 {
@@ -135,7 +160,7 @@ func (s *DeviceServer) handleDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	code := newOpaqueToken()
 	s.mu.Lock()
-	s.codes[code] = true
+	s.codes[code], s.codeOf[code] = true, s.user
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"device_code": code, "user_code": "WDJB-MJHT", "verification_uri": s.srv.URL + DeviceVerify,
@@ -165,6 +190,7 @@ func (s *DeviceServer) handleToken(w http.ResponseWriter, r *http.Request) {
 		delete(s.codes, f.Get("device_code"))
 		s.families++
 		family = s.families
+		s.people[family] = s.codeOf[f.Get("device_code")]
 	case "refresh_token":
 		s.calls.Add(1)
 		rt := f.Get("refresh_token")
@@ -190,6 +216,7 @@ func (s *DeviceServer) handleToken(w http.ResponseWriter, r *http.Request) {
 	lifetime := time.Duration(s.expiresIn.Load())
 	at, rt := newOpaqueToken(), newOpaqueToken()
 	s.add(at, time.Now().Add(lifetime))
+	s.owners[at] = s.people[family]
 	s.refresh[rt] = family
 	writeJSON(w, http.StatusOK, map[string]any{"access_token": at, "token_type": "Bearer", "refresh_token": rt,
 		"expires_in": max(int64(lifetime/time.Second), 1)})

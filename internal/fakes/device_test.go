@@ -107,3 +107,25 @@ func TestDeviceServerDropsAbandonedHeldRequests(t *testing.T) {
 		t.Fatalf("after an abandoned refresh: %d, %d calls, %d invalid; want the token still live", code, s.RefreshCalls(), s.InvalidGrants())
 	}
 }
+
+// Each sign-in is the person SetUser named when it started, and so is every access token refreshed from
+// it, even after SetUser names someone else.
+func TestDeviceTokensNameTheirPerson(t *testing.T) {
+	s := NewDeviceServer("cli")
+	defer s.Close()
+	access := func(rt string) (string, string) {
+		doc, code, err := deviceGrant(t.Context(), t, s, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+		if err != nil || code != 200 {
+			t.Fatalf("refresh: %d %v", code, err)
+		}
+		return doc["access_token"].(string), doc["refresh_token"].(string)
+	}
+	alice := signIn(t, s)
+	s.SetUser("bob")
+	bob := signIn(t, s)
+	a, _ := access(alice)
+	b, _ := access(bob)
+	if s.UserOf(a) != "alice" || s.UserOf(b) != "bob" || s.UserOf("never-issued") != "" {
+		t.Fatalf("UserOf: %q, %q, %q; want alice, bob, \"\"", s.UserOf(a), s.UserOf(b), s.UserOf("never-issued"))
+	}
+}

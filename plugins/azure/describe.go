@@ -44,6 +44,7 @@ func (c *config) info() sdk.Info {
 	if c.kind == CredentialAPIKey {
 		info.Header, info.Scheme = APIKeyHeader, ""
 	}
+	info.IdentityFrom, info.NoTokenCache = c.identity()
 	return info
 }
 

@@ -49,6 +49,7 @@ type config struct {
 	client    *http.Client
 	secrets   []string // configured secrets, redacted from anything quoted
 	fleet     bool     // the stored sign-in lives in the fleet store the host offers
+	keyFiles  []string // private_key_file, cert_file and key_file: the client's identity, read at Configure
 }
 
 // redact returns the values no message may hold.
@@ -175,6 +176,7 @@ func (c *config) parseKeys(o sdk.Options) error {
 		if c.auth.key, err = loadKey(keyPath, kid); err != nil {
 			return err
 		}
+		c.keyFiles = append(c.keyFiles, keyPath)
 	}
 	certFile, err := o.String("cert_file", "")
 	if err != nil {
@@ -215,6 +217,7 @@ func (c *config) parseKeys(o sdk.Options) error {
 			return sdk.BadConfig("cert_file", "cannot load the client certificate from cert_file and key_file: %s", describeFSError(err))
 		}
 		tc.Certificates = []tls.Certificate{cert}
+		c.keyFiles = append(c.keyFiles, certFile, keyFile)
 	}
 	t, ok := tokenhttp.NewTransport().(*http.Transport)
 	if !ok {

@@ -67,6 +67,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 			cfg.fleet, info.UsesStorage = true, true
 		}
 	}
+	info.IdentityFrom, info.NoTokenCache = cfg.identity()
 	if old := s.st.Set(cfg); old != nil {
 		old.client.CloseIdleConnections()
 	}

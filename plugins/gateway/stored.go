@@ -16,6 +16,9 @@ type storedGrant struct {
 	file  *fileStore
 	seed  string // the refresh_token option: used when nothing is stored yet
 	c     *config
+	// defaulted: the store option was not set, so the file's place follows XDG_STATE_HOME or the home
+	// directory.
+	defaulted bool
 }
 
 func parseStored(kind string) func(o sdk.Options, c *config) (grant, error) {
@@ -34,6 +37,7 @@ func parseStored(kind string) func(o sdk.Options, c *config) (grant, error) {
 			if path, err = defaultStorePath(server, c.auth.id); err != nil {
 				return nil, err
 			}
+			g.defaulted = true
 		}
 		g.file.path = path
 		if g.seed, err = o.String("refresh_token", ""); err != nil {

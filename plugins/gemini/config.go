@@ -118,6 +118,10 @@ type config struct {
 
 	quotaProject string
 	extraHosts   []string
+
+	// What placed the files the source reads, for Info.IdentityFrom: the source was chosen by whether
+	// credsFile exists, and credsFile is the default under the home directory (or GEMINI_CLI_HOME).
+	autoSource, defaultCreds bool
 }
 
 // parseConfig validates the options block.
@@ -144,7 +148,10 @@ func parseConfig(raw map[string]any) (*config, error) {
 		}
 	} else if c.credsFile, err = defaultCredsFile(); err != nil {
 		c.credsFile = "" // only an error when gemini_cli is chosen (below)
+	} else {
+		c.defaultCreds = true
 	}
+	c.autoSource = src == ""
 	switch {
 	case src == "" && credsFile != "":
 		src = SourceGeminiCLI

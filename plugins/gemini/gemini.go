@@ -61,6 +61,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		Mode:         cfg.mode(),
 		MaxFetch:     cfg.lockTimeout + cfg.timeout, // the cross-process lock (gemini_cli), then the request
 		NoTokenCache: cfg.source == SourceGeminiCLI, // oauth_creds.json is that sign-in's one home
+		IdentityFrom: cfg.identity(),
 	}, nil
 }
 

@@ -51,6 +51,7 @@ func TestInfo(t *testing.T) {
 		AllowedHosts: []string{"generativelanguage.googleapis.com", "*.googleapis.com", "aiplatform.googleapis.com"},
 		Mode:         "static access token",
 		MaxFetch:     DefaultTimeout,
+		IdentityFrom: sdk.IdentityEnv(Environment...), // GOOGLE_CLOUD_ACCESS_TOKEN among them
 	}
 	if !reflect.DeepEqual(info, want) {
 		t.Fatalf("Info = %+v, want %+v", info, want)

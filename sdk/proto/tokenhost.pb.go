@@ -418,11 +418,15 @@ type Info struct {
 	// write), in milliseconds; the host's fetch timeout is never shorter. 0: no need beyond the default.
 	MaxFetchMillis int64 `protobuf:"varint,8,opt,name=max_fetch_millis,json=maxFetchMillis,proto3" json:"max_fetch_millis,omitempty"`
 	// The plugin's tokens must not be kept on disk by the host's token cache (they already live in a file
-	// the plugin shares with another program, or the plugin forbids it). false: they may be.
+	// the plugin shares with another program, the plugin forbids it, or their identity depends on something
+	// identity_from cannot name). false: they may be.
 	NoTokenCache bool `protobuf:"varint,9,opt,name=no_token_cache,json=noTokenCache,proto3" json:"no_token_cache,omitempty"`
 	// The plugin keeps its state in the storage the host offered (HostStorage), so that state is the
 	// fleet's, not this host's.
-	UsesStorage   bool `protobuf:"varint,10,opt,name=uses_storage,json=usesStorage,proto3" json:"uses_storage,omitempty"`
+	UsesStorage bool `protobuf:"varint,10,opt,name=uses_storage,json=usesStorage,proto3" json:"uses_storage,omitempty"`
+	// The files and environment variables, beside the options, that decide whose token the plugin returns;
+	// the host's token cache reuses a token only while they are unchanged. Empty: the options decide alone.
+	IdentityFrom  []*IdentitySource `protobuf:"bytes,11,rep,name=identity_from,json=identityFrom,proto3" json:"identity_from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -527,6 +531,67 @@ func (x *Info) GetUsesStorage() bool {
 	return false
 }
 
+func (x *Info) GetIdentityFrom() []*IdentitySource {
+	if x != nil {
+		return x.IdentityFrom
+	}
+	return nil
+}
+
+// IdentitySource is one file or one environment variable (a name ending in "*" is a prefix); exactly one
+// field is set.
+type IdentitySource struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	File          string                 `protobuf:"bytes,1,opt,name=file,proto3" json:"file,omitempty"`
+	Env           string                 `protobuf:"bytes,2,opt,name=env,proto3" json:"env,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdentitySource) Reset() {
+	*x = IdentitySource{}
+	mi := &file_tokenhost_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdentitySource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdentitySource) ProtoMessage() {}
+
+func (x *IdentitySource) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdentitySource.ProtoReflect.Descriptor instead.
+func (*IdentitySource) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *IdentitySource) GetFile() string {
+	if x != nil {
+		return x.File
+	}
+	return ""
+}
+
+func (x *IdentitySource) GetEnv() string {
+	if x != nil {
+		return x.Env
+	}
+	return ""
+}
+
 type TokenRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -535,7 +600,7 @@ type TokenRequest struct {
 
 func (x *TokenRequest) Reset() {
 	*x = TokenRequest{}
-	mi := &file_tokenhost_proto_msgTypes[9]
+	mi := &file_tokenhost_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -547,7 +612,7 @@ func (x *TokenRequest) String() string {
 func (*TokenRequest) ProtoMessage() {}
 
 func (x *TokenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[9]
+	mi := &file_tokenhost_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -560,7 +625,7 @@ func (x *TokenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenRequest.ProtoReflect.Descriptor instead.
 func (*TokenRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{9}
+	return file_tokenhost_proto_rawDescGZIP(), []int{10}
 }
 
 type RefreshRequest struct {
@@ -572,7 +637,7 @@ type RefreshRequest struct {
 
 func (x *RefreshRequest) Reset() {
 	*x = RefreshRequest{}
-	mi := &file_tokenhost_proto_msgTypes[10]
+	mi := &file_tokenhost_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +649,7 @@ func (x *RefreshRequest) String() string {
 func (*RefreshRequest) ProtoMessage() {}
 
 func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[10]
+	mi := &file_tokenhost_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +662,7 @@ func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
 func (*RefreshRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{10}
+	return file_tokenhost_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *RefreshRequest) GetStale() *Token {
@@ -620,7 +685,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_tokenhost_proto_msgTypes[11]
+	mi := &file_tokenhost_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -632,7 +697,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[11]
+	mi := &file_tokenhost_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -645,7 +710,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{11}
+	return file_tokenhost_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Token) GetValue() string {
@@ -692,7 +757,7 @@ type TokenResponse struct {
 
 func (x *TokenResponse) Reset() {
 	*x = TokenResponse{}
-	mi := &file_tokenhost_proto_msgTypes[12]
+	mi := &file_tokenhost_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -704,7 +769,7 @@ func (x *TokenResponse) String() string {
 func (*TokenResponse) ProtoMessage() {}
 
 func (x *TokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[12]
+	mi := &file_tokenhost_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -717,7 +782,7 @@ func (x *TokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenResponse.ProtoReflect.Descriptor instead.
 func (*TokenResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{12}
+	return file_tokenhost_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TokenResponse) GetToken() *Token {
@@ -735,7 +800,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_tokenhost_proto_msgTypes[13]
+	mi := &file_tokenhost_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +812,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[13]
+	mi := &file_tokenhost_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +825,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{13}
+	return file_tokenhost_proto_rawDescGZIP(), []int{14}
 }
 
 // Prompt is one thing the host shows the user during a sign-in.
@@ -776,7 +841,7 @@ type Prompt struct {
 
 func (x *Prompt) Reset() {
 	*x = Prompt{}
-	mi := &file_tokenhost_proto_msgTypes[14]
+	mi := &file_tokenhost_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -788,7 +853,7 @@ func (x *Prompt) String() string {
 func (*Prompt) ProtoMessage() {}
 
 func (x *Prompt) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[14]
+	mi := &file_tokenhost_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -801,7 +866,7 @@ func (x *Prompt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Prompt.ProtoReflect.Descriptor instead.
 func (*Prompt) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{14}
+	return file_tokenhost_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Prompt) GetMessage() string {
@@ -842,7 +907,7 @@ type LoginResult struct {
 
 func (x *LoginResult) Reset() {
 	*x = LoginResult{}
-	mi := &file_tokenhost_proto_msgTypes[15]
+	mi := &file_tokenhost_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +919,7 @@ func (x *LoginResult) String() string {
 func (*LoginResult) ProtoMessage() {}
 
 func (x *LoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[15]
+	mi := &file_tokenhost_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +932,7 @@ func (x *LoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResult.ProtoReflect.Descriptor instead.
 func (*LoginResult) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{15}
+	return file_tokenhost_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LoginResult) GetMessage() string {
@@ -897,7 +962,7 @@ type LoginEvent struct {
 
 func (x *LoginEvent) Reset() {
 	*x = LoginEvent{}
-	mi := &file_tokenhost_proto_msgTypes[16]
+	mi := &file_tokenhost_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -909,7 +974,7 @@ func (x *LoginEvent) String() string {
 func (*LoginEvent) ProtoMessage() {}
 
 func (x *LoginEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[16]
+	mi := &file_tokenhost_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -922,7 +987,7 @@ func (x *LoginEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEvent.ProtoReflect.Descriptor instead.
 func (*LoginEvent) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{16}
+	return file_tokenhost_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoginEvent) GetEvent() isLoginEvent_Event {
@@ -974,7 +1039,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_tokenhost_proto_msgTypes[17]
+	mi := &file_tokenhost_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -986,7 +1051,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[17]
+	mi := &file_tokenhost_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -999,7 +1064,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{17}
+	return file_tokenhost_proto_rawDescGZIP(), []int{18}
 }
 
 type LogoutResponse struct {
@@ -1011,7 +1076,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_tokenhost_proto_msgTypes[18]
+	mi := &file_tokenhost_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1023,7 +1088,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[18]
+	mi := &file_tokenhost_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1036,7 +1101,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{18}
+	return file_tokenhost_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LogoutResponse) GetMessage() string {
@@ -1069,7 +1134,7 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\aoptions\x18\x01 \x01(\v2\x17.google.protobuf.StructR\aoptions\x12*\n" +
 	"\x11storage_broker_id\x18\x02 \x01(\rR\x0fstorageBrokerId\";\n" +
 	"\x11ConfigureResponse\x12&\n" +
-	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\xac\x02\n" +
+	"\x04info\x18\x01 \x01(\v2\x12.tokenhost.v1.InfoR\x04info\"\xef\x02\n" +
 	"\x04Info\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -1081,7 +1146,11 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x10max_fetch_millis\x18\b \x01(\x03R\x0emaxFetchMillis\x12$\n" +
 	"\x0eno_token_cache\x18\t \x01(\bR\fnoTokenCache\x12!\n" +
 	"\fuses_storage\x18\n" +
-	" \x01(\bR\vusesStorage\"\x0e\n" +
+	" \x01(\bR\vusesStorage\x12A\n" +
+	"\ridentity_from\x18\v \x03(\v2\x1c.tokenhost.v1.IdentitySourceR\fidentityFrom\"6\n" +
+	"\x0eIdentitySource\x12\x12\n" +
+	"\x04file\x18\x01 \x01(\tR\x04file\x12\x10\n" +
+	"\x03env\x18\x02 \x01(\tR\x03env\"\x0e\n" +
 	"\fTokenRequest\";\n" +
 	"\x0eRefreshRequest\x12)\n" +
 	"\x05stale\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05stale\"\x84\x02\n" +
@@ -1136,7 +1205,7 @@ func file_tokenhost_proto_rawDescGZIP() []byte {
 	return file_tokenhost_proto_rawDescData
 }
 
-var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
 var file_tokenhost_proto_goTypes = []any{
 	(*StorageGetRequest)(nil),     // 0: tokenhost.v1.StorageGetRequest
 	(*StorageItem)(nil),           // 1: tokenhost.v1.StorageItem
@@ -1147,48 +1216,50 @@ var file_tokenhost_proto_goTypes = []any{
 	(*ConfigureRequest)(nil),      // 6: tokenhost.v1.ConfigureRequest
 	(*ConfigureResponse)(nil),     // 7: tokenhost.v1.ConfigureResponse
 	(*Info)(nil),                  // 8: tokenhost.v1.Info
-	(*TokenRequest)(nil),          // 9: tokenhost.v1.TokenRequest
-	(*RefreshRequest)(nil),        // 10: tokenhost.v1.RefreshRequest
-	(*Token)(nil),                 // 11: tokenhost.v1.Token
-	(*TokenResponse)(nil),         // 12: tokenhost.v1.TokenResponse
-	(*LoginRequest)(nil),          // 13: tokenhost.v1.LoginRequest
-	(*Prompt)(nil),                // 14: tokenhost.v1.Prompt
-	(*LoginResult)(nil),           // 15: tokenhost.v1.LoginResult
-	(*LoginEvent)(nil),            // 16: tokenhost.v1.LoginEvent
-	(*LogoutRequest)(nil),         // 17: tokenhost.v1.LogoutRequest
-	(*LogoutResponse)(nil),        // 18: tokenhost.v1.LogoutResponse
-	nil,                           // 19: tokenhost.v1.Token.HeadersEntry
-	(*structpb.Struct)(nil),       // 20: google.protobuf.Struct
+	(*IdentitySource)(nil),        // 9: tokenhost.v1.IdentitySource
+	(*TokenRequest)(nil),          // 10: tokenhost.v1.TokenRequest
+	(*RefreshRequest)(nil),        // 11: tokenhost.v1.RefreshRequest
+	(*Token)(nil),                 // 12: tokenhost.v1.Token
+	(*TokenResponse)(nil),         // 13: tokenhost.v1.TokenResponse
+	(*LoginRequest)(nil),          // 14: tokenhost.v1.LoginRequest
+	(*Prompt)(nil),                // 15: tokenhost.v1.Prompt
+	(*LoginResult)(nil),           // 16: tokenhost.v1.LoginResult
+	(*LoginEvent)(nil),            // 17: tokenhost.v1.LoginEvent
+	(*LogoutRequest)(nil),         // 18: tokenhost.v1.LogoutRequest
+	(*LogoutResponse)(nil),        // 19: tokenhost.v1.LogoutResponse
+	nil,                           // 20: tokenhost.v1.Token.HeadersEntry
+	(*structpb.Struct)(nil),       // 21: google.protobuf.Struct
 }
 var file_tokenhost_proto_depIdxs = []int32{
-	20, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
+	21, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
 	8,  // 1: tokenhost.v1.ConfigureResponse.info:type_name -> tokenhost.v1.Info
-	11, // 2: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
-	19, // 3: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
-	11, // 4: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
-	14, // 5: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
-	15, // 6: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
-	6,  // 7: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
-	9,  // 8: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
-	10, // 9: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
-	13, // 10: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
-	17, // 11: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
-	0,  // 12: tokenhost.v1.HostStorage.Get:input_type -> tokenhost.v1.StorageGetRequest
-	2,  // 13: tokenhost.v1.HostStorage.CompareAndSet:input_type -> tokenhost.v1.StorageCASRequest
-	4,  // 14: tokenhost.v1.HostStorage.Delete:input_type -> tokenhost.v1.StorageDeleteRequest
-	7,  // 15: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
-	12, // 16: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
-	12, // 17: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
-	16, // 18: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
-	18, // 19: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
-	1,  // 20: tokenhost.v1.HostStorage.Get:output_type -> tokenhost.v1.StorageItem
-	3,  // 21: tokenhost.v1.HostStorage.CompareAndSet:output_type -> tokenhost.v1.StorageCASResponse
-	5,  // 22: tokenhost.v1.HostStorage.Delete:output_type -> tokenhost.v1.StorageDeleteResponse
-	15, // [15:23] is the sub-list for method output_type
-	7,  // [7:15] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	9,  // 2: tokenhost.v1.Info.identity_from:type_name -> tokenhost.v1.IdentitySource
+	12, // 3: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
+	20, // 4: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
+	12, // 5: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
+	15, // 6: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
+	16, // 7: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
+	6,  // 8: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
+	10, // 9: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
+	11, // 10: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
+	14, // 11: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
+	18, // 12: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
+	0,  // 13: tokenhost.v1.HostStorage.Get:input_type -> tokenhost.v1.StorageGetRequest
+	2,  // 14: tokenhost.v1.HostStorage.CompareAndSet:input_type -> tokenhost.v1.StorageCASRequest
+	4,  // 15: tokenhost.v1.HostStorage.Delete:input_type -> tokenhost.v1.StorageDeleteRequest
+	7,  // 16: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
+	13, // 17: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
+	13, // 18: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
+	17, // 19: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
+	19, // 20: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
+	1,  // 21: tokenhost.v1.HostStorage.Get:output_type -> tokenhost.v1.StorageItem
+	3,  // 22: tokenhost.v1.HostStorage.CompareAndSet:output_type -> tokenhost.v1.StorageCASResponse
+	5,  // 23: tokenhost.v1.HostStorage.Delete:output_type -> tokenhost.v1.StorageDeleteResponse
+	16, // [16:24] is the sub-list for method output_type
+	8,  // [8:16] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_tokenhost_proto_init() }
@@ -1196,7 +1267,7 @@ func file_tokenhost_proto_init() {
 	if File_tokenhost_proto != nil {
 		return
 	}
-	file_tokenhost_proto_msgTypes[16].OneofWrappers = []any{
+	file_tokenhost_proto_msgTypes[17].OneofWrappers = []any{
 		(*LoginEvent_Prompt)(nil),
 		(*LoginEvent_Result)(nil),
 	}
@@ -1206,7 +1277,7 @@ func file_tokenhost_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tokenhost_proto_rawDesc), len(file_tokenhost_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   21,
 			NumExtensions: 0,
 			NumServices:   2,
 		},
