@@ -14,6 +14,9 @@ type Config struct {
 	Providers []*Provider
 	// Source says where the configuration came from: a file path, or "embedded default".
 	Source string
+	// NeedsTrust is set when Source is a file the user did not choose (./tokenhost.yaml) that loaded
+	// because its content is trusted; a reload of it must find the new content trusted too.
+	NeedsTrust bool
 }
 
 // Server is the `server` block.
