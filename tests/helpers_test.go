@@ -197,11 +197,20 @@ func childEnv(t *testing.T, extra ...string) []string {
 // the program started is still running after it ended.
 func run(t *testing.T, bin string, args []string, env ...string) result {
 	t.Helper()
+	return runIn(t, t.TempDir(), "", bin, args, env...)
+}
+
+// runIn is run in the working directory dir, with stdin (when not "") as the program's standard input.
+func runIn(t *testing.T, dir, stdin, bin string, args []string, env ...string) result {
+	t.Helper()
 	needBinaries(t)
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Dir = t.TempDir()
+	cmd.Dir = dir
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
 	cmd.Env = childEnv(t, env...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer

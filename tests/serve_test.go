@@ -81,9 +81,15 @@ func (w *lineWatch) String() string {
 // startServe starts `tokenhost serve` on a free loopback port and returns once it is listening.
 func startServe(t *testing.T, cfg string, env []string, args ...string) *server {
 	t.Helper()
+	return startServeIn(t, t.TempDir(), env, append([]string{"--config", cfg}, args...)...)
+}
+
+// startServeIn is startServe in the working directory dir, with only the arguments given.
+func startServeIn(t *testing.T, dir string, env []string, args ...string) *server {
+	t.Helper()
 	needBinaries(t)
-	cmd := exec.Command(bins.tokenhost, append([]string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Dir = t.TempDir()
+	cmd := exec.Command(bins.tokenhost, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Dir = dir
 	cmd.Env = childEnv(t, env...)
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()

@@ -14,7 +14,7 @@ import (
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "config", Short: "Inspect and check the configuration"}
+	cmd := &cobra.Command{Use: "config", Short: "Inspect, check and trust the configuration"}
 	var provider string
 	show := &cobra.Command{
 		Use:   "show",
@@ -56,6 +56,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 	}
 	validate.Flags().BoolVar(&strict, "strict", false, "also start each provider's plugin and run its Configure")
 	cmd.AddCommand(show, validate)
+	cmd.AddCommand(newTrustCmds(g)...)
 	return cmd
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,18 +25,21 @@ const reloadSettle = 100 * time.Millisecond
 
 // reloader reloads `tokenhost serve`'s configuration on SIGHUP and when the config file changes.
 type reloader struct {
-	h    *core.Host
-	log  *slog.Logger
-	path string // the configuration file; "" for the embedded default
-	last [sha256.Size]byte
+	h          *core.Host
+	log        *slog.Logger
+	path       string // the configuration file; "" for the embedded default
+	needsTrust bool   // path was found in the working directory: each content loads only once trusted
+	waitTrust  bool   // the last reload was refused because the content is not trusted
+	last       [sha256.Size]byte
 }
 
 // watchReload reloads h's configuration until ctx ends: on SIGHUP always, and when the content of the
 // configuration file changes (its directory is watched, so a file replaced by rename, as editors and
 // Kubernetes ConfigMap volumes do, is seen too). A configuration that does not load is logged, key path
-// by key path, and the running one stays.
+// by key path, and the running one stays. A working-directory file loads only with its new content
+// trusted; the trust store's directory is watched too, so trusting the new content reloads it.
 func watchReload(ctx context.Context, h *core.Host, log *slog.Logger) {
-	r := &reloader{h: h, log: log}
+	r := &reloader{h: h, log: log, needsTrust: h.Config().NeedsTrust}
 	if src := h.Config().Source; src != config.EmbeddedSource {
 		r.path = src
 		if data, err := os.ReadFile(src); err == nil {
@@ -48,7 +52,11 @@ func watchReload(ctx context.Context, h *core.Host, log *slog.Logger) {
 	if r.path != "" {
 		var err error
 		if w, err = fsnotify.NewWatcher(); err == nil {
-			if err = w.Add(filepath.Dir(r.path)); err != nil {
+			err = w.Add(filepath.Dir(r.path))
+			if store, serr := config.TrustStore(r.sources()); err == nil && serr == nil && r.needsTrust {
+				err = w.Add(filepath.Dir(store))
+			}
+			if err != nil {
 				w.Close()
 			}
 		}
@@ -89,7 +97,8 @@ func (r *reloader) loop(ctx context.Context, hup chan os.Signal, w *fsnotify.Wat
 	}
 }
 
-// reloadIfChanged reloads when the file's content differs from what was last loaded.
+// reloadIfChanged reloads when the file's content differs from what was last loaded, or when content
+// refused as untrusted has been trusted since.
 func (r *reloader) reloadIfChanged() {
 	data, err := os.ReadFile(r.path)
 	if err != nil {
@@ -97,16 +106,23 @@ func (r *reloader) reloadIfChanged() {
 	}
 	if sum := sha256.Sum256(data); !bytes.Equal(sum[:], r.last[:]) {
 		r.reload("config file changed")
+	} else if r.waitTrust && config.IsTrusted(r.sources(), r.path, data) {
+		r.reload("config file trusted")
 	}
+}
+
+// sources are the configuration sources of a reload: the file loaded at start, checked as it was then.
+func (r *reloader) sources() config.Sources {
+	return config.Sources{File: r.path, NeedsTrust: r.needsTrust, Environ: os.Environ(), Builtins: core.Builtins()}
 }
 
 // reload loads the configuration as at start and swaps it in, or logs why not.
 func (r *reloader) reload(why string) {
-	src := config.Sources{File: r.path, Environ: os.Environ(), Builtins: core.Builtins()}
 	if data, err := os.ReadFile(r.path); err == nil && r.path != "" {
 		r.last = sha256.Sum256(data)
 	}
-	cfg, err := config.Load(src)
+	cfg, err := config.Load(r.sources())
+	r.waitTrust = errors.Is(err, config.ErrNotTrusted)
 	if err == nil {
 		var res core.Reloaded
 		res, err = r.h.Reload(cfg)
@@ -121,5 +137,8 @@ func (r *reloader) reload(why string) {
 	r.log.Error("configuration reload failed; the running configuration stays", "why", why, "config", r.h.Config().Source, "generation", r.h.Generation())
 	for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
 		r.log.Error("configuration problem", "problem", line)
+	}
+	if r.waitTrust {
+		r.log.Warn("the changed configuration file is not trusted, so the running configuration stays; read the file, then run this command to load it", "config", r.path, "command", "tokenhost config trust "+r.path)
 	}
 }

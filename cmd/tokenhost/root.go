@@ -38,7 +38,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.PersistentFlags().StringVar(&g.config, "config", "", "configuration file (default: $TOKENHOST_CONFIG, ./tokenhost.yaml, $XDG_CONFIG_HOME/tokenhost/tokenhost.yaml, embedded default)")
+	root.PersistentFlags().StringVar(&g.config, "config", "", "configuration file (default: $TOKENHOST_CONFIG, ./tokenhost.yaml once trusted (tokenhost config trust), $XDG_CONFIG_HOME/tokenhost/tokenhost.yaml, embedded default)")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		g.logLevelSet = cmd.Flags().Changed("log-level")

@@ -16,6 +16,9 @@ type Config struct {
 	Source string
 	// secretVars are the environment variables the configuration reads credentials from (SecretVars).
 	secretVars []string
+	// NeedsTrust is set when Source is a file the user did not choose (./tokenhost.yaml) that loaded
+	// because its content is trusted; a reload of it must find the new content trusted too.
+	NeedsTrust bool
 }
 
 // Server is the `server` block.

@@ -7,10 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/knadh/koanf/providers/file"
-
-	"github.com/tokenhost/tokenhost/conf"
 )
 
 // EmbeddedSource is Config.Source when no configuration file was found and the embedded default was used.
@@ -30,38 +26,59 @@ type Sources struct {
 	Builtins []string
 	// Dir is the working directory for the ./tokenhost.yaml lookup and relative paths ("" = os.Getwd()).
 	Dir string
+	// NeedsTrust says that File was not chosen by the user but found in the working directory, so it
+	// loads only while its content is trusted; a reload passes the Config.NeedsTrust of the first load.
+	NeedsTrust bool
 }
 
-// Load finds the configuration (see Locate), parses it, applies TOKENHOST_ environment overrides and
-// validates the result; the error lists every problem found, one per line.
+// Load finds the configuration (see Locate), reads it once, refusing a file that another user could
+// change and a working-directory file whose content is not trusted (see Trust), parses those very bytes,
+// applies TOKENHOST_ environment overrides and validates the result; the error lists every problem found,
+// one per line.
 func Load(s Sources) (*Config, error) {
-	path, err := Locate(s)
+	data, source, needsTrust, err := readConfig(s)
 	if err != nil {
 		return nil, err
 	}
-	if path == "" {
-		return Parse(conf.Default, EmbeddedSource, s)
-	}
-	data, err := file.Provider(path).ReadBytes()
+	cfg, err := Parse(data, source, s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read the configuration: %w", path, reason(err))
+		var located *sourceError
+		if source != EmbeddedSource && !errors.As(err, &located) {
+			err = fmt.Errorf("%s: %w", source, err)
+		}
+		return nil, err
 	}
-	cfg, err := Parse(data, path, s)
-	var located *sourceError
-	if err != nil && !errors.As(err, &located) {
-		err = fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, err
+	cfg.NeedsTrust = needsTrust
+	return cfg, nil
 }
 
 // Locate returns the configuration file to use, or "" meaning the embedded default. It tries, in order,
 // s.File, $TOKENHOST_CONFIG, ./tokenhost.yaml in s.Dir, and $XDG_CONFIG_HOME/tokenhost/tokenhost.yaml
-// (XDG_CONFIG_HOME defaulting to $HOME/.config). An explicit file that does not exist is an error.
+// (XDG_CONFIG_HOME defaulting to $HOME/.config). An explicit file that does not exist is an error. Locate
+// does not say whether the file may be loaded: Load also checks its owner, its mode and, for
+// ./tokenhost.yaml, that its content is trusted.
 func Locate(s Sources) (string, error) {
+	loc, err := locate(s)
+	return loc.path, err
+}
+
+// located is a configuration file and whether it loads only when trusted.
+type located struct {
+	path       string // "" = the embedded default
+	needsTrust bool   // found in the working directory, outside the user's configuration directory
+}
+
+// locate is Locate, also saying whether the file needs trust: one the user did not name and that is
+// not in their own configuration directory.
+func locate(s Sources) (located, error) {
 	env := environMap(s.Environ)
 	dir, err := workDir(s)
 	if err != nil {
-		return "", err
+		return located{}, err
+	}
+	if s.NeedsTrust && s.File != "" {
+		p, err := absPath(s.File, dir, env)
+		return located{path: p, needsTrust: true}, err
 	}
 	explicit := []struct{ path, what string }{
 		{s.File, "--config"},
@@ -73,28 +90,36 @@ func Locate(s Sources) (string, error) {
 		}
 		p, err := absPath(e.path, dir, env)
 		if err != nil {
-			return "", fmt.Errorf("%s %s: %w", e.what, e.path, err)
+			return located{}, fmt.Errorf("%s %s: %w", e.what, e.path, err)
 		}
 		if err := checkFile(p); err != nil {
-			return "", fmt.Errorf("%s %s: %w", e.what, p, err)
+			return located{}, fmt.Errorf("%s %s: %w", e.what, p, err)
 		}
-		return p, nil
+		return located{path: p}, nil
 	}
 
-	candidates := []string{filepath.Join(dir, FileName)}
+	userDir := ""
 	if xdg := xdgConfigHome(env); xdg != "" {
-		candidates = append(candidates, filepath.Join(xdg, "tokenhost", FileName))
+		userDir = filepath.Join(xdg, "tokenhost")
 	}
-	for _, p := range candidates {
-		err := checkFile(p)
+	candidates := []located{{path: filepath.Join(dir, FileName), needsTrust: dir != userDir}}
+	if userDir != "" {
+		candidates = append(candidates, located{path: filepath.Join(userDir, FileName)})
+	}
+	for _, c := range candidates {
+		err := checkFile(c.path)
+		if fi, serr := os.Stat(c.path); err == nil && serr == nil && !fi.Mode().IsRegular() {
+			// A named pipe would block the read; only a file named explicitly may be one (<(…) in a shell).
+			err = errors.New("is not a regular file")
+		}
 		if err == nil {
-			return p, nil
+			return c, nil
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("%s: %w", p, err)
+			return located{}, fmt.Errorf("%s: %w", c.path, err)
 		}
 	}
-	return "", nil
+	return located{}, nil
 }
 
 // xdgConfigHome returns $XDG_CONFIG_HOME, or $HOME/.config when it is unset or not absolute (as the XDG

@@ -87,11 +87,11 @@ func TestLocateTilde(t *testing.T) {
 func TestLoad(t *testing.T) {
 	e := newSearchEnv(t)
 	p := writeFile(t, e.wd, "tokenhost.yaml", "providers:\n  corp:\n    plugin: ./plug\n    upstream: https://llm.example.com/v1\n")
-	cfg, err := Load(Sources{Dir: e.wd, Builtins: builtins})
+	cfg, err := Load(Sources{File: p, Dir: e.root, Builtins: builtins})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Source != p {
+	if cfg.Source != p || cfg.NeedsTrust {
 		t.Errorf("Source = %q, want %q", cfg.Source, p)
 	}
 	if want := filepath.Join(e.wd, "plug"); cfg.Providers[0].Plugin != want {
@@ -99,7 +99,7 @@ func TestLoad(t *testing.T) {
 	}
 
 	writeFile(t, e.wd, "tokenhost.yaml", "server:\n  listen: [\n")
-	_, err = Load(Sources{Dir: e.wd, Builtins: builtins})
+	_, err = Load(Sources{File: p, Builtins: builtins})
 	if err == nil || !strings.HasPrefix(err.Error(), p+": line ") {
 		t.Errorf("syntax error should start with %q and a line: %v", p, err)
 	}
@@ -119,14 +119,14 @@ func TestLoadEmbeddedDefault(t *testing.T) {
 func TestLoadErrorsKeepCause(t *testing.T) {
 	e := newSearchEnv(t)
 	p := writeFile(t, e.wd, "tokenhost.yaml", "- a\n- b\n")
-	_, err := Load(Sources{Dir: e.wd, Builtins: builtins})
+	_, err := Load(Sources{File: p, Builtins: builtins})
 	var te *yamlv3.TypeError
 	if !errors.As(err, &te) || strings.Count(err.Error(), p) != 1 || !strings.HasPrefix(err.Error(), p+": line 1: ") {
 		t.Errorf("list document: %v (%T)", err, err)
 	}
 
 	writeFile(t, e.wd, "tokenhost.yaml", "server:\n  listen: 0.0.0.0:1\n")
-	_, err = Load(Sources{Dir: e.wd, Builtins: builtins})
+	_, err = Load(Sources{File: p, Builtins: builtins})
 	if err == nil || !strings.HasPrefix(err.Error(), p+": server.listen: ") || strings.Count(err.Error(), p) != 1 {
 		t.Errorf("validation error should be prefixed by the file once: %v", err)
 	}

@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/knadh/koanf/parsers/yaml"
-	"github.com/knadh/koanf/providers/file"
 	"github.com/knadh/koanf/v2"
 
-	"github.com/tokenhost/tokenhost/conf"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -22,16 +20,9 @@ import (
 // shown as <redacted …>, naming the variable or file they come from. provider, when not "", limits the
 // output to that provider. The configuration must be valid: its errors are returned as Load returns them.
 func Show(s Sources, provider string) (string, error) {
-	path, err := Locate(s)
+	data, source, _, err := readConfig(s)
 	if err != nil {
 		return "", err
-	}
-	data, source := conf.Default, EmbeddedSource
-	if path != "" {
-		if data, err = file.Provider(path).ReadBytes(); err != nil {
-			return "", fmt.Errorf("%s: cannot read the configuration: %w", path, reason(err))
-		}
-		source = path
 	}
 	cfg, err := Parse(data, source, s)
 	if err != nil {
