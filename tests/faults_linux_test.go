@@ -45,6 +45,48 @@ func waitGone(t *testing.T, pid int) time.Duration {
 	return 0
 }
 
+// stopProcess sends SIGSTOP to pid and waits until every thread of it has stopped. kill(2) returns once
+// the signal is queued: one thread is woken to begin the group stop, and until the scheduler runs it the
+// process's other threads go on, on a loaded machine long enough to serve a whole call. It polls /proc,
+// as waitGone does: the process is not this test's child, so no wait reports its stop.
+func stopProcess(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for time.Since(start) < hangGuard {
+		stopped, err := allThreadsStopped(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stopped {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("process %d got SIGSTOP but still runs after %s", pid, hangGuard)
+}
+
+// allThreadsStopped reports whether every thread of pid is in the stopped state (T).
+func allThreadsStopped(pid int) (bool, error) {
+	tasks, err := os.ReadDir(filepath.Join("/proc", fmt.Sprint(pid), "task"))
+	if err != nil {
+		return false, fmt.Errorf("process %d: %v", pid, err)
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(filepath.Join("/proc", fmt.Sprint(pid), "task", task.Name(), "stat"))
+		if err != nil {
+			continue // the thread ended meanwhile
+		}
+		i := strings.LastIndexByte(string(stat), ')')
+		if f := strings.Fields(string(stat[i+1:])); i < 0 || len(f) == 0 || f[0] != "T" {
+			return false, nil
+		}
+	}
+	return len(tasks) > 0, nil
+}
+
 // get sends GET /corp/models through the proxy and returns the status and body.
 func get(t *testing.T, s *server) (int, string) {
 	t.Helper()
@@ -121,16 +163,15 @@ func TestHungPluginIsReplaced(t *testing.T) {
 	if code, _ := get(t, s); code != http.StatusOK {
 		t.Fatalf("before the stop: %d", code)
 	}
-	if err := syscall.Kill(hungPid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(func() { _ = syscall.Kill(hungPid, syscall.SIGKILL) })
+	stopProcess(t, hungPid) // a plugin still running would fetch a token the revocation does not cover
 	g.idp.RevokeAll()
+	asked := g.idp.Requests()
 	start := time.Now()
 	code, body := get(t, s)
 	elapsed := time.Since(start)
 	if code == http.StatusOK || !strings.Contains(body, "did not answer within the fetch timeout") {
-		t.Fatalf("request to a hung plugin: %d %s, want a failure naming the fetch timeout", code, redact(body))
+		t.Fatalf("request to a hung plugin: %d %s, want a failure naming the fetch timeout (token requests meanwhile: %d)", code, redact(body), g.idp.Requests()-asked)
 	}
 	gone := waitGone(t, hungPid)
 	t.Logf("hung plugin: the request failed after %s (fetch_timeout 2s); the process was gone %s later", elapsed.Round(time.Millisecond), gone.Round(time.Millisecond))
