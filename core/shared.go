@@ -117,7 +117,9 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 		// The wait gets its own time (the fetch context the cache gives is the fetch timeout, not the
 		// wait's), and ends every third of the lease time to try the lease again: a holder that died
 		// stops renewing, and its lease is taken over within one lease time after its last renewal.
-		ctx = context.WithoutCancel(ctx)
+		if ctx.Done() != nil {
+			ctx = context.WithoutCancel(ctx)
+		}
 		wctx, cancel := context.WithTimeout(ctx, min(s.lease/3, left))
 		next, err := s.store.Wait(wctx, s.key(), it.Rev)
 		cancel()

@@ -37,7 +37,8 @@ type Store interface {
 	Renew(ctx context.Context, lease Lease, ttl time.Duration) (bool, error)
 	// CompareAndSetFenced is CompareAndSet for a write made under lease: it stores nothing, and fails with
 	// an error wrapping ErrLeaseLost, unless lease is still held by its holder and no newer lease of its
-	// name was issued (its fence is still the latest); the check and the write are one step on one server.
+	// name was issued (its fence is still the latest). The check and the write are one step, except where
+	// a backend says otherwise (the redis backend on a Redis Cluster).
 	CompareAndSetFenced(ctx context.Context, lease Lease, key, rev string, value []byte, ttl time.Duration) (bool, error)
 	// Wait blocks until the revision of key differs from rev, and returns the item then; ctx bounds it.
 	Wait(ctx context.Context, key, rev string) (Item, error)
