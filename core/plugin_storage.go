@@ -10,12 +10,16 @@ import (
 
 // pluginStorage is the sdk.Storage a host serves to a shared provider's plugin: the fleet store, with the
 // plugin's keys scoped to "<provider>/plugin/<key>" so that no plugin reads another provider's state. Values
-// are sealed by the store like every other value, and each call is bounded by the store's timeout.
+// are sealed by the store like every other value, and each call is bounded by the store's timeout. While
+// the host holds the provider's fetch lease (its plugin refreshes), the plugin's compare-and-set is a write
+// fenced with that lease: refused once the lease is lost, so a refresh that outlived its lease does not
+// overwrite the state of the host that took the lease over.
 type pluginStorage struct {
 	provider string
 	store    Store
-	down     atomic.Int64          // calls that found the store unavailable, so the host can tell a plugin's error came from it
-	last     atomic.Pointer[error] // the last such call's error
+	down     atomic.Int64               // calls that found the store unavailable, so the host can tell a plugin's error came from it
+	last     atomic.Pointer[error]      // the last such call's error
+	lease    atomic.Pointer[fetchLease] // the fetch lease this host holds while its plugin fetches; nil: none
 }
 
 // lastErr returns the store error of the last call that found the store unavailable.
@@ -37,13 +41,34 @@ func (s *pluginStorage) Get(ctx context.Context, key string) ([]byte, string, er
 	return it.Value, it.Rev, nil
 }
 
-// CompareAndSet implements sdk.Storage; plugin state has no expiry.
+// CompareAndSet implements sdk.Storage; plugin state has no expiry. Under the fetch lease it is fenced.
 func (s *pluginStorage) CompareAndSet(ctx context.Context, key, rev string, value []byte) (bool, error) {
-	ok, err := s.store.CompareAndSet(ctx, s.key(key), rev, value, 0)
+	var ok bool
+	var err error
+	if h := s.lease.Load(); h != nil {
+		if h.isLost() {
+			return false, s.refused()
+		}
+		ok, err = s.store.CompareAndSetFenced(ctx, h.l, s.key(key), rev, value, 0)
+		if errors.Is(err, ErrLeaseLost) {
+			h.lose("the store refused a write of the plugin under it")
+			return false, s.refused()
+		}
+	} else {
+		ok, err = s.store.CompareAndSet(ctx, s.key(key), rev, value, 0)
+	}
 	if err != nil {
 		return false, s.fail(err)
 	}
 	return ok, nil
+}
+
+// refused is the error of a write refused because the host lost the fetch lease it was made under. It is
+// Unavailable, not a lost compare-and-set: the plugin keeps what it has (a rotated sign-in may be the only
+// working one) and reads the stored state again on its next call, when the newer holder has written its
+// own or has left the state as it was.
+func (s *pluginStorage) refused() error {
+	return sdk.Unavailable("provider %s: the fleet's shared store refused the plugin's write: this host lost the provider's fetch lease while it refreshed (it ran out, or another host took it over), and the write could overwrite the newer holder's state; the stored state is read again on the next call", s.provider)
 }
 
 // Delete implements sdk.Storage.

@@ -15,16 +15,17 @@ import (
 
 // sharedTokens puts a store in front of a provider's plugin fetch, so a fleet of hosts fetches one access
 // token per expiry instead of one per host: a host uses a token another host stored; otherwise it takes
-// the provider's fetch lease and fetches, while the others wait for the token it stores. When the store
-// fails, the host fetches alone (and says so once).
+// the provider's fetch lease and fetches, renewing the lease until its fetch ends, while the others wait
+// for the token it stores as long as the lease lives. When the store fails, the host fetches alone (and
+// says so once).
 type sharedTokens struct {
 	provider string
 	store    Store
 	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
-	lease    time.Duration        // how long a fetch may hold the lease, and how long the others wait for it
+	lease    time.Duration        // the fetch lease's time: it runs out this long after its holder's last renewal
 	openFor  time.Duration        // the token breaker's open_for: how long a "token endpoint down" hint lasts
 	noteErr  func(error)          // records an error as the provider's last error
-	timeout  func() time.Duration // the provider's fetch timeout, given to each plugin fetch
+	timeout  func() time.Duration // the provider's effective fetch timeout, given to each plugin fetch
 	now      func() time.Time
 	log      *slog.Logger
 	failed   atomic.Bool // a store failure other than unavailability was logged
@@ -35,10 +36,6 @@ type sharedTokens struct {
 	keepsState func(ctx context.Context) bool
 	health     *storeHealth // the host's view of the store (nil: not followed)
 }
-
-// leaseRounds bounds how often a host of a provider that keeps its state in the store waits for another
-// host's lease before giving up: a dead holder's lease runs out within one round.
-const leaseRounds = 3
 
 // maxSharedTTL bounds how long a token without an expiry stays in the store.
 const maxSharedTTL = 24 * time.Hour
@@ -98,18 +95,32 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 	if err := s.downHint(it); err != nil {
 		return sdk.Token{}, err
 	}
-	for round := 1; ; round++ {
+	var until time.Time // when this host stops waiting for another host's fetch
+	for {
+		at := time.Now()
 		l, got, err := s.store.Acquire(ctx, s.key(), s.lease)
 		if err != nil {
 			return s.alone(ctx, stale, err)
 		}
 		if got {
-			defer func() { _ = s.store.Release(context.WithoutCancel(ctx), l) }()
-			return s.underLease(ctx, stale, it)
+			return s.underLease(ctx, stale, it, l, at)
 		}
-		// The wait and a fetch after it each get their own time: the fetch context the cache gives (the
-		// fetch timeout) is not enough for waiting out a lease (fetch timeout + 1 s) and then fetching.
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.lease)
+		if until.IsZero() {
+			// The holder renews its lease while its fetch runs, and its fetch ends within the effective
+			// fetch timeout: a lease alive after that and one lease time more is not one to wait for.
+			until = at.Add(s.timeout() + s.lease)
+		}
+		left := time.Until(until)
+		if left <= 0 {
+			break
+		}
+		// The wait gets its own time (the fetch context the cache gives is the fetch timeout, not the
+		// wait's), and ends every third of the lease time to try the lease again: a holder that died
+		// stops renewing, and its lease is taken over within one lease time after its last renewal.
+		if ctx.Done() != nil {
+			ctx = context.WithoutCancel(ctx)
+		}
+		wctx, cancel := context.WithTimeout(ctx, min(s.lease/3, left))
 		next, err := s.store.Wait(wctx, s.key(), it.Rev)
 		cancel()
 		if err == nil {
@@ -121,28 +132,28 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 			}
 			it = next
 		}
-		if !s.keeps(ctx) {
-			// The lease holder failed or died without storing a token: fetch alone rather than wait again.
-			return s.fetchOwn(ctx, stale)
-		}
-		// The next round gets its own time too: the wait may have used up ctx's.
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
-		defer cancel()
-		ctx = rctx
-		// A plugin whose state is in the store refreshes only under the lease: take it again (a dead
-		// holder's has run out by now) rather than redeem a refresh token another host may be redeeming.
-		if round == leaseRounds {
-			err := sdk.Unavailable("provider %s: another host of the fleet kept the refresh lease for %s without storing a token; try again", s.provider, time.Duration(leaseRounds)*s.lease)
-			s.noteErr(err)
-			return sdk.Token{}, err
-		}
 	}
+	if !s.keeps(ctx) {
+		// The lease holder neither stored a token nor let its lease run out: fetch alone.
+		return s.fetchOwn(ctx, stale)
+	}
+	// A plugin whose state is in the store refreshes only under the lease: never alone, since another host
+	// may be redeeming the refresh token it would redeem.
+	err = sdk.Unavailable("provider %s: another host of the fleet held the fetch lease for %s (the longest a fetch may take, %s, and one lease time) without storing a token; try again", s.provider, s.timeout()+s.lease, s.timeout())
+	s.noteErr(err)
+	return sdk.Token{}, err
 }
 
-// underLease fetches with the provider's fetch lease held: from the store if another host stored a token
-// while this one took the lease, else from the plugin, storing what it gets (or the endpoint's being down)
-// for the fleet. it is the stored value read before the lease was taken.
-func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item) (sdk.Token, error) {
+// underLease fetches with the provider's fetch lease l (taken at since) held and renewed: from the store if
+// another host stored a token while this one took the lease, else from the plugin, storing what it gets
+// (or the endpoint's being down) for the fleet unless the lease was lost meanwhile. it is the stored value
+// read before the lease was taken.
+func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item, l Lease, since time.Time) (sdk.Token, error) {
+	h, stop := s.holdLease(l, since)
+	defer func() {
+		stop()
+		_ = s.store.Release(context.WithoutCancel(ctx), l)
+	}()
 	if again, err := s.store.Get(ctx, s.key()); err == nil { // stored while this host took the lease?
 		if tok, ok := s.usable(again, stale); ok {
 			return tok, nil
@@ -154,9 +165,9 @@ func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item
 	}
 	tok, err := s.fetchOwn(ctx, stale)
 	if err == nil {
-		s.put(ctx, it.Rev, tok)
+		s.put(ctx, h, it.Rev, tok)
 	} else if until, down := s.endpointDown(err); down {
-		s.markDown(ctx, it, until)
+		s.markDown(ctx, h, it, until)
 	}
 	return tok, err
 }
@@ -207,8 +218,9 @@ func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 	return tok, true
 }
 
-// put stores tok unless someone else stored a token since revision rev was read.
-func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
+// put stores tok, fetched under the lease h, unless someone else stored a token since revision rev was
+// read.
+func (s *sharedTokens) put(ctx context.Context, h *fetchLease, rev string, tok sdk.Token) {
 	ttl := maxSharedTTL
 	if !tok.Expiry.IsZero() {
 		ttl = min(tok.Expiry.Sub(s.now()), maxSharedTTL)
@@ -220,7 +232,20 @@ func (s *sharedTokens) put(ctx context.Context, rev string, tok sdk.Token) {
 	if err != nil {
 		return
 	}
-	if _, err := s.store.CompareAndSet(ctx, s.key(), rev, b, ttl); err != nil {
+	s.storeUnder(ctx, h, rev, b, ttl)
+}
+
+// storeUnder writes b at the shared key over revision rev, fenced with the lease h: nothing once h is
+// lost, and h is lost when the store refuses the write for it.
+func (s *sharedTokens) storeUnder(ctx context.Context, h *fetchLease, rev string, b []byte, ttl time.Duration) {
+	if h.isLost() {
+		return
+	}
+	_, err := s.store.CompareAndSetFenced(context.WithoutCancel(ctx), h.l, s.key(), rev, b, ttl)
+	switch {
+	case errors.Is(err, ErrLeaseLost):
+		h.lose("the store refused the shared token's write under it")
+	case err != nil:
 		s.noteStoreErr(err)
 	}
 }

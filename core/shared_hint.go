@@ -59,10 +59,10 @@ func (s *sharedTokens) endpointDown(err error) (until time.Time, ok bool) {
 	return time.Time{}, false
 }
 
-// markDown records in the store that the token endpoint is down until until, keeping a token stored
-// beside it (still good for hosts that need no newer one). It wakes the hosts waiting for this host's
-// fetch, which then fail fast instead of each asking the endpoint.
-func (s *sharedTokens) markDown(ctx context.Context, it Item, until time.Time) {
+// markDown records in the store, under the fetch lease h, that the token endpoint is down until until,
+// keeping a token stored beside it (still good for hosts that need no newer one). It wakes the hosts
+// waiting for this host's fetch, which then fail fast instead of each asking the endpoint.
+func (s *sharedTokens) markDown(ctx context.Context, h *fetchLease, it Item, until time.Time) {
 	v, _ := decodeShared(it)
 	v.DownUntil = until
 	ttl := until.Sub(s.now())
@@ -75,7 +75,5 @@ func (s *sharedTokens) markDown(ctx context.Context, it Item, until time.Time) {
 	if err != nil || ttl <= 0 {
 		return
 	}
-	if _, err := s.store.CompareAndSet(context.WithoutCancel(ctx), s.key(), it.Rev, b, ttl); err != nil {
-		s.noteStoreErr(err)
-	}
+	s.storeUnder(ctx, h, it.Rev, b, ttl)
 }

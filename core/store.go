@@ -32,6 +32,14 @@ type Store interface {
 	Acquire(ctx context.Context, key string, ttl time.Duration) (lease Lease, ok bool, err error)
 	// Release gives a lease back early; releasing a lease that ran out (or was taken over) is no error.
 	Release(ctx context.Context, lease Lease) error
+	// Renew extends a lease its holder still holds to ttl from now, and reports whether it did; false means
+	// the lease ran out or another holder has it, and that the caller holds it no longer.
+	Renew(ctx context.Context, lease Lease, ttl time.Duration) (bool, error)
+	// CompareAndSetFenced is CompareAndSet for a write made under lease: it stores nothing, and fails with
+	// an error wrapping ErrLeaseLost, unless lease is still held by its holder and no newer lease of its
+	// name was issued (its fence is still the latest). The check and the write are one step, except where
+	// a backend says otherwise (the redis backend on a Redis Cluster).
+	CompareAndSetFenced(ctx context.Context, lease Lease, key, rev string, value []byte, ttl time.Duration) (bool, error)
 	// Wait blocks until the revision of key differs from rev, and returns the item then; ctx bounds it.
 	Wait(ctx context.Context, key, rev string) (Item, error)
 	// Close releases the store's connections.
@@ -77,6 +85,10 @@ type StoreConfig struct {
 // ErrStoreUnavailable is wrapped by store errors that mean the backend cannot be reached or did not
 // answer in time; a host treats them as "work alone for now".
 var ErrStoreUnavailable = errors.New("the shared store is unavailable")
+
+// ErrLeaseLost is wrapped by the error of a write made under a lease its writer no longer holds (it ran
+// out, or a newer holder took it): the write was refused so that it does not overwrite the newer holder's.
+var ErrLeaseLost = errors.New("the lease was lost")
 
 var (
 	storesMu sync.RWMutex

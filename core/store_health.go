@@ -154,6 +154,18 @@ func (w *watchedStore) Acquire(ctx context.Context, key string, ttl time.Duratio
 	return l, ok, err
 }
 
+func (w *watchedStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (bool, error) {
+	ok, err := w.Store.Renew(ctx, l, ttl)
+	w.h.note(err)
+	return ok, err
+}
+
+func (w *watchedStore) CompareAndSetFenced(ctx context.Context, l Lease, key, rev string, value []byte, ttl time.Duration) (bool, error) {
+	ok, err := w.Store.CompareAndSetFenced(ctx, l, key, rev, value, ttl)
+	w.h.note(err)
+	return ok, err
+}
+
 // watchStore wraps s so that h follows its health; the probe reads a key no one writes.
 func watchStore(s Store, log *slog.Logger) (Store, *storeHealth) {
 	h := newStoreHealth(log, func(ctx context.Context) error {

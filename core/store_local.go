@@ -148,6 +148,47 @@ func (s *localStore) Release(ctx context.Context, l Lease) error {
 	return nil
 }
 
+func (s *localStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (bool, error) {
+	if ttl <= 0 {
+		return false, fmt.Errorf("lease %s: the lease time must be positive", l.Key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, errLocalClosed
+	}
+	now := time.Now()
+	it, held := live(s.leases, l.Key, now)
+	if !held || string(it.value) != l.Holder {
+		return false, nil
+	}
+	it.expires = expiry(now, ttl)
+	s.leases[l.Key] = it
+	return true, nil
+}
+
+func (s *localStore) CompareAndSetFenced(ctx context.Context, l Lease, key, rev string, value []byte, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, errLocalClosed
+	}
+	now := time.Now()
+	if it, held := live(s.leases, l.Key, now); !held || string(it.value) != l.Holder || s.fences[l.Key] != l.Fence {
+		return false, leaseLost(l, key)
+	}
+	if it, _ := live(s.items, key, now); it.rev != rev {
+		return false, nil
+	}
+	s.put(key, value, ttl)
+	return true, nil
+}
+
+// leaseLost is the error of a write to key refused because lease l is no longer held by its holder.
+func leaseLost(l Lease, key string) error {
+	return fmt.Errorf("writing %s under lease %s (fence %d): %w (it ran out or a newer holder took it)", key, l.Key, l.Fence, ErrLeaseLost)
+}
+
 func (s *localStore) Wait(ctx context.Context, key, rev string) (Item, error) {
 	for {
 		s.mu.Lock()

@@ -142,6 +142,18 @@ func (s *sealedStore) Release(ctx context.Context, l Lease) error {
 	return s.inner.Release(ctx, l)
 }
 
+func (s *sealedStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (bool, error) {
+	l.Key = s.leaseName(l.Key)
+	return s.inner.Renew(ctx, l, ttl)
+}
+
+func (s *sealedStore) CompareAndSetFenced(ctx context.Context, l Lease, key, rev string, value []byte, ttl time.Duration) (bool, error) {
+	l.Key = s.leaseName(l.Key)
+	return s.compareAndSet(ctx, key, rev, value, ttl, func(ctx context.Context, name, rev string, sealed []byte, ttl time.Duration) (bool, error) {
+		return s.inner.CompareAndSetFenced(ctx, l, name, rev, sealed, ttl)
+	})
+}
+
 func (s *sealedStore) Wait(ctx context.Context, key, rev string) (Item, error) {
 	if err := checkKey(key); err != nil {
 		return Item{}, err

@@ -12,7 +12,10 @@ type Storage interface {
 	// Get returns the value at key and its revision; an absent key is a nil value and an empty rev.
 	Get(ctx context.Context, key string) (value []byte, rev string, err error)
 	// CompareAndSet stores value at key only while the key's revision is still rev ("" means absent), and
-	// reports whether it did; false means another host wrote first: Get again and decide anew.
+	// reports whether it did; false means another host wrote first: Get again and decide anew. An error
+	// of kind Unavailable means nothing was written, because the store is out of reach or because the host
+	// lost the fleet's fetch lease the write was made under (another host may be refreshing): keep what
+	// the write held (a rotated refresh token may be the only working one) and offer it again after a Get.
 	CompareAndSet(ctx context.Context, key, rev string, value []byte) (stored bool, err error)
 	// Delete removes key; deleting an absent key is no error.
 	Delete(ctx context.Context, key string) error

@@ -26,6 +26,7 @@ type Server struct {
 	bin     string
 	dir     string
 	persist bool // append-only file, fsync always: a SIGKILL loses nothing
+	cluster bool // cluster mode, one node holding every hash slot
 	cmd     *exec.Cmd
 	done    chan struct{}
 }
@@ -63,18 +64,51 @@ func StartPersistent(t testing.TB) *Server {
 	return start(t, true)
 }
 
+// StartCluster starts a redis-server in cluster mode as a Redis Cluster of one node that holds every hash
+// slot: a client must speak the Cluster protocol to it, and a script that touches keys of two hash slots is
+// refused (CROSSSLOT) as on any Cluster. Its URL for the redis store is URL() + "?cluster=true".
+func StartCluster(t testing.TB) *Server {
+	t.Helper()
+	s := &Server{bin: Binary(t), dir: t.TempDir(), cluster: true}
+	s.listen(t)
+	s.Restart(t)
+	t.Cleanup(s.Stop)
+	c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	r := bufio.NewReader(c)
+	if got := command(t, c, r, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); len(got) != 1 || got[0] != "OK" {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE answered %q", got)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !strings.Contains(strings.Join(command(t, c, r, "CLUSTER", "INFO"), ""), "cluster_state:ok") {
+		<-tick.C // the node takes a moment to see its slots covered; the connection's deadline bounds this
+	}
+	return s
+}
+
 func start(t testing.TB, persist bool) *Server {
 	t.Helper()
 	s := &Server{bin: Binary(t), dir: t.TempDir(), persist: persist}
+	s.listen(t)
+	s.Restart(t)
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// listen picks a free loopback port for the server.
+func (s *Server) listen(t testing.TB) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Addr = ln.Addr().String()
 	ln.Close()
-	s.Restart(t)
-	t.Cleanup(s.Stop)
-	return s
 }
 
 // Restart starts the server again on the same port after Stop (or for the first time).
@@ -84,6 +118,9 @@ func (s *Server) Restart(t testing.TB) {
 	aof := []string{"--appendonly", "no"}
 	if s.persist {
 		aof = []string{"--appendonly", "yes", "--appendfsync", "always"}
+	}
+	if s.cluster {
+		aof = append(aof, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	}
 	s.cmd = exec.Command(s.bin, append([]string{"--port", port, "--bind", "127.0.0.1", "--save", "",
 		"--dir", s.dir, "--logfile", filepath.Join(s.dir, "redis.log")}, aof...)...)

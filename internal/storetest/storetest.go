@@ -1,10 +1,12 @@
 // Package storetest is the conformance suite every core.Store backend passes: values, compare-and-set,
-// expiry, leases with fencing values, and waiting for a change.
+// expiry, leases with fencing values (renewed, and checked by writes made under them), and waiting for a
+// change.
 package storetest
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,8 @@ func Run(t *testing.T, open Open) {
 	t.Run("CompareAndSet", func(t *testing.T) { compareAndSet(t, open(t)) })
 	t.Run("LeaseExclusive", func(t *testing.T) { leaseExclusive(t, open(t)) })
 	t.Run("LeaseExpiryReplacesDeadHolder", func(t *testing.T) { leaseExpiry(t, open(t)) })
+	t.Run("LeaseRenewedOnlyByItsHolder", func(t *testing.T) { leaseRenew(t, open(t)) })
+	t.Run("FencedWriteRefusedAfterLeaseLost", func(t *testing.T) { fencedWrite(t, open(t)) })
 	t.Run("WaitWakesOnChange", func(t *testing.T) { waitWakes(t, open(t)) })
 	t.Run("WaitSeesExpiry", func(t *testing.T) { waitExpiry(t, open(t)) })
 	t.Run("WaitHonoursContext", func(t *testing.T) { waitContext(t, open(t)) })
@@ -149,6 +153,85 @@ func leaseExpiry(t *testing.T, s core.Store) {
 	next := AcquireEventually(t, s, "p/dead", time.Minute)
 	if next.Fence <= dead.Fence || next.Holder == dead.Holder {
 		t.Fatalf("lease after expiry: fence %d holder change %v; want fence > %d and a new holder", next.Fence, next.Holder != dead.Holder, dead.Fence)
+	}
+}
+
+func leaseRenew(t *testing.T, s core.Store) {
+	ctx := Ctx(t)
+	first, ok, err := s.Acquire(ctx, "p/renew", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	if ok, err := s.Renew(ctx, first, time.Minute); err != nil || !ok {
+		t.Fatalf("Renew by the holder = %v, %v; want true", ok, err)
+	}
+	if _, ok, _ := s.Acquire(ctx, "p/renew", time.Minute); ok {
+		t.Fatal("a renewed lease was taken by another holder")
+	}
+	// Renew sets the lease time from now: shortened, the lease runs out and another holder takes it.
+	if ok, err := s.Renew(ctx, first, 50*time.Millisecond); err != nil || !ok {
+		t.Fatalf("Renew to 50ms = %v, %v; want true", ok, err)
+	}
+	second := AcquireEventually(t, s, "p/renew", time.Minute)
+	// The first holder's Renew must neither succeed nor touch the second holder's lease.
+	if ok, err := s.Renew(ctx, first, 50*time.Millisecond); err != nil || ok {
+		t.Fatalf("Renew by a holder whose lease was taken over = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.Renew(ctx, second, time.Minute); err != nil || !ok {
+		t.Fatalf("Renew by the new holder = %v, %v; want true", ok, err)
+	}
+	if err := s.Release(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Renew(ctx, second, time.Minute); err != nil || ok {
+		t.Fatalf("Renew of a released lease = %v, %v; want false", ok, err)
+	}
+}
+
+func fencedWrite(t *testing.T, s core.Store) {
+	ctx := Ctx(t)
+	first, ok, err := s.Acquire(ctx, "p/fenced", time.Minute)
+	if err != nil || !ok {
+		t.Fatalf("Acquire = %v, %v", ok, err)
+	}
+	if ok, err := s.CompareAndSetFenced(ctx, first, "p/state", "", []byte("one"), 0); err != nil || !ok {
+		t.Fatalf("fenced CAS by the holder = %v, %v; want true", ok, err)
+	}
+	one, _ := s.Get(ctx, "p/state")
+	if string(one.Value) != "one" {
+		t.Fatalf("after the fenced CAS: %q; want one", one.Value)
+	}
+	if ok, err := s.CompareAndSetFenced(ctx, first, "p/state", "", []byte("x"), 0); err != nil || ok {
+		t.Fatalf("fenced CAS by the holder with a stale revision = %v, %v; want false and no error", ok, err)
+	}
+	// The first holder stops renewing: its lease runs out and a newer holder takes it.
+	if ok, err := s.Renew(ctx, first, 20*time.Millisecond); err != nil || !ok {
+		t.Fatalf("Renew = %v, %v", ok, err)
+	}
+	second := AcquireEventually(t, s, "p/fenced", time.Minute)
+	if ok, err := s.CompareAndSetFenced(ctx, first, "p/state", one.Rev, []byte("stale"), 0); ok || !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("fenced CAS under a lease that was taken over = %v, %v; want ErrLeaseLost", ok, err)
+	}
+	// A lease naming the current holder with an older fence is not the current lease either.
+	forged := core.Lease{Key: second.Key, Holder: second.Holder, Fence: second.Fence - 1}
+	if ok, err := s.CompareAndSetFenced(ctx, forged, "p/state", one.Rev, []byte("stale"), 0); ok || !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("fenced CAS with an older fence = %v, %v; want ErrLeaseLost", ok, err)
+	}
+	if it, _ := s.Get(ctx, "p/state"); string(it.Value) != "one" || it.Rev != one.Rev {
+		t.Fatalf("a refused fenced write changed the value to %q", it.Value)
+	}
+	if ok, err := s.CompareAndSetFenced(ctx, second, "p/state", one.Rev, []byte("two"), time.Minute); err != nil || !ok {
+		t.Fatalf("fenced CAS by the new holder = %v, %v; want true", ok, err)
+	}
+	if err := s.Release(ctx, second); err != nil {
+		t.Fatal(err)
+	}
+	two, _ := s.Get(ctx, "p/state")
+	if ok, err := s.CompareAndSetFenced(ctx, second, "p/state", two.Rev, []byte("late"), 0); ok || !errors.Is(err, core.ErrLeaseLost) {
+		t.Fatalf("fenced CAS under a released lease = %v, %v; want ErrLeaseLost", ok, err)
+	}
+	if it, _ := s.Get(ctx, "p/state"); string(it.Value) != "two" {
+		t.Fatalf("after the refused writes: %q; want two", it.Value)
 	}
 }
 

@@ -5,8 +5,10 @@
 //
 // The backend stores bytes as core hands them over; core seals every value (AES-256-GCM) and hashes every
 // key name first, so what Redis holds reveals provider names at most. Leases are SET NX PX with a random
-// holder id and a fencing counter beside them, changed keys are announced on one pub/sub channel, and
-// every call runs under the configured operation timeout.
+// holder id and a fencing counter beside them, renewed with PEXPIRE while the holder id still matches;
+// a write made under a lease checks the holder and the fence in the same script as its compare-and-set
+// (fence.go); changed keys are announced on one pub/sub channel, and every call runs under the configured
+// operation timeout.
 package redisstore
 
 import (
@@ -36,10 +38,11 @@ func (quiet) Printf(context.Context, string, ...any) {}
 
 // Store is a core.Store on Redis.
 type Store struct {
-	c      redis.UniversalClient
-	prefix string
-	op     time.Duration
-	w      *watcher
+	c       redis.UniversalClient
+	prefix  string
+	op      time.Duration
+	w       *watcher
+	cluster bool // a Redis Cluster: a script may not touch a lease and a value together (see fence.go)
 }
 
 // Open connects to the Redis that cfg.URL names; it does not wait for Redis to answer, so a host starts
@@ -50,7 +53,8 @@ func Open(cfg core.StoreConfig) (core.Store, error) {
 		return nil, err
 	}
 	c := redis.NewUniversalClient(o)
-	s := &Store{c: c, prefix: cfg.KeyPrefix, op: cfg.OpTimeout}
+	_, cluster := c.(*redis.ClusterClient)
+	s := &Store{c: c, prefix: cfg.KeyPrefix, op: cfg.OpTimeout, cluster: cluster}
 	s.w = newWatcher(c, s.prefix+"changes", cfg.OpTimeout)
 	return s, nil
 }
@@ -70,6 +74,9 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return redis.ca
 return 0`)
 	releaseScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`)
+	renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`)
 )
 
@@ -174,6 +181,20 @@ func (s *Store) Release(ctx context.Context, l core.Lease) error {
 	return s.call(ctx, "RELEASE", l.Key, func(ctx context.Context) error {
 		return releaseScript.Run(ctx, s.c, s.leaseKeys(l.Key)[:1], l.Holder).Err()
 	})
+}
+
+// Renew implements core.Store: PEXPIRE, only while the lease still holds the caller's holder id.
+func (s *Store) Renew(ctx context.Context, l core.Lease, ttl time.Duration) (bool, error) {
+	if ttl < time.Millisecond {
+		return false, fmt.Errorf("lease %s: the lease time must be at least 1ms", l.Key)
+	}
+	var ok bool
+	err := s.call(ctx, "RENEW", l.Key, func(ctx context.Context) error {
+		n, err := renewScript.Run(ctx, s.c, s.leaseKeys(l.Key)[:1], l.Holder, ttl.Milliseconds()).Int()
+		ok = n == 1
+		return err
+	})
+	return ok, err
 }
 
 // Wait implements core.Store: it registers for the key's announcements, then compares the revision, then

@@ -69,6 +69,19 @@ func TestRedisSealing(t *testing.T) {
 	})
 }
 
+// TestRedisClusterConformance runs the suite against a Redis Cluster (one node holding every slot): a lease
+// and a value live in different hash slots there, so a write fenced with a lease checks the lease apart
+// from its compare-and-set (one script over both keys is refused with CROSSSLOT).
+func TestRedisClusterConformance(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	key := newKey(t)
+	n := 0
+	storetest.Run(t, func(t *testing.T) core.Store {
+		n++
+		return open(t, srv.URL()+"?cluster=true", fmt.Sprintf("t%d:", n), key, 2*time.Second)
+	})
+}
+
 func TestRedisHoldsNothingInClear(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := storetest.Ctx(t)
