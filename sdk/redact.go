@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Fingerprint returns a short, non-reversible label for a secret, safe for logs ("sha256:1a2b3c4d").
@@ -68,23 +69,52 @@ var base64Run = sync.OnceValue(func() *regexp.Regexp {
 // helper command's standard error, a plugin's error message) that is about to be served or shown. A
 // word is token-shaped when it is a JWT (JWS or JWE compact form), a run of MinTokenHex or more hex
 // digits, or a run of MinTokenBase64 or more base64/base64url characters that holds both letters and
-// digits. A run with slashes is judged part by part, so a file path of ordinary names stays readable but
-// a path holding a token is replaced whole; a UUID (8-4-4-4-12 hex digits) is an identifier, not a token,
-// and stays.
+// digits. A run with slashes is replaced whole when one of its parts is token-shaped or when it mixes
+// upper case, lower case and digits; a run that starts with a slash or follows a backslash is a file path
+// (or a URL's path) and stays, and so does a UUID (8-4-4-4-12 hex digits), an identifier, not a token.
 func RedactTokens(s string) string {
 	s = jwtShape().ReplaceAllStringFunc(s, redacted)
-	return base64Run().ReplaceAllStringFunc(s, func(w string) string {
-		for part := range strings.SplitSeq(strings.TrimRight(w, "="), "/") {
-			if tokenShaped(part) {
-				return redacted(w)
-			}
+	var b strings.Builder
+	last := 0
+	for _, m := range base64Run().FindAllStringIndex(s, -1) {
+		w := s[m[0]:m[1]]
+		if w[0] == '/' || (m[0] > 0 && s[m[0]-1] == '\\') {
+			continue
 		}
-		return w
-	})
+		if tokenRun(strings.TrimRight(w, "=")) {
+			b.WriteString(s[last:m[0]])
+			b.WriteString(redacted(w))
+			last = m[1]
+		}
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // redacted is the stand-in for a token: its fingerprint in brackets, which RedactTokens leaves alone.
 func redacted(w string) string { return "[" + Fingerprint(w) + "]" }
+
+// tokenRun reports whether a run of base64 characters is a token: token-shaped itself when it has no
+// slash; else when one of its parts is, or when it mixes upper case, lower case and digits (standard
+// base64 with a slash here and there), which the names in a relative path or a URL's host and path rarely do.
+func tokenRun(w string) bool {
+	if !strings.Contains(w, "/") {
+		return tokenShaped(w)
+	}
+	if len(w) >= MinTokenBase64 && strings.ContainsAny(w, "0123456789") &&
+		strings.ContainsFunc(w, unicode.IsUpper) && strings.ContainsFunc(w, unicode.IsLower) {
+		return true
+	}
+	for part := range strings.SplitSeq(w, "/") {
+		if tokenShaped(part) {
+			return true
+		}
+	}
+	return false
+}
 
 // tokenShaped reports whether a word without slashes looks like a token (see RedactTokens).
 func tokenShaped(w string) bool {

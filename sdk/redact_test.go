@@ -63,7 +63,7 @@ func TestRedactTokens(t *testing.T) {
 		hex  = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 		b64  = "dGhpcyBpcyBhIHNlY3JldCB0b2tlbiAxMjM0NQ=="
 		b64u = "ya29_a0AfB-hX3kQ9zL2mP7vR8sT1uW4yZ6"
-		b64s = "/x4Kp9Lm2Qr8Tv5Wy1Za3Bc6De7Fg0Hj"
+		b64s = "x4Kp9Lm2Qr8Tv5Wy1Za3/Bc6De7Fg0Hj+Ab"
 	)
 	for _, secret := range []string{jws, none, jwe, hex, b64, b64u, b64s} {
 		in := "helper failed: token " + secret + " was refused (see log)"
@@ -80,6 +80,9 @@ func TestRedactTokens(t *testing.T) {
 		"providers.corp.options.subject_token_command: urn:ietf:params:oauth:token-type:access_token",
 		"AADSTS700016: Application not found; fingerprint [sha256:1a2b3c4d]; /home/alice/.config/tokenhost/tokenhost.yaml",
 		"eyeglasses.example.com and internationalization_of_everything",
+		"/tmp/TestCorruptAuthFileKeepsItsOwnMessage185974107/001/auth.json is not valid JSON",
+		"cannot read /var/folders/xx/abcd1234efgh5678_n0000gn/T/state.json",
+		`cannot read C:\Users\alice\AppData\Local\Temp\TestCorruptAuthFile185974107\auth.json`,
 	} {
 		if got := RedactTokens(keep); got != keep {
 			t.Errorf("RedactTokens(%q) = %q: ordinary text must stay", keep, got)
