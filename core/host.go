@@ -208,7 +208,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 			} else {
 				tok, err = src.Refresh(ctx, *stale)
 			}
-			return err
+			return redactPluginError(err)
 		})
 		endSpan(span, err)
 		err = p.stateError(stateDown, err)
@@ -256,10 +256,10 @@ func (p *provider) describe(err error) error {
 			key = "providers." + p.name + ".options." + key
 		}
 		// A plugin cannot know the provider's name; "<provider>" in its message stands for it.
-		msg := strings.ReplaceAll(e.Message, "<provider>", p.name)
+		msg := sdk.RedactTokens(strings.ReplaceAll(e.Message, "<provider>", p.name))
 		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, msg)}}
 	}
-	return providerErrorf(p.name, "provider %s: %w", p.name, err)
+	return providerErrorf(p.name, "provider %s: %w", p.name, redactPluginError(err))
 }
 
 func (p *provider) noteErr(err error) {

@@ -247,9 +247,9 @@ func (p *pluginProc) configureError(err error) error {
 		if e.Key != "" {
 			key += "." + e.Key
 		}
-		return &ProviderError{Provider: p.provider, Err: &sdk.Error{Kind: sdk.KindBadConfig, Key: key, Message: e.Message}}
+		return &ProviderError{Provider: p.provider, Err: &sdk.Error{Kind: sdk.KindBadConfig, Key: key, Message: sdk.RedactTokens(e.Message)}}
 	}
-	return providerErrorf(p.provider, "provider %s: configuring plugin %s: %w", p.provider, p.cfg.Plugin, err)
+	return providerErrorf(p.provider, "provider %s: configuring plugin %s: %w", p.provider, p.cfg.Plugin, redactPluginError(err))
 }
 
 // call runs fn against the plugin. A failure of the connection (the process died) is counted as a crash

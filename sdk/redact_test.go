@@ -54,3 +54,41 @@ func TestOptionsAccessors(t *testing.T) {
 		t.Fatalf("unknown key error = %v, want a suggestion", err)
 	}
 }
+
+func TestRedactTokens(t *testing.T) {
+	const (
+		jws  = "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtMTIzNDU2Nzg5MA"
+		none = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJib2IifQ."
+		jwe  = "eyJhbGciOiJSU0EtT0FFUCJ9.OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZKTyKOMTYUmKoTCVJRgckCL9kiMT03JGe.48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6ji.XFBoMYUZodetZdvTiFvSkQ"
+		hex  = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+		b64  = "dGhpcyBpcyBhIHNlY3JldCB0b2tlbiAxMjM0NQ=="
+		b64u = "ya29_a0AfB-hX3kQ9zL2mP7vR8sT1uW4yZ6"
+		b64s = "x4Kp9Lm2Qr8Tv5Wy1Za3/Bc6De7Fg0Hj+Ab"
+	)
+	for _, secret := range []string{jws, none, jwe, hex, b64, b64u, b64s} {
+		in := "helper failed: token " + secret + " was refused (see log)"
+		got := RedactTokens(in)
+		if strings.Contains(got, secret) || strings.Contains(got, secret[:20]) || !strings.Contains(got, "[sha256:") ||
+			!strings.HasPrefix(got, "helper failed: token [") || !strings.HasSuffix(got, "] was refused (see log)") {
+			t.Errorf("RedactTokens(%q) = %q: want the token replaced by its fingerprint, the rest kept", in, got)
+		}
+	}
+	for _, keep := range []string{
+		"command /usr/local/bin/corp-credential-helper exited with status 3: login expired: run corp-cli login",
+		"tenant 72f988bf-86f1-41af-91ab-2d7cd011db47 trace 0b3c5a2e-1d4f-4e6a-9b8c-7d6e5f4a3b2c",
+		"https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token answered 400 invalid_grant",
+		"providers.corp.options.subject_token_command: urn:ietf:params:oauth:token-type:access_token",
+		"AADSTS700016: Application not found; fingerprint [sha256:1a2b3c4d]; /home/alice/.config/tokenhost/tokenhost.yaml",
+		"eyeglasses.example.com and internationalization_of_everything",
+		"/tmp/TestCorruptAuthFileKeepsItsOwnMessage185974107/001/auth.json is not valid JSON",
+		"cannot read /var/folders/xx/abcd1234efgh5678_n0000gn/T/state.json",
+		`cannot read C:\Users\alice\AppData\Local\Temp\TestCorruptAuthFile185974107\auth.json`,
+	} {
+		if got := RedactTokens(keep); got != keep {
+			t.Errorf("RedactTokens(%q) = %q: ordinary text must stay", keep, got)
+		}
+	}
+	if again := RedactTokens(RedactTokens(jws)); again != RedactTokens(jws) {
+		t.Errorf("redacting twice changes the text: %q", again)
+	}
+}

@@ -16,12 +16,20 @@ var reservedHeaders = map[string]bool{
 	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
 }
 
+// MaxTokenBytes is the longest token Value the host accepts and the built-in plugins hand over: real
+// access tokens are a few kilobytes, so a longer one is an error, never cut short.
+const MaxTokenBytes = 64 << 10
+
 // CheckToken returns an error of KindInternal naming the field when t cannot be sent as a plugin
-// returned it: a Value with characters other than visible ASCII, a header name that is not an RFC 7230
+// returned it: a Value longer than MaxTokenBytes or with characters other than visible ASCII, a header name that is not an RFC 7230
 // token or is reserved (Host, Content-Length, hop-by-hop headers, Authorization), or a header value with
 // control characters. An empty Value passes (the host reports it itself); Expiry and RefreshAt are left
 // to the host, which owns the clock.
 func CheckToken(t Token) error {
+	if len(t.Value) > MaxTokenBytes {
+		return Internal("Value: the token is %d bytes, more than the %d a token may have; the plugin or its identity provider returned something that is not a token",
+			len(t.Value), MaxTokenBytes)
+	}
 	for i := 0; i < len(t.Value); i++ {
 		if c := t.Value[i]; c <= ' ' || c >= 0x7f {
 			return Internal("Value: the token holds a character that cannot be sent in a header (byte %d of %d is %s); the plugin or its identity provider returned a malformed token",

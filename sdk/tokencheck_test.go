@@ -24,6 +24,13 @@ func TestCheckToken(t *testing.T) {
 		`Headers["X:A"]`:            {Value: "k", Headers: map[string]string{"X:A": "a"}},
 		`Headers["Content-Length"]`: {Value: "k", Headers: map[string]string{"Content-Length": "1"}},
 	}
+	if err := CheckToken(Token{Value: strings.Repeat("a", MaxTokenBytes)}); err != nil {
+		t.Errorf("a token of MaxTokenBytes refused: %v", err)
+	}
+	if err := CheckToken(Token{Value: strings.Repeat("a", MaxTokenBytes+1)}); err == nil || !strings.HasPrefix(err.Error(), "Value:") ||
+		!strings.Contains(err.Error(), "65537 bytes, more than the 65536") || strings.Contains(err.Error(), "aaaa") {
+		t.Errorf("a token over MaxTokenBytes: err = %v, want an error naming its length and the limit", err)
+	}
 	for field, tok := range bad {
 		err := CheckToken(tok)
 		if err == nil || !strings.HasPrefix(err.Error(), field+":") || KindOf(err) != KindInternal {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -88,12 +89,21 @@ func (u *terminalUI) Show(_ context.Context, p sdk.Prompt) error {
 	if p.UserCode != "" {
 		fmt.Fprintln(u.w, "  code: "+printable(p.UserCode))
 	}
-	if p.URL != "" && p.Open && !u.noBrowser {
-		if err := u.open(p.URL); err != nil {
+	if link := printable(p.URL); link != "" && p.Open && !u.noBrowser { // the URL opened is the one shown
+		if !webURL(link) {
+			fmt.Fprintln(u.w, "  (warning: not opened, as the plugin's URL is not http or https; open it yourself only if you trust it)")
+		} else if err := u.open(link); err != nil {
 			fmt.Fprintln(u.w, "  (no browser could be opened; open the URL yourself)")
 		}
 	}
 	return nil
+}
+
+// webURL reports whether raw is an absolute http or https URL with a host, the only kind a plugin's
+// prompt may have opened: file:, javascript: and custom-handler URLs are printed, never opened.
+func webURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 // printable drops control characters.

@@ -17,8 +17,9 @@ import (
 // Show returns the effective configuration found through s — the file, then TOKENHOST_ environment
 // overrides, then defaults — as YAML, every value followed by a comment saying where it came from ("file
 // <path>", "env <NAME>", "default"). Secrets never appear: server.api_keys and secret-named options are
-// shown as <redacted …>, naming the variable or file they come from. provider, when not "", limits the
-// output to that provider. The configuration must be valid: its errors are returned as Load returns them.
+// shown as <redacted …>, naming the variable or file they come from, and so is the store's encryption key;
+// the store URL is shown without its password. provider, when not "", limits the output to that provider.
+// The configuration must be valid: its errors are returned as Load returns them.
 func Show(s Sources, provider string) (string, error) {
 	data, source, _, err := readConfig(s)
 	if err != nil {
@@ -50,6 +51,7 @@ func Show(s Sources, provider string) (string, error) {
 	if provider == "" {
 		sh.b.WriteString("server:\n")
 		sh.walk(1, "server", reflect.TypeFor[rawServer](), reflect.ValueOf(cfg.Server))
+		sh.store(cfg.Store)
 	}
 	sh.b.WriteString("providers:\n")
 	for _, p := range cfg.Providers {

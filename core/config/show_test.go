@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,5 +66,55 @@ providers:
 	}
 	if _, err := Show(Sources{File: path, Builtins: []string{"gateway"}}, ""); err == nil || !strings.Contains(err.Error(), "CORP_SECRET") {
 		t.Errorf("an invalid configuration is shown: %v", err)
+	}
+}
+
+// The store block is shown with the URL's password and secret query parameters replaced and the
+// encryption key only as the variable or file it comes from.
+func TestShowStore(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "tokenhost.yaml")
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
+	if err := os.WriteFile(path, []byte(`
+store:
+  backend: redis
+  url: redis://agent:url-password-value@redis.internal:6379/2?master_name=m&sentinel_password=sentinel-password-value
+  encryption_key_env: TH_STORE_KEY
+providers:
+  corp:
+    plugin: gateway
+    upstream: https://llm.corp.example/v1
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Sources{File: path, Builtins: []string{"gateway"}, Environ: []string{"TH_STORE_KEY=" + key, "TOKENHOST_STORE__TIMEOUT=2s"}}
+	out, err := Show(s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"store:\n  backend: redis  # file " + path,
+		"redis://agent:REDACTED@redis.internal:6379/2?",
+		"sentinel_password=REDACTED",
+		"key_prefix: \"tokenhost:\"  # default",
+		"encryption_key: <redacted from env TH_STORE_KEY>  # file " + path,
+		"timeout: 2s  # env TOKENHOST_STORE__TIMEOUT",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"url-password-value", "sentinel-password-value", key} {
+		if strings.Contains(out, secret) {
+			t.Errorf("show prints a secret of the store block:\n%s", out)
+		}
+	}
+	if one, _ := Show(s, "corp"); strings.Contains(one, "store:") {
+		t.Errorf("--provider corp shows the store block:\n%s", one)
+	}
+
+	local, err := Show(Sources{File: writeFile(t, dir, "local.yaml", "providers:\n  corp:\n    plugin: gateway\n    upstream: https://llm.corp.example/v1\n"), Builtins: []string{"gateway"}}, "")
+	if err != nil || !strings.Contains(local, "store:\n  backend: local  # default\n") {
+		t.Errorf("without a store block: %v\n%s", err, local)
 	}
 }

@@ -29,7 +29,7 @@ type callback struct {
 
 // browserLogin runs the authorization code grant with PKCE (S256) and an RFC 8252 loopback redirect to
 // 127.0.0.1 on a random port: it shows the authorization URL (the host opens it), waits for the redirect,
-// checks state, and redeems the code.
+// checks state, closes the port, and redeems the code.
 func (s *source) browserLogin(ctx context.Context, c *config, ui sdk.UI) (tokenResponse, error) {
 	authURL, err := c.endpoints.authorize(ctx, c)
 	if err != nil {
@@ -67,6 +67,11 @@ func (s *source) browserLogin(ctx context.Context, c *config, ui sdk.UI) (tokenR
 		return tokenResponse{}, ctx.Err()
 	case cb = <-got:
 	}
+	// The redirect with the right state ends the listening: the port accepts nothing more, and the
+	// request that brought the code still gets its page.
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_ = srv.Shutdown(sctx)
+	cancel()
 	if cb.errCode != "" {
 		if cb.errCode == "access_denied" {
 			return tokenResponse{}, sdk.ReauthRequired("the sign-in was denied at the identity provider; run `tokenhost login` again to retry")

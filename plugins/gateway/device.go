@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,8 +17,10 @@ import (
 // Device flow constants (RFC 8628).
 const (
 	deviceGrantType     = "urn:ietf:params:oauth:grant-type:device_code"
-	defaultPollInterval = 5 * time.Second
-	slowDownStep        = 5 * time.Second
+	defaultPollInterval = 5 * time.Second  // when the server names no interval (RFC 8628 §3.2)
+	minPollInterval     = time.Second      // a shorter (or fractional) interval is raised to this
+	slowDownStep        = 5 * time.Second  // added to the interval on every slow_down
+	maxDeviceWait       = 15 * time.Minute // the longest a sign-in waits for approval; a shorter expires_in wins
 )
 
 // deviceAuth is the device authorization endpoint's answer.
@@ -27,8 +30,33 @@ type deviceAuth struct {
 	interval                               time.Duration
 }
 
+// clock is the device flow's time: the time now, and the pause between polls, which ends early when ctx
+// does. A constructor option replaces it in tests.
+type clock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// wallClock is the real time.
+type wallClock struct{}
+
+// Now returns time.Now().
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Sleep waits d or until ctx ends.
+func (wallClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // deviceLogin runs RFC 8628: ask for a code, show it, poll until the user approved, denied or the code
-// expired. wait pauses between polls (a constructor option replaces it in tests).
+// expired, and give up after maxDeviceWait (or the code's expires_in, when shorter).
 func (s *source) deviceLogin(ctx context.Context, c *config, ui sdk.UI) (tokenResponse, error) {
 	ep, err := c.endpoints.device(ctx, c)
 	if err != nil {
@@ -42,7 +70,8 @@ func (s *source) deviceLogin(ctx context.Context, c *config, ui sdk.UI) (tokenRe
 	if err != nil {
 		return tokenResponse{}, c.explain(err, ep)
 	}
-	da, err := parseDeviceAuth(doc, time.Now())
+	start := s.clock.Now()
+	da, err := parseDeviceAuth(doc, start)
 	if err != nil {
 		return tokenResponse{}, sdk.Unavailable("device authorization endpoint %s answered without %s", tokenkit.Display(ep), err)
 	}
@@ -53,13 +82,18 @@ func (s *source) deviceLogin(ctx context.Context, c *config, ui sdk.UI) (tokenRe
 	if err := ui.Show(ctx, p); err != nil {
 		return tokenResponse{}, err
 	}
+	deadline, limit := start.Add(maxDeviceWait), "the longest tokenhost waits"
+	if !da.expires.IsZero() && da.expires.Before(deadline) {
+		deadline, limit = da.expires, "the code's lifetime, expires_in"
+	}
 	interval := da.interval
 	for {
-		if !da.expires.IsZero() && time.Now().After(da.expires) {
-			return tokenResponse{}, sdk.ReauthRequired("the sign-in code expired before it was used; run `tokenhost login` again")
-		}
-		if err := s.wait(ctx, interval); err != nil {
+		if err := s.clock.Sleep(ctx, interval); err != nil {
 			return tokenResponse{}, err
+		}
+		if s.clock.Now().After(deadline) {
+			return tokenResponse{}, sdk.ReauthRequired("the sign-in was not approved within %s (%s); run `tokenhost login <provider>` again and approve it in the browser",
+				deadline.Sub(start).Round(time.Second), limit)
 		}
 		form := url.Values{"grant_type": {deviceGrantType}, "device_code": {da.deviceCode}}
 		tr, err := c.hiding(da.deviceCode).token(ctx, form)
@@ -74,7 +108,7 @@ func (s *source) deviceLogin(ctx context.Context, c *config, ui sdk.UI) (tokenRe
 		case "authorization_pending":
 			continue
 		case "slow_down":
-			interval += slowDownStep
+			interval = min(interval+slowDownStep, maxDeviceWait)
 			continue
 		case "access_denied":
 			return tokenResponse{}, sdk.ReauthRequired("the sign-in was denied at the identity provider; run `tokenhost login` again to retry")
@@ -109,23 +143,33 @@ func parseDeviceAuth(doc map[string]any, now time.Time) (deviceAuth, error) {
 		}
 		*u = pu.String() // the scheme in lower case, as the page opener and the user expect it
 	}
-	if n, ok := doc["expires_in"].(float64); ok && n > 0 {
-		da.expires = now.Add(time.Duration(n) * time.Second)
+	if n, ok := seconds(doc["expires_in"]); ok && n < maxDeviceWait.Seconds() {
+		da.expires = now.Add(time.Duration(n * float64(time.Second)))
 	}
-	if n, ok := doc["interval"].(float64); ok && n > 0 {
-		da.interval = time.Duration(n) * time.Second
+	if n, ok := seconds(doc["interval"]); ok {
+		da.interval = minPollInterval
+		if n >= maxDeviceWait.Seconds() {
+			da.interval = maxDeviceWait
+		} else if d := time.Duration(n * float64(time.Second)); d > minPollInterval {
+			da.interval = d
+		}
 	}
 	return da, nil
 }
 
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+// seconds reads a positive number of seconds given as a JSON number or a string holding one; ok is false
+// for anything else.
+func seconds(v any) (n float64, ok bool) {
+	switch x := v.(type) {
+	case float64:
+		n = x
+	case string:
+		var err error
+		if n, err = strconv.ParseFloat(strings.TrimSpace(x), 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
 	}
+	return n, n > 0 // false for NaN too
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -34,50 +35,76 @@ func minimalEnv(extra []string) []string {
 	return env
 }
 
-// runCommand runs argv (no shell) with a minimal environment, no stdin, and a timeout, and returns its
-// standard output. A failure names the command and quotes the first line of its standard error, cleaned.
+// Limits on what a helper prints: more on standard output is an error (a token is never cut short); of
+// standard error, the first line of what fits is quoted.
+const (
+	maxHelperOutput = 1 << 20
+	maxHelperStderr = 4096
+)
+
+// runCommand runs argv (no shell) with a minimal environment, no stdin, and a timeout, in a process group
+// of its own that is killed whole when the timeout passes or the caller gives up, and returns its standard
+// output. A failure names the command and quotes the first line of its standard error with token-shaped
+// words redacted; the plugin's log keeps that line whole.
 func runCommand(ctx context.Context, argv, env []string, timeout time.Duration, option string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = minimalEnv(env)
+	helperGroup(cmd)
 	cmd.WaitDelay = time.Second // a helper's children holding the pipes open do not keep us waiting
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &limitWriter{w: &stdout, n: maxBody}
-	cmd.Stderr = &limitWriter{w: &stderr, n: 4096}
+	out := &limitWriter{w: &stdout, n: maxHelperOutput, full: cancel}
+	cmd.Stdout = out
+	cmd.Stderr = &limitWriter{w: &stderr, n: maxHelperStderr}
 	err := cmd.Run()
 	switch {
+	case out.over:
+		return nil, sdk.Unavailable("%s %s printed more than %d bytes (1 MiB) on standard output and was stopped; a token is at most %d bytes: check what it prints",
+			option, argv[0], maxHelperOutput, sdk.MaxTokenBytes)
 	case ctx.Err() == context.DeadlineExceeded:
 		return nil, sdk.Unavailable("%s %s did not finish within %s; it was stopped (raise timeout if it is just slow)", option, argv[0], timeout)
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, os.ErrNotExist):
 		return nil, sdk.BadConfig(option, "cannot run %s: not found (give a full path or check PATH)", argv[0])
 	case err != nil:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			return nil, sdk.BadConfig(option, "cannot run %s: %s", argv[0], tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+		}
 		first, _ := bufio.NewReader(&stderr).ReadString('\n')
-		msg := tokenhttp.Clean(first, tokenhttp.MaxDescription, nil)
+		slog.Warn("gateway: helper command failed", "option", option, "command", argv[0], "status", ee.ExitCode(),
+			"stderr", tokenhttp.Clean(first, maxHelperStderr, nil))
+		msg := tokenhttp.Clean(sdk.RedactTokens(first), tokenhttp.MaxDescription, nil)
 		if msg == "" {
 			msg = "no message on stderr"
 		}
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return nil, sdk.Unavailable("%s %s exited with status %d: %s", option, argv[0], ee.ExitCode(), msg)
-		}
-		return nil, sdk.BadConfig(option, "cannot run %s: %s", argv[0], tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+		return nil, sdk.Unavailable("%s %s exited with status %d: %s", option, argv[0], ee.ExitCode(), msg)
 	}
 	return stdout.Bytes(), nil
 }
 
-// limitWriter keeps the first n bytes written to it and drops the rest.
+// limitWriter keeps the first n bytes written to it, drops the rest, and notes that it did.
 type limitWriter struct {
-	w io.Writer
-	n int
+	w    io.Writer
+	n    int
+	over bool
+	full func() // called once when something is dropped; nil: nothing
 }
 
 // Write keeps what fits and reports all of p written, so the command never blocks on a full pipe.
 func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.n > 0 {
-		k := min(len(p), l.n)
+	k := min(len(p), l.n)
+	if k > 0 {
 		_, _ = l.w.Write(p[:k])
 		l.n -= k
+	}
+	if k < len(p) && !l.over {
+		l.over = true
+		if l.full != nil {
+			l.full()
+		}
 	}
 	return len(p), nil
 }
@@ -117,7 +144,7 @@ func parseHelperOutput(out []byte, now time.Time) (tokenResponse, error) {
 		if strings.ContainsAny(text, " \t\r\n") || tokenhttp.HasControl(text) {
 			return tokenResponse{}, errors.New("more than one word and no JSON object")
 		}
-		return tokenResponse{access: text, tokenType: "Bearer"}, nil
+		return checkLength(tokenResponse{access: text, tokenType: "Bearer"})
 	}
 	var h helperOutput
 	if err := json.Unmarshal([]byte(text), &h); err != nil {
@@ -167,6 +194,14 @@ func parseHelperOutput(out []byte, now time.Time) (tokenResponse, error) {
 	}
 	if tokenhttp.HasControl(tr.access) {
 		return tokenResponse{}, errors.New("a token with control characters")
+	}
+	return checkLength(tr)
+}
+
+// checkLength refuses a token longer than sdk.MaxTokenBytes; its error is a phrase that quotes nothing.
+func checkLength(tr tokenResponse) (tokenResponse, error) {
+	if len(tr.access) > sdk.MaxTokenBytes {
+		return tokenResponse{}, fmt.Errorf("a token of %d bytes, more than the %d a token may have", len(tr.access), sdk.MaxTokenBytes)
 	}
 	return tr, nil
 }

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"bytes"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,6 +67,9 @@ func TestExecGrant(t *testing.T) {
 	}
 }
 
+// stderrJWT is a JWT-shaped word a failing helper prints on its standard error.
+const stderrJWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSIsImV4cCI6MTcwMDAwMDAwMH0.c2lnbmF0dXJlLWJ5dGVzLWhlcmUtMTIzNDU2Nzg5MA"
+
 func TestExecGrantFailures(t *testing.T) {
 	cases := []struct {
 		name, body string
@@ -77,10 +82,17 @@ func TestExecGrantFailures(t *testing.T) {
 			sdk.KindUnavailable, []string{"status 3", "login expired: run corp-cli login"}, "second"},
 		{"garbage output", "echo 'not a token at all, secret-garbage'", nil, sdk.KindUnavailable, []string{"more than one word"}, "secret-garbage"},
 		{"hangs", "exec sleep 30", map[string]any{"timeout": "200ms"}, sdk.KindUnavailable, []string{"did not finish within 200ms"}, ""},
+		{"stderr's token is redacted", "echo 'refresh failed for " + stderrJWT + " (expired)' >&2; exit 1", nil,
+			sdk.KindUnavailable, []string{"status 1", "refresh failed for [sha256:", "(expired)"}, stderrJWT[:24]},
+		{"output over 1 MiB", "head -c 1100000 /dev/zero | tr '\\0' a", nil, sdk.KindUnavailable,
+			[]string{"command " + "HELPER", "more than 1048576 bytes (1 MiB)"}, "aaaa"},
+		{"token over 64 KiB", "head -c 70000 /dev/zero | tr '\\0' a", nil, sdk.KindUnavailable,
+			[]string{"command " + "HELPER", "token of 70000 bytes, more than the 65536"}, "aaaa"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			opts := map[string]any{"grant": grantExec, "command": []any{script(t, c.body)}}
+			helper := script(t, c.body)
+			opts := map[string]any{"grant": grantExec, "command": []any{helper}}
 			for k, v := range c.extra {
 				opts[k] = v
 			}
@@ -89,7 +101,7 @@ func TestExecGrantFailures(t *testing.T) {
 				t.Fatalf("err = %v, want kind %s", err, c.kind)
 			}
 			for _, w := range c.want {
-				if !strings.Contains(err.Error(), w) {
+				if w = strings.ReplaceAll(w, "HELPER", helper); !strings.Contains(err.Error(), w) {
 					t.Errorf("%q does not mention %q", err, w)
 				}
 			}
@@ -143,4 +155,20 @@ func TestStaticKey(t *testing.T) {
 			t.Fatalf("Refresh after the file changed: err %v", err)
 		}
 	})
+}
+
+// A helper's standard error reaches the plugin's own log whole, and its errors (which the host serves)
+// only with token-shaped words redacted.
+func TestExecStderrKeptWholeInTheLogOnly(t *testing.T) {
+	var log bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	src := configure(t, map[string]any{"grant": grantExec, "command": []any{script(t, "echo 'bad token "+stderrJWT+"' >&2; exit 2")}})
+	_, err := src.Token(t.Context())
+	if err == nil || strings.Contains(err.Error(), stderrJWT[:24]) {
+		t.Fatalf("err = %v, want a failure without the token", err)
+	}
+	if !strings.Contains(log.String(), stderrJWT) || !strings.Contains(log.String(), "status=2") {
+		t.Errorf("the plugin's log lacks the helper's whole stderr line and status:\n%s", log.String())
+	}
 }

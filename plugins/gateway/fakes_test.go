@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -154,6 +155,7 @@ type authServer struct {
 	challenge string
 	redirect  string
 	deny      bool
+	onToken   func(redirect string) // called as a code is redeemed, with the redirect URI
 }
 
 func newAuthServer(t *testing.T) *authServer {
@@ -182,7 +184,11 @@ func newAuthServer(t *testing.T) *authServer {
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
 		a.mu.Lock()
 		ok := base64.RawURLEncoding.EncodeToString(sum[:]) == a.challenge && r.PostForm.Get("redirect_uri") == a.redirect
+		onToken := a.onToken
 		a.mu.Unlock()
+		if onToken != nil {
+			onToken(r.PostForm.Get("redirect_uri"))
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ok || r.PostForm.Get("code") != "the-code" || r.PostForm.Get("grant_type") != "authorization_code" {
 			w.WriteHeader(http.StatusBadRequest)
@@ -248,5 +254,35 @@ func TestAuthorizationCodeWithPKCE(t *testing.T) {
 	}}
 	if _, err := src.Login(t.Context(), ui2); !sdk.IsKind(err, sdk.KindReauthRequired) || !strings.Contains(err.Error(), "denied") {
 		t.Fatalf("denied sign-in: %v", err)
+	}
+}
+
+// Once the redirect with the right state arrived, the loopback port is closed: a second redirect made
+// while the code is being redeemed finds nothing listening.
+func TestBrowserLoopbackClosesAfterCallback(t *testing.T) {
+	a := newAuthServer(t)
+	var state string
+	var again error
+	a.onToken = func(redirect string) {
+		resp, err := http.Get(redirect + "?state=" + url.QueryEscape(state) + "&code=second")
+		if err == nil {
+			resp.Body.Close()
+			again = errors.New(resp.Status)
+		}
+	}
+	ui := &showUI{then: func(p sdk.Prompt) {
+		u, _ := url.Parse(p.URL)
+		state = u.Query().Get("state")
+		if resp, err := http.Get(p.URL); err == nil {
+			resp.Body.Close()
+		}
+	}}
+	src := configure(t, map[string]any{"grant": grantAuthCode, "authorization_url": a.URL + "/authorize", "token_url": a.URL + "/token",
+		"client_id": "cli", "store": filepath.Join(t.TempDir(), "s.json")})
+	if _, err := src.Login(t.Context(), ui); err != nil {
+		t.Fatal(err)
+	}
+	if state == "" || again != nil {
+		t.Errorf("a second redirect during the redemption was answered (%v): the loopback port is still open", again)
 	}
 }

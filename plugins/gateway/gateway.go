@@ -35,19 +35,19 @@ const MinRemaining = 10 * time.Second
 // source is the gateway plugin's sdk.Source and sdk.Interactive.
 type source struct {
 	sf      *flight.Group
-	st      state.Slot[config] // the configuration and the last token fetched under it
-	wait    func(ctx context.Context, d time.Duration) error
+	st      state.Slot[config]          // the configuration and the last token fetched under it
+	clock   clock                       // the device flow's time
 	storage atomic.Pointer[sdk.Storage] // what the host offers for a provider shared through a fleet store
 }
 
-// option changes how a source is built; tests use it to replace the device flow's pause.
+// option changes how a source is built; tests use it to replace the device flow's clock.
 type option func(*source)
 
 // New returns an unconfigured gateway Source.
 func New() sdk.Source { return newSource() }
 
 func newSource(opts ...option) *source {
-	s := &source{sf: new(flight.Group), wait: sleep}
+	s := &source{sf: new(flight.Group), clock: wallClock{}}
 	for _, o := range opts {
 		o(s)
 	}

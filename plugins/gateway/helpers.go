@@ -98,6 +98,9 @@ func (g *static) fetch(ctx context.Context, c *config, stale string) (sdk.Token,
 	if err != nil {
 		return sdk.Token{}, err
 	}
+	if len(k) > sdk.MaxTokenBytes {
+		return sdk.Token{}, sdk.BadConfig(g.src.option, "%s holds %d bytes, more than the %d a key may have; check that it holds the key alone", g.src.describe(), len(k), sdk.MaxTokenBytes)
+	}
 	if stale != "" && k == stale {
 		return sdk.Token{}, sdk.ReauthRequired("the upstream rejected the key from %s, and tokenhost cannot make a new one; put a valid key in %s (%s)", g.src.describe(), g.src.describe(), g.src.option)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -66,11 +67,14 @@ func (c *config) post(ctx context.Context, endpoint string, form url.Values, aut
 		return nil, c.netError(endpoint, err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	data, err := tokenhttp.ReadBody(resp.Body, maxBody)
+	ct := resp.Header.Get("Content-Type")
+	if errors.Is(err, tokenhttp.ErrTooLarge) {
+		return nil, &failure{status: resp.StatusCode, ct: ct, what: fmt.Sprintf("with an answer of more than %d bytes (1 MiB), far more than a token response", maxBody)}
+	}
 	if err != nil {
 		return nil, c.netError(endpoint, err)
 	}
-	ct := resp.Header.Get("Content-Type")
 	var doc map[string]any
 	jsonErr := json.Unmarshal(data, &doc)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -124,6 +128,9 @@ func (c *config) token(ctx context.Context, form url.Values) (tokenResponse, err
 	}
 	if tokenhttp.HasControl(tr.access) {
 		return tokenResponse{}, &failure{status: http.StatusOK, what: "with an access token holding control characters, which cannot be sent in a header"}
+	}
+	if len(tr.access) > sdk.MaxTokenBytes {
+		return tokenResponse{}, &failure{status: http.StatusOK, what: fmt.Sprintf("with an access token of %d bytes, more than the %d a token may have", len(tr.access), sdk.MaxTokenBytes)}
 	}
 	return tr, nil
 }

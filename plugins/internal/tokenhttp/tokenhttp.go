@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -78,6 +79,22 @@ func IsTimeout(err error) bool {
 	var ue *url.Error
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ue) && ue.Timeout()) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// ErrTooLarge is ReadBody's error for an answer longer than its limit.
+var ErrTooLarge = errors.New("answer too large")
+
+// ReadBody reads all of r up to max bytes; a longer answer is ErrTooLarge, never cut short, so nothing
+// (a token in a form-encoded answer) is taken from a truncated body.
+func ReadBody(r io.Reader, max int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, ErrTooLarge
+	}
+	return data, nil
 }
 
 // DescribeType names the media type of a Content-Type header for a message.

@@ -1,6 +1,8 @@
 package tokenhttp
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/tokenhost/tokenhost/sdk"
@@ -22,5 +24,14 @@ func TestHasControl(t *testing.T) {
 		if got := HasControl(s); got != want {
 			t.Errorf("HasControl(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	if data, err := ReadBody(strings.NewReader("12345"), 5); err != nil || string(data) != "12345" {
+		t.Errorf("ReadBody at the limit = %q, %v", data, err)
+	}
+	if data, err := ReadBody(strings.NewReader("123456"), 5); !errors.Is(err, ErrTooLarge) || data != nil {
+		t.Errorf("ReadBody over the limit = %q, %v; want ErrTooLarge and nothing read", data, err)
 	}
 }
