@@ -74,8 +74,10 @@ func runCommand(ctx context.Context, argv, env []string, timeout time.Duration, 
 			return nil, sdk.BadConfig(option, "cannot run %s: %s", argv[0], tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
 		}
 		first, _ := bufio.NewReader(&stderr).ReadString('\n')
+		// The local log gets the longer line (for diagnosis), still without token-shaped words: nothing a
+		// helper prints reaches a log, an error or a served page as a credential.
 		slog.Warn("gateway: helper command failed", "option", option, "command", argv[0], "status", ee.ExitCode(),
-			"stderr", tokenhttp.Clean(first, maxHelperStderr, nil))
+			"stderr", tokenhttp.Clean(sdk.RedactTokens(first), maxHelperStderr, nil))
 		msg := tokenhttp.Clean(sdk.RedactTokens(first), tokenhttp.MaxDescription, nil)
 		if msg == "" {
 			msg = "no message on stderr"

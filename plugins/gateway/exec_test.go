@@ -159,16 +159,19 @@ func TestStaticKey(t *testing.T) {
 
 // A helper's standard error reaches the plugin's own log whole, and its errors (which the host serves)
 // only with token-shaped words redacted.
-func TestExecStderrKeptWholeInTheLogOnly(t *testing.T) {
+func TestExecStderrLoggedWithoutTokens(t *testing.T) {
 	var log bytes.Buffer
 	defer slog.SetDefault(slog.Default())
 	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
-	src := configure(t, map[string]any{"grant": grantExec, "command": []any{script(t, "echo 'bad token "+stderrJWT+"' >&2; exit 2")}})
+	src := configure(t, map[string]any{"grant": grantExec, "command": []any{script(t, "echo 'bad token "+stderrJWT+" for alice' >&2; exit 2")}})
 	_, err := src.Token(t.Context())
 	if err == nil || strings.Contains(err.Error(), stderrJWT[:24]) {
 		t.Fatalf("err = %v, want a failure without the token", err)
 	}
-	if !strings.Contains(log.String(), stderrJWT) || !strings.Contains(log.String(), "status=2") {
-		t.Errorf("the plugin's log lacks the helper's whole stderr line and status:\n%s", log.String())
+	if strings.Contains(log.String(), stderrJWT[:24]) {
+		t.Errorf("the plugin's log holds the token the helper printed:\n%s", log.String())
+	}
+	if !strings.Contains(log.String(), "for alice") || !strings.Contains(log.String(), "status=2") {
+		t.Errorf("the plugin's log lacks the rest of the helper's stderr line and its status:\n%s", log.String())
 	}
 }
