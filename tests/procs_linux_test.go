@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // prSetChildSubreaper is PR_SET_CHILD_SUBREAPER from <linux/prctl.h>.
@@ -27,6 +30,10 @@ func becomeSubreaper() {
 type proc struct {
 	pid  int
 	desc string
+	// dying reports that the process has been sent SIGKILL: it runs none of its own code again, but
+	// kill(2) returns before the scheduler has let it act on the signal and finish its exit (a process
+	// on a loaded machine can wait a while for that), and only its parent can wait for that end.
+	dying bool
 }
 
 // strayProcesses lists the live (not zombie) processes that are children of parent, or that run an
@@ -70,7 +77,50 @@ func strayProcesses(parent int, dir string) ([]proc, error) {
 		if desc == "" {
 			desc = exe
 		}
-		out = append(out, proc{pid: pid, desc: fmt.Sprintf("%s, parent %d", desc, ppid)})
+		out = append(out, proc{pid: pid, desc: fmt.Sprintf("%s, parent %d", desc, ppid), dying: sigkillPending(pid)})
 	}
 	return out, nil
+}
+
+// sigkillPending reports whether SIGKILL is pending for pid, for the process (ShdPnd: kill(2) of it or
+// of its group) or one of its threads (SigPnd), in /proc/<pid>/status. The bit stays set from the kill
+// until the process is reaped, through its whole exit.
+func sigkillPending(pid int) bool {
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		key, val, _ := strings.Cut(line, ":")
+		if key != "SigPnd" && key != "ShdPnd" {
+			continue
+		}
+		if mask, err := strconv.ParseUint(strings.TrimSpace(val), 16, 64); err == nil && mask&(1<<(syscall.SIGKILL-1)) != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// awaitExit waits up to within for pid to end (become a zombie or disappear) and reports whether it
+// did. A pidfd becomes readable when its process ends, so this works for a process that is not this
+// test's child, without polling.
+func awaitExit(pid int, within time.Duration) bool {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return err == unix.ESRCH // already gone
+	}
+	defer unix.Close(fd)
+	deadline := time.Now().Add(within)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, int(left.Milliseconds())+1)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0
+	}
 }

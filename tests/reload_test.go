@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // reloadProviderJSON is what the reload test reads of one /providers entry.
@@ -75,10 +76,11 @@ func providersByName(t *testing.T, s *server) map[string]reloadProviderJSON {
 	return out
 }
 
-// TestServeReloadUnderLoad checks that reloads lose no request: 1,000 requests run while the
-// configuration is reloaded five times (a changed provider, a removed and an added one, an invalid
-// file, a fix changing the provider again, SIGHUP with nothing changed); none fails, and the plugin of the provider whose
-// configuration never changed keeps its process throughout.
+// TestServeReloadUnderLoad checks that reloads lose no request: at least 1,000 requests run while the
+// configuration is reloaded five times (a changed provider, a removed and an added one, an invalid file, a
+// fix changing the provider again, SIGHUP with nothing changed), with requests to each provider after every
+// reload; none fails, and the plugin of the provider whose configuration never changed keeps its process
+// throughout.
 func TestServeReloadUnderLoad(t *testing.T) {
 	g := newGatewayFakes(t)
 	dir := t.TempDir()
@@ -107,7 +109,13 @@ func TestServeReloadUnderLoad(t *testing.T) {
 		t.Fatalf("before reloads: %+v", before)
 	}
 
-	const total = 1000
+	// The workers alternate between stay and changer. Each request counts toward the step the test had
+	// seen applied when the request began (step k: the k-th reload's log line had been read), so a step's
+	// requests all ran on the configuration that reload put in place; after each reload the test waits for
+	// enough of them to both providers, however far the workers ran ahead while a reload settled.
+	names := [2]string{"stay", "changer"}
+	var step atomic.Int64
+	var perStep [6][len(names)]atomic.Int64 // completed requests by step and provider
 	var done, failed atomic.Int64
 	progress := make(chan struct{}, 1)
 	var failMu sync.Mutex
@@ -126,13 +134,14 @@ func TestServeReloadUnderLoad(t *testing.T) {
 					return
 				default:
 				}
-				name := []string{"stay", "changer"}[i%2]
-				if err := send(name); err != nil {
+				k := step.Load()
+				if err := send(names[i%2]); err != nil {
 					failed.Add(1)
 					failMu.Lock()
 					failures = append(failures, err.Error())
 					failMu.Unlock()
 				}
+				perStep[k][i%2].Add(1)
 				done.Add(1)
 				select {
 				case progress <- struct{}{}:
@@ -141,10 +150,26 @@ func TestServeReloadUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	waitFor := func(n int64) {
-		for done.Load() < n {
-			<-progress
+	// waitRequests waits until n requests to each provider have run in the current step.
+	waitRequests := func(n int64) {
+		t.Helper()
+		k := step.Load()
+		guard := time.NewTimer(hangGuard)
+		defer guard.Stop()
+		for perStep[k][0].Load() < n || perStep[k][1].Load() < n {
+			select {
+			case <-progress:
+			case <-guard.C:
+				t.Fatalf("in step %d: %d stay and %d changer requests in %s, want %d each\n%s", k, perStep[k][0].Load(), perStep[k][1].Load(), hangGuard, n, s.stderr)
+			}
 		}
+	}
+	// reloaded starts the next step, once the reload's log line has been read, and waits for its n
+	// requests to each provider; the steps' requests add up to 1,000.
+	reloaded := func(n int64) {
+		t.Helper()
+		step.Add(1)
+		waitRequests(n)
 	}
 	hup := func() {
 		if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
@@ -152,30 +177,31 @@ func TestServeReloadUnderLoad(t *testing.T) {
 		}
 	}
 
+	waitRequests(50) // before any reload
 	// 1: the file changes one provider.
-	waitFor(100)
 	replaceFile(t, cfg, reloadConfig(g, map[string]string{"stay": "1m", "changer": "2m", "gone": "1m"}))
 	s.stderr.wait(t, "generation=2")
+	reloaded(75)
 	// 2: the file removes one provider and adds one.
-	waitFor(250)
 	replaceFile(t, cfg, reloadConfig(g, map[string]string{"stay": "1m", "changer": "2m", "new": "1m"}))
 	s.stderr.wait(t, "generation=3")
+	reloaded(75)
 	// 3: an invalid file: logged with its key path, the running configuration stays.
-	waitFor(400)
 	replaceFile(t, cfg, strings.Replace(reloadConfig(g, map[string]string{"stay": "1m", "changer": "2m", "new": "1m"}), "refresh_before: 1m", "refresh_before: soon", 1))
 	s.stderr.wait(t, "configuration reload failed")
 	s.stderr.wait(t, "refresh_before")
+	reloaded(75)
 	// 4: a valid file again, with the changed provider changed once more, and a server setting that
-	// only a restart applies.
-	waitFor(550)
+	// only a restart applies. The changer requests of this step run on the rebuilt provider, which
+	// starts its plugin for them.
 	replaceFile(t, cfg, "server:\n  shutdown_grace: 10s\n"+reloadConfig(g, map[string]string{"stay": "1m", "changer": "3m", "new": "1m"}))
 	s.stderr.wait(t, "generation=4")
 	s.stderr.wait(t, "keys=[server.shutdown_grace]")
+	reloaded(75)
 	// 5: SIGHUP with nothing changed still makes a new generation, and rebuilds nothing.
-	waitFor(700)
 	hup()
 	s.stderr.wait(t, "generation=5")
-	waitFor(total)
+	reloaded(150)
 	stopOnce.Do(func() { close(stop) })
 	wg.Wait()
 
