@@ -44,7 +44,7 @@ func TestTokenRefusesAControlSocketItCannotTrust(t *testing.T) {
 
 	injected := map[string]any{
 		"token":   map[string]any{"Value": "ATTACKER-CONTROLLED-TOKEN", "Type": "Bearer"},
-		"headers": map[string]string{"Authorization": "Bearer ATTACKER-CONTROLLED-TOKEN"},
+		"headers": map[string]string{"Authorization": "Bearer ATTACKER-CONTROLLED-TOKEN", "Host": "evil.example"},
 	}
 	for _, c := range []struct {
 		name     string

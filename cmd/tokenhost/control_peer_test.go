@@ -52,7 +52,7 @@ func TestControlPeerHelper(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprint(c, "GET /token/corp HTTP/1.1\r\nHost: tokenhost\r\n\r\n")
+		fmt.Fprint(c, "GET /token/corp HTTP/1.1\r\nHost: tokenhost\r\nConnection: close\r\n\r\n")
 		b, _ := io.ReadAll(c)
 		fmt.Printf("read %d bytes\n", len(b))
 	}
