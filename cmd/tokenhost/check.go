@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/tokenhost/tokenhost/internal/termtext"
 )
 
 func newCheckCmd(g *globals) *cobra.Command {
@@ -79,4 +81,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
+// oneLine makes a plugin's or the host's error one line of a table, without control characters.
+func oneLine(s string) string {
+	return strings.ReplaceAll(termtext.Clean(strings.TrimSpace(s)), "\n", "; ")
+}

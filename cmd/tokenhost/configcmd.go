@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/termtext"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -42,7 +43,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			}
 			cfg, err := config.Load(g.sources(file))
 			if err != nil {
-				fmt.Fprintln(g.stderr, err)
+				fmt.Fprintln(g.stderr, termtext.Clean(err.Error()))
 				return exitCode(1)
 			}
 			if strict {
@@ -72,14 +73,14 @@ func configureAll(g *globals, cfg *config.Config) int {
 	defer cancel()
 	h, err := core.Open(ctx, core.Options{Config: cfg, Logger: g.logger()})
 	if err != nil {
-		fmt.Fprintln(g.stderr, err)
+		fmt.Fprintln(g.stderr, termtext.Clean(err.Error()))
 		return 1
 	}
 	defer h.Close()
 	bad := 0
 	for _, name := range cfg.Names() {
 		if err := h.Start(ctx)[name]; err != nil {
-			fmt.Fprintln(g.stderr, strings.ReplaceAll(err.Error(), "\n", " "))
+			fmt.Fprintln(g.stderr, strings.ReplaceAll(termtext.Clean(err.Error()), "\n", " "))
 			bad++
 		}
 	}

@@ -1,31 +1,33 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
+	"io/fs"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
 )
 
 // The control socket lets `tokenhost token` use a running `tokenhost serve` of the same configuration:
 // its cache, single flight and refresh-ahead then serve scripts too, so a script costs the identity
-// provider nothing beyond what the daemon already spends. It is a Unix socket, mode 0600 in a 0700
-// directory of the user's, so only the user who runs serve can ask it for tokens.
+// provider nothing beyond what the daemon already spends. It is a Unix socket, mode 0600, in a directory
+// both ends check the way ssh-agent and gpg-agent check theirs (a real directory, the user's own, mode
+// 0700), and each end checks that the process at the other end runs as the same user. Where the platform
+// cannot tell a socket's peer (Windows, some BSDs), there is no control socket.
 
 // controlTimeout bounds a `tokenhost token` question to the daemon; past it, the command fetches itself.
 const controlTimeout = 5 * time.Second
+
+// errControlUnsupported is why there is no control socket on a platform that cannot tell a peer's user.
+var errControlUnsupported = errors.New("this platform cannot tell which user is at the other end of a Unix socket")
 
 // controlPath returns the socket of the daemon serving cfg: under $XDG_RUNTIME_DIR/tokenhost (else a
 // per-user directory in the temporary directory), named by a hash of the effective configuration.
@@ -41,82 +43,70 @@ func controlPath(cfg *config.Config) string {
 	return filepath.Join(base, hex.EncodeToString(sum[:8])+".sock")
 }
 
-// serveControl answers GET /token/<provider> on the control socket of h's configuration until ctx ends.
-// A failure to listen only costs scripts the daemon's cache, so it is logged, not fatal.
-func serveControl(ctx context.Context, h *core.Host, log *slog.Logger) {
-	path := controlPath(h.Config())
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		log.Warn("no control socket for tokenhost token", "error", err.Error())
-		return
-	}
-	if st, err := os.Stat(filepath.Dir(path)); err != nil || st.Mode().Perm()&0o077 != 0 {
-		log.Warn("no control socket for tokenhost token: its directory is open to other users", "dir", filepath.Dir(path))
-		return
-	}
-	_ = os.Remove(path) // a socket left by a daemon that was killed
-	ln, err := net.Listen("unix", path)
+// checkControlDir returns nil when dir may hold the control socket: it is a directory, not a symbolic
+// link, owned by this user, mode 0700. Otherwise the error names dir, what is wrong and how to fix it; an
+// error wrapping fs.ErrNotExist means there is no such directory.
+func checkControlDir(dir string) error {
+	st, err := os.Lstat(dir)
 	if err != nil {
-		log.Warn("no control socket for tokenhost token", "error", err.Error())
-		return
+		return err
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return
+	uid, owned := fileOwner(st)
+	var problem string
+	switch {
+	case st.Mode()&fs.ModeSymlink != 0:
+		problem = "is a symbolic link"
+	case !st.IsDir():
+		problem = "is not a directory"
+	case !owned || uid != os.Getuid():
+		problem = fmt.Sprintf("belongs to uid %d, not to you (uid %d)", uid, os.Getuid())
+	case st.Mode().Perm() != 0o700:
+		problem = fmt.Sprintf("has mode %04o, not 0700", st.Mode().Perm())
+	default:
+		return nil
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /token/{provider}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("provider")
-		tok, err := h.Token(r.Context(), name)
-		var ep *core.Endpoint
-		if err == nil {
-			ep, err = h.Endpoint(r.Context(), name)
-		}
-		if err != nil {
-			w.WriteHeader(http.StatusBadGateway)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
-			return
-		}
-		_ = json.NewEncoder(w).Encode(cachedToken{Token: tok, Headers: ep.Headers(tok)})
-	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-		_ = os.Remove(path)
-	}()
-	log.Info("control socket for tokenhost token", "path", path)
+	return fmt.Errorf("the control socket directory %s %s, so another user could stand in for tokenhost serve; "+
+		"remove it (rm -r %s, as root if another user owns it) or set XDG_RUNTIME_DIR to a directory of your own with mode 0700",
+		dir, problem, dir)
 }
 
-// askControl asks a running daemon of cfg for provider's token: answered is false when none answers; err is
-// the daemon's own failure to get a token.
-func askControl(ctx context.Context, cfg *config.Config, provider string) (ct cachedToken, answered bool, err error) {
-	path := controlPath(cfg)
-	if _, err := os.Stat(path); err != nil {
-		return cachedToken{}, false, nil
-	}
-	c := &http.Client{Timeout: controlTimeout, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", path)
-		},
-	}}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://tokenhost/token/"+provider, nil)
-	resp, err := c.Do(req)
+// checkControlSocket returns nil when path is a Unix socket owned by this user.
+func checkControlSocket(path string) error {
+	st, err := os.Lstat(path)
 	if err != nil {
-		return cachedToken{}, false, nil // no daemon (or a dead one's socket): fetch here
+		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
-			return cachedToken{}, true, errors.New(e.Error)
-		}
-		return cachedToken{}, true, fmt.Errorf("the running tokenhost serve answered %d", resp.StatusCode)
+	uid, owned := fileOwner(st)
+	switch {
+	case st.Mode().Type() != fs.ModeSocket:
+		return fmt.Errorf("the control socket %s is not a socket (mode %s); remove it (rm %s) and restart tokenhost serve", path, st.Mode(), path)
+	case !owned || uid != os.Getuid():
+		return fmt.Errorf("the control socket %s belongs to uid %d, not to you (uid %d); remove it (rm %s) and restart tokenhost serve", path, uid, os.Getuid(), path)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&ct); err != nil || ct.Token.Value == "" {
-		return cachedToken{}, false, nil
+	return nil
+}
+
+// checkControlPeer returns nil when the process at the other end of c runs as this user.
+func checkControlPeer(c net.Conn) error {
+	uid, err := peerUID(c)
+	if err != nil {
+		return fmt.Errorf("cannot tell which user is at the other end of the control socket: %w", err)
 	}
-	return ct, true, nil
+	return samePeer(uid, os.Getuid())
+}
+
+// samePeer returns nil when peer, the uid at the other end of the control socket, is self; the error
+// otherwise is a *peerError.
+func samePeer(peer, self int) error {
+	if peer != self {
+		return &peerError{peer: peer, self: self}
+	}
+	return nil
+}
+
+// peerError is a control socket connection whose other end runs as another user.
+type peerError struct{ peer, self int }
+
+func (e *peerError) Error() string {
+	return fmt.Sprintf("the other end of the control socket runs as uid %d, not as you (uid %d)", e.peer, e.self)
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/internal/termtext"
 )
 
 // gatewayDeviceScenario is a person signed in by device code (`tokenhost login`, relayed from the plugin
@@ -131,7 +132,7 @@ func demoLogin(ctx context.Context, h *core.Host, s *scenario, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(out, "  "+printable(res.Message))
+	fmt.Fprintln(out, "  "+termtext.Clean(res.Message))
 	return nil
 }
 

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/pkg/browser"
 	"github.com/spf13/cobra"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/termtext"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -29,7 +28,7 @@ func newLoginCmd(g *globals) *cobra.Command {
 				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}
-				fmt.Fprintln(g.stdout, printable(res.Message))
+				fmt.Fprintln(g.stdout, termtext.Clean(res.Message))
 				if !res.Expiry.IsZero() {
 					fmt.Fprintf(g.stdout, "The access token expires in %s; tokenhost refreshes it from the stored sign-in.\n", time.Until(res.Expiry).Round(time.Second))
 				}
@@ -52,7 +51,7 @@ func newLogoutCmd(g *globals) *cobra.Command {
 				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}
-				_, err = fmt.Fprintln(g.stdout, printable(msg))
+				_, err = fmt.Fprintln(g.stdout, termtext.Clean(msg))
 				return err
 			})
 		},
@@ -81,15 +80,15 @@ type terminalUI struct {
 // sequences to the terminal.
 func (u *terminalUI) Show(_ context.Context, p sdk.Prompt) error {
 	if p.Message != "" {
-		fmt.Fprintln(u.w, printable(p.Message))
+		fmt.Fprintln(u.w, termtext.Clean(p.Message))
 	}
 	if p.URL != "" {
-		fmt.Fprintln(u.w, "  "+printable(p.URL))
+		fmt.Fprintln(u.w, "  "+termtext.Line(p.URL))
 	}
 	if p.UserCode != "" {
-		fmt.Fprintln(u.w, "  code: "+printable(p.UserCode))
+		fmt.Fprintln(u.w, "  code: "+termtext.Line(p.UserCode))
 	}
-	if link := printable(p.URL); link != "" && p.Open && !u.noBrowser { // the URL opened is the one shown
+	if link := termtext.Line(p.URL); link != "" && p.Open && !u.noBrowser { // the URL opened is the one shown
 		if !webURL(link) {
 			fmt.Fprintln(u.w, "  (warning: not opened, as the plugin's URL is not http or https; open it yourself only if you trust it)")
 		} else if err := u.open(link); err != nil {
@@ -104,16 +103,6 @@ func (u *terminalUI) Show(_ context.Context, p sdk.Prompt) error {
 func webURL(raw string) bool {
 	u, err := url.Parse(raw)
 	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
-// printable drops control characters.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return -1
-		}
-		return r
-	}, s)
 }
 
 // openBrowser opens url in the user's browser, saying nothing on the terminal itself.

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/termtext"
 )
 
 // exitCode ends the process with a code after the command has already said why.
@@ -74,8 +75,9 @@ func (g *globals) withHost(fn func(ctx context.Context, h *core.Host) error) err
 	return fn(ctx, h)
 }
 
-// printErr writes err as one line on stderr.
+// printErr writes err as one line on stderr, without the control characters a daemon, plugin or identity
+// provider may have put in its message.
 func printErr(w io.Writer, err error) {
-	msg := strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; ")
+	msg := strings.ReplaceAll(termtext.Clean(strings.TrimSpace(err.Error())), "\n", "; ")
 	fmt.Fprintln(w, "tokenhost: "+msg)
 }

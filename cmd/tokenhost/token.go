@@ -61,7 +61,7 @@ func printToken(ctx context.Context, g *globals, h *core.Host, provider string, 
 	if pc != nil && !f.fresh {
 		// A running daemon of this configuration first (its token is the freshest), then this user's cache.
 		var err error
-		if ct, hit, err = askControl(ctx, h.Config(), provider); err != nil {
+		if ct, hit, err = askControl(ctx, h.Config(), provider, g.stderr); err != nil {
 			return err
 		}
 		if !hit {
