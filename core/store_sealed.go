@@ -12,7 +12,7 @@ import (
 // store holds is a token in clear and its key names reveal provider names at most. Every value carries
 // its key's version, and the store refuses one older than a value this process has seen (seal.Versions).
 // A value stored before the current key (or before names were keyed) is found under its older name;
-// store_sealed_older.go moves it.
+// store_sealed_older.go moves it, and leaves a tombstone where it was. Leases are named without a key.
 type sealedStore struct {
 	inner Store
 	kr    *seal.Keyring
@@ -31,22 +31,38 @@ const setTries = 8
 // its waiters) uses it, so they agree on one name.
 func (s *sealedStore) name(key string) string { return s.kr.Name(key) }
 
-// leaseName returns the backend's name for the lease of the logical key.
-func (s *sealedStore) leaseName(key string) string { return s.name(key) + ":lease" }
+// leaseName returns the backend's name for the lease of the logical key: seal.LeaseName, which no key
+// enters, so that hosts holding different keys (during a rotation) and hosts of releases before keyed
+// names (during an upgrade), which named leases the same way, all take one lease. A lease holds a random
+// holder id and no secret, and the one lease tokenhost takes per provider is named "<provider>/access-
+// token", so its unkeyed name shows nothing but the provider, which every name shows.
+func (s *sealedStore) leaseName(key string) string { return seal.LeaseName(key) }
 
 func (s *sealedStore) Get(ctx context.Context, key string) (Item, error) {
 	if err := checkKey(key); err != nil {
 		return Item{}, err
 	}
-	it, err := s.inner.Get(ctx, s.name(key))
+	for range setTries {
+		it, again, err := s.get(ctx, key)
+		if !again || err != nil {
+			return it, err
+		}
+	}
+	return Item{}, fmt.Errorf("reading %s (provider %s): other hosts moved or wrote it during each of %d attempts; try again", key, keyProvider(key), setTries)
+}
+
+// get is one reading of key: under its current name, or else under its older names (getOlder). again
+// reports that a move found the value changed and was undone, so the names are to be read again.
+func (s *sealedStore) get(ctx context.Context, key string) (it Item, again bool, err error) {
+	cur, err := s.inner.Get(ctx, s.name(key))
 	if err != nil {
-		return Item{}, err
+		return Item{}, false, err
 	}
-	if it.Rev == "" {
-		return s.getOlder(ctx, key)
+	v, m, err := s.open(key, cur)
+	if err != nil || (cur.Rev != "" && !m.Moved) {
+		return v, false, err
 	}
-	v, _, err := s.open(key, it)
-	return v, err
+	return s.getOlder(ctx, key, cur.Rev)
 }
 
 // Set writes by compare-and-set over what is stored, so that the version it writes follows the one it
@@ -84,14 +100,17 @@ func (s *sealedStore) compareAndSet(ctx context.Context, key, rev string, value 
 	}
 	name, want := s.name(key), innerRev(rev)
 	cur, err := s.inner.Get(ctx, name)
-	if err != nil || cur.Rev != want {
+	if err != nil {
 		return false, err
+	}
+	if cur.Rev != want && (want != "" || !s.tombstone(key, cur)) {
+		return false, nil // a tombstone counts as absent: a write "over nothing" replaces it
 	}
 	return s.writeOver(ctx, key, name, cur, value, ttl, cas)
 }
 
-// writeOver seals value as the version after cur's (the item at name) and stores it with cas if cur is
-// still there.
+// writeOver seals value as the version after cur's (the item at name; a tombstone's chain goes on too)
+// and stores it with cas if cur is still there.
 func (s *sealedStore) writeOver(ctx context.Context, key, name string, cur Item, value []byte, ttl time.Duration, cas casFunc) (bool, error) {
 	var stored *seal.Meta
 	if cur.Rev != "" {
@@ -106,8 +125,8 @@ func (s *sealedStore) writeOver(ctx context.Context, key, name string, cur Item,
 	}
 	ok, err := cas(ctx, name, cur.Rev, sealed, ttl)
 	if ok {
-		s.ver.Wrote(key, m, sealed)
-		if cur.Rev == "" && isPluginState(key) {
+		s.ver.Wrote(key, m, value)
+		if (cur.Rev == "" || stored != nil && stored.Moved) && isPluginState(key) {
 			s.noteKeyID(ctx)
 		}
 	}
@@ -158,28 +177,43 @@ func (s *sealedStore) Wait(ctx context.Context, key, rev string) (Item, error) {
 	if err := checkKey(key); err != nil {
 		return Item{}, err
 	}
-	it, err := s.inner.Wait(ctx, s.name(key), innerRev(rev))
-	if err != nil {
-		return Item{}, err
+	name, want := s.name(key), innerRev(rev)
+	for {
+		it, err := s.inner.Wait(ctx, name, want)
+		if err != nil {
+			return Item{}, err
+		}
+		v, m, err := s.open(key, it)
+		if err != nil || !m.Moved {
+			return v, err
+		}
+		want = it.Rev // a tombstone is no value: wait on for one
 	}
-	v, _, err := s.open(key, it)
-	return v, err
 }
 
 func (s *sealedStore) Close() error { return s.inner.Close() }
 
 // open decrypts an item read from the backend and checks that it is not older than a value seen before;
-// an absent item stays absent.
+// an absent item stays absent, and a tombstone (m.Moved) is returned as absent, unchecked.
 func (s *sealedStore) open(key string, it Item) (Item, seal.Meta, error) {
 	if it.Rev == "" {
 		return it, seal.Meta{}, nil
 	}
 	v, m, err := s.kr.Open(key, it.Value)
-	if err != nil {
-		return Item{}, seal.Meta{}, err
+	if err != nil || m.Moved {
+		return Item{}, m, err
 	}
-	if err := s.ver.Opened(key, m, it.Value); err != nil {
+	if err := s.ver.Opened(key, m, v); err != nil {
 		return Item{}, seal.Meta{}, err
 	}
 	return Item{Value: v, Rev: it.Rev}, m, nil
+}
+
+// tombstone reports whether it, read under one of key's names, is a tombstone this host can open.
+func (s *sealedStore) tombstone(key string, it Item) bool {
+	if it.Rev == "" {
+		return false
+	}
+	_, m, err := s.kr.Open(key, it.Value)
+	return err == nil && m.Moved
 }

@@ -18,13 +18,18 @@ import (
 type Sealed func(t *testing.T) (raw core.Store, host func(keys string) core.Store)
 
 // RunSealed runs the tests of sealing over a backend: keyed names, rotation and upgrade moving stored
-// state, and refusing values written back.
+// state (leaving tombstones), refusing values written back, and hosts that disagree on the keys or run
+// the previous release sharing leases and losing no write.
 func RunSealed(t *testing.T, open Sealed) {
 	t.Run("NamesAreKeyed", func(t *testing.T) { namesAreKeyed(t, open) })
 	t.Run("RotationMovesPluginState", func(t *testing.T) { rotationMoves(t, open) })
 	t.Run("UnkeyedNameMoves", func(t *testing.T) { unkeyedNameMoves(t, open) })
 	t.Run("ReplayRefused", func(t *testing.T) { replayRefused(t, open) })
 	t.Run("ExpiringKeyAfterExpiry", func(t *testing.T) { expiringAfterExpiry(t, open) })
+	t.Run("MixedKeysShareLease", func(t *testing.T) { mixedKeysShareLease(t, open) })
+	t.Run("MoveKeepsConcurrentWrite", func(t *testing.T) { moveKeepsConcurrentWrite(t, open) })
+	t.Run("TombstoneNamesItsKey", func(t *testing.T) { tombstoneNamesItsKey(t, open) })
+	t.Run("PreviousReleaseRefusesTombstone", func(t *testing.T) { previousReleaseRefusesTombstone(t, open) })
 }
 
 const (
@@ -117,8 +122,8 @@ func rotationMoves(t *testing.T, open Sealed) {
 
 	rotated := host(newKeyText + "," + oldKey)
 	rev := mustGet(t, rotated, signIn, "signin-2")
-	if present(t, raw, nameUnder(t, oldKey, signIn)) || !present(t, raw, nameUnder(t, newKeyText, signIn)) {
-		t.Fatal("the plugin state was not moved from the old key's name to the new one's")
+	if !isTombstone(t, raw, newKeyText, nameUnder(t, oldKey, signIn), signIn) || !present(t, raw, nameUnder(t, newKeyText, signIn)) {
+		t.Fatal("the plugin state was not moved from the old key's name (now a tombstone) to the new one's")
 	}
 	if ok, err := rotated.CompareAndSet(ctx, signIn, rev, []byte("signin-3"), 0); err != nil || !ok {
 		t.Fatalf("CompareAndSet with the revision of the moved state = %v, %v; want true", ok, err)
@@ -158,8 +163,8 @@ func unkeyedNameMoves(t *testing.T, open Sealed) {
 		t.Fatal(err)
 	}
 	mustGet(t, host(k), signIn, "old-signin")
-	if present(t, raw, legacy) {
-		t.Fatal("the unkeyed copy of the plugin state is still there")
+	if !isTombstone(t, raw, k, legacy, signIn) {
+		t.Fatal("the unkeyed copy of the plugin state was not replaced with a tombstone")
 	}
 	it, err := raw.Get(ctx, nameUnder(t, k, signIn))
 	if err != nil || !strings.HasPrefix(string(it.Value), "th2.") {

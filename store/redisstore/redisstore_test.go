@@ -114,8 +114,9 @@ func TestRedisHoldsNothingInClear(t *testing.T) {
 }
 
 // TestRedisKeyRotationAndWrongKey: a rotated host reads the state stored under the old key; once it has
-// moved the state, a host without the new key, and a host with a wrong key, find nothing under their
-// names and say which key they lack rather than take the store for empty.
+// moved the state, a host without the new key (which finds the tombstone sealed with it) and a host with
+// a wrong key (which finds nothing under its names) say which key they lack rather than take the store
+// for empty.
 func TestRedisKeyRotationAndWrongKey(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := storetest.Ctx(t)

@@ -19,8 +19,11 @@ const idLen = 8
 // headerLen is the length of a th2 plaintext's header: flags, chain start, version.
 const headerLen = 1 + 8 + 8
 
-// flagExpires is the header flag of a value written with an expiry; no other flag is defined.
-const flagExpires = 1
+// The header flags: flagExpires marks a value written with an expiry, flagMoved a tombstone (Meta.Moved).
+const (
+	flagExpires = 1
+	flagMoved   = 2
+)
 
 // Meta is what a sealed value says about itself besides its value; Versions orders values by it.
 type Meta struct {
@@ -31,6 +34,10 @@ type Meta struct {
 	Chain int64
 	// Version counts the values of the chain from 1; 0 for a th1 value.
 	Version uint64
+	// Moved marks a tombstone, which holds no value: the value stored under its name before moved under
+	// the name of the key that sealed the tombstone (the key id its header shows), or, where that is the
+	// tombstone's own name, stayed under an older one.
+	Moved bool
 }
 
 // Seal encrypts value with its Meta under the current key, bound to the logical key name. m.Version must
@@ -46,7 +53,10 @@ func (k *Keyring) Seal(name string, m Meta, value []byte) ([]byte, error) {
 	}
 	plain := make([]byte, headerLen, headerLen+len(value))
 	if m.Expires {
-		plain[0] = flagExpires
+		plain[0] |= flagExpires
+	}
+	if m.Moved {
+		plain[0] |= flagMoved
 	}
 	binary.BigEndian.PutUint64(plain[1:9], uint64(m.Chain))
 	binary.BigEndian.PutUint64(plain[9:17], m.Version)
@@ -77,7 +87,7 @@ func (k *Keyring) Open(name string, sealed []byte) ([]byte, Meta, error) {
 	id := string(sealed[len(prefixV2) : head-1])
 	rk, ok := k.byID[id]
 	if !ok {
-		return nil, Meta{}, fmt.Errorf("opening %s: %w (key id %s, which the configured keys do not include; add the old key after the current one)", name, ErrWrongKey, id)
+		return nil, Meta{}, fmt.Errorf("opening %s: %w (key id %s, which the configured keys do not include; give this host the fleet's keys, the current one first)", name, ErrWrongKey, id)
 	}
 	aead := rk.th1
 	if v2 {
@@ -94,10 +104,10 @@ func (k *Keyring) Open(name string, sealed []byte) ([]byte, Meta, error) {
 	if !v2 {
 		return plain, Meta{}, nil
 	}
-	if len(plain) < headerLen || plain[0]&^flagExpires != 0 {
+	if len(plain) < headerLen || plain[0]&^(flagExpires|flagMoved) != 0 {
 		return nil, Meta{}, fmt.Errorf("opening %s: the sealed value's header is not one this version of tokenhost writes (key id %s); is a newer tokenhost writing to the store?", name, id)
 	}
-	m := Meta{Expires: plain[0]&flagExpires != 0, Chain: int64(binary.BigEndian.Uint64(plain[1:9])), Version: binary.BigEndian.Uint64(plain[9:17])}
+	m := Meta{Expires: plain[0]&flagExpires != 0, Moved: plain[0]&flagMoved != 0, Chain: int64(binary.BigEndian.Uint64(plain[1:9])), Version: binary.BigEndian.Uint64(plain[9:17])}
 	if m.Version == 0 {
 		return nil, Meta{}, fmt.Errorf("opening %s: the sealed value's version is 0, which no tokenhost writes (key id %s)", name, id)
 	}

@@ -27,6 +27,13 @@ func (k *Keyring) OlderNames(name string) []string {
 	return append(out, legacyName(name))
 }
 
+// LeaseName returns the name under which a store keeps the lease of the logical key name: the unkeyed
+// name (see legacyName) and ":lease", as releases before keyed names named it. It depends on no key, so
+// every host of a fleet takes the same lease whichever keys it holds, during a rotation and during an
+// upgrade alike. That leaks nothing a keyed name hides: a lease holds a random holder id, not a secret,
+// and the name of a lease tokenhost takes, "<provider>/access-token", shows no more than the provider.
+func LeaseName(name string) string { return legacyName(name) + ":lease" }
+
 // name is the store name of name under rk.
 func (rk *ringKey) name(name string) string {
 	mac := hmac.New(sha256.New, rk.names)

@@ -11,13 +11,17 @@
 // logical key name a store name stands for, even by guessing names. Keys rotate through a Keyring: the
 // first key seals and names, every key opens what it sealed, and OlderNames lists where a value may still
 // be after a rotation or an upgrade (the names under the older keys, then the unkeyed name of releases
-// before names were keyed).
+// before names were keyed). Leases are named without a key (LeaseName), so that hosts that disagree on
+// the keys still take one lease.
 //
 // Format. A sealed value is "th2." + key id (8 hex characters) + "." + nonce + ciphertext. Its plaintext
 // starts with a header (Meta): whether the value was written with an expiry, when the key's chain of
 // versions started, and the value's version in that chain. The ciphertext is bound to the value's logical
 // key name (as GCM's additional data), so a value copied under another name does not open. Values of the
-// earlier format "th1." (sealed with the key itself, no header) still open, as version 0.
+// earlier format "th1." (sealed with the key itself, no header) still open, as version 0. A tombstone is a
+// th2 value whose header says "moved" (Meta.Moved): it is left where a value was, so that a host whose
+// names still point there learns that the value moved, and under which key, instead of finding nothing.
+// Releases that open only th1 values fail on it with an error.
 //
 // Rollback. Someone who can write to the store but does not hold the key cannot forge a value, but can
 // write back a value they copied earlier. Versions is a process's memory of the newest value it opened or

@@ -97,6 +97,28 @@ func TestRotationReadsOldWritesNew(t *testing.T) {
 	}
 }
 
+// TestTombstones: a tombstone opens as Moved with no value for a ring holding the key that sealed it;
+// a ring without that key gets ErrWrongKey naming its id; the previous release's reader (th1 only) does
+// not open it. Lease names depend on no key and are the previous release's.
+func TestTombstones(t *testing.T) {
+	a, b := mustKey(t), mustKey(t)
+	rb := mustRing(t, b+","+a)
+	tomb := mustSeal(t, rb, "p/plugin/k", Meta{Moved: true, Chain: 5, Version: 2}, "")
+	v, m, err := mustRing(t, a+","+b).Open("p/plugin/k", tomb)
+	if err != nil || len(v) != 0 || m != (Meta{Moved: true, Chain: 5, Version: 2}) {
+		t.Fatalf("Open(tombstone) = %q, %+v, %v; want no value, Moved", v, m, err)
+	}
+	if _, _, err := mustRing(t, a).Open("p/plugin/k", tomb); !errors.Is(err, ErrWrongKey) || !strings.Contains(err.Error(), rb.Current()) {
+		t.Fatalf("Open(tombstone) without its key = %v; want ErrWrongKey naming key id %s", err, rb.Current())
+	}
+	if _, err := sealtest.OpenV1(t, b, "p/plugin/k", tomb); err == nil || !strings.Contains(err.Error(), "not a sealed tokenhost value") {
+		t.Fatalf("the previous release opening a tombstone = %v; want its \"not a sealed tokenhost value\" error", err)
+	}
+	if got := LeaseName("p/access-token"); got != sealtest.LegacyName("p/access-token")+":lease" {
+		t.Fatalf("LeaseName = %q; want the unkeyed name and :lease", got)
+	}
+}
+
 func TestWrongKeyAndGarbageAreErrorsNotPanics(t *testing.T) {
 	kr := mustRing(t, mustKey(t))
 	sealed := mustSeal(t, kr, "p/k", v1, "v")

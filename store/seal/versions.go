@@ -12,17 +12,19 @@ import (
 // the same key: someone who can write to the store wrote an old value back.
 var ErrRolledBack = errors.New("the stored value was rolled back")
 
-// Versions remembers, for each logical key name, the newest sealed value this process opened or wrote,
-// and refuses a value older than that. Values are ordered by their Meta: a write over a value the writer
+// Versions remembers, for each logical key name, the newest value this process opened or wrote, and
+// refuses a value older than that. Values are ordered by their Meta: a write over a value the writer
 // can open continues that value's chain (its version + 1); a write over nothing (or over a value it
 // cannot open or refuses) starts a new chain, stamped with the writer's clock and later than every
 // chain this process has seen for the key. Opened refuses a value when the remembered one is
 //
-//   - of the same chain with a higher version, or with the same version and different bytes; or
+//   - of the same chain with a higher version, or with the same version and a different value; or
 //   - without an expiry, and the value is of an earlier chain (a th1 value counts as the earliest).
 //
-// A value of another chain is otherwise taken and remembered: a key with an expiry that expired is
-// written afresh, at version 1, by whichever host comes next, which may never have seen the old chain.
+// Values are compared by their plaintext, not their sealed bytes, so a value moved under another name
+// (sealed afresh, maybe under another key, with the same Meta) is the same value. A value of another
+// chain is otherwise taken and remembered: a key with an expiry that expired is written afresh, at
+// version 1, by whichever host comes next, which may never have seen the old chain.
 // Keys without an expiry keep their chain for as long as they exist; one deleted and written afresh by a
 // host whose clock is behind the old chain's start is refused until this process restarts. The package
 // documentation says what this cannot catch.
@@ -31,7 +33,7 @@ type Versions struct {
 	seen map[string]seenValue
 }
 
-// seenValue is the newest value of a key a process has seen.
+// seenValue is the newest value of a key a process has seen, with the SHA-256 of its plaintext.
 type seenValue struct {
 	m   Meta
 	sum [sha256.Size]byte
@@ -40,11 +42,11 @@ type seenValue struct {
 // NewVersions returns an empty memory.
 func NewVersions() *Versions { return &Versions{seen: map[string]seenValue{}} }
 
-// Opened checks the value sealed, which opened for the logical key name with Meta m, against the newest
-// value of name this process has seen, and remembers it when it is newer. The error names the key and
-// its provider, never the value.
-func (v *Versions) Opened(name string, m Meta, sealed []byte) error {
-	sum := sha256.Sum256(sealed)
+// Opened checks value, which opened for the logical key name with Meta m, against the newest value of
+// name this process has seen, and remembers it when it is newer. The error names the key and its
+// provider, never the value.
+func (v *Versions) Opened(name string, m Meta, value []byte) error {
+	sum := sha256.Sum256(value)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	s, ok := v.seen[name]
@@ -71,10 +73,10 @@ func (v *Versions) Opened(name string, m Meta, sealed []byte) error {
 	return nil
 }
 
-// Wrote remembers a value this process wrote (sealed with Meta m) for the logical key name, unless it
-// has seen a newer one meanwhile.
-func (v *Versions) Wrote(name string, m Meta, sealed []byte) {
-	sum := sha256.Sum256(sealed)
+// Wrote remembers value, which this process wrote (sealed with Meta m) for the logical key name, unless
+// it has seen a newer one meanwhile.
+func (v *Versions) Wrote(name string, m Meta, value []byte) {
+	sum := sha256.Sum256(value)
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if s, ok := v.seen[name]; ok && (m.Chain < s.m.Chain || (m.Chain == s.m.Chain && m.Version <= s.m.Version)) {
