@@ -27,8 +27,8 @@ for rev in "$@"; do
 	mkdir -p "$work/src-$rev"
 	git -C "$root" archive "$rev" | tar -x -C "$work/src-$rev"
 	build "$rev" "$work/src-$rev"
-	mode="" # a revision before sdk.HostTLS: its host started plugins with go-plugin's AutoMTLS
-	git -C "$root" cat-file -e "$rev:sdk/mtls.go" 2>/dev/null || mode=":automtls"
+	mode="" # a revision without HostTLS (sdk/mtls.go, later internal/pluginrpc/tls.go) started plugins with AutoMTLS
+	git -C "$root" cat-file -e "$rev:sdk/mtls.go" 2>/dev/null || git -C "$root" cat-file -e "$rev:internal/pluginrpc/tls.go" 2>/dev/null || mode=":automtls"
 	args+=("$rev=$work/$rev/tokenhost:$work/$rev/corp-plugin$mode")
 done
 build checkout "$root"

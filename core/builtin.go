@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -121,7 +122,7 @@ var servePluginChecked atomic.Bool
 // github.com/tokenhost/tokenhost/plugins/builtin.
 func ServeIfPlugin() bool {
 	name := os.Getenv(envBuiltin)
-	if name == "" || os.Getenv(sdk.Handshake.MagicCookieKey) != sdk.Handshake.MagicCookieValue {
+	if name == "" || os.Getenv(pluginrpc.Handshake.MagicCookieKey) != pluginrpc.Handshake.MagicCookieValue {
 		servePluginChecked.Store(true)
 		return false
 	}

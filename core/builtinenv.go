@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 )
 
 // envDescribe asks a tokenhost binary started as a built-in plugin to print what it needs instead of
@@ -57,7 +57,7 @@ func builtinEnv(exe, name string) ([]string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe)
 	cmd.Env = append(pluginEnv(os.Environ()), envBuiltin+"="+name, envDescribe+"="+describeEnv,
-		sdk.Handshake.MagicCookieKey+"="+sdk.Handshake.MagicCookieValue)
+		pluginrpc.Handshake.MagicCookieKey+"="+pluginrpc.Handshake.MagicCookieValue)
 	out, err := cmd.Output()
 	if ctx.Err() != nil {
 		out, err = nil, nil // an older binary serves instead of answering: it gets the minimal environment

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/suggest"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -278,7 +279,7 @@ func (h *Host) provider(name string) (*provider, error) {
 			return nil, fmt.Errorf("unknown provider %q: no providers are configured (%s); add one under providers: in tokenhost.yaml", name, g.cfg.Source)
 		}
 		msg := fmt.Sprintf("unknown provider %q (configured: %s)", name, strings.Join(known, ", "))
-		if s := sdk.Closest(name, known); s != "" {
+		if s := suggest.Closest(name, known); s != "" {
 			msg = fmt.Sprintf("unknown provider %q (did you mean %q? configured: %s)", name, s, strings.Join(known, ", "))
 		}
 		return nil, errors.New(msg)

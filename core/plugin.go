@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -65,7 +66,7 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 	}
 	if p.local != nil {
 		if p.src == nil {
-			info, err := sdk.ConfigureWith(ctx, p.local, p.cfg.Options, p.storage)
+			info, err := configureWith(ctx, p.local, p.cfg.Options, p.storage)
 			if err != nil {
 				return nil, p.configureError(err)
 			}
@@ -132,7 +133,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if l.checksum != nil {
 		sec = &plugin.SecureConfig{Checksum: l.checksum, Hash: sha256.New()}
 	}
-	tlsConf, release, err := sdk.HostTLS(cmd) // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
+	tlsConf, release, err := pluginrpc.HostTLS(cmd) // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
 	if err != nil {
 		return providerErrorf(p.provider, "provider %s: plugin %s: %w", p.provider, p.cfg.Plugin, err)
 	}
@@ -140,8 +141,8 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	p.lastStart = time.Now()
 	p.starts++
 	client := plugin.NewClient(&plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
+		HandshakeConfig:  pluginrpc.Handshake,
+		VersionedPlugins: pluginrpc.HostPlugins(),
 		Cmd:              cmd,
 		SkipHostEnv:      true, // cmd.Env is the whole environment the plugin gets (pluginEnv)
 		SecureConfig:     sec,
@@ -164,7 +165,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	if err != nil {
 		return fail(p.startError(err))
 	}
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(pluginrpc.PluginName)
 	if err != nil {
 		return fail(providerErrorf(p.provider, "provider %s: plugin %s started but does not serve a token source: %w", p.provider, p.cfg.Plugin, err))
 	}
@@ -174,7 +175,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
 	defer cancel()
-	info, err := sdk.ConfigureWith(cctx, src, p.cfg.Options, p.storage)
+	info, err := configureWith(cctx, src, p.cfg.Options, p.storage)
 	if err != nil {
 		return fail(p.configureError(err))
 	}
@@ -271,7 +272,7 @@ func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error 
 		if hung(ctx, err) {
 			return p.declareDead(src, err)
 		}
-		var te *sdk.TransportError
+		var te *pluginrpc.TransportError
 		if !errors.As(err, &te) {
 			if err == nil || sdk.KindOf(err) != sdk.KindInternal {
 				p.mu.Lock()

@@ -123,3 +123,18 @@ func (p *provider) keepsState(ctx context.Context) bool {
 	info, _ := p.proc.started()
 	return info.UsesStorage
 }
+
+// configureWith configures src with options, offering it st first when st is not nil (StorageUser: a
+// plugin process's Source serves it over the go-plugin broker, one in the host's process keeps it). A
+// Source offered nothing, or that takes no storage, never reports UsesStorage.
+func configureWith(ctx context.Context, src sdk.Source, options map[string]any, st sdk.Storage) (sdk.Info, error) {
+	u, ok := src.(sdk.StorageUser)
+	if ok && st != nil {
+		u.UseStorage(st)
+	}
+	info, err := src.Configure(ctx, options)
+	if !ok || st == nil {
+		info.UsesStorage = false
+	}
+	return info, err
+}

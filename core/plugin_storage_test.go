@@ -74,3 +74,37 @@ func TestPluginStorageUnavailableNamesTheProvider(t *testing.T) {
 		}
 	}
 }
+
+// claimsStorage is a Source that reports UsesStorage whatever it was offered, and keeps what UseStorage
+// hands it when it is a StorageUser.
+type claimsStorage struct{ handed sdk.Storage }
+
+func (s *claimsStorage) Configure(context.Context, map[string]any) (sdk.Info, error) {
+	return sdk.Info{Name: "claims", UsesStorage: true}, nil
+}
+func (s *claimsStorage) Token(context.Context) (sdk.Token, error) { return sdk.Token{}, nil }
+func (s *claimsStorage) Refresh(context.Context, sdk.Token) (sdk.Token, error) {
+	return sdk.Token{}, nil
+}
+
+type claimsStorageUser struct{ claimsStorage }
+
+func (s *claimsStorageUser) UseStorage(st sdk.Storage) { s.handed = st }
+
+// A Source in the host's process is handed the storage only when it is a StorageUser and the host offers
+// some; UsesStorage counts only then.
+func TestConfigureWithOffersStorageToStorageUsers(t *testing.T) {
+	ctx := context.Background()
+	st := &pluginStorage{provider: "corp"}
+	if info, _ := configureWith(ctx, &claimsStorage{}, nil, st); info.UsesStorage {
+		t.Error("a Source without UseStorage reported UsesStorage")
+	}
+	user := &claimsStorageUser{}
+	if info, _ := configureWith(ctx, user, nil, st); !info.UsesStorage || user.handed != st {
+		t.Errorf("a StorageUser offered storage: UsesStorage = %v, handed %v", info.UsesStorage, user.handed)
+	}
+	none := &claimsStorageUser{}
+	if info, _ := configureWith(ctx, none, nil, nil); info.UsesStorage || none.handed != nil {
+		t.Errorf("a StorageUser offered nothing: UsesStorage = %v, handed %v", info.UsesStorage, none.handed)
+	}
+}

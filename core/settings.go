@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -36,7 +37,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, badSettings(cfg.Name, "%s: %q is not an absolute http(s) URL", key, raw)
 	}
-	if u.Scheme == "http" && !sdk.IsLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !netaddr.IsLoopback(u.Hostname()) {
 		return nil, badSettings(cfg.Name, "%s: must be an https URL (http is allowed only for loopback hosts)", key)
 	}
 	s := &settings{upstream: u, upstreamHost: u.Host, hosts: map[string]bool{}, info: info}
@@ -81,7 +82,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 // allowed reports whether a request to u may carry the provider's token: its host is the upstream's or
 // an allowed one, and the token would not travel in clear text to a non-loopback host.
 func (s *settings) allowed(u *url.URL) bool {
-	if u.Scheme != "https" && !(u.Scheme == "http" && sdk.IsLoopback(u.Hostname())) {
+	if u.Scheme != "https" && !(u.Scheme == "http" && netaddr.IsLoopback(u.Hostname())) {
 		return false
 	}
 	if u.Host == s.upstreamHost && u.Scheme == s.upstream.Scheme {

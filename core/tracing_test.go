@@ -13,6 +13,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/hosttest"
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -198,7 +199,7 @@ type dropsFirstCall struct {
 func (d *dropsFirstCall) Token(ctx context.Context) (sdk.Token, error) {
 	if !d.dropped {
 		d.dropped = true
-		return sdk.Token{}, &sdk.TransportError{Err: context.Canceled}
+		return sdk.Token{}, &pluginrpc.TransportError{Err: context.Canceled}
 	}
 	return d.fakeSource.Token(ctx)
 }

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 )
 
 // The proxy treats web pages as strangers, even on loopback. A page in the user's browser can send a
@@ -73,7 +73,7 @@ func loopbackHost(hostport string) bool {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	return sdk.IsLoopback(host)
+	return netaddr.IsLoopback(host)
 }
 
 // dropUpstreamCORS removes the upstream's Access-Control-* headers: the proxy decides which origins may

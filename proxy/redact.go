@@ -7,7 +7,7 @@ import (
 	"regexp"
 	"sync"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 )
 
 // localPath matches an absolute file path (/…, ~/…, C:\…) that starts a word: not the "//" of a URL.
@@ -22,7 +22,7 @@ func remoteCaller(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
-	return !sdk.IsLoopback(host)
+	return !netaddr.IsLoopback(host)
 }
 
 // forCaller returns msg as r's caller may see it: unchanged for a local caller, with every local file

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	pb "github.com/tokenhost/tokenhost/sdk/proto"
 )
 
@@ -60,13 +61,14 @@ func (s *grpcServer) Refresh(ctx context.Context, req *pb.RefreshRequest) (*pb.T
 
 // grpcClient is the host-side Source that calls a plugin over gRPC.
 type grpcClient struct {
-	c      pb.SourceClient
-	broker *plugin.GRPCBroker
+	c       pb.SourceClient
+	broker  *plugin.GRPCBroker
+	storage Storage // what UseStorage handed over, offered to the plugin at Configure; nil: none
 }
 
-// Configure configures the plugin without offering it storage (see ConfigureWith).
+// Configure configures the plugin, offering it the storage UseStorage handed over, if any.
 func (c *grpcClient) Configure(ctx context.Context, options map[string]any) (Info, error) {
-	return c.configureID(ctx, options, 0)
+	return c.configure(ctx, options, c.storage)
 }
 
 func (c *grpcClient) configureID(ctx context.Context, options map[string]any, storageID uint32) (Info, error) {
@@ -174,23 +176,12 @@ func toStatus(err error) error {
 	return st.Err()
 }
 
-// TransportError is a failure of the connection to the plugin process rather than an answer from it.
-type TransportError struct{ Err error }
-
-// Error implements error.
-func (e *TransportError) Error() string {
-	return "plugin connection failed: " + status.Convert(e.Err).Message()
-}
-
-// Unwrap returns the underlying gRPC error.
-func (e *TransportError) Unwrap() error { return e.Err }
-
 // fromStatus turns a gRPC error back into the plugin's typed error, the caller's context error, or a
-// TransportError when the plugin never answered.
+// pluginrpc.TransportError when the plugin never answered.
 func fromStatus(ctx context.Context, err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
-		return &TransportError{Err: err}
+		return &pluginrpc.TransportError{Err: err}
 	}
 	for _, d := range st.Details() {
 		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == errorDomain {
@@ -206,7 +197,7 @@ func fromStatus(ctx context.Context, err error) error {
 	case codes.DeadlineExceeded:
 		return context.DeadlineExceeded
 	}
-	return &TransportError{Err: err}
+	return &pluginrpc.TransportError{Err: err}
 }
 
 // maxFetchMillis caps the MaxFetch a plugin may state (a day), so that no value overflows a Duration.

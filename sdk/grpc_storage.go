@@ -75,6 +75,10 @@ func (s *storageClient) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
+// UseStorage keeps st to offer the plugin at its next Configure: the host hands a plugin process storage
+// as it does a Source in its own process.
+func (c *grpcClient) UseStorage(st Storage) { c.storage = st }
+
 // configure sends Configure, first serving st on a new broker id when the host offers storage.
 func (c *grpcClient) configure(ctx context.Context, options map[string]any, st Storage) (Info, error) {
 	var id uint32

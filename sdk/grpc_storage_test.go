@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/go-plugin"
+
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 )
 
 // memStorage is a Storage in memory whose revisions count writes; fail, when set, fails every call.
@@ -84,20 +86,26 @@ func (s *storing) Configure(ctx context.Context, o map[string]any) (Info, error)
 // overBroker returns the host side of src served through go-plugin's real gRPC plumbing, broker included.
 func overBroker(t testing.TB, src Source) Source {
 	t.Helper()
-	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{PluginName: &GRPCPlugin{Impl: src}})
+	client, _ := plugin.TestPluginGRPCConn(t, false, map[string]plugin.Plugin{pluginrpc.PluginName: &pluginrpc.Plugin{NewServer: serverFor(src)}})
 	t.Cleanup(func() { client.Close() })
-	raw, err := client.Dispense(PluginName)
+	raw, err := client.Dispense(pluginrpc.PluginName)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return raw.(Source)
 }
 
+// offering configures the host side of a plugin as a host of a fleet does: storage first, then Configure.
+func offering(ctx context.Context, host Source, st Storage) (Info, error) {
+	host.(StorageUser).UseStorage(st)
+	return host.Configure(ctx, nil)
+}
+
 func TestStorageIsServedOverTheBroker(t *testing.T) {
 	ctx := context.Background()
 	plug := &storing{}
 	host := newMemStorage()
-	info, err := ConfigureWith(ctx, overBroker(t, plug), nil, host)
+	info, err := offering(ctx, overBroker(t, plug), host)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +142,7 @@ func TestStorageErrorsKeepTheirKind(t *testing.T) {
 	plug := &storing{}
 	host := newMemStorage()
 	host.fail = Unavailable("the fleet store is down")
-	if _, err := ConfigureWith(ctx, overBroker(t, plug), nil, host); err != nil {
+	if _, err := offering(ctx, overBroker(t, plug), host); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := plug.st.Get(ctx, "signin")
@@ -155,20 +163,16 @@ func TestStorageErrorsKeepTheirKind(t *testing.T) {
 func TestNoStorageOfferedNoStorageUsed(t *testing.T) {
 	ctx := context.Background()
 	plug := &storing{}
-	info, err := ConfigureWith(ctx, overBroker(t, plug), nil, nil)
+	info, err := overBroker(t, plug).Configure(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if info.UsesStorage || plug.st != nil {
 		t.Fatalf("without an offer: UsesStorage = %v, storage %v", info.UsesStorage, plug.st)
 	}
-	// A source that does not use storage never reports it, in process or not.
-	if info, _ := ConfigureWith(ctx, &scripted{}, nil, newMemStorage()); info.UsesStorage {
+	// A plugin that does not use storage never reports it, offered storage or not.
+	if info, _ := offering(ctx, overBroker(t, &scripted{}), newMemStorage()); info.UsesStorage {
 		t.Fatal("a Source without UseStorage reported UsesStorage")
-	}
-	inproc := &storing{}
-	if info, _ := ConfigureWith(ctx, inproc, nil, newMemStorage()); !info.UsesStorage || inproc.st == nil {
-		t.Fatal("an in-process StorageUser was not handed the storage")
 	}
 }
 
@@ -190,7 +194,7 @@ func TestCheckStorageKey(t *testing.T) {
 func BenchmarkStorageGetCAS(b *testing.B) {
 	ctx := context.Background()
 	plug := &storing{}
-	if _, err := ConfigureWith(ctx, overBroker(b, plug), nil, newMemStorage()); err != nil {
+	if _, err := offering(ctx, overBroker(b, plug), newMemStorage()); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

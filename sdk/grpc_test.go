@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/test/bufconn"
 
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	pb "github.com/tokenhost/tokenhost/sdk/proto"
 )
 
@@ -136,8 +137,15 @@ func TestDeadConnectionIsATransportError(t *testing.T) {
 	}
 	defer conn.Close()
 	_, err = (&grpcClient{c: pb.NewSourceClient(conn)}).Token(context.Background())
-	var te *TransportError
+	var te *pluginrpc.TransportError
 	if !errors.As(err, &te) {
 		t.Fatalf("err = %v, want a TransportError", err)
+	}
+}
+
+// The version Serve speaks is the one a host serves.
+func TestProtocolVersionIsTheHosts(t *testing.T) {
+	if ProtocolVersion != pluginrpc.ProtocolVersion || pluginrpc.Handshake.ProtocolVersion != ProtocolVersion {
+		t.Fatalf("sdk speaks protocol %d, the host serves %d (handshake %d)", ProtocolVersion, pluginrpc.ProtocolVersion, pluginrpc.Handshake.ProtocolVersion)
 	}
 }

@@ -1,83 +1,41 @@
 package sdk
 
 import (
-	"io"
-	"log/slog"
-	"os"
-	"strings"
-	"time"
-
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
+	pb "github.com/tokenhost/tokenhost/sdk/proto"
 )
+
+// ProtocolVersion is the version of the gRPC contract between host and plugin that this sdk speaks; a
+// host refuses a plugin of a version it does not serve, naming both.
+const ProtocolVersion = 1
 
 // Serve runs src as a tokenhost plugin over gRPC and returns when the host ends the process's session.
 // Call it from a plugin's main; it also routes log/slog output to the host, which logs it with the
 // provider's name and the right level.
 func Serve(src Source) {
-	ServeVersion(ProtocolVersion, src)
+	pluginrpc.Serve(ProtocolVersion, serverFor(src))
 }
 
-// ServeVersion is Serve speaking the given protocol version; it exists so hosts can test how they meet a
-// plugin built against another sdk.
-func ServeVersion(version int, src Source) {
-	slog.SetDefault(NewPluginLogger(os.Stderr))
-	limitMemory()
-	go exitWhenOrphaned(os.Getppid(), orphanCheckEvery)
-	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig:  plugin.HandshakeConfig{ProtocolVersion: uint(version), MagicCookieKey: Handshake.MagicCookieKey, MagicCookieValue: Handshake.MagicCookieValue},
-		VersionedPlugins: versionedPlugins(version, src),
-		GRPCServer:       plugin.DefaultGRPCServer,
-		TLSProvider:      pluginTLS, // the credentials the host made (HostTLS), else go-plugin's AutoMTLS
-		Logger:           hclog.New(&hclog.LoggerOptions{Output: os.Stderr, JSONFormat: true, Level: hclog.Debug}),
-	})
-}
-
-// orphanCheckEvery is how often a plugin checks that the host that started it is still alive.
-const orphanCheckEvery = 500 * time.Millisecond
-
-// exitWhenOrphaned ends the plugin process once its parent is gone (it was re-parented): a host killed
-// with SIGKILL cannot stop its plugins, so they stop themselves.
-func exitWhenOrphaned(parent int, every time.Duration) {
-	if parent <= 1 {
-		return
-	}
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for range t.C {
-		if os.Getppid() != parent {
-			slog.Warn("the tokenhost host that started this plugin is gone; exiting")
-			os.Exit(0)
-		}
+// serverFor returns the plugin side's adapter of src for each connection go-plugin serves.
+func serverFor(src Source) pluginrpc.ServerFunc {
+	return func(broker *plugin.GRPCBroker) pb.SourceServer {
+		return &grpcServer{impl: src, storage: pluginStorage{broker: broker}}
 	}
 }
 
-// hclogTimeFormat is the timestamp layout go-plugin requires of a plugin's JSON log lines.
-const hclogTimeFormat = "2006-01-02T15:04:05.000000Z07:00"
-
-// NewPluginLogger returns a slog logger writing the JSON lines the host parses from a plugin's stderr.
-func NewPluginLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
-		Level: slog.LevelDebug,
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) > 0 {
-				return a
-			}
-			switch a.Key {
-			case slog.TimeKey:
-				// go-plugin parses a line as a log entry only with hclog's exact timestamp layout.
-				a.Key = "@timestamp"
-				a.Value = slog.StringValue(a.Value.Time().Format(hclogTimeFormat))
-			case slog.MessageKey:
-				a.Key = "@message"
-			case slog.LevelKey:
-				a.Key = "@level"
-				a.Value = slog.StringValue(strings.ToLower(a.Value.String()))
-			}
-			return a
-		},
-	}))
+// The host side's adapter is unexported too; a host reaches it through the plugin set of pluginrpc.
+func init() {
+	pluginrpc.NewClient = func(broker *plugin.GRPCBroker, conn *grpc.ClientConn) any {
+		return &grpcClient{c: pb.NewSourceClient(conn), broker: broker}
+	}
 }
 
-// Ensure the adapters satisfy Source at compile time.
-var _ Source = (*grpcClient)(nil)
+// Ensure the adapters satisfy the contract at compile time.
+var (
+	_ Source      = (*grpcClient)(nil)
+	_ Interactive = (*grpcClient)(nil)
+	_ StorageUser = (*grpcClient)(nil)
+)

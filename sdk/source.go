@@ -1,5 +1,8 @@
-// Package sdk is everything a tokenhost provider plugin imports: the Source contract, the Token and Info
-// types, the error kinds the host acts on, Serve for plugin mains, and the gRPC adapters between them.
+// Package sdk is what a tokenhost provider plugin imports: the Source contract and its optional parts
+// (Interactive, StorageUser), the Token and Info types, the error kinds the host acts on, the Options
+// readers, the redaction helpers, and Serve for plugin mains. The adapters between these types and the
+// gRPC wire are here too, unexported; the host's side of the plumbing (handshake, TLS, plugin set) is in
+// the module's internal/pluginrpc.
 package sdk
 
 import (

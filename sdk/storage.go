@@ -42,24 +42,3 @@ func CheckStorageKey(key string) error {
 	}
 	return nil
 }
-
-// ConfigureWith configures src with options, offering it storage when st is not nil: over the go-plugin
-// broker for a plugin process, by UseStorage for a Source in the host's own process. Hosts call it
-// instead of src.Configure.
-func ConfigureWith(ctx context.Context, src Source, options map[string]any, st Storage) (Info, error) {
-	if c, ok := src.(*grpcClient); ok {
-		return c.configure(ctx, options, st)
-	}
-	if st == nil {
-		return src.Configure(ctx, options)
-	}
-	u, ok := src.(StorageUser)
-	if ok {
-		u.UseStorage(st)
-	}
-	info, err := src.Configure(ctx, options)
-	if !ok {
-		info.UsesStorage = false
-	}
-	return info, err
-}

@@ -42,11 +42,22 @@ var heavy = []string{
 	"github.com/redis/go-redis", // fleet mode's backend, linked by a blank import of store/redisstore
 }
 
-// TestImportDiagram keeps docs/architecture.md's import diagram true: sdk <- plugins <- plugins/builtin
-// <- cmd, and sdk <- core <- proxy <- cmd.
+// TestImportDiagram keeps docs/architecture.md's import diagram true: internal/pluginrpc <- sdk <- plugins
+// <- plugins/builtin <- cmd, and sdk <- core <- proxy <- cmd.
 func TestImportDiagram(t *testing.T) {
 	forbid(t, module+"/sdk", "sdk must import neither core, the proxy nor any plugin",
 		module+"/core", module+"/proxy", module+"/plugins")
+	below := 0
+	for _, d := range deps(t, module+"/sdk") {
+		if strings.HasPrefix(d, module+"/internal/") {
+			below++
+			forbid(t, d, "sdk imports it, so it sits below sdk (plugin processes link it): it must import neither core, the proxy nor any plugin",
+				module+"/core", module+"/proxy", module+"/plugins")
+		}
+	}
+	if below == 0 {
+		t.Errorf("sdk imports no package under internal/; the host's plugin plumbing (internal/pluginrpc) sits below it")
+	}
 	forbid(t, module+"/core", "core must know no plugin, no proxy, no Prometheus and no Redis client (register built-ins via plugins/builtin, store backends via RegisterStore)",
 		append([]string{module + "/plugins", module + "/proxy"}, heavy...)...)
 	for _, p := range []string{"azure", "codex", "gateway", "gemini", "internal/..."} {

@@ -8,7 +8,8 @@
 // Usage: pluginweight [-rounds 20] [-env NAME=value,...] [-only name] label=tokenhost:external-plugin[:automtls] ...
 //
 // Each argument is one build to measure: a label, the tokenhost binary and a binary of examples/plugin;
-// ":automtls" starts its plugins as a host from before sdk.HostTLS did (go-plugin's AutoMTLS).
+// ":automtls" starts its plugins as a host did before it made their TLS credentials itself (go-plugin's
+// AutoMTLS).
 // Rounds are interleaved (each round starts every plugin of every build once, in turn) and the figures
 // printed are medians, with the minimum and maximum beside them.
 package main

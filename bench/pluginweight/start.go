@@ -17,10 +17,11 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 
+	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// startPlugin starts t as a host does (go-plugin over gRPC with mutual TLS, from sdk.HostTLS or AutoMTLS;
+// startPlugin starts t as a host does (go-plugin over gRPC with mutual TLS, from pluginrpc.HostTLS or AutoMTLS;
 // an environment of PATH and HOME plus what t needs), configures it, asks it for one token, reads its
 // memory and stops it. The cold start counts from the moment the host starts making its TLS credentials.
 func startPlugin(t target) (sample, error) {
@@ -34,8 +35,8 @@ func startPlugin(t target) (sample, error) {
 	var s sample
 	start := time.Now()
 	conf := &plugin.ClientConfig{
-		HandshakeConfig:  sdk.Handshake,
-		VersionedPlugins: sdk.VersionedPlugins(nil),
+		HandshakeConfig:  pluginrpc.Handshake,
+		VersionedPlugins: pluginrpc.HostPlugins(),
 		Cmd:              cmd,
 		SkipHostEnv:      true,
 		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
@@ -45,7 +46,7 @@ func startPlugin(t target) (sample, error) {
 		StartTimeout:     time.Minute,
 	}
 	if !t.autoMTLS {
-		tlsConf, release, err := sdk.HostTLS(cmd)
+		tlsConf, release, err := pluginrpc.HostTLS(cmd)
 		if err != nil {
 			return s, err
 		}
@@ -61,7 +62,7 @@ func startPlugin(t target) (sample, error) {
 		return s, err
 	}
 	s.handshake = time.Since(start)
-	raw, err := rpc.Dispense(sdk.PluginName)
+	raw, err := rpc.Dispense(pluginrpc.PluginName)
 	if err != nil {
 		return s, err
 	}

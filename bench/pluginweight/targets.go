@@ -19,7 +19,7 @@ type target struct {
 	name     string
 	external bool
 	exe      string
-	autoMTLS bool // start it as a host did before sdk.HostTLS
+	autoMTLS bool // start it as a host did before it made its plugins' TLS credentials (go-plugin's AutoMTLS)
 	env      []string
 	options  map[string]any
 }

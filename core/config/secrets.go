@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/secretopt"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/optval"
 )
@@ -25,7 +26,7 @@ var envVarName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompil
 
 // options copies a provider's options block into plain maps and lists and resolves its secret
 // indirections: X_env and X_file, where sdk.IsSecretKey(X), become X with the variable's value or the
-// file's contents, at any depth — except the ones sdk.PluginReads names, which the plugin re-reads itself
+// file's contents, at any depth — except the ones secretopt.PluginReads names, which the plugin re-reads itself
 // (a rotating subject token file must not be frozen at load time). It runs in the decode hook of a provider's options field (decodeProvider).
 func (d *decoder) options(at string, m map[string]any) map[string]any {
 	return d.optionMap(at, m)
@@ -105,7 +106,7 @@ func secretRef(k string) (base, kind string) {
 	for _, suffix := range []string{"_env", "_file"} {
 		if strings.HasSuffix(lower, suffix) {
 			base = k[:len(k)-len(suffix)]
-			if base != "" && sdk.IsSecretKey(base) && !sdk.PluginReads(k) {
+			if base != "" && sdk.IsSecretKey(base) && !secretopt.PluginReads(k) {
 				return base, suffix[1:]
 			}
 			return "", ""

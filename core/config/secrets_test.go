@@ -152,7 +152,7 @@ func TestSecretRef(t *testing.T) {
 		"password_file":      {"password", "file"},
 		"refresh_token_file": {"refresh_token", "file"},
 		"api_key_file":       {"api_key", "file"},
-		// Read by the plugin itself on every use (sdk.PluginReads): passed through as written.
+		// Read by the plugin itself on every use (secretopt.PluginReads): passed through as written.
 		"private_key_file":    {"", ""},
 		"key_file":            {"", ""},
 		"key_env":             {"", ""},

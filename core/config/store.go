@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/suggest"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
@@ -65,7 +65,7 @@ func (d *decoder) store(r rawStore) Store {
 		s.Backend = b
 	default:
 		hint := ""
-		if c := sdk.Closest(b, storeBackends); c != "" {
+		if c := suggest.Closest(b, storeBackends); c != "" {
 			hint = fmt.Sprintf(" (did you mean %q?)", c)
 		}
 		d.p.add(at+".backend", "must be local or redis, got %s%s", quote(b), hint)

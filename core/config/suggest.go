@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/suggest"
 )
 
 // unknownKeys records every key of m that is not in known, suggesting the closest known key.
@@ -14,7 +14,7 @@ func (d *decoder) unknownKeys(at string, m map[string]any, known []string) {
 			continue
 		}
 		path := keyPath(at, k)
-		if s := sdk.Closest(k, known); s != "" {
+		if s := suggest.Closest(k, known); s != "" {
 			d.p.add(path, "unknown key (did you mean %q?)", s)
 		} else {
 			d.p.add(path, "unknown key (known keys: %s)", strings.Join(known, ", "))

@@ -12,7 +12,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/netaddr"
+	"github.com/tokenhost/tokenhost/internal/suggest"
 )
 
 // Compiled on first use rather than at package init, which every plugin process runs (docs/benchmarks.md).
@@ -69,7 +70,7 @@ func listenProblem(listen string, s Server) string {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		return quote(listen) + " has an invalid port (0-65535)"
 	}
-	if sdk.IsLoopback(host) {
+	if netaddr.IsLoopback(host) {
 		return ""
 	}
 	if len(s.APIKeys) == 0 {
@@ -90,7 +91,7 @@ func checkUpstream(raw string) string {
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && sdk.IsLoopback(u.Hostname()):
+	case u.Scheme == "http" && netaddr.IsLoopback(u.Hostname()):
 	default:
 		return rule
 	}
@@ -123,7 +124,7 @@ func (d *decoder) plugin(at, v string) (resolved string, isPath bool) {
 		return v, false
 	}
 	hint := ""
-	if s := sdk.Closest(v, d.s.Builtins); s != "" {
+	if s := suggest.Closest(v, d.s.Builtins); s != "" {
 		hint = fmt.Sprintf("did you mean %q? ", s)
 	}
 	d.p.add(at, "unknown plugin %s (%sbuilt-in plugins: %s)", quote(v), hint, d.builtinList())

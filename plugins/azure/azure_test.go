@@ -26,6 +26,7 @@ import (
 	"github.com/tokenhost/tokenhost/conf"
 	hostconfig "github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/fakes"
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/sdktest"
 )
@@ -96,7 +97,7 @@ func (l *loopbackOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 	l.mu.Lock()
 	l.hosts = append(l.hosts, req.URL.Host)
 	l.mu.Unlock()
-	if !sdk.IsLoopback(req.URL.Hostname()) {
+	if !netaddr.IsLoopback(req.URL.Hostname()) {
 		return nil, blockedError{req.URL.Host}
 	}
 	return l.base.RoundTrip(req)
@@ -204,7 +205,7 @@ func TestClientSecretOverTLSStaysOnLoopback(t *testing.T) {
 		t.Fatal("the test transport saw no request: azidentity bypassed ClientOptions.Transport")
 	}
 	for _, h := range hosts {
-		if !sdk.IsLoopback(strings.Split(h, ":")[0]) {
+		if !netaddr.IsLoopback(strings.Split(h, ":")[0]) {
 			t.Errorf("a request went to %s", h)
 		}
 	}
@@ -474,7 +475,7 @@ func TestWorkloadIdentityFromEnvironment(t *testing.T) {
 		t.Error("the fake did not see the token file's assertion")
 	}
 	for _, h := range guard.seen() {
-		if !sdk.IsLoopback(strings.Split(h, ":")[0]) {
+		if !netaddr.IsLoopback(strings.Split(h, ":")[0]) {
 			t.Errorf("a request went to %s", h)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -159,7 +160,7 @@ func (c *config) parseUpstream(o sdk.Options) error {
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return sdk.BadConfig("endpoint", "must be a base URL with no credentials, query or fragment (the v1 API needs no api-version)")
 		}
-		if u.Scheme != "https" && !(u.Scheme == "http" && sdk.IsLoopback(u.Hostname())) {
+		if u.Scheme != "https" && !(u.Scheme == "http" && netaddr.IsLoopback(u.Hostname())) {
 			return sdk.BadConfig("endpoint", "must be an https URL (plain http is accepted only for loopback hosts), got %s://%s", u.Scheme, u.Host)
 		}
 		u.Path = strings.TrimSuffix(u.Path, "/")

@@ -19,7 +19,8 @@ import (
 func fleetSource(t *testing.T, st sdk.Storage, opts map[string]any) *source {
 	t.Helper()
 	src := newSource()
-	info, err := sdk.ConfigureWith(t.Context(), src, opts, st)
+	src.UseStorage(st)
+	info, err := src.Configure(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Configure: %v", err)
 	}
@@ -235,7 +236,8 @@ func TestFleetLoginAndLogout(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "corp.json")
 	opts := map[string]any{"grant": grantRefreshToken, "issuer": idp.URL(), "client_id": "fleet-cli", "refresh_token": "stale-seed", "store": file}
 	login := newSource(withWait(func(context.Context, time.Duration) error { return nil }))
-	if _, err := sdk.ConfigureWith(t.Context(), login, opts, st); err != nil {
+	login.UseStorage(st)
+	if _, err := login.Configure(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
 	res, err := login.Login(t.Context(), &showUI{})
@@ -293,7 +295,7 @@ func TestNoStorageKeepsTheFile(t *testing.T) {
 	srv := newRotatingServer(t, "seed-rt")
 	file := filepath.Join(t.TempDir(), "s.json")
 	src := newSource()
-	info, err := sdk.ConfigureWith(t.Context(), src, map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": file}, nil)
+	info, err := src.Configure(t.Context(), map[string]any{"grant": grantRefreshToken, "token_url": srv.URL, "client_id": "cli", "refresh_token": "seed-rt", "store": file})
 	if err != nil || info.UsesStorage {
 		t.Fatalf("info %+v, %v", info, err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tokenhost/tokenhost/internal/secretopt"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -28,7 +29,7 @@ func hostResolve(t *testing.T, opts map[string]any) map[string]any {
 		if !isEnv {
 			base, _ = strings.CutSuffix(k, "_file")
 		}
-		if base != k && sdk.IsSecretKey(base) && !sdk.PluginReads(k) {
+		if base != k && sdk.IsSecretKey(base) && !secretopt.PluginReads(k) {
 			out[base] = "resolved-" + base + "-value"
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/suggest"
 	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -164,7 +165,7 @@ func parseConfig(raw map[string]any) (*config, error) {
 	}
 	if !slices.Contains(sources, src) {
 		msg := fmt.Sprintf("must be one of %s, got %q", strings.Join(sources, ", "), src)
-		if s := sdk.Closest(src, sources); s != "" {
+		if s := suggest.Closest(src, sources); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		return nil, sdk.BadConfig("source", "%s", msg)

@@ -17,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/tokenkit"
 )
@@ -44,7 +45,7 @@ func CheckURL(raw, example string) (string, error) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if !sdk.IsLoopback(u.Hostname()) {
+		if !netaddr.IsLoopback(u.Hostname()) {
 			return "", fmt.Errorf("must be an https URL (plain http is accepted only for loopback hosts), got http://%s", u.Host)
 		}
 	default:

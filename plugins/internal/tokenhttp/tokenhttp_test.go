@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/internal/netaddr"
 )
 
 func TestIsLoopback(t *testing.T) {
@@ -13,8 +13,8 @@ func TestIsLoopback(t *testing.T) {
 		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.8.9.10": true, "::1": true,
 		"[::1]": false, "10.0.0.1": false, "localhost.example": false, "example.com": false, "": false,
 	} {
-		if got := sdk.IsLoopback(host); got != want {
-			t.Errorf("sdk.IsLoopback(%q) = %v, want %v", host, got, want)
+		if got := netaddr.IsLoopback(host); got != want {
+			t.Errorf("netaddr.IsLoopback(%q) = %v, want %v", host, got, want)
 		}
 	}
 }

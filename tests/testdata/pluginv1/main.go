@@ -12,7 +12,6 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
 
-	"github.com/tokenhost/tokenhost/sdk"
 	pb "github.com/tokenhost/tokenhost/sdk/proto"
 )
 
@@ -45,10 +44,20 @@ func (grpcPlugin) GRPCClient(context.Context, *plugin.GRPCBroker, *grpc.ClientCo
 	return nil, nil
 }
 
+// The handshake and plugin name of protocol 1, spelt out as such a binary has them compiled in: a host
+// that changed either would refuse it, and tests/compat_test.go would fail.
+var handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "TOKENHOST_PLUGIN_COOKIE",
+	MagicCookieValue: "d4c1b1e0-tokenhost-source",
+}
+
+const pluginName = "source"
+
 func main() {
 	plugin.Serve(&plugin.ServeConfig{
-		HandshakeConfig: sdk.Handshake,
-		Plugins:         plugin.PluginSet{sdk.PluginName: grpcPlugin{}},
+		HandshakeConfig: handshake,
+		Plugins:         plugin.PluginSet{pluginName: grpcPlugin{}},
 		GRPCServer:      plugin.DefaultGRPCServer,
 	})
 }

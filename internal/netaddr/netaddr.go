@@ -1,4 +1,6 @@
-package sdk
+// Package netaddr holds the host's rules about network addresses that the host and the built-in plugins
+// share.
+package netaddr
 
 import (
 	"net"
