@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 )
 
 // EmbeddedSource is Config.Source when no configuration file was found and the embedded default was used.
@@ -141,7 +143,7 @@ func checkFile(p string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fs.ErrNotExist // "file does not exist"
 		}
-		return reason(err)
+		return fsmsg.Cause(err)
 	}
 	if fi.IsDir() {
 		return errors.New("is a directory, not a configuration file")
@@ -189,13 +191,4 @@ func environMap(environ []string) map[string]string {
 		}
 	}
 	return m
-}
-
-// reason strips the operation and path from a *fs.PathError, leaving e.g. "permission denied".
-func reason(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

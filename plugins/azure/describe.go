@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -68,7 +68,7 @@ func fileReason(err error, fi os.FileInfo) string {
 	if err == nil && fi != nil && fi.IsDir() {
 		return "it is a directory"
 	}
-	return pathmsg.Reason(err)
+	return fsmsg.Reason(err)
 }
 
 // clip shortens s to at most n runes for quoting.

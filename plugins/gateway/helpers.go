@@ -3,26 +3,11 @@ package gateway
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"strings"
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
-
-// describeFSError names a file-system failure without repeating the path.
-func describeFSError(err error) string {
-	var pe *fs.PathError
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "no such file"
-	case errors.Is(err, fs.ErrPermission):
-		return "permission denied"
-	case errors.As(err, &pe):
-		return pe.Err.Error()
-	}
-	return err.Error()
-}
 
 // execGrant runs a helper command that prints a token.
 type execGrant struct {

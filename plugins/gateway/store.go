@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -70,7 +71,7 @@ func signInHash(server, clientID string) string {
 // lock takes the file's cross-process lock, creating the directory (0700) when needed.
 func (s *fileStore) lock(ctx context.Context, timeout time.Duration) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), describeFSError(err))
+		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), fsmsg.Reason(err))
 	}
 	unlock, err := credfile.Lock(ctx, credfile.LockPath(s.path), timeout+lockSlack)
 	if err != nil {
@@ -94,7 +95,7 @@ func (s *fileStore) load(ctx context.Context) (cur current, err error) {
 // read is load for the file alone; a fleet store also reads it, to seed itself from a sign-in made here.
 func (s *fileStore) read(ctx context.Context) (si signIn, ok bool, err error) {
 	if r, err := s.pending.Flush(ctx, s.path, markOf, encodeSignIn, nil); err != nil {
-		slog.Warn("gateway: the refreshed sign-in still cannot be stored; serving it from memory", "file", s.path, "error", describeFSError(err))
+		slog.Warn("gateway: the refreshed sign-in still cannot be stored; serving it from memory", "file", s.path, "error", fsmsg.Reason(err))
 	} else if r == credfile.Superseded {
 		slog.Info("gateway: the stored sign-in was rewritten by another process; using it", "file", s.path)
 	}
@@ -106,7 +107,7 @@ func (s *fileStore) read(ctx context.Context) (si signIn, ok bool, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return signIn{}, false, nil
 	case err != nil:
-		return signIn{}, false, sdk.ReauthRequired("the stored sign-in %s cannot be used (%s); %s", s.path, describeFSError(err), loginHint)
+		return signIn{}, false, sdk.ReauthRequired("the stored sign-in %s cannot be used (%s); %s", s.path, fsmsg.Reason(err), loginHint)
 	}
 	return si, true, nil
 }
@@ -137,7 +138,7 @@ func (s *fileStore) write(si signIn, replaced string) {
 	}
 	if err != nil {
 		s.pending.Keep(si, replaced)
-		slog.Warn("gateway: cannot store the refreshed sign-in; serving it from memory until it can be", "file", s.path, "error", describeFSError(err))
+		slog.Warn("gateway: cannot store the refreshed sign-in; serving it from memory until it can be", "file", s.path, "error", fsmsg.Reason(err))
 	}
 }
 
@@ -146,7 +147,7 @@ func (s *fileStore) remove(context.Context) (string, error) {
 	s.pending.Clear()
 	err := os.Remove(s.path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", sdk.Internal("cannot delete %s: %s", s.path, describeFSError(err))
+		return "", sdk.Internal("cannot delete %s: %s", s.path, fsmsg.Reason(err))
 	}
 	return fmt.Sprintf("Deleted %s.", s.path), nil
 }

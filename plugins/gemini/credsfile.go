@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -201,5 +201,5 @@ func fileError(path string, err error, next string) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
-	return sdk.Internal("cannot read %s: %s", path, pathmsg.Reason(err))
+	return sdk.Internal("cannot read %s: %s", path, fsmsg.Reason(err))
 }
