@@ -34,7 +34,10 @@ func (c *config) checkIdentity() error {
 			if c.certFile == "" {
 				return need("certificate_file", "a PEM or PKCS#12 file holding the certificate and its private key")
 			}
-			c.certFile = expandHome(c.certFile)
+			var err error
+			if c.certFile, err = expandHome("certificate_file", c.certFile); err != nil {
+				return err
+			}
 			if _, err := c.readCertificate(); err != nil {
 				return err
 			}
@@ -61,7 +64,10 @@ func (c *config) checkIdentity() error {
 		if err := fromEnv(&c.fedToken, "federated_token_path", envFederatedTokenFile, "the projected service account token file"); err != nil {
 			return err
 		}
-		c.fedToken = expandHome(c.fedToken)
+		var err error
+		if c.fedToken, err = expandHome("federated_token_path", c.fedToken); err != nil {
+			return err
+		}
 		if fi, err := os.Stat(c.fedToken); err != nil || fi.IsDir() {
 			return sdk.BadConfig("federated_token_path", "cannot read the federated token file %s: %s", c.fedToken, fileReason(err, fi))
 		}
