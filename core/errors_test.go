@@ -5,7 +5,9 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
+	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -38,5 +40,20 @@ func TestDescribeNamesTheProviderOnceAndKeepsTheChain(t *testing.T) {
 	crash := &PluginCrashError{Provider: "corp", Message: "provider corp: plugin crashed", Err: context.DeadlineExceeded}
 	if got := p.describe(crash); got != crash || !errors.Is(got, context.DeadlineExceeded) {
 		t.Errorf("a crash error of corp was changed or lost its cause: %q", got)
+	}
+}
+
+// TestStrayStdoutQuoteKeepsWholeCharacters: a plugin that prints to stdout before its handshake is quoted,
+// clipped to 120 characters, and a two-byte character at the cut is kept whole rather than halved into
+// invalid UTF-8.
+func TestStrayStdoutQuoteKeepsWholeCharacters(t *testing.T) {
+	p := &pluginProc{provider: "corp", cfg: &config.Provider{Name: "corp", Plugin: "/opt/not-a-plugin"}}
+	printed := strings.Repeat("a", 119) + "é and more than fits\nsecond line"
+	msg := p.startError(errors.New("Unrecognized remote plugin message: " + printed)).Error()
+	if !utf8.ValidString(msg) {
+		t.Fatalf("the message is not valid UTF-8: %q", msg)
+	}
+	if want := "(it wrote to stdout before the plugin handshake: " + strings.Repeat("a", 119) + "é…)"; !strings.Contains(msg, want) {
+		t.Errorf("message %q does not quote the first line clipped at a character boundary", msg)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/excerpt"
 	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -222,22 +223,12 @@ func (p *pluginProc) startError(err error) error {
 		return providerErrorf(p.provider, "provider %s: plugin %s changed on disk after its sha256 was checked; refusing to run it", p.provider, p.cfg.Plugin)
 	}
 	if strings.Contains(msg, "Unrecognized remote plugin message") {
-		return providerErrorf(p.provider, "provider %s: %s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin", p.provider, p.cfg.Plugin, firstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), p.provider)
+		return providerErrorf(p.provider, "provider %s: %s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin", p.provider, p.cfg.Plugin, excerpt.Clip(excerpt.FirstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), 120), p.provider)
 	}
 	if strings.Contains(msg, "plugin exited before we could connect") {
 		return providerErrorf(p.provider, "provider %s: plugin %s exited before its handshake; is it a tokenhost plugin? (see its log lines above)", p.provider, p.cfg.Plugin)
 	}
 	return providerErrorf(p.provider, "provider %s: starting plugin %s: %w", p.provider, p.cfg.Plugin, err)
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
 }
 
 // configureError prefixes a plugin's BadConfig key with the provider's config path.

@@ -69,12 +69,3 @@ func fileReason(err error, fi os.FileInfo) string {
 	}
 	return fsmsg.Reason(err)
 }
-
-// clip shortens s to at most n runes for quoting.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
-}
