@@ -2,9 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,27 +15,9 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// storeVersion is the format of a stored sign-in file.
-const storeVersion = 1
-
 // lockSlack is how much longer than one token request a process waits for another's lock on a stored
 // sign-in: the holder is at most one request (and one write) away from releasing it.
 const lockSlack = 10 * time.Second
-
-// signIn is what a sign-in leaves behind, stored in a 0600 file only tokenhost writes.
-type signIn struct {
-	Version      int       `json:"version"`
-	Endpoint     string    `json:"token_endpoint,omitempty"`
-	ClientID     string    `json:"client_id,omitempty"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	AccessToken  string    `json:"access_token,omitempty"`
-	TokenType    string    `json:"token_type,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
-	Updated      time.Time `json:"updated"`
-	// SignedOut is when `tokenhost logout` signed a fleet out: the fleet store keeps this mark instead of
-	// the sign-in, so that no host seeds the store again from a copy of its own.
-	SignedOut time.Time `json:"signed_out,omitzero"`
-}
 
 // fileStore is one provider's stored sign-in on this machine: a file under $XDG_STATE_HOME/tokenhost/,
 // locked while it is read and refreshed, replaced atomically, and a pending copy for when it cannot be
@@ -60,12 +39,6 @@ func defaultStorePath(server, clientID string) (string, error) {
 		dir = filepath.Join(home, ".local", "state")
 	}
 	return filepath.Join(dir, "tokenhost", "gateway-"+signInHash(server, clientID)+".json"), nil
-}
-
-// signInHash names a sign-in by its authorization server and client, without revealing either.
-func signInHash(server, clientID string) string {
-	sum := sha256.Sum256([]byte(server + "\x00" + clientID))
-	return hex.EncodeToString(sum[:6])
 }
 
 // lock takes the file's cross-process lock, creating the directory (0700) when needed.
@@ -150,32 +123,4 @@ func (s *fileStore) remove(context.Context) (string, error) {
 		return "", sdk.Internal("cannot delete %s: %s", s.path, fsmsg.Reason(err))
 	}
 	return fmt.Sprintf("Deleted %s.", s.path), nil
-}
-
-func parseSignIn(data []byte) (signIn, error) {
-	if _, err := credfile.ParseObject(data); err != nil {
-		return signIn{}, err
-	}
-	var si signIn
-	if err := json.Unmarshal(data, &si); err != nil {
-		return signIn{}, credfile.Corrupt("does not hold a stored sign-in")
-	}
-	if si.Version != storeVersion {
-		return signIn{}, credfile.NotSignedIn("has format version %d, not %d", si.Version, storeVersion)
-	}
-	return si, nil
-}
-
-func encodeSignIn(_ []byte, si signIn) ([]byte, error) {
-	si.Version = storeVersion
-	return json.MarshalIndent(si, "", "  ")
-}
-
-// markOf identifies a stored sign-in by its refresh token's fingerprint.
-func markOf(data []byte) (string, error) {
-	si, err := parseSignIn(data)
-	if err != nil {
-		return "", err
-	}
-	return sdk.Fingerprint(si.RefreshToken), nil
 }
