@@ -106,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		base = defaultBase
 	}
 	h := &Host{log: logger}
-	store, owned, err := openSharedStore(cfg, opts)
+	store, owned, err := openFleetStore(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
