@@ -74,7 +74,7 @@ func (p *provider) interactiveError(err error) error {
 		if isBuiltin(p.cfg.Plugin) {
 			where = "see " + where
 		}
-		return providerErrorf(p.name, "provider %s has no interactive sign-in; %s", p.name, where)
+		return &ProviderError{Provider: p.name, Err: fmt.Errorf("provider %s has no interactive sign-in; %s", p.name, where)}
 	}
 	return p.describe(err)
 }
