@@ -252,13 +252,13 @@ func parseGrant(body []byte) (*grant, error) {
 		return nil, errors.New("a body that is not a JSON token response")
 	}
 	g := &grant{fields: map[string]json.RawMessage{}}
-	if g.accessToken, err = optString(doc, "access_token"); err != nil || g.accessToken == "" {
+	if g.accessToken, err = credfile.OptString(doc, "access_token"); err != nil || g.accessToken == "" {
 		return nil, errors.New("no access_token")
 	}
 	if tokenhttp.HasControl(g.accessToken) || strings.ContainsAny(g.accessToken, " \t") {
 		return nil, errors.New("an access_token that cannot be sent in a header")
 	}
-	if g.refreshToken, err = optString(doc, "refresh_token"); err != nil || tokenhttp.HasControl(g.refreshToken) {
+	if g.refreshToken, err = credfile.OptString(doc, "refresh_token"); err != nil || tokenhttp.HasControl(g.refreshToken) {
 		return nil, errors.New("a malformed refresh_token")
 	}
 	if raw, ok := doc["expires_in"]; ok && !credfile.IsNull(raw) {
@@ -271,7 +271,7 @@ func parseGrant(body []byte) (*grant, error) {
 	}
 	for _, k := range []string{"token_type", "scope", "id_token"} {
 		if v, ok := doc[k]; ok {
-			if _, err := optString(doc, k); err != nil {
+			if _, err := credfile.OptString(doc, k); err != nil {
 				return nil, fmt.Errorf("a malformed %s", k)
 			}
 			g.fields[k] = v
