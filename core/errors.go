@@ -99,25 +99,35 @@ func (e *StoreUnavailableError) Error() string {
 // Unwrap returns the store's error.
 func (e *StoreUnavailableError) Unwrap() error { return e.Err }
 
-// ProviderError is an error of one provider whose message already names the provider (or its config
-// key) and says what to do next. It wraps its cause, so errors.Is, errors.As and sdk.KindOf see through
-// it, and the host adds no second "provider X:" prefix to it.
+// ProviderError is an error of one provider whose message names the provider (or its config key) once
+// and says what to do next. It wraps its cause, so errors.Is, errors.As and sdk.KindOf see through it, and
+// the host adds no second "provider X:" prefix to it.
 type ProviderError struct {
 	// Provider is the provider's name.
 	Provider string
 	// Err is the error as worded for the user; its own Unwrap leads to the cause.
 	Err error
+	// prefix goes before Err's message: "provider <name>: " (providerErrorf), "providers.<name>.<key>: "
+	// (keyErrorf), or nothing when Err's message names the provider itself.
+	prefix string
 }
 
 // Error implements error.
-func (e *ProviderError) Error() string { return e.Err.Error() }
+func (e *ProviderError) Error() string { return e.prefix + e.Err.Error() }
 
 // Unwrap returns the worded error, whose chain holds the cause.
 func (e *ProviderError) Unwrap() error { return e.Err }
 
-// providerErrorf formats an error of provider; a %w verb keeps the cause.
+// providerErrorf formats an error of provider and puts "provider <name>: " before it, so the format names
+// only what failed; a %w verb keeps the cause.
 func providerErrorf(provider, format string, args ...any) error {
-	return &ProviderError{Provider: provider, Err: fmt.Errorf(format, args...)}
+	return &ProviderError{Provider: provider, Err: fmt.Errorf(format, args...), prefix: "provider " + provider + ": "}
+}
+
+// keyErrorf formats an error about the provider's config key (e.g. "plugin") and puts
+// "providers.<name>.<key>: " before it; a %w verb keeps the cause.
+func keyErrorf(provider, key, format string, args ...any) error {
+	return &ProviderError{Provider: provider, Err: fmt.Errorf(format, args...), prefix: "providers." + provider + "." + key + ": "}
 }
 
 // providerName is implemented by every error type of this package that names its provider.

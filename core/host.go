@@ -106,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		base = defaultBase
 	}
 	h := &Host{log: logger}
-	store, owned, err := openSharedStore(cfg, opts)
+	store, owned, err := openFleetStore(cfg, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +162,7 @@ func (p *provider) start(ctx context.Context) (*settings, error) {
 	}
 	s := p.settings.Load()
 	if s == nil {
-		return nil, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
+		return nil, providerErrorf(p.name, "plugin started without settings")
 	}
 	return s, nil
 }
@@ -214,7 +214,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		endSpan(span, err)
 		err = p.stateError(stateDown, err)
 		if err == nil && tok.Value == "" {
-			err = providerErrorf(p.name, "%w", sdk.Unavailable("provider %s: plugin %s returned an empty token", p.name, p.cfg.Plugin))
+			err = providerErrorf(p.name, "%w", sdk.Unavailable("plugin %s returned an empty token", p.cfg.Plugin))
 		} else if err == nil {
 			err = p.checkToken(tok, p.cache.now())
 			unusable = err != nil
@@ -230,13 +230,14 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 		err = p.describe(err)
 		p.noteErr(err)
 		if until := p.cache.now().Add(p.cfg.MinRefreshInterval); unusable && p.cfg.MinRefreshInterval > 0 {
-			p.unusable.hold(providerErrorf(p.name, "%w; not asking the plugin again before %s (min_refresh_interval)", err, until.Format(time.TimeOnly)), until)
+			// err already names the provider (describe).
+			p.unusable.hold(&ProviderError{Provider: p.name, Err: fmt.Errorf("%w; not asking the plugin again before %s (min_refresh_interval)", err, until.Format(time.TimeOnly))}, until)
 		}
 		return sdk.Token{}, err
 	}
 	p.unusable.open()
 	if p.settings.Load() == nil {
-		return sdk.Token{}, providerErrorf(p.name, "provider %s: plugin started without settings", p.name)
+		return sdk.Token{}, providerErrorf(p.name, "plugin started without settings")
 	}
 	p.lastErr.Store(nil)
 	return tok, nil
@@ -260,7 +261,7 @@ func (p *provider) describe(err error) error {
 		msg := sdk.RedactTokens(strings.ReplaceAll(e.Message, "<provider>", p.name))
 		return &ProviderError{Provider: p.name, Err: &sdk.Error{Kind: e.Kind, Key: key, Message: fmt.Sprintf("provider %s: %s", p.name, msg)}}
 	}
-	return providerErrorf(p.name, "provider %s: %w", p.name, redactPluginError(err))
+	return providerErrorf(p.name, "%w", redactPluginError(err))
 }
 
 func (p *provider) noteErr(err error) {

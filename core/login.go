@@ -50,18 +50,18 @@ func (h *Host) Logout(ctx context.Context, provider string) (string, error) {
 	if err != nil {
 		return "", p.interactiveError(err)
 	}
-	return msg + p.forgetShared(ctx), nil
+	return msg + p.forgetFleetToken(ctx), nil
 }
 
-// forgetShared removes the fleet's shared access token of a provider shared through a store, after a
+// forgetFleetToken removes the fleet's shared access token of a provider shared through a store, after a
 // logout: no host then picks a token of the signed-out sign-in from the store (hosts that hold one in
 // memory use it until it expires). It returns what to add to the logout's message.
-func (p *provider) forgetShared(ctx context.Context) string {
+func (p *provider) forgetFleetToken(ctx context.Context) string {
 	ps, ok := p.proc.storage.(*pluginStorage)
 	if !ok {
 		return ""
 	}
-	if err := ps.store.Delete(ctx, sharedKey(p.name)); err != nil {
+	if err := ps.store.Delete(ctx, fleetTokenKey(p.name)); err != nil {
 		return fmt.Sprintf(" The fleet's shared access token could not be removed (%v); hosts use it until it expires.", err)
 	}
 	return " Removed the fleet's shared access token."
@@ -74,7 +74,7 @@ func (p *provider) interactiveError(err error) error {
 		if isBuiltin(p.cfg.Plugin) {
 			where = "see " + where
 		}
-		return providerErrorf(p.name, "provider %s has no interactive sign-in; %s", p.name, where)
+		return &ProviderError{Provider: p.name, Err: fmt.Errorf("provider %s has no interactive sign-in; %s", p.name, where)}
 	}
 	return p.describe(err)
 }

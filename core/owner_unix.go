@@ -15,7 +15,7 @@ func checkOwner(provider, path string, fi os.FileInfo) error {
 		return nil
 	}
 	if uid := int(st.Uid); uid != 0 && uid != os.Getuid() {
-		return providerErrorf(provider, "providers.%s.plugin: %s belongs to another user (uid %d), who could replace the plugin; install it as yourself or root", provider, path, uid)
+		return keyErrorf(provider, "plugin", "%s belongs to another user (uid %d), who could replace the plugin; install it as yourself or root", path, uid)
 	}
 	return nil
 }

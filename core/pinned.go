@@ -26,13 +26,13 @@ type launch struct {
 func verifyExecutable(provider, path, want string) (*launch, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %s: %w", provider, path, errors.Unwrap(err))
+		return nil, keyErrorf(provider, "plugin", "%s: %w", path, errors.Unwrap(err))
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %s is not a regular file", provider, path)
+		return nil, keyErrorf(provider, "plugin", "%s is not a regular file", path)
 	}
 	if fi.Mode().Perm()&0o111 == 0 {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %s is not executable (chmod +x it)", provider, path)
+		return nil, keyErrorf(provider, "plugin", "%s is not executable (chmod +x it)", path)
 	}
 	if err := checkNotWritableByOthers(provider, path, fi); err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func verifyExecutable(provider, path, want string) (*launch, error) {
 // passes) or owned by another user than this one or root.
 func checkNotWritableByOthers(provider, path string, fi os.FileInfo) error {
 	if fi.Mode().Perm()&0o022 != 0 {
-		return providerErrorf(provider, "providers.%s.plugin: %s is writable by other users (mode %s), so anyone could replace the plugin; run chmod go-w on it", provider, path, fi.Mode().Perm())
+		return keyErrorf(provider, "plugin", "%s is writable by other users (mode %s), so anyone could replace the plugin; run chmod go-w on it", path, fi.Mode().Perm())
 	}
 	if err := checkOwner(provider, path, fi); err != nil {
 		return err
@@ -56,10 +56,10 @@ func checkNotWritableByOthers(provider, path string, fi os.FileInfo) error {
 	dir := filepath.Dir(path)
 	di, err := os.Stat(dir)
 	if err != nil {
-		return providerErrorf(provider, "providers.%s.plugin: %s: %w", provider, dir, errors.Unwrap(err))
+		return keyErrorf(provider, "plugin", "%s: %w", dir, errors.Unwrap(err))
 	}
 	if di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 {
-		return providerErrorf(provider, "providers.%s.plugin: the directory %s is writable by other users (mode %s), so anyone could replace the plugin; run chmod go-w on it or move the plugin", provider, dir, di.Mode().Perm())
+		return keyErrorf(provider, "plugin", "the directory %s is writable by other users (mode %s), so anyone could replace the plugin; run chmod go-w on it or move the plugin", dir, di.Mode().Perm())
 	}
 	return checkOwner(provider, dir, di)
 }
@@ -69,19 +69,19 @@ func checkNotWritableByOthers(provider, path string, fi os.FileInfo) error {
 func pinnedCopy(provider, path, want string) (*launch, error) {
 	src, err := os.Open(path)
 	if err != nil {
-		return nil, providerErrorf(provider, "providers.%s.plugin: %w", provider, err)
+		return nil, keyErrorf(provider, "plugin", "%w", err)
 	}
 	defer src.Close()
 	dir, err := os.MkdirTemp("", "tokenhost-plugin-") // mode 0700
 	if err != nil {
-		return nil, providerErrorf(provider, "provider %s: cannot create a private directory for the pinned plugin %s: %w", provider, path, err)
+		return nil, providerErrorf(provider, "cannot create a private directory for the pinned plugin %s: %w", path, err)
 	}
 	cleanup := func() { _ = os.RemoveAll(dir) }
 	dst := filepath.Join(dir, filepath.Base(path))
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o700)
 	if err != nil {
 		cleanup()
-		return nil, providerErrorf(provider, "provider %s: cannot copy the pinned plugin %s: %w", provider, path, err)
+		return nil, providerErrorf(provider, "cannot copy the pinned plugin %s: %w", path, err)
 	}
 	h := sha256.New()
 	_, err = io.Copy(io.MultiWriter(h, out), src)
@@ -90,12 +90,12 @@ func pinnedCopy(provider, path, want string) (*launch, error) {
 	}
 	if err != nil {
 		cleanup()
-		return nil, providerErrorf(provider, "providers.%s.plugin: reading %s: %w", provider, path, err)
+		return nil, keyErrorf(provider, "plugin", "reading %s: %w", path, err)
 	}
 	sum := h.Sum(nil)
 	if got := hex.EncodeToString(sum); got != want {
 		cleanup()
-		return nil, providerErrorf(provider, "providers.%s.sha256: %s has sha256 %s, but the config pins %s; refusing to run it", provider, path, got, want)
+		return nil, keyErrorf(provider, "sha256", "%s has sha256 %s, but the config pins %s; refusing to run it", path, got, want)
 	}
 	return &launch{cmd: exec.Command(dst), checksum: sum, cleanup: cleanup}, nil
 }

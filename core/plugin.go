@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/excerpt"
 	"github.com/tokenhost/tokenhost/internal/pluginrpc"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -59,7 +60,7 @@ func (p *pluginProc) source(ctx context.Context) (sdk.Source, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
-		return nil, providerErrorf(p.provider, "provider %s: host is closed", p.provider)
+		return nil, providerErrorf(p.provider, "host is closed")
 	}
 	if p.client != nil && !p.client.Exited() {
 		return p.src, nil
@@ -135,7 +136,7 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	}
 	tlsConf, release, err := pluginrpc.HostTLS(cmd) // P-256 both ends: AutoMTLS's P-521 keys were half a start's CPU
 	if err != nil {
-		return providerErrorf(p.provider, "provider %s: plugin %s: %w", p.provider, p.cfg.Plugin, err)
+		return providerErrorf(p.provider, "plugin %s: %w", p.cfg.Plugin, err)
 	}
 	defer release() // the process has its copy of the key's pipe once started
 	p.lastStart = time.Now()
@@ -167,11 +168,11 @@ func (p *pluginProc) startLocked(ctx context.Context) error {
 	}
 	raw, err := rpc.Dispense(pluginrpc.PluginName)
 	if err != nil {
-		return fail(providerErrorf(p.provider, "provider %s: plugin %s started but does not serve a token source: %w", p.provider, p.cfg.Plugin, err))
+		return fail(providerErrorf(p.provider, "plugin %s started but does not serve a token source: %w", p.cfg.Plugin, err))
 	}
 	src, ok := raw.(sdk.Source)
 	if !ok {
-		return fail(providerErrorf(p.provider, "provider %s: plugin %s returned %T, not a token source", p.provider, p.cfg.Plugin, raw))
+		return fail(providerErrorf(p.provider, "plugin %s returned %T, not a token source", p.cfg.Plugin, raw))
 	}
 	cctx, cancel := context.WithTimeout(ctx, p.cfg.FetchTimeout)
 	defer cancel()
@@ -216,28 +217,18 @@ var versionMismatch = sync.OnceValue(func() *regexp.Regexp {
 func (p *pluginProc) startError(err error) error {
 	msg := err.Error()
 	if m := versionMismatch().FindStringSubmatch(msg); m != nil {
-		return providerErrorf(p.provider, "provider %s: plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk", p.provider, p.cfg.Plugin, m[1], m[2])
+		return providerErrorf(p.provider, "plugin %s speaks tokenhost plugin protocol %s, this host speaks %s; install a plugin built with a matching tokenhost sdk", p.cfg.Plugin, m[1], m[2])
 	}
 	if errors.Is(err, plugin.ErrChecksumsDoNotMatch) {
-		return providerErrorf(p.provider, "provider %s: plugin %s changed on disk after its sha256 was checked; refusing to run it", p.provider, p.cfg.Plugin)
+		return providerErrorf(p.provider, "plugin %s changed on disk after its sha256 was checked; refusing to run it", p.cfg.Plugin)
 	}
 	if strings.Contains(msg, "Unrecognized remote plugin message") {
-		return providerErrorf(p.provider, "provider %s: %s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin", p.provider, p.cfg.Plugin, firstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), p.provider)
+		return providerErrorf(p.provider, "%s is not a tokenhost plugin (it wrote to stdout before the plugin handshake: %s); check providers.%s.plugin", p.cfg.Plugin, excerpt.Clip(excerpt.FirstLine(strings.TrimPrefix(msg, "Unrecognized remote plugin message: ")), 120), p.provider)
 	}
 	if strings.Contains(msg, "plugin exited before we could connect") {
-		return providerErrorf(p.provider, "provider %s: plugin %s exited before its handshake; is it a tokenhost plugin? (see its log lines above)", p.provider, p.cfg.Plugin)
+		return providerErrorf(p.provider, "plugin %s exited before its handshake; is it a tokenhost plugin? (see its log lines above)", p.cfg.Plugin)
 	}
-	return providerErrorf(p.provider, "provider %s: starting plugin %s: %w", p.provider, p.cfg.Plugin, err)
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
+	return providerErrorf(p.provider, "starting plugin %s: %w", p.cfg.Plugin, err)
 }
 
 // configureError prefixes a plugin's BadConfig key with the provider's config path.
@@ -250,7 +241,7 @@ func (p *pluginProc) configureError(err error) error {
 		}
 		return &ProviderError{Provider: p.provider, Err: &sdk.Error{Kind: sdk.KindBadConfig, Key: key, Message: sdk.RedactTokens(e.Message)}}
 	}
-	return providerErrorf(p.provider, "provider %s: configuring plugin %s: %w", p.provider, p.cfg.Plugin, redactPluginError(err))
+	return providerErrorf(p.provider, "configuring plugin %s: %w", p.cfg.Plugin, redactPluginError(err))
 }
 
 // call runs fn against the plugin. A failure of the connection (the process died) is counted as a crash
@@ -265,7 +256,7 @@ func (p *pluginProc) call(ctx context.Context, fn func(sdk.Source) error) error 
 			return err
 		}
 		if !p.enter() {
-			return providerErrorf(p.provider, "provider %s: host is closed", p.provider)
+			return providerErrorf(p.provider, "host is closed")
 		}
 		err = fn(src)
 		p.leave()

@@ -1,6 +1,10 @@
 package core
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/tokenhost/tokenhost/internal/envpattern"
+)
 
 // baseEnv is the environment every plugin process gets, when the host has it: what any program needs to
 // find its files, speak the user's locale and time zone, and reach the network through the machine's
@@ -27,7 +31,7 @@ func pluginEnv(environ []string, allow ...[]string) []string {
 		if !ok || name == "" || strings.HasPrefix(strings.ToUpper(name), hostOnlyPrefix) {
 			continue
 		}
-		if envAllowed(name, baseEnv) || anyAllowed(name, allow) {
+		if envpattern.Match(name, baseEnv) || anyAllowed(name, allow) {
 			out = append(out, kv)
 		}
 	}
@@ -36,23 +40,7 @@ func pluginEnv(environ []string, allow ...[]string) []string {
 
 func anyAllowed(name string, lists [][]string) bool {
 	for _, l := range lists {
-		if envAllowed(name, l) {
-			return true
-		}
-	}
-	return false
-}
-
-// envAllowed reports whether name matches one of patterns: an exact name, or a prefix ending in "*".
-func envAllowed(name string, patterns []string) bool {
-	upper := strings.ToUpper(name)
-	for _, p := range patterns {
-		p = strings.ToUpper(p)
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(upper, prefix) {
-				return true
-			}
-		} else if upper == p {
+		if envpattern.Match(name, l) {
 			return true
 		}
 	}

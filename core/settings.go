@@ -49,7 +49,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		}
 		if msg := config.AllowedHostProblem(h); msg != "" {
 			if i < len(info.AllowedHosts) {
-				return nil, providerErrorf(cfg.Name, "provider %s: plugin %s reports an allowed host the host refuses: %s; report it to the plugin's author", cfg.Name, cfg.Plugin, msg)
+				return nil, providerErrorf(cfg.Name, "plugin %s reports an allowed host the host refuses: %s; report it to the plugin's author", cfg.Plugin, msg)
 			}
 			return nil, badSettings(cfg.Name, "providers.%s.allowed_hosts: %s", cfg.Name, msg)
 		}
@@ -119,7 +119,7 @@ func normHostPort(scheme, hostport string) string {
 // badSettings is a configuration error found when the plugin's Info met the provider's config: of kind
 // BadConfig, so the proxy answers 500 bad_config and /readyz reports the provider, and naming the key.
 func badSettings(provider, format string, args ...any) error {
-	return providerErrorf(provider, "%w", &sdk.Error{Kind: sdk.KindBadConfig, Message: fmt.Sprintf(format, args...)})
+	return &ProviderError{Provider: provider, Err: &sdk.Error{Kind: sdk.KindBadConfig, Message: fmt.Sprintf(format, args...)}}
 }
 
 // pluginDocs says where a plugin's options are documented: its page for a built-in, the plugin's own

@@ -12,7 +12,7 @@ import (
 // for the caller, which still matches context.DeadlineExceeded.
 func (p *pluginProc) declareDead(src sdk.Source, err error) error {
 	if p.local != nil { // an in-process source has no process to replace
-		return providerErrorf(p.provider, "provider %s: the in-process source did not answer within the fetch timeout (providers.%s.fetch_timeout): %w", p.provider, p.provider, err)
+		return providerErrorf(p.provider, "the in-process source did not answer within the fetch timeout (providers.%s.fetch_timeout): %w", p.provider, err)
 	}
 	p.mu.Lock()
 	if p.src == src && p.client != nil {
@@ -20,7 +20,7 @@ func (p *pluginProc) declareDead(src sdk.Source, err error) error {
 		p.noteCrashLocked("no answer within the fetch timeout")
 	}
 	p.mu.Unlock()
-	return providerErrorf(p.provider, "provider %s: plugin %s did not answer within the fetch timeout (providers.%s.fetch_timeout); %w: %w", p.provider, p.cfg.Plugin, p.provider, errDeclaredDead, err)
+	return providerErrorf(p.provider, "plugin %s did not answer within the fetch timeout (providers.%s.fetch_timeout); %w: %w", p.cfg.Plugin, p.provider, errDeclaredDead, err)
 }
 
 // hung reports whether a call's error means the plugin gave no answer before ctx's deadline.

@@ -3,13 +3,12 @@ package core
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 )
 
 // upstreamBase returns the base transport for a provider's upstream: base itself, or, when the provider
@@ -34,14 +33,14 @@ func upstreamBase(pc *config.Provider, base http.RoundTripper) (http.RoundTrippe
 	if t.CertFile != "" {
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s: cannot load the client certificate from %s and %s: %s", at, t.CertFile, t.KeyFile, fsReason(err))
+			return nil, fmt.Errorf("%s: cannot load the client certificate from %s and %s: %s", at, t.CertFile, t.KeyFile, fsmsg.Reason(err))
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("%s.ca_file: cannot read %s: %s", at, t.CAFile, fsReason(err))
+			return nil, fmt.Errorf("%s.ca_file: cannot read %s: %s", at, t.CAFile, fsmsg.Reason(err))
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -51,13 +50,4 @@ func upstreamBase(pc *config.Provider, base http.RoundTripper) (http.RoundTrippe
 	}
 	ht.TLSClientConfig = tc
 	return ht, nil
-}
-
-// fsReason names a file failure without the path, which the caller has already given.
-func fsReason(err error) string {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }

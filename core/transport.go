@@ -122,7 +122,7 @@ func (t *transport) roundTrip(req *http.Request, owned bool) (*http.Response, er
 		endSpan(span, err)
 		drain(resp)
 		t.stats.failures.Add(1)
-		return nil, providerErrorf(t.provider, "provider %s: upstream answered %d and the token could not be refreshed: %w", t.provider, resp.StatusCode, err)
+		return nil, providerErrorf(t.provider, "upstream answered %d and the token could not be refreshed: %w", resp.StatusCode, err)
 	}
 	again := withToken(req, fresh)
 	if out.GetBody != nil && out.Body != nil && out.Body != http.NoBody {
@@ -228,7 +228,7 @@ func (t *transport) client() *http.Client {
 
 func (t *transport) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) >= 10 {
-		return providerErrorf(t.provider, "provider %s: stopped after 10 redirects", t.provider)
+		return providerErrorf(t.provider, "stopped after 10 redirects")
 	}
 	if s := t.settings.Load(); s == nil || !s.allowed(req.URL) {
 		req.Header.Del("Authorization")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/envpattern"
 )
 
 // hostOnlyPrefix starts the variables that configure tokenhost itself (TOKENHOST_SERVER__API_KEYS,
@@ -26,7 +27,7 @@ func runEnviron(environ []string, cfg *config.Config, keep []string) []string {
 	out := make([]string, 0, len(environ))
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		withheld := strings.HasPrefix(strings.ToUpper(name), hostOnlyPrefix) || matchesName(name, secrets) || matchesPattern(name, patterns)
+		withheld := strings.HasPrefix(strings.ToUpper(name), hostOnlyPrefix) || matchesName(name, secrets) || envpattern.Match(name, patterns)
 		if !withheld || matchesName(name, keep) {
 			out = append(out, kv)
 		}
@@ -38,23 +39,6 @@ func runEnviron(environ []string, cfg *config.Config, keep []string) []string {
 func matchesName(name string, names []string) bool {
 	for _, n := range names {
 		if strings.EqualFold(name, n) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchesPattern reports whether name matches one of patterns: a name, or a prefix ending in "*", as in a
-// provider's env: list; case is ignored.
-func matchesPattern(name string, patterns []string) bool {
-	upper := strings.ToUpper(name)
-	for _, p := range patterns {
-		p = strings.ToUpper(p)
-		if prefix, ok := strings.CutSuffix(p, "*"); ok {
-			if strings.HasPrefix(upper, prefix) {
-				return true
-			}
-		} else if upper == p {
 			return true
 		}
 	}

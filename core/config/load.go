@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
+	"github.com/tokenhost/tokenhost/internal/homedir"
 )
 
 // EmbeddedSource is Config.Source when no configuration file was found and the embedded default was used.
@@ -141,7 +144,7 @@ func checkFile(p string) error {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fs.ErrNotExist // "file does not exist"
 		}
-		return reason(err)
+		return fsmsg.Cause(err)
 	}
 	if fi.IsDir() {
 		return errors.New("is a directory, not a configuration file")
@@ -161,18 +164,16 @@ func workDir(s Sources) (string, error) {
 	return d, nil
 }
 
-// absPath expands a leading ~/ with $HOME and makes p absolute relative to dir.
+// absPath expands a leading ~ with $HOME (homedir.Expand) and makes p absolute relative to dir.
 func absPath(p, dir string, env map[string]string) (string, error) {
-	if strings.HasPrefix(p, "~") {
-		rest := p[1:]
-		if rest != "" && rest[0] != '/' && rest[0] != filepath.Separator {
-			return "", errors.New("only a leading ~/ is expanded (write the full path)")
+	p, err := homedir.Expand(p, func() (string, error) {
+		if env["HOME"] == "" {
+			return "", errors.New("HOME is not set")
 		}
-		home := env["HOME"]
-		if home == "" {
-			return "", errors.New("cannot expand ~: HOME is not set")
-		}
-		p = home + rest
+		return env["HOME"], nil
+	})
+	if err != nil {
+		return "", err
 	}
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(dir, p)
@@ -189,13 +190,4 @@ func environMap(environ []string) map[string]string {
 		}
 	}
 	return m
-}
-
-// reason strips the operation and path from a *fs.PathError, leaving e.g. "permission denied".
-func reason(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 )
 
 // checkPrivate refuses the file at path (fi describes the open file) when a user other than this one or
@@ -40,7 +42,7 @@ func checkPrivate(path string, fi fs.FileInfo, what string) error {
 func checkPrivateDir(dir, what string) error {
 	di, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("%s: %w", dir, reason(err))
+		return fmt.Errorf("%s: %w", dir, fsmsg.Cause(err))
 	}
 	if di.Mode().Perm()&0o022 != 0 && di.Mode()&os.ModeSticky == 0 && !readOnlyMount(dir) {
 		return fmt.Errorf("the directory %s is writable by other users (mode %s), so anyone could replace %s; run chmod go-w %s, or move the file to a directory of your own", dir, di.Mode().Perm(), what, dir)

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/internal/secretopt"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/optval"
@@ -168,19 +169,19 @@ func (d *decoder) secretFromFile(at string, v any) (string, bool) {
 func readSecretFile(path string) ([]byte, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return nil, reason(err)
+		return nil, fsmsg.Cause(err)
 	}
 	if !fi.Mode().IsRegular() {
 		return nil, errors.New("not a regular file")
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, reason(err)
+		return nil, fsmsg.Cause(err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
-		return nil, reason(err)
+		return nil, fsmsg.Cause(err)
 	}
 	if len(data) > maxSecretFile {
 		return nil, fmt.Errorf("larger than %d bytes", maxSecretFile)

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/tokenhost/tokenhost/conf"
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 )
 
 // configWhat names a configuration file in the errors of the ownership and mode checks.
@@ -39,12 +40,12 @@ func readConfig(s Sources) (data []byte, source string, needsTrust bool, err err
 func readPrivate(path, what string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %w", path, what, reason(err))
+		return nil, fmt.Errorf("%s: cannot read %s: %w", path, what, fsmsg.Cause(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %w", path, what, reason(err))
+		return nil, fmt.Errorf("%s: cannot read %s: %w", path, what, fsmsg.Cause(err))
 	}
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%s: is a directory, not a file", path)
@@ -54,7 +55,7 @@ func readPrivate(path, what string) ([]byte, error) {
 	}
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: cannot read %s: %w", path, what, reason(err))
+		return nil, fmt.Errorf("%s: cannot read %s: %w", path, what, fsmsg.Cause(err))
 	}
 	return data, nil
 }

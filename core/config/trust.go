@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/tokenhost/tokenhost/internal/atomicfile"
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 )
 
 // trustStoreName is the file under $XDG_STATE_HOME/tokenhost/ that lists the trusted configuration files.
@@ -85,7 +86,7 @@ func readTrust(store string) (*trustDoc, error) {
 func (doc *trustDoc) write(store string) error {
 	dir := filepath.Dir(store)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("cannot create %s: %w", dir, reason(err))
+		return fmt.Errorf("cannot create %s: %w", dir, fsmsg.Cause(err))
 	}
 	if err := checkPrivateDir(dir, trustWhat); err != nil {
 		return err
@@ -100,7 +101,7 @@ func (doc *trustDoc) write(store string) error {
 		return err
 	}
 	if err := atomicfile.Write(store, append(data, '\n'), nil); err != nil {
-		return fmt.Errorf("%s: cannot write %s: %w", store, trustWhat, reason(err))
+		return fmt.Errorf("%s: cannot write %s: %w", store, trustWhat, fsmsg.Cause(err))
 	}
 	return nil
 }

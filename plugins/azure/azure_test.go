@@ -697,6 +697,8 @@ func TestBadConfigMessages(t *testing.T) {
 		{"scope", map[string]any{"scope": "https://cognitiveservices.azure.com"}, "scope", []string{"/.default"}},
 		{"api key with spaces", map[string]any{"credential": "api_key", "api_key": "zzz-other secret"}, "api_key", []string{"spaces"}},
 		{"unreadable certificate", map[string]any{"credential": "client_certificate", "tenant_id": "t", "client_id": "c", "certificate_file": "/nonexistent/cert.pem"}, "certificate_file", []string{"no such file"}},
+		{"certificate of another user's home", map[string]any{"credential": "client_certificate", "tenant_id": "t", "client_id": "c", "certificate_file": "~bob/cert.pem"}, "certificate_file", []string{"only a leading ~/ is expanded, not ~bob"}},
+		{"ca_file of another user's home", map[string]any{"ca_file": "~bob/ca.pem"}, "ca_file", []string{"only a leading ~/ is expanded, not ~bob"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

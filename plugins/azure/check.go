@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/tokenhost/tokenhost/internal/excerpt"
 	"github.com/tokenhost/tokenhost/internal/netaddr"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -14,7 +15,7 @@ import (
 // environment the way azidentity does.
 func (c *config) checkIdentity() error {
 	if c.tenantID != "" && !tenantPattern().MatchString(c.tenantID) {
-		return sdk.BadConfig("tenant_id", "must be the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com; got %q", clip(c.tenantID, 80))
+		return sdk.BadConfig("tenant_id", "must be the directory (tenant) ID, a GUID, or a domain such as contoso.onmicrosoft.com; got %q", excerpt.Clip(c.tenantID, 80))
 	}
 	need := func(key, what string) error {
 		return sdk.BadConfig(key, "is required: %s", what)
@@ -34,7 +35,10 @@ func (c *config) checkIdentity() error {
 			if c.certFile == "" {
 				return need("certificate_file", "a PEM or PKCS#12 file holding the certificate and its private key")
 			}
-			c.certFile = expandHome(c.certFile)
+			var err error
+			if c.certFile, err = expandHome("certificate_file", c.certFile); err != nil {
+				return err
+			}
 			if _, err := c.readCertificate(); err != nil {
 				return err
 			}
@@ -53,7 +57,7 @@ func (c *config) checkIdentity() error {
 			return err
 		}
 		if !tenantPattern().MatchString(c.tenantID) {
-			return sdk.BadConfig("tenant_id", "%s must be the directory (tenant) ID, a GUID, or a domain; got %q", envTenantID, clip(c.tenantID, 80))
+			return sdk.BadConfig("tenant_id", "%s must be the directory (tenant) ID, a GUID, or a domain; got %q", envTenantID, excerpt.Clip(c.tenantID, 80))
 		}
 		if err := fromEnv(&c.clientID, "client_id", envClientID, "the client ID of the app or user-assigned identity with the federated credential"); err != nil {
 			return err
@@ -61,7 +65,10 @@ func (c *config) checkIdentity() error {
 		if err := fromEnv(&c.fedToken, "federated_token_path", envFederatedTokenFile, "the projected service account token file"); err != nil {
 			return err
 		}
-		c.fedToken = expandHome(c.fedToken)
+		var err error
+		if c.fedToken, err = expandHome("federated_token_path", c.fedToken); err != nil {
+			return err
+		}
 		if fi, err := os.Stat(c.fedToken); err != nil || fi.IsDir() {
 			return sdk.BadConfig("federated_token_path", "cannot read the federated token file %s: %s", c.fedToken, fileReason(err, fi))
 		}
@@ -83,7 +90,7 @@ func (c *config) checkScope() error {
 		return sdk.BadConfig("scope", "must be one scope with no spaces, e.g. %s", DefaultScope)
 	}
 	if !strings.HasSuffix(c.scope, "/.default") || len(c.scope) == len("/.default") {
-		return sdk.BadConfig("scope", "must be a resource's .default scope such as %s (or https://ai.azure.com/.default), got %q", DefaultScope, clip(c.scope, 120))
+		return sdk.BadConfig("scope", "must be a resource's .default scope such as %s (or https://ai.azure.com/.default), got %q", DefaultScope, excerpt.Clip(c.scope, 120))
 	}
 	return nil
 }
@@ -148,7 +155,7 @@ func (c *config) parseUpstream(o sdk.Options) error {
 			if strings.Contains(resource, ".") || strings.Contains(resource, "/") {
 				hint = "; to give a host or URL, use endpoint: https://<host>/openai/v1 instead"
 			}
-			return sdk.BadConfig("resource", "must be an Azure OpenAI resource name (letters, digits and hyphens, as in https://<resource>.openai.azure.com), got %q%s", clip(resource, 80), hint)
+			return sdk.BadConfig("resource", "must be an Azure OpenAI resource name (letters, digits and hyphens, as in https://<resource>.openai.azure.com), got %q%s", excerpt.Clip(resource, 80), hint)
 		}
 		c.upstreamHost = strings.ToLower(resource) + ".openai.azure.com"
 		c.upstream = "https://" + c.upstreamHost + "/openai/v1"

@@ -15,7 +15,10 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	if path == "" {
 		return nil, nil
 	}
-	path = expandHome(path)
+	path, err := expandHome("ca_file", path)
+	if err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, sdk.BadConfig("ca_file", "cannot read %s: %s", path, fileReason(err, nil))

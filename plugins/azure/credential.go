@@ -12,6 +12,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
+	"github.com/tokenhost/tokenhost/internal/excerpt"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -45,7 +46,7 @@ func parseCertificate(data []byte, password, path string) (parsedCert, error) {
 			return parsedCert{}, sdk.BadConfig("certificate_password", "cannot decrypt %s with certificate_password; check the password", path)
 		}
 		return parsedCert{}, sdk.BadConfig("certificate_file", "%s is neither a PEM file with CERTIFICATE and PRIVATE KEY blocks nor a PKCS#12 file (%s); export the certificate with its private key",
-			path, clip(sdk.RedactString(msg, password), 120))
+			path, excerpt.Clip(sdk.RedactString(msg, password), 120))
 	}
 	return parsedCert{certs: certs, key: key}, nil
 }
@@ -103,17 +104,9 @@ func (c *config) newCredential() (azcore.TokenCredential, error) {
 		// Constructors fail only on configuration (a missing ID, an unreadable file); their messages hold
 		// names and paths, never secrets, but are redacted all the same.
 		return nil, sdk.BadConfig("credential", "azidentity could not set up the %s credential: %s", c.kind,
-			clip(sdk.RedactString(firstLine(err.Error()), c.secrets()...), 200))
+			excerpt.Clip(sdk.RedactString(excerpt.FirstLine(err.Error()), c.secrets()...), 200))
 	}
 	return cred, nil
-}
-
-// firstLine returns s up to its first line break.
-func firstLine(s string) string {
-	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // readCertificate reads and parses certificate_file; it is called at Configure and for every new credential,

@@ -3,10 +3,10 @@ package azure
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
+	"github.com/tokenhost/tokenhost/internal/homedir"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -53,14 +53,13 @@ func (c *config) secrets() []string {
 	return []string{c.secret, c.certPass, c.apiKey}
 }
 
-// expandHome replaces a leading ~/ with the home directory.
-func expandHome(p string) string {
-	if p == "~" || strings.HasPrefix(p, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(home, p[1:])
-		}
+// expandHome expands a leading ~ in the path option key holds (homedir.Expand).
+func expandHome(key, p string) (string, error) {
+	p, err := homedir.Expand(p, os.UserHomeDir)
+	if err != nil {
+		return "", sdk.BadConfig(key, "%v", err)
 	}
-	return p
+	return p, nil
 }
 
 // fileReason says briefly why a file could not be used.
@@ -68,14 +67,5 @@ func fileReason(err error, fi os.FileInfo) string {
 	if err == nil && fi != nil && fi.IsDir() {
 		return "it is a directory"
 	}
-	return pathmsg.Reason(err)
-}
-
-// clip shortens s to at most n runes for quoting.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n]) + "…"
+	return fsmsg.Reason(err)
 }

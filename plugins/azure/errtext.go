@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/tokenhost/tokenhost/internal/excerpt"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -67,7 +68,7 @@ func unavailableCredential(text string, cfg *config) error {
 		if len(tried) > 0 {
 			msg += ". Tried: " + strings.Join(tried, "; ")
 		}
-		return sdk.BadConfig("credential", "%s", clip(msg, 1500))
+		return sdk.BadConfig("credential", "%s", excerpt.Clip(msg, 1500))
 	}
 	return sdk.BadConfig("credential", "the %s credential is not usable here: %s", cfg.kind, safeDetail(text, cfg))
 }
@@ -78,7 +79,7 @@ func chainReason(s string) string {
 	switch {
 	case strings.Contains(l, "missing environment variable"):
 		if i := strings.Index(l, "missing environment variable"); i >= 0 {
-			return clip(firstSentence(s[i:]), 80)
+			return excerpt.Clip(firstSentence(s[i:]), 80)
 		}
 	case strings.Contains(l, "not found on path"):
 		return "not installed"
@@ -136,7 +137,7 @@ func tlsReason(lower string) string {
 // safeDetail returns a short, redacted first line of an error text that holds no response body, or "" when
 // the text might carry token material.
 func safeDetail(text string, cfg *config) string {
-	line := strings.TrimSpace(firstLine(text))
+	line := strings.TrimSpace(excerpt.FirstLine(text))
 	l := strings.ToLower(text)
 	for _, risky := range []string{"eyj", "bytes were", "access_token", "assertion", "{", "secret"} {
 		if strings.Contains(l, risky) {

@@ -45,11 +45,11 @@ func parseAuth(data []byte) (*authFile, error) {
 	}
 	a := &authFile{doc: doc}
 
-	mode, err := optString(doc, "auth_mode")
+	mode, err := credfile.OptString(doc, "auth_mode")
 	if err != nil {
 		return nil, err
 	}
-	if a.apiKey, err = optString(doc, "OPENAI_API_KEY"); err != nil {
+	if a.apiKey, err = credfile.OptString(doc, "OPENAI_API_KEY"); err != nil {
 		return nil, err
 	}
 	if rawTokens, ok := doc["tokens"]; ok && !credfile.IsNull(rawTokens) {
@@ -57,7 +57,7 @@ func parseAuth(data []byte) (*authFile, error) {
 			return nil, credfile.Corrupt("has a tokens field that is not a JSON object")
 		}
 	}
-	if lr, err := optString(doc, "last_refresh"); err == nil && lr != "" {
+	if lr, err := credfile.OptString(doc, "last_refresh"); err == nil && lr != "" {
 		if t, err := time.Parse(time.RFC3339Nano, lr); err == nil {
 			a.lastRefresh = t
 		}
@@ -81,7 +81,7 @@ func parseAuth(data []byte) (*authFile, error) {
 		name string
 		dst  *string
 	}{{"id_token", &a.idToken}, {"access_token", &a.accessToken}, {"refresh_token", &a.refreshToken}, {"account_id", &a.accountID}} {
-		v, err := optString(a.tokens, f.name)
+		v, err := credfile.OptString(a.tokens, f.name)
 		if err != nil {
 			return nil, credfile.Corrupt("has tokens.%s that is not a string", f.name)
 		}
@@ -108,19 +108,6 @@ func parseAuth(data []byte) (*authFile, error) {
 		a.accountID = c.accountID
 	}
 	return a, nil
-}
-
-// optString returns the string at key of m; absent and null are "", any other type is an error.
-func optString(m map[string]json.RawMessage, key string) (string, error) {
-	raw, ok := m[key]
-	if !ok || credfile.IsNull(raw) {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", credfile.Corrupt("has a %s field that is not a string", key)
-	}
-	return s, nil
 }
 
 // readAuth reads and parses the auth file at path. Errors name the file and say what to do next: a missing

@@ -123,6 +123,17 @@ func TestAuthFileDefault(t *testing.T) {
 	}
 }
 
+// TestAuthFileTildeOfAnotherUser: auth_file "~bob/…" is refused with a message saying that only ~/ is
+// expanded, rather than read as a relative path named "~bob".
+func TestAuthFileTildeOfAnotherUser(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	_, err := parseConfig(map[string]any{"auth_file": "~bob/.codex/auth.json"})
+	var se *sdk.Error
+	if !errors.As(err, &se) || se.Kind != sdk.KindBadConfig || se.Key != "auth_file" || !strings.Contains(err.Error(), "only a leading ~/ is expanded, not ~bob") {
+		t.Errorf("auth_file ~bob/.codex/auth.json: %v; want BadConfig saying ~bob is not expanded", err)
+	}
+}
+
 func TestRefreshExpired(t *testing.T) {
 	for _, key := range []any{nil, "sk-proj-abcdef0123456789"} {
 		name := "api key null"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/homedir"
 	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -144,12 +145,9 @@ func authFilePath(opt string) (string, error) {
 			p = "~/.codex/auth.json"
 		}
 	}
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, "~"+string(filepath.Separator)) {
-		home, err := os.UserHomeDir()
-		if err != nil || home == "" {
-			return "", sdk.BadConfig("auth_file", "cannot expand ~ because the home directory is unknown; give an absolute path or set %s", EnvCodexHome)
-		}
-		p = filepath.Join(home, p[1:])
+	p, err := homedir.Expand(p, os.UserHomeDir)
+	if err != nil {
+		return "", sdk.BadConfig("auth_file", "%v; give an absolute path or set %s", err, EnvCodexHome)
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -154,7 +154,7 @@ func (s *source) syncFile(ctx context.Context, cfg *config, a *authFile) {
 		err = credfile.WriteAtomic(cfg.authFile, data, s.probe.beforeRename)
 	}
 	if err != nil {
-		slog.Warn("codex: auth.json could not be brought in step with the fleet's sign-in; a Codex CLI on this machine may find its refresh token spent", "file", cfg.authFile, "error", pathmsg.Reason(err))
+		slog.Warn("codex: auth.json could not be brought in step with the fleet's sign-in; a Codex CLI on this machine may find its refresh token spent", "file", cfg.authFile, "error", fsmsg.Reason(err))
 		return
 	}
 	slog.Debug("codex: auth.json brought in step with the fleet's sign-in", "file", cfg.authFile)

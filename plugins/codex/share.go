@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -193,9 +193,9 @@ func (s *source) flush(ctx context.Context, cfg *config, what string) {
 	switch {
 	case err != nil && what == "refreshed":
 		slog.Warn("codex: the refreshed tokens could not be written to auth.json; serving them from memory and writing them again on every call. The old refresh token is spent: if tokenhost stops before a write succeeds, sign in again with `codex login`. Make the file and its directory writable.",
-			"file", path, "error", pathmsg.Reason(err))
+			"file", path, "error", fsmsg.Reason(err))
 	case err != nil:
-		slog.Warn("codex: the refreshed tokens still cannot be written to auth.json; serving them from memory", "file", path, "error", pathmsg.Reason(err))
+		slog.Warn("codex: the refreshed tokens still cannot be written to auth.json; serving them from memory", "file", path, "error", fsmsg.Reason(err))
 	case res == credfile.Superseded:
 		slog.Info("codex: auth.json was rewritten by another program; keeping the file's tokens and dropping the unsaved ones", "file", path)
 	case res == credfile.Written && what == "unsaved":
@@ -263,11 +263,11 @@ func lockFiles(ctx context.Context, cfg *config, paths ...string) (func(), error
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return nil, err
 	case !errors.As(err, &le):
-		return nil, sdk.Internal("cannot lock beside %s (%s)", cfg.authFile, pathmsg.Reason(err))
+		return nil, sdk.Internal("cannot lock beside %s (%s)", cfg.authFile, fsmsg.Reason(err))
 	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("could not lock %s within %s: another process is refreshing or writing the same auth.json; try again, or raise lock_timeout", le.Path, cfg.lockTimeout)
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, fileError(cfg.authFile, fs.ErrNotExist)
 	}
-	return nil, sdk.Internal("cannot lock %s (%s); the directory must be writable", le.Path, pathmsg.Reason(le.Err))
+	return nil, sdk.Internal("cannot lock %s (%s); the directory must be writable", le.Path, fsmsg.Reason(le.Err))
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/optcheck"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -200,7 +201,7 @@ func (c *config) parseKeys(o sdk.Options) error {
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
 		if err != nil {
-			return sdk.BadConfig("ca_file", "cannot read %s: %s", caFile, describeFSError(err))
+			return sdk.BadConfig("ca_file", "cannot read %s: %s", caFile, fsmsg.Reason(err))
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
@@ -214,7 +215,7 @@ func (c *config) parseKeys(o sdk.Options) error {
 		}
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return sdk.BadConfig("cert_file", "cannot load the client certificate from cert_file and key_file: %s", describeFSError(err))
+			return sdk.BadConfig("cert_file", "cannot load the client certificate from cert_file and key_file: %s", fsmsg.Reason(err))
 		}
 		tc.Certificates = []tls.Certificate{cert}
 		c.keyFiles = append(c.keyFiles, certFile, keyFile)

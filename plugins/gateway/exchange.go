@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -33,7 +34,7 @@ func (s secretSource) read(ctx context.Context) (string, error) {
 	case s.file != "":
 		data, err := credfile.ReadLimited(s.file)
 		if err != nil {
-			return "", sdk.Unavailable("cannot read %s: %s; check that whatever writes it is running", s.describe(), describeFSError(err))
+			return "", sdk.Unavailable("cannot read %s: %s; check that whatever writes it is running", s.describe(), fsmsg.Reason(err))
 		}
 		v := strings.TrimSpace(string(data))
 		if v == "" {

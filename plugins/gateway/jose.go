@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -38,7 +39,7 @@ func loadKey(path, kid string) (*signingKey, error) {
 	const file = "the private_key_file"
 	data, err := credfile.ReadLimited(path)
 	if err != nil {
-		return nil, sdk.BadConfig("private_key_file", "cannot read %s: %s", file, describeFSError(err))
+		return nil, sdk.BadConfig("private_key_file", "cannot read %s: %s", file, fsmsg.Reason(err))
 	}
 	sk := &signingKey{kid: kid}
 	if block, _ := pem.Decode(data); block != nil {

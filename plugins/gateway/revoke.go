@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"net/url"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
@@ -25,7 +26,7 @@ func (s *source) revoke(ctx context.Context, c *config, si signIn) string {
 	cc := c.hiding(tok)
 	if _, err := cc.post(ctx, ep, url.Values{"token": {tok}, "token_type_hint": {hint}}, true); err != nil {
 		var f *failure
-		if ok := asFailure(err, &f); ok && f.status >= 200 && f.status < 300 {
+		if errors.As(err, &f) && f.status >= 200 && f.status < 300 {
 			return "Revoked at " + tokenkit.Display(ep) + "."
 		}
 		return "Revocation at " + tokenkit.Display(ep) + " failed (" + tokenhttp.Clean(cc.explain(err, ep).Error(), tokenhttp.MaxDescription, cc.secrets) + ")."

@@ -45,12 +45,12 @@ func parseADC(data []byte) (*adcFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	typ, err := optString(doc, "type")
+	typ, err := credfile.OptString(doc, "type")
 	if err != nil {
 		return nil, err
 	}
 	a := &adcFile{typ: typ, doc: doc}
-	if a.quotaProject, err = optString(doc, "quota_project_id"); err != nil {
+	if a.quotaProject, err = credfile.OptString(doc, "quota_project_id"); err != nil {
 		return nil, err
 	}
 	if tokenhttp.HasControl(a.quotaProject) || strings.ContainsAny(a.quotaProject, " \t/") {
@@ -71,7 +71,7 @@ func parseADC(data []byte) (*adcFile, error) {
 		return nil, credfile.Corrupt("holds %s credentials; this plugin accepts %q and %q files", quoteType(typ), typeAuthorizedUser, typeServiceAccount)
 	}
 	for _, k := range need {
-		v, err := optString(doc, k)
+		v, err := credfile.OptString(doc, k)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +83,7 @@ func parseADC(data []byte) (*adcFile, error) {
 		}
 	}
 	for _, k := range []string{"token_uri", "private_key_id", "project_id", "universe_domain"} {
-		if _, err := optString(doc, k); err != nil {
+		if _, err := credfile.OptString(doc, k); err != nil {
 			return nil, err
 		}
 	}
@@ -94,7 +94,7 @@ func parseADC(data []byte) (*adcFile, error) {
 func (a *adcFile) secrets() []string {
 	var out []string
 	for _, k := range []string{"client_secret", "refresh_token", "private_key"} {
-		if v, _ := optString(a.doc, k); v != "" {
+		if v, _ := credfile.OptString(a.doc, k); v != "" {
 			out = append(out, v)
 		}
 	}
@@ -106,7 +106,7 @@ func (a *adcFile) tokenURL(override string) string {
 	if override != "" {
 		return override
 	}
-	if v, _ := optString(a.doc, "token_uri"); v != "" {
+	if v, _ := credfile.OptString(a.doc, "token_uri"); v != "" {
 		return v
 	}
 	return DefaultTokenURL

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/plugins/internal/flight"
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/tokenkit"
@@ -124,7 +124,7 @@ func (s *source) flushCreds(ctx context.Context, cfg *config, what string, redac
 	switch {
 	case err != nil && what == "refreshed":
 		slog.Warn("gemini: the refreshed sign-in could not be written to oauth_creds.json; serving it from memory and writing it again on every call. Make the file and its directory writable.",
-			"file", cfg.credsFile, "error", tokenhttp.Clean(pathmsg.Reason(err), tokenhttp.MaxDescription, redact))
+			"file", cfg.credsFile, "error", tokenhttp.Clean(fsmsg.Reason(err), tokenhttp.MaxDescription, redact))
 	case err != nil:
 		slog.Warn("gemini: the refreshed sign-in still cannot be written to oauth_creds.json; serving it from memory", "file", cfg.credsFile)
 	case res == credfile.Superseded:
@@ -203,7 +203,7 @@ func (s *source) lock(ctx context.Context, cfg *config) (func(), error) {
 	case errors.Is(err, credfile.ErrLockTimeout):
 		return nil, sdk.Unavailable("another process held the lock %s for more than lock_timeout (%s); try again, or raise lock_timeout", path, cfg.lockTimeout)
 	}
-	return nil, sdk.Internal("cannot lock %s: %s", path, pathmsg.Reason(err))
+	return nil, sdk.Internal("cannot lock %s: %s", path, fsmsg.Reason(err))
 }
 
 // redeem sends the refresh grant to the token endpoint as the Gemini CLI does: a form-encoded POST with the
@@ -252,13 +252,13 @@ func parseGrant(body []byte) (*grant, error) {
 		return nil, errors.New("a body that is not a JSON token response")
 	}
 	g := &grant{fields: map[string]json.RawMessage{}}
-	if g.accessToken, err = optString(doc, "access_token"); err != nil || g.accessToken == "" {
+	if g.accessToken, err = credfile.OptString(doc, "access_token"); err != nil || g.accessToken == "" {
 		return nil, errors.New("no access_token")
 	}
 	if tokenhttp.HasControl(g.accessToken) || strings.ContainsAny(g.accessToken, " \t") {
 		return nil, errors.New("an access_token that cannot be sent in a header")
 	}
-	if g.refreshToken, err = optString(doc, "refresh_token"); err != nil || tokenhttp.HasControl(g.refreshToken) {
+	if g.refreshToken, err = credfile.OptString(doc, "refresh_token"); err != nil || tokenhttp.HasControl(g.refreshToken) {
 		return nil, errors.New("a malformed refresh_token")
 	}
 	if raw, ok := doc["expires_in"]; ok && !credfile.IsNull(raw) {
@@ -271,7 +271,7 @@ func parseGrant(body []byte) (*grant, error) {
 	}
 	for _, k := range []string{"token_type", "scope", "id_token"} {
 		if v, ok := doc[k]; ok {
-			if _, err := optString(doc, k); err != nil {
+			if _, err := credfile.OptString(doc, k); err != nil {
 				return nil, fmt.Errorf("a malformed %s", k)
 			}
 			g.fields[k] = v

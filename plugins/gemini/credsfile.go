@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
-	"github.com/tokenhost/tokenhost/plugins/internal/pathmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -39,7 +39,7 @@ func parseCreds(data []byte) (*credsFile, error) {
 		return nil, err
 	}
 	f := &credsFile{doc: doc}
-	typ, err := optString(doc, "type")
+	typ, err := credfile.OptString(doc, "type")
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ func parseCreds(data []byte) (*credsFile, error) {
 		name string
 		dst  *string
 	}{{"access_token", &f.accessToken}, {"refresh_token", &f.refreshToken}, {"token_type", &f.tokenType}} {
-		v, err := optString(doc, fl.name)
+		v, err := credfile.OptString(doc, fl.name)
 		if err != nil {
 			return nil, err
 		}
@@ -130,7 +130,7 @@ func (f *credsFile) apply(g *grant, now time.Time) {
 	for k, v := range g.fields {
 		f.doc[k] = v
 	}
-	if tt, err := optString(g.fields, "token_type"); err == nil && tt != "" {
+	if tt, err := credfile.OptString(g.fields, "token_type"); err == nil && tt != "" {
 		f.tokenType = tt
 	}
 	delete(f.doc, "expires_in")
@@ -146,19 +146,6 @@ func (f *credsFile) apply(g *grant, now time.Time) {
 // encode renders the file as the Gemini CLI writes it: two-space indented JSON (keys sorted).
 func (f *credsFile) encode() ([]byte, error) {
 	return json.MarshalIndent(f.doc, "", "  ")
-}
-
-// optString returns the string at key of m; absent and null are "", any other type is an error.
-func optString(m map[string]json.RawMessage, key string) (string, error) {
-	raw, ok := m[key]
-	if !ok || credfile.IsNull(raw) {
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", credfile.Corrupt("has a non-string %s field", key)
-	}
-	return s, nil
 }
 
 // quoteType quotes a credential type from a file when it looks like one, and hides it otherwise.
@@ -201,5 +188,5 @@ func fileError(path string, err error, next string) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
-	return sdk.Internal("cannot read %s: %s", path, pathmsg.Reason(err))
+	return sdk.Internal("cannot read %s: %s", path, fsmsg.Reason(err))
 }

@@ -3,10 +3,12 @@ package gemini
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -72,6 +74,28 @@ func TestInfo(t *testing.T) {
 		info, err := New().Configure(t.Context(), c.opts)
 		if err != nil || info.Mode != c.mode {
 			t.Errorf("Configure(%v): Mode %q, %v; want %q", c.opts, info.Mode, err, c.mode)
+		}
+	}
+}
+
+// TestPathOptionsExpandTheOwnHomeOnly: creds_file and adc_file follow the one ~ rule: ~/… is the home
+// directory, ~user/… is refused with a message saying so (it is not a relative path named "~user").
+func TestPathOptionsExpandTheOwnHomeOnly(t *testing.T) {
+	isolate(t)
+	info, err := New().Configure(t.Context(), map[string]any{"creds_file": "~/g/oauth_creds.json"})
+	// Mode shows a path under the home directory as ~/…; an unexpanded ~ would be under the working directory.
+	if want := "(" + filepath.Join("~", "g", "oauth_creds.json") + ")"; err != nil || !strings.HasSuffix(info.Mode, want) {
+		t.Errorf("creds_file ~/g/oauth_creds.json: Mode %q, %v; want %s", info.Mode, err, want)
+	}
+	for _, key := range []string{"creds_file", "adc_file"} {
+		opts := map[string]any{key: "~bob/creds.json"}
+		if key == "adc_file" {
+			opts["source"] = SourceADC
+		}
+		_, err := New().Configure(t.Context(), opts)
+		var se *sdk.Error
+		if !errors.As(err, &se) || se.Kind != sdk.KindBadConfig || se.Key != key || !strings.Contains(err.Error(), "only a leading ~/ is expanded, not ~bob") {
+			t.Errorf("%s ~bob/creds.json: %v; want BadConfig saying ~bob is not expanded", key, err)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/tokenhost/tokenhost/internal/homedir"
 )
 
 // defaultCredsFile returns where the Gemini CLI keeps its sign-in: $GEMINI_CLI_HOME/.gemini/oauth_creds.json
@@ -41,15 +43,11 @@ func wellKnownADCFile() string {
 	return filepath.Join(home, ".config", "gcloud", "application_default_credentials.json")
 }
 
-// expandHome replaces a leading ~/ with the home directory and makes the path absolute.
+// expandHome expands a leading ~ (homedir.Expand) and makes the path absolute.
 func expandHome(p string) (string, error) {
-	p = strings.TrimSpace(p)
-	if p == "~" || strings.HasPrefix(p, "~/") || strings.HasPrefix(p, `~\`) {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			return "", errors.New("cannot expand ~: the home directory is unknown")
-		}
-		p = filepath.Join(home, p[1:])
+	p, err := homedir.Expand(strings.TrimSpace(p), os.UserHomeDir)
+	if err != nil {
+		return "", err
 	}
 	abs, err := filepath.Abs(p)
 	if err != nil {

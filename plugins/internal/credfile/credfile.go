@@ -72,6 +72,20 @@ func ParseObject(data []byte) (map[string]json.RawMessage, error) {
 // IsNull reports whether raw is the JSON null.
 func IsNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
+// OptString returns the string at key of m; absent and null are "", any other type is a *Problem that
+// names the key and quotes nothing.
+func OptString(m map[string]json.RawMessage, key string) (string, error) {
+	raw, ok := m[key]
+	if !ok || IsNull(raw) {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", Corrupt("has a %s field that is not a string", key)
+	}
+	return s, nil
+}
+
 var (
 	// ErrIsDir is ReadLimited's error for a directory where the file should be.
 	ErrIsDir = errors.New("is a directory")

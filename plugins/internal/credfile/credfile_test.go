@@ -139,3 +139,22 @@ func assertOnlyFiles(t *testing.T, dir string, names ...string) {
 		t.Fatalf("directory holds %v, want only %v", got, names)
 	}
 }
+
+func TestOptString(t *testing.T) {
+	doc, err := ParseObject([]byte(`{"s": "v", "null": null, "n": 5, "o": {"x": "secret-looking"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"s": "v", "null": "", "absent": ""} {
+		if got, err := OptString(doc, key); err != nil || got != want {
+			t.Errorf("OptString(%q) = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	for _, key := range []string{"n", "o"} {
+		_, err := OptString(doc, key)
+		var p *Problem
+		if !errors.As(err, &p) || p.Reauth || p.Error() != "has a "+key+" field that is not a string" {
+			t.Errorf("OptString(%q) = %v; want a Problem naming the key and quoting nothing", key, err)
+		}
+	}
+}

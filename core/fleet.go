@@ -13,12 +13,12 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// sharedTokens puts a store in front of a provider's plugin fetch, so a fleet of hosts fetches one access
+// fleetTokens puts a store in front of a provider's plugin fetch, so a fleet of hosts fetches one access
 // token per expiry instead of one per host: a host uses a token another host stored; otherwise it takes
 // the provider's fetch lease and fetches, renewing the lease until its fetch ends, while the others wait
 // for the token it stores as long as the lease lives. When the store fails, the host fetches alone (and
 // says so once).
-type sharedTokens struct {
+type fleetTokens struct {
 	provider string
 	store    Store
 	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
@@ -37,12 +37,12 @@ type sharedTokens struct {
 	health     *storeHealth // the host's view of the store (nil: not followed)
 }
 
-// maxSharedTTL bounds how long a token without an expiry stays in the store.
-const maxSharedTTL = 24 * time.Hour
+// maxFleetTTL bounds how long a token without an expiry stays in the store.
+const maxFleetTTL = 24 * time.Hour
 
-// openSharedStore returns the store the host shares tokens through: opts.Store when set, the configured
+// openFleetStore returns the store the host shares tokens through: opts.Store when set, the configured
 // redis store, or nil (a single host with a local store has nothing to share).
-func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
+func openFleetStore(cfg *config.Config, opts Options) (Store, bool, error) {
 	if opts.Store != nil {
 		return opts.Store, false, nil
 	}
@@ -56,7 +56,7 @@ func openSharedStore(cfg *config.Config, opts Options) (Store, bool, error) {
 // shareTokens routes p's token fetches through the store; state is the storage offered to p's plugin, and
 // health the host's view of the store.
 func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHealth) {
-	s := &sharedTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
+	s := &fleetTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
 		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log,
 		state: state, keepsState: p.keepsState, health: health}
 	p.cache.fetch = s.get
@@ -64,7 +64,7 @@ func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHe
 
 // keeps reports whether the plugin keeps its state in the store, starting the plugin to know when it has
 // not started yet (with a fetch timeout of its own: ctx may be spent by a wait).
-func (s *sharedTokens) keeps(ctx context.Context) bool {
+func (s *fleetTokens) keeps(ctx context.Context) bool {
 	if s.state == nil || s.keepsState == nil {
 		return false
 	}
@@ -74,14 +74,14 @@ func (s *sharedTokens) keeps(ctx context.Context) bool {
 }
 
 // key is the store key of the provider's shared access token (and the name of its fetch lease).
-func (s *sharedTokens) key() string { return sharedKey(s.provider) }
+func (s *fleetTokens) key() string { return fleetTokenKey(s.provider) }
 
-// sharedKey is the store key of provider's shared access token.
-func sharedKey(provider string) string { return provider + "/access-token" }
+// fleetTokenKey is the store key of provider's shared access token.
+func fleetTokenKey(provider string) string { return provider + "/access-token" }
 
 // get returns a token for the cache: a usable one from the store, else one this host fetches under the
 // lease, else the one the lease holder stores.
-func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+func (s *fleetTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
 	if err := s.knownDown(ctx); err != nil {
 		return sdk.Token{}, s.stateUnavailable(err)
 	}
@@ -148,7 +148,7 @@ func (s *sharedTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, er
 // another host stored a token while this one took the lease, else from the plugin, storing what it gets
 // (or the endpoint's being down) for the fleet unless the lease was lost meanwhile. it is the stored value
 // read before the lease was taken.
-func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item, l Lease, since time.Time) (sdk.Token, error) {
+func (s *fleetTokens) underLease(ctx context.Context, stale *sdk.Token, it Item, l Lease, since time.Time) (sdk.Token, error) {
 	h, stop := s.holdLease(l, since)
 	defer func() {
 		stop()
@@ -175,7 +175,7 @@ func (s *sharedTokens) underLease(ctx context.Context, stale *sdk.Token, it Item
 // knownDown returns the store's error while the host knows the store is unavailable and the plugin keeps
 // its state there: such a fetch fails at once rather than after a store timeout. The host's background
 // probe notices, within a second, that the store is back.
-func (s *sharedTokens) knownDown(ctx context.Context) error {
+func (s *fleetTokens) knownDown(ctx context.Context) error {
 	if s.health == nil {
 		return nil
 	}
@@ -188,7 +188,7 @@ func (s *sharedTokens) knownDown(ctx context.Context) error {
 
 // stateUnavailable is the error of a provider whose plugin keeps its state in the store while the store
 // is unavailable (err).
-func (s *sharedTokens) stateUnavailable(err error) error {
+func (s *fleetTokens) stateUnavailable(err error) error {
 	e := &StoreUnavailableError{Provider: s.provider, Err: err}
 	if s.noteErr != nil {
 		s.noteErr(e)
@@ -198,11 +198,11 @@ func (s *sharedTokens) stateUnavailable(err error) error {
 
 // usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
 // the token being replaced (nor expiring before it).
-func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
+func (s *fleetTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 	if it.Rev == "" {
 		return sdk.Token{}, false
 	}
-	v, ok := decodeShared(it)
+	v, ok := decodeFleetValue(it)
 	tok := v.Token
 	if !ok || tok.Value == "" {
 		return sdk.Token{}, false
@@ -220,15 +220,15 @@ func (s *sharedTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
 
 // put stores tok, fetched under the lease h, unless someone else stored a token since revision rev was
 // read.
-func (s *sharedTokens) put(ctx context.Context, h *fetchLease, rev string, tok sdk.Token) {
-	ttl := maxSharedTTL
+func (s *fleetTokens) put(ctx context.Context, h *fetchLease, rev string, tok sdk.Token) {
+	ttl := maxFleetTTL
 	if !tok.Expiry.IsZero() {
-		ttl = min(tok.Expiry.Sub(s.now()), maxSharedTTL)
+		ttl = min(tok.Expiry.Sub(s.now()), maxFleetTTL)
 	}
 	if ttl <= 0 {
 		return
 	}
-	b, err := json.Marshal(sharedValue{Token: tok})
+	b, err := json.Marshal(fleetValue{Token: tok})
 	if err != nil {
 		return
 	}
@@ -237,7 +237,7 @@ func (s *sharedTokens) put(ctx context.Context, h *fetchLease, rev string, tok s
 
 // storeUnder writes b at the shared key over revision rev, fenced with the lease h: nothing once h is
 // lost, and h is lost when the store refuses the write for it.
-func (s *sharedTokens) storeUnder(ctx context.Context, h *fetchLease, rev string, b []byte, ttl time.Duration) {
+func (s *fleetTokens) storeUnder(ctx context.Context, h *fetchLease, rev string, b []byte, ttl time.Duration) {
 	if h.isLost() {
 		return
 	}
@@ -253,7 +253,7 @@ func (s *sharedTokens) storeUnder(ctx context.Context, h *fetchLease, rev string
 // alone fetches without the store after the store failed with err; a plugin that keeps its state in the
 // store is not asked (it would fail the same way, or, with a store that just came back, refresh without
 // the lease).
-func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
+func (s *fleetTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
 	if s.keeps(ctx) {
 		if errors.Is(err, ErrStoreUnavailable) {
@@ -265,14 +265,14 @@ func (s *sharedTokens) alone(ctx context.Context, stale *sdk.Token, err error) (
 }
 
 // fetchOwn asks this host's plugin, with the provider's whole fetch timeout from now.
-func (s *sharedTokens) fetchOwn(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
+func (s *fleetTokens) fetchOwn(ctx context.Context, stale *sdk.Token) (sdk.Token, error) {
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.timeout())
 	defer cancel()
 	return s.fetch(fctx, stale)
 }
 
 // noteStoreErr logs a store failure other than unavailability (which the host's storeHealth logs) once.
-func (s *sharedTokens) noteStoreErr(err error) {
+func (s *fleetTokens) noteStoreErr(err error) {
 	if !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, context.Canceled) && s.failed.CompareAndSwap(false, true) {
 		s.log.Warn("shared store failed; this host fetches its own tokens for this provider", "error", err.Error())
 	}

@@ -10,16 +10,16 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// TestSharedTokenReplacesStaleWithoutFetching: a host whose token was rejected (stale) takes the token
+// TestFleetTokenReplacesStaleWithoutFetching: a host whose token was rejected (stale) takes the token
 // another host already stored in its place instead of refreshing; a stored token that is the stale one, or
 // older, makes it fetch.
-func TestSharedTokenReplacesStaleWithoutFetching(t *testing.T) {
+func TestFleetTokenReplacesStaleWithoutFetching(t *testing.T) {
 	ctx := context.Background()
 	store, _ := OpenStore(StoreConfig{Backend: "local"})
 	defer store.Close()
 	fetches := 0
 	now := time.Now()
-	s := &sharedTokens{provider: "p", store: store, lease: time.Minute, timeout: func() time.Duration { return time.Minute }, now: time.Now, log: slog.New(slog.DiscardHandler),
+	s := &fleetTokens{provider: "p", store: store, lease: time.Minute, timeout: func() time.Duration { return time.Minute }, now: time.Now, log: slog.New(slog.DiscardHandler),
 		fetch: func(context.Context, *sdk.Token) (sdk.Token, error) {
 			fetches++
 			return sdk.Token{Value: "fetched", Expiry: now.Add(3 * time.Hour)}, nil

@@ -32,7 +32,7 @@ func (h *fetchLease) lose(why string) {
 
 // holdLease renews l, taken at since, every third of the lease time until the returned stop is called
 // (stop waits for the renewing goroutine to end). The plugin's storage writes under l until then.
-func (s *sharedTokens) holdLease(l Lease, since time.Time) (*fetchLease, func()) {
+func (s *fleetTokens) holdLease(l Lease, since time.Time) (*fetchLease, func()) {
 	h := &fetchLease{l: l, warn: func(why string) {
 		s.log.Warn("this host lost the provider's fetch lease while its fetch ran; what the fetch brings is not stored over a newer holder's",
 			"reason", why, "lease_time", s.lease.String())
@@ -53,7 +53,7 @@ func (s *sharedTokens) holdLease(l Lease, since time.Time) (*fetchLease, func())
 }
 
 // renewLease is holdLease's goroutine: it renews h until done is closed or h is lost.
-func (s *sharedTokens) renewLease(h *fetchLease, since time.Time, done <-chan struct{}) {
+func (s *fleetTokens) renewLease(h *fetchLease, since time.Time, done <-chan struct{}) {
 	t := time.NewTicker(s.lease / 3)
 	defer t.Stop()
 	last := since // the start of the last call that set the lease time in the store

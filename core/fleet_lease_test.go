@@ -112,7 +112,7 @@ func tokenAsync(h *core.Host) <-chan answer {
 
 // The lease holder renews its fetch lease while its fetch runs: a fetch that outlives the lease time
 // (fetch_timeout + 1 s) still holds the lease, and no one else can take it until the fetch ends.
-func TestSharedLeaseRenewedWhileTheFetchRuns(t *testing.T) {
+func TestFleetLeaseRenewedWhileTheFetchRuns(t *testing.T) {
 	store := localStore(t)
 	src := newSlowSignIn()
 	h := leaseHosts(t, 1, src, store)[0]
@@ -139,7 +139,7 @@ func TestSharedLeaseRenewedWhileTheFetchRuns(t *testing.T) {
 // several lease times on, nor gives up waiting before the holder's fetch may end (Info.MaxFetch): it gets
 // the token the holder stores, and its own plugin is never asked (it would redeem the refresh token the
 // holder is redeeming).
-func TestSharedWaiterDoesNotTakeOverARenewedLease(t *testing.T) {
+func TestFleetWaiterDoesNotTakeOverARenewedLease(t *testing.T) {
 	store := localStore(t)
 	src := newSlowSignIn()
 	hosts := leaseHosts(t, 2, src, store)
@@ -172,7 +172,7 @@ func (s *renewCut) Renew(context.Context, core.Lease, time.Duration) (bool, erro
 // holder: its plugin's compare-and-set is refused with an Unavailable error (the plugin keeps what it has
 // and reads the store again), the newer holder's state is left alone, and the token it fetched is not
 // stored as the fleet's.
-func TestSharedWriteUnderALostLeaseIsRefused(t *testing.T) {
+func TestFleetWriteUnderALostLeaseIsRefused(t *testing.T) {
 	ctx := storetest.Ctx(t)
 	backend := localStore(t)
 	store := &renewCut{Store: backend}

@@ -133,7 +133,7 @@ func checkOneFetchPerExpiry(t *testing.T, hosts []*core.Host, idp *countingIdP) 
 	}
 }
 
-func TestSharedTokensLocalStore(t *testing.T) {
+func TestFleetTokensLocalStore(t *testing.T) {
 	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
@@ -143,9 +143,9 @@ func TestSharedTokensLocalStore(t *testing.T) {
 	checkOneFetchPerExpiry(t, fleet(t, 3, idp, func(int) core.Store { return s }), idp)
 }
 
-// TestSharedTokensRedis: 1, 2, 4 and 8 hosts, each with its own connection to one redis-server, cost the
+// TestFleetTokensRedis: 1, 2, 4 and 8 hosts, each with its own connection to one redis-server, cost the
 // IdP one fetch per expiry (without a shared store they cost n).
-func TestSharedTokensRedis(t *testing.T) {
+func TestFleetTokensRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
 	for _, n := range []int{1, 2, 4, 8} {
@@ -162,8 +162,8 @@ func TestSharedTokensRedis(t *testing.T) {
 	}
 }
 
-// TestSharedTokensRedisDown: with Redis gone, every host still gets tokens (fetching its own).
-func TestSharedTokensRedisDown(t *testing.T) {
+// TestFleetTokensRedisDown: with Redis gone, every host still gets tokens (fetching its own).
+func TestFleetTokensRedisDown(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
 	idp := &countingIdP{life: time.Hour}
@@ -174,10 +174,10 @@ func TestSharedTokensRedisDown(t *testing.T) {
 	}
 }
 
-// TestSharedTokensOutwaitADeadLeaseHolder: a host whose fetch lease is held by a host that died (it never
+// TestFleetTokensOutwaitADeadLeaseHolder: a host whose fetch lease is held by a host that died (it never
 // stores a token) waits the lease out — fetch_timeout + 1 s, longer than the fetch timeout itself — and
 // then fetches its own token with a whole fetch timeout, instead of failing with a fetch timeout.
-func TestSharedTokensOutwaitADeadLeaseHolder(t *testing.T) {
+func TestFleetTokensOutwaitADeadLeaseHolder(t *testing.T) {
 	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -13,31 +10,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/tokenhost/tokenhost/internal/fsmsg"
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// storeVersion is the format of a stored sign-in file.
-const storeVersion = 1
-
 // lockSlack is how much longer than one token request a process waits for another's lock on a stored
 // sign-in: the holder is at most one request (and one write) away from releasing it.
 const lockSlack = 10 * time.Second
-
-// signIn is what a sign-in leaves behind, stored in a 0600 file only tokenhost writes.
-type signIn struct {
-	Version      int       `json:"version"`
-	Endpoint     string    `json:"token_endpoint,omitempty"`
-	ClientID     string    `json:"client_id,omitempty"`
-	RefreshToken string    `json:"refresh_token,omitempty"`
-	AccessToken  string    `json:"access_token,omitempty"`
-	TokenType    string    `json:"token_type,omitempty"`
-	Expiry       time.Time `json:"expiry,omitzero"`
-	Updated      time.Time `json:"updated"`
-	// SignedOut is when `tokenhost logout` signed a fleet out: the fleet store keeps this mark instead of
-	// the sign-in, so that no host seeds the store again from a copy of its own.
-	SignedOut time.Time `json:"signed_out,omitzero"`
-}
 
 // fileStore is one provider's stored sign-in on this machine: a file under $XDG_STATE_HOME/tokenhost/,
 // locked while it is read and refreshed, replaced atomically, and a pending copy for when it cannot be
@@ -61,16 +41,10 @@ func defaultStorePath(server, clientID string) (string, error) {
 	return filepath.Join(dir, "tokenhost", "gateway-"+signInHash(server, clientID)+".json"), nil
 }
 
-// signInHash names a sign-in by its authorization server and client, without revealing either.
-func signInHash(server, clientID string) string {
-	sum := sha256.Sum256([]byte(server + "\x00" + clientID))
-	return hex.EncodeToString(sum[:6])
-}
-
 // lock takes the file's cross-process lock, creating the directory (0700) when needed.
 func (s *fileStore) lock(ctx context.Context, timeout time.Duration) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), describeFSError(err))
+		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), fsmsg.Reason(err))
 	}
 	unlock, err := credfile.Lock(ctx, credfile.LockPath(s.path), timeout+lockSlack)
 	if err != nil {
@@ -94,7 +68,7 @@ func (s *fileStore) load(ctx context.Context) (cur current, err error) {
 // read is load for the file alone; a fleet store also reads it, to seed itself from a sign-in made here.
 func (s *fileStore) read(ctx context.Context) (si signIn, ok bool, err error) {
 	if r, err := s.pending.Flush(ctx, s.path, markOf, encodeSignIn, nil); err != nil {
-		slog.Warn("gateway: the refreshed sign-in still cannot be stored; serving it from memory", "file", s.path, "error", describeFSError(err))
+		slog.Warn("gateway: the refreshed sign-in still cannot be stored; serving it from memory", "file", s.path, "error", fsmsg.Reason(err))
 	} else if r == credfile.Superseded {
 		slog.Info("gateway: the stored sign-in was rewritten by another process; using it", "file", s.path)
 	}
@@ -106,7 +80,7 @@ func (s *fileStore) read(ctx context.Context) (si signIn, ok bool, err error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return signIn{}, false, nil
 	case err != nil:
-		return signIn{}, false, sdk.ReauthRequired("the stored sign-in %s cannot be used (%s); %s", s.path, describeFSError(err), loginHint)
+		return signIn{}, false, sdk.ReauthRequired("the stored sign-in %s cannot be used (%s); %s", s.path, fsmsg.Reason(err), loginHint)
 	}
 	return si, true, nil
 }
@@ -137,7 +111,7 @@ func (s *fileStore) write(si signIn, replaced string) {
 	}
 	if err != nil {
 		s.pending.Keep(si, replaced)
-		slog.Warn("gateway: cannot store the refreshed sign-in; serving it from memory until it can be", "file", s.path, "error", describeFSError(err))
+		slog.Warn("gateway: cannot store the refreshed sign-in; serving it from memory until it can be", "file", s.path, "error", fsmsg.Reason(err))
 	}
 }
 
@@ -146,35 +120,7 @@ func (s *fileStore) remove(context.Context) (string, error) {
 	s.pending.Clear()
 	err := os.Remove(s.path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", sdk.Internal("cannot delete %s: %s", s.path, describeFSError(err))
+		return "", sdk.Internal("cannot delete %s: %s", s.path, fsmsg.Reason(err))
 	}
 	return fmt.Sprintf("Deleted %s.", s.path), nil
-}
-
-func parseSignIn(data []byte) (signIn, error) {
-	if _, err := credfile.ParseObject(data); err != nil {
-		return signIn{}, err
-	}
-	var si signIn
-	if err := json.Unmarshal(data, &si); err != nil {
-		return signIn{}, credfile.Corrupt("does not hold a stored sign-in")
-	}
-	if si.Version != storeVersion {
-		return signIn{}, credfile.NotSignedIn("has format version %d, not %d", si.Version, storeVersion)
-	}
-	return si, nil
-}
-
-func encodeSignIn(_ []byte, si signIn) ([]byte, error) {
-	si.Version = storeVersion
-	return json.MarshalIndent(si, "", "  ")
-}
-
-// markOf identifies a stored sign-in by its refresh token's fingerprint.
-func markOf(data []byte) (string, error) {
-	si, err := parseSignIn(data)
-	if err != nil {
-		return "", err
-	}
-	return sdk.Fingerprint(si.RefreshToken), nil
 }

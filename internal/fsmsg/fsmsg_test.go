@@ -1,7 +1,8 @@
-package pathmsg
+package fsmsg
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,5 +25,21 @@ func TestReasonDropsThePath(t *testing.T) {
 	}
 	if got := Reason(nil); got != "unknown error" {
 		t.Errorf("Reason(nil) = %q", got)
+	}
+}
+
+func TestCauseKeepsTheErrorForWrapping(t *testing.T) {
+	_, err := os.ReadFile(filepath.Join(t.TempDir(), "missing-file"))
+	cause := Cause(err)
+	if !errors.Is(cause, fs.ErrNotExist) {
+		t.Errorf("Cause(%v) = %v, which is not fs.ErrNotExist", err, cause)
+	}
+	var pe *fs.PathError
+	if errors.As(cause, &pe) {
+		t.Errorf("Cause(%v) still carries the path: %v", err, cause)
+	}
+	plain := errors.New("plain")
+	if Cause(plain) != plain || Cause(nil) != nil {
+		t.Errorf("Cause changed an error without a path")
 	}
 }

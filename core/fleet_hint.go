@@ -9,10 +9,10 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// sharedValue is what the store holds under "<provider>/access-token": the shared token (if any) and,
+// fleetValue is what the store holds under "<provider>/access-token": the shared token (if any) and,
 // when a host of the fleet found the token endpoint down, until when the others should not ask it.
 // Embedding sdk.Token keeps the encoding of a plain shared token unchanged.
-type sharedValue struct {
+type fleetValue struct {
 	sdk.Token
 	// DownUntil is when the token endpoint may be asked again; zero when no host found it down.
 	DownUntil time.Time `json:",omitzero"`
@@ -21,10 +21,10 @@ type sharedValue struct {
 // fleetDownWhat is BreakerOpenError.What for a fetch refused because of another host's finding.
 const fleetDownWhat = "token endpoint (found down by a host of the fleet; shared through the store)"
 
-// decode reads a stored value; ok is false for an absent or unreadable one.
-func decodeShared(it Item) (v sharedValue, ok bool) {
+// decodeFleetValue reads a stored value; ok is false for an absent or unreadable one.
+func decodeFleetValue(it Item) (v fleetValue, ok bool) {
 	if it.Rev == "" || json.Unmarshal(it.Value, &v) != nil {
-		return sharedValue{}, false
+		return fleetValue{}, false
 	}
 	return v, true
 }
@@ -32,8 +32,8 @@ func decodeShared(it Item) (v sharedValue, ok bool) {
 // downHint returns the error to fail with when the stored value says the token endpoint is down, or nil.
 // This host then does not ask its plugin: the fleet asks the endpoint about once per breaker open_for, not
 // once per host.
-func (s *sharedTokens) downHint(it Item) error {
-	v, ok := decodeShared(it)
+func (s *fleetTokens) downHint(it Item) error {
+	v, ok := decodeFleetValue(it)
 	if !ok || v.DownUntil.IsZero() || !s.now().Before(v.DownUntil) {
 		return nil
 	}
@@ -48,7 +48,7 @@ func (s *sharedTokens) downHint(it Item) error {
 // now for an unavailable endpoint or a fetch that timed out, the retry time of this host's own open token
 // breaker; ok is false for any other error (the user must sign in again, a configuration mistake, ...),
 // which says nothing about the endpoint.
-func (s *sharedTokens) endpointDown(err error) (until time.Time, ok bool) {
+func (s *fleetTokens) endpointDown(err error) (until time.Time, ok bool) {
 	var open *BreakerOpenError
 	if errors.As(err, &open) && open.What == "token endpoint" {
 		return open.RetryAt, open.RetryAt.After(s.now())
@@ -62,14 +62,14 @@ func (s *sharedTokens) endpointDown(err error) (until time.Time, ok bool) {
 // markDown records in the store, under the fetch lease h, that the token endpoint is down until until,
 // keeping a token stored beside it (still good for hosts that need no newer one). It wakes the hosts
 // waiting for this host's fetch, which then fail fast instead of each asking the endpoint.
-func (s *sharedTokens) markDown(ctx context.Context, h *fetchLease, it Item, until time.Time) {
-	v, _ := decodeShared(it)
+func (s *fleetTokens) markDown(ctx context.Context, h *fetchLease, it Item, until time.Time) {
+	v, _ := decodeFleetValue(it)
 	v.DownUntil = until
 	ttl := until.Sub(s.now())
 	if !v.Expiry.IsZero() {
-		ttl = max(ttl, min(v.Expiry.Sub(s.now()), maxSharedTTL))
+		ttl = max(ttl, min(v.Expiry.Sub(s.now()), maxFleetTTL))
 	} else if v.Value != "" {
-		ttl = maxSharedTTL
+		ttl = maxFleetTTL
 	}
 	b, err := json.Marshal(v)
 	if err != nil || ttl <= 0 {

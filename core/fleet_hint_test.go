@@ -57,10 +57,10 @@ func fleetHinted(t *testing.T, answers []answer) int {
 	return n
 }
 
-// checkSharedDownHint: with the token endpoint down, one host of three finds it out and the others fail
+// checkFleetDownHint: with the token endpoint down, one host of three finds it out and the others fail
 // fast on its hint until breaker open_for has passed: the endpoint sees one call per open_for window,
 // not three (nor twelve, one per caller); once it is back, the hint is gone with the first new token.
-func checkSharedDownHint(t *testing.T, store func(int) core.Store) {
+func checkFleetDownHint(t *testing.T, store func(int) core.Store) {
 	const openFor = time.Second
 	idp := &downIdP{}
 	hosts := fleetOf(t, 3, idp, store, func(pc *config.Provider) { pc.Breaker = config.Breaker{Failures: 3, OpenFor: openFor} })
@@ -87,18 +87,18 @@ func checkSharedDownHint(t *testing.T, store func(int) core.Store) {
 	}
 }
 
-func TestSharedDownHintLocalStore(t *testing.T) {
+func TestFleetDownHintLocalStore(t *testing.T) {
 	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	checkSharedDownHint(t, func(int) core.Store { return s })
+	checkFleetDownHint(t, func(int) core.Store { return s })
 }
 
-// TestSharedDownHintRedis: three hosts, each with its own connection to one redis-server.
-func TestSharedDownHintRedis(t *testing.T) {
+// TestFleetDownHintRedis: three hosts, each with its own connection to one redis-server.
+func TestFleetDownHintRedis(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
-	checkSharedDownHint(t, redisStores(t, srv.URL(), key, 2*time.Second))
+	checkFleetDownHint(t, redisStores(t, srv.URL(), key, 2*time.Second))
 }

@@ -1,0 +1,100 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"time"
+
+	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// storeVersion is the format of a stored sign-in file.
+const storeVersion = 1
+
+// signIn is what a sign-in leaves behind, stored in a 0600 file only tokenhost writes.
+type signIn struct {
+	Version      int       `json:"version"`
+	Endpoint     string    `json:"token_endpoint,omitempty"`
+	ClientID     string    `json:"client_id,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	AccessToken  string    `json:"access_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitzero"`
+	Updated      time.Time `json:"updated"`
+	// SignedOut is when `tokenhost logout` signed a fleet out: the fleet store keeps this mark instead of
+	// the sign-in, so that no host seeds the store again from a copy of its own.
+	SignedOut time.Time `json:"signed_out,omitzero"`
+}
+
+// current is a stored sign-in as read, with what a save needs to replace exactly that version.
+type current struct {
+	si  signIn
+	ok  bool   // false: nothing is stored
+	rev string // the fleet store's revision of si ("" for a file)
+	// offline, when not nil, says si is a refreshed sign-in the fleet store has not taken yet (it is
+	// unavailable): its access token may be served, but it must not be refreshed until the store answers.
+	offline error
+}
+
+// signInStore keeps one provider's stored sign-in: in a 0600 file of this machine (fileStore), or, when
+// the host shares the provider through a fleet store, in the storage the host serves (fleetStore), where
+// every host of the fleet finds the same sign-in. A caller holds lock from load to save, so that this
+// process redeems a refresh token once; across hosts the host's fetch lease does the same.
+type signInStore interface {
+	// lock waits for this sign-in's lock; unlock releases it.
+	lock(ctx context.Context, timeout time.Duration) (unlock func(), err error)
+	// load reads the stored sign-in.
+	load(ctx context.Context) (current, error)
+	// save stores si, the refreshed successor of cur, before its token is used, and returns the sign-in
+	// whose token to serve: si, or a newer one another host stored meanwhile. When si cannot be stored it
+	// is kept in memory and stored later: its refresh token is the only one that still works.
+	save(ctx context.Context, cur current, si signIn) signIn
+	// put replaces whatever is stored with a new sign-in (`tokenhost login`).
+	put(ctx context.Context, si signIn) error
+	// remove forgets the stored sign-in (`tokenhost logout`) and says what it did.
+	remove(ctx context.Context) (string, error)
+	// where names the sign-in's place in messages.
+	where() string
+}
+
+var (
+	_ signInStore = (*fileStore)(nil)
+	_ signInStore = (*fleetStore)(nil)
+)
+
+// signInHash names a sign-in by its authorization server and client, without revealing either.
+func signInHash(server, clientID string) string {
+	sum := sha256.Sum256([]byte(server + "\x00" + clientID))
+	return hex.EncodeToString(sum[:6])
+}
+
+func parseSignIn(data []byte) (signIn, error) {
+	if _, err := credfile.ParseObject(data); err != nil {
+		return signIn{}, err
+	}
+	var si signIn
+	if err := json.Unmarshal(data, &si); err != nil {
+		return signIn{}, credfile.Corrupt("does not hold a stored sign-in")
+	}
+	if si.Version != storeVersion {
+		return signIn{}, credfile.NotSignedIn("has format version %d, not %d", si.Version, storeVersion)
+	}
+	return si, nil
+}
+
+func encodeSignIn(_ []byte, si signIn) ([]byte, error) {
+	si.Version = storeVersion
+	return json.MarshalIndent(si, "", "  ")
+}
+
+// markOf identifies a stored sign-in by its refresh token's fingerprint.
+func markOf(data []byte) (string, error) {
+	si, err := parseSignIn(data)
+	if err != nil {
+		return "", err
+	}
+	return sdk.Fingerprint(si.RefreshToken), nil
+}
