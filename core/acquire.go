@@ -7,47 +7,48 @@ import (
 	"sync/atomic"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 )
 
-// ProviderRef is one provider as the configuration generation current at Acquire has it, held by one
-// request: a reload that replaces or removes the provider meanwhile does not stop its plugin until
-// Release, so the request finishes on what it started with.
-type ProviderRef struct {
-	p        *provider
-	released atomic.Bool
-}
-
-// Acquire resolves provider in the configuration in effect and holds it until Release, which the caller
-// must call exactly once when done (a proxy: after the response body has been sent).
-func (h *Host) Acquire(provider string) (*ProviderRef, error) {
+// acquire resolves name in the configuration in effect and holds its provider (see useGate) until the
+// caller's p.uses.release().
+func (h *Host) acquire(name string) (*provider, error) {
 	for {
-		p, err := h.provider(provider)
+		p, err := h.provider(name)
 		if err != nil {
 			return nil, err
 		}
 		if p.uses.acquire() {
-			return &ProviderRef{p: p}, nil
+			return p, nil
 		}
 		// A reload retired p between the lookup and the acquire: look again in the new generation.
 	}
 }
 
-// Transport returns the held provider's shared wrapper.
-func (r *ProviderRef) Transport() http.RoundTripper { return r.p.transport() }
+// providerRef is one provider held by one request (hostapi.Ref): a reload that replaces or removes the
+// provider meanwhile does not stop its plugin until Release, so the request finishes on what it started
+// with.
+type providerRef struct {
+	p        *provider
+	released atomic.Bool
+}
+
+var _ hostapi.Ref = (*providerRef)(nil)
 
 // ForwardTransport returns the held provider's shared wrapper for a caller that hands each request over
-// entirely, as a reverse proxy does with its outbound copy: the credential is then set on the request's
-// own headers rather than on a copy, which saves the copy. Use Transport for requests the caller keeps.
-func (r *ProviderRef) ForwardTransport() http.RoundTripper { return forwardTransport{r.p.transport()} }
+// entirely, as a reverse proxy does with its outbound copy.
+func (r *providerRef) ForwardTransport() http.RoundTripper { return forwardTransport{r.p.transport()} }
 
 // Endpoint returns the held provider's resolved endpoint, starting its plugin if needed.
-func (r *ProviderRef) Endpoint(ctx context.Context) (*Endpoint, error) { return r.p.endpoint(ctx) }
+func (r *providerRef) Endpoint(ctx context.Context) (*hostapi.Endpoint, error) {
+	return r.p.endpoint(ctx)
+}
 
 // Config returns the held provider's configuration.
-func (r *ProviderRef) Config() *config.Provider { return r.p.cfg }
+func (r *providerRef) Config() *config.Provider { return r.p.cfg }
 
 // Release lets a reload stop the provider if it replaced or removed it; later calls do nothing.
-func (r *ProviderRef) Release() {
+func (r *providerRef) Release() {
 	if r.released.CompareAndSwap(false, true) {
 		r.p.uses.release()
 	}

@@ -45,7 +45,7 @@ func transports(b *testing.B) (string, []struct {
 	const tok = "bench-token-0123456789"
 	srv := hosttest.BenchServer(b, tok)
 	h, _ := newBenchHost(b, hosttest.StaticSource{Tok: tok}, srv.URL)
-	th, _ := h.Transport("p")
+	th, _ := h.transportOf("p")
 	return srv.URL, []struct {
 		name string
 		rt   http.RoundTripper
@@ -123,7 +123,7 @@ func BenchmarkHotPathOnly(b *testing.B) {
 	resp := &http.Response{StatusCode: 200, Body: http.NoBody}
 	instant := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
 	h, p := newBenchHost(b, hosttest.StaticSource{Tok: tok}, "https://api.example.com")
-	if _, err := h.Token(context.Background(), "p"); err != nil {
+	if _, err := h.token(context.Background(), "p"); err != nil {
 		b.Fatal(err)
 	}
 	p.base = instant
@@ -208,7 +208,7 @@ func BenchmarkPluginTokenRoundTrip(b *testing.B) {
 	h, _, _ := realGateway(b)
 	p := h.gen.Load().providers["corp"]
 	ctx := context.Background()
-	if _, err := h.Token(ctx, "corp"); err != nil {
+	if _, err := h.token(ctx, "corp"); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()

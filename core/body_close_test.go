@@ -48,7 +48,7 @@ func TestRoundTripClosesBodyOnEveryError(t *testing.T) {
 		pc := testProvider(up.URL)
 		pc.MaxReplayBytes = 2 // not buffered (buffering would close the body early)
 		h, _ := newTestHost(t, src, pc, nil, nil)
-		rt, _ := h.Transport("p")
+		rt, _ := h.transportOf("p")
 		for range 3 {
 			if _, err := sendBody(t, rt, up.URL); err != nil {
 				t.Fatal(err)
@@ -68,7 +68,7 @@ func TestRoundTripClosesBodyOnEveryError(t *testing.T) {
 		up := newUpstream(t, bearerValid(src))
 		src.setFail(sdk.Unavailable("token endpoint answered 503"))
 		h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-		rt, _ := h.Transport("p")
+		rt, _ := h.transportOf("p")
 		body, err := sendBody(t, rt, up.URL)
 		if err == nil || body.closed.Load() == 0 {
 			t.Fatalf("err = %v, closes = %d; want an error and a closed body", err, body.closed.Load())
@@ -78,7 +78,7 @@ func TestRoundTripClosesBodyOnEveryError(t *testing.T) {
 		src := newFakeSource(time.Hour, time.Now)
 		up := newUpstream(t, bearerValid(src))
 		h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-		rt, _ := h.Transport("p")
+		rt, _ := h.transportOf("p")
 		if _, err := sendBody(t, rt, up.URL); err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +95,7 @@ func TestRoundTripClosesBodyOnEveryError(t *testing.T) {
 		pc := testProvider(up.URL)
 		pc.Breaker.Failures = 1
 		h, p := newTestHost(t, src, pc, nil, nil)
-		rt, _ := h.Transport("p")
+		rt, _ := h.transportOf("p")
 		if _, err := sendBody(t, rt, up.URL); err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/stats"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -24,7 +25,7 @@ func TestBuiltinNotCompiledInSaysWhatToDo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	_, err = h.Token(context.Background(), "c")
+	_, err = h.token(context.Background(), "c")
 	for _, want := range []string{"provider c", "not compiled into this program", "plugins/builtin", "PluginExecutable"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Fatalf("err = %v, want it to mention %q", err, want)
@@ -63,7 +64,7 @@ func TestLatencySnapshotIsCumulative(t *testing.T) {
 		t.Fatalf("count %d sum %s, want 4 and 1m0.0065s", s.Count, s.Sum)
 	}
 	want := map[float64]uint64{.001: 1, .0025: 1, .005: 3, 30: 3}
-	for i, ub := range FetchBuckets {
+	for i, ub := range stats.FetchBuckets() {
 		if w, ok := want[ub]; ok && s.Buckets[i] != w {
 			t.Errorf("bucket ≤%gs = %d, want %d", ub, s.Buckets[i], w)
 		}

@@ -61,7 +61,7 @@ type tokenCache struct {
 	ready         func(ctx context.Context) error // starts the plugin (if needed) before a fetch's timeout starts
 	settings      func() *settings
 	log           *slog.Logger
-	stats         *stats
+	stats         *counters
 	now           func() time.Time
 	name          string       // the provider's, for spans
 	tracer        trace.Tracer // nil: the global one

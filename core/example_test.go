@@ -163,3 +163,76 @@ func ExampleHost_Client() {
 	// upstream got the provider's token
 	// another host got no Authorization header
 }
+
+// A Provider handle looks its provider up on every call, so it, and the client it gave out, follow a
+// configuration reload: here a reload moves corp to another upstream and the same client sends corp's
+// token there; a reload that removes corp makes the handle's calls fail with an error naming it.
+func ExampleHost_Provider() {
+	api := func(name string) *httptest.Server {
+		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("Authorization") != "Bearer example-token" {
+				http.Error(w, name+" got no valid token", http.StatusUnauthorized)
+				return
+			}
+			fmt.Fprintf(w, "%s got corp's token", name)
+		}))
+	}
+	old, moved := api("the first API"), api("the second API")
+	defer old.Close()
+	defer moved.Close()
+	corpAt := func(url string) string {
+		return "providers:\n  corp:\n    plugin: ./corp-plugin\n    upstream: " + url + "\n  other:\n    plugin: ./corp-plugin\n    upstream: " + url + "\n"
+	}
+	var configs []*config.Config // corp at the first API, corp moved to the second, corp removed
+	for _, yaml := range []string{corpAt(old.URL), corpAt(moved.URL), "providers:\n  other:\n    plugin: ./corp-plugin\n    upstream: " + moved.URL + "\n"} {
+		cfg, err := config.Parse([]byte(yaml), "example.yaml", config.Sources{Builtins: core.Builtins()})
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		configs = append(configs, cfg)
+	}
+	host, err := core.Open(context.Background(), core.Options{
+		Config:    configs[0],
+		InProcess: map[string]sdk.Source{"corp": staticSource{token: "example-token"}, "other": staticSource{token: "other-token"}},
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer host.Close()
+
+	corp, err := host.Provider("corp")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	client := corp.Client()
+	get := func(url string) {
+		resp, err := client.Get(url)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(string(body))
+	}
+	get(old.URL + "/v1/models")
+	if _, err := host.Reload(configs[1]); err != nil {
+		fmt.Println(err)
+		return
+	}
+	get(moved.URL + "/v1/models")
+	if _, err := host.Reload(configs[2]); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = corp.Token(context.Background())
+	fmt.Println(err)
+	// Output:
+	// the first API got corp's token
+	// the second API got corp's token
+	// provider corp is no longer configured: a configuration reload removed it (configured: other); add it back under providers: in example.yaml, or use another provider
+}

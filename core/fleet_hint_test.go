@@ -68,7 +68,7 @@ func checkFleetDownHint(t *testing.T, store func(int) core.Store) {
 		t.Fatalf("3 hosts x 4 callers with the endpoint down: %d endpoint calls, %d callers failed on the fleet's hint; want 1 call and the others hinted", idp.calls.Load(), hinted)
 	}
 	for _, h := range hosts { // each host again: all fail fast on the hint
-		_, err := h.Token(storetest.Ctx(t), "p")
+		_, err := core.TokenOf(storetest.Ctx(t), h, "p")
 		if fleetHinted(t, []answer{{err: err}}) != 1 {
 			t.Fatalf("a host asked again within open_for: %v; want the fleet's hint", err)
 		}

@@ -104,7 +104,7 @@ func localStore(t *testing.T) core.Store {
 func tokenAsync(h *core.Host) <-chan answer {
 	out := make(chan answer, 1)
 	go func() {
-		tok, err := h.Token(context.Background(), "p")
+		tok, err := core.TokenOf(context.Background(), h, "p")
 		out <- answer{tok, err}
 	}()
 	return out

@@ -78,13 +78,13 @@ func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 		t.Fatalf("Status does not say the plugin keeps its state in the store: %+v", st)
 	}
 	srv.Stop()
-	_, err := h.Token(t.Context(), "p")
+	_, err := core.TokenOf(t.Context(), h, "p")
 	var down *core.StoreUnavailableError
 	if !errors.As(err, &down) || down.Provider != "p" || !strings.Contains(err.Error(), "shared store") || !errors.Is(err, core.ErrStoreUnavailable) {
 		t.Fatalf("Token with the store down: %v; want StoreUnavailableError", err)
 	}
 	// Now the host knows the store is down: the next fetch fails without waiting for a store timeout.
-	if _, err := h.Token(t.Context(), "p"); !errors.As(err, &down) || !strings.Contains(err.Error(), "unavailable since") {
+	if _, err := core.TokenOf(t.Context(), h, "p"); !errors.As(err, &down) || !strings.Contains(err.Error(), "unavailable since") {
 		t.Fatalf("second Token with the store known down: %v; want StoreUnavailableError saying since when", err)
 	}
 	if n := src.calls.Load(); n != 0 {
@@ -92,7 +92,7 @@ func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 	}
 	srv.Restart(t)
 	waitStoreUp(t, h)
-	if tok, err := h.Token(t.Context(), "p"); err != nil || tok.Value != "tok" {
+	if tok, err := core.TokenOf(t.Context(), h, "p"); err != nil || tok.Value != "tok" {
 		t.Fatalf("Token after the store returned: %v", err)
 	}
 }
@@ -101,7 +101,7 @@ func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 func TestStateNotInStoreWithoutAFleetStore(t *testing.T) {
 	src := &statefulSource{}
 	h := startedHost(t, src, nil, nil)
-	if _, err := h.Token(t.Context(), "p"); err != nil {
+	if _, err := core.TokenOf(t.Context(), h, "p"); err != nil {
 		t.Fatal(err)
 	}
 	if st := h.Status(); src.storage.Load() || st[0].Info.UsesStorage {
@@ -144,7 +144,7 @@ func TestStateInStoreRefreshesOnlyUnderTheLease(t *testing.T) {
 	if _, got, err := store.Acquire(t.Context(), "p/access-token", 500*time.Millisecond); err != nil || !got {
 		t.Fatalf("taking the lease: %v %v", got, err)
 	}
-	if _, err := h.Token(t.Context(), "p"); err != nil {
+	if _, err := core.TokenOf(t.Context(), h, "p"); err != nil {
 		t.Fatal(err)
 	}
 	if src.calls.Load() != 1 || !src.checked.Load() || !src.leased.Load() {
@@ -197,7 +197,7 @@ func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
 	h := startedHost(t, &storageReader{}, store, nil)
 	store.fail.Store(true)
 	for range h.Config().Providers[0].Breaker.Failures + 1 {
-		_, err := h.Token(t.Context(), "p")
+		_, err := core.TokenOf(t.Context(), h, "p")
 		var down *core.StoreUnavailableError
 		if !errors.As(err, &down) {
 			t.Fatalf("Token with the plugin's store down: %v; want StoreUnavailableError", err)
@@ -208,7 +208,7 @@ func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
 	}
 	store.fail.Store(false)
 	waitStoreUp(t, h)
-	if _, err := h.Token(t.Context(), "p"); err != nil {
+	if _, err := core.TokenOf(t.Context(), h, "p"); err != nil {
 		t.Fatalf("Token with the store back: %v", err)
 	}
 }
@@ -221,7 +221,7 @@ func TestStateInStoreColdHostNotFetchedWithoutTheStore(t *testing.T) {
 	src := &statefulSource{}
 	h := fleetOf(t, 1, src, redisStores(t, srv.URL(), key, 200*time.Millisecond), nil)[0]
 	srv.Stop()
-	_, err := h.Token(t.Context(), "p")
+	_, err := core.TokenOf(t.Context(), h, "p")
 	var down *core.StoreUnavailableError
 	if !errors.As(err, &down) || src.calls.Load() != 0 {
 		t.Fatalf("Token on a cold host with the store down: %v after %d plugin calls; want StoreUnavailableError and none", err, src.calls.Load())

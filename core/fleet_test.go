@@ -110,7 +110,7 @@ func askAll(t *testing.T, hosts []*core.Host) []answer {
 	for _, h := range hosts {
 		for range 4 {
 			wg.Go(func() {
-				tok, err := h.Token(ctx, "p")
+				tok, err := core.TokenOf(ctx, h, "p")
 				mu.Lock()
 				out = append(out, answer{tok, err})
 				mu.Unlock()
@@ -189,7 +189,7 @@ func TestFleetTokensOutwaitADeadLeaseHolder(t *testing.T) {
 	}
 	idp := &countingIdP{life: time.Hour}
 	hosts := fleetOf(t, 1, ctxIdP{idp}, func(int) core.Store { return s }, func(pc *config.Provider) { pc.FetchTimeout = fetchTimeout })
-	if tok, err := hosts[0].Token(storetest.Ctx(t), "p"); err != nil || tok.Value != "tok-1" || idp.fetches.Load() != 1 {
+	if tok, err := core.TokenOf(storetest.Ctx(t), hosts[0], "p"); err != nil || tok.Value != "tok-1" || idp.fetches.Load() != 1 {
 		t.Fatalf("behind a dead lease holder: %q, %v after %d fetches; want this host's own token", tok.Value, err, idp.fetches.Load())
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 )
 
 // ForwardTransport sets the credential on the request the caller handed over (no copy), replacing the
@@ -16,7 +18,7 @@ func TestForwardTransportSetsTokenInPlaceAndResends(t *testing.T) {
 	src.headers = map[string]string{"chatgpt-account-id": "acct-1"}
 	up := newUpstream(t, bearerValid(src))
 	h, _ := newTestHost(t, src, testProvider(up.URL), nil, nil)
-	ref, err := h.Acquire("p")
+	ref, err := hostapi.Of(h).Acquire("p")
 	if err != nil {
 		t.Fatal(err)
 	}

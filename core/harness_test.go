@@ -250,3 +250,39 @@ func newTestLogger(w io.Writer) *slog.Logger {
 }
 
 var errReauth = sdk.ReauthRequired("your sign-in expired; run `fake login` again")
+
+// token asks for provider name's token the way an embedder does: h.Provider(name), then Token.
+func (h *Host) token(ctx context.Context, name string) (sdk.Token, error) {
+	p, err := h.Provider(name)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	return p.Token(ctx)
+}
+
+// transportOf is provider name's transport as an embedder gets it: h.Provider(name), then Transport.
+func (h *Host) transportOf(name string) (http.RoundTripper, error) {
+	p, err := h.Provider(name)
+	if err != nil {
+		return nil, err
+	}
+	return p.Transport(), nil
+}
+
+// login runs provider name's sign-in through its handle.
+func (h *Host) login(ctx context.Context, name string, ui sdk.UI) (sdk.LoginResult, error) {
+	p, err := h.Provider(name)
+	if err != nil {
+		return sdk.LoginResult{}, err
+	}
+	return p.Login(ctx, ui)
+}
+
+// logout runs provider name's sign-out through its handle.
+func (h *Host) logout(ctx context.Context, name string) (string, error) {
+	p, err := h.Provider(name)
+	if err != nil {
+		return "", err
+	}
+	return p.Logout(ctx)
+}

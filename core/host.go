@@ -1,8 +1,16 @@
 // Package core is the tokenhost host: it loads the configuration, supervises provider plugin processes,
 // and owns the wrapper every provider shares — token cache, refresh-ahead, single-flight refresh, one
-// retry after a rejection, circuit breaking. Embedders import it. It links no plugin: a blank import of
+// retry after a rejection, circuit breaking. It links no plugin: a blank import of
 // github.com/tokenhost/tokenhost/plugins/builtin compiles the built-ins in, and Options.PluginExecutable
-// runs those of an installed tokenhost binary instead. The proxy of `tokenhost serve` is package proxy.
+// runs those of an installed tokenhost binary instead.
+//
+// Its exported API is for embedders: Open a Host, take a Provider handle (or a Client) per provider, and
+// read Status. Two kinds of package register with it, in the manner of database/sql's drivers: plugin
+// registries (RegisterBuiltin, as plugins/builtin does) and store backends (RegisterStore). The proxy of
+// `tokenhost serve` (package proxy) and the tokenhost command need more of a host — holding a provider
+// for one request across a reload, its resolved endpoint, the configuration generation — and reach it
+// through the module's internal/hostapi package, whose accessor this package registers at init; the
+// counters they show come from internal/stats. Neither is importable outside this module.
 package core
 
 import (
@@ -50,7 +58,8 @@ type Options struct {
 	TracerProvider trace.TracerProvider
 }
 
-// Host owns every configured provider's plugin process and shared wrapper.
+// Host owns every configured provider's plugin process and shared wrapper. Provider and Client reach one
+// provider; Reload swaps the configuration while it runs.
 type Host struct {
 	gen       atomic.Pointer[generation] // the configuration in effect and its providers (reload.go)
 	reload    reloader                   // what Reload needs to build providers (reload.go)
@@ -69,7 +78,7 @@ type provider struct {
 	cache    *tokenCache
 	breaker  *upstreamBreaker
 	tokens   *tokenBreaker
-	stats    stats
+	stats    counters
 	uses     useGate // requests holding the provider across a reload (reload.go)
 	since    int64   // the configuration generation this provider was built in
 	log      *slog.Logger
@@ -286,60 +295,6 @@ func (h *Host) provider(name string) (*provider, error) {
 		return nil, errors.New(msg)
 	}
 	return p, nil
-}
-
-// Token returns a valid token for provider from the shared cache, fetching it through the plugin when
-// needed.
-func (h *Host) Token(ctx context.Context, provider string) (sdk.Token, error) {
-	p, err := h.provider(provider)
-	if err != nil {
-		return sdk.Token{}, err
-	}
-	if p.settings.Load() == nil {
-		if _, err := p.start(ctx); err != nil {
-			return sdk.Token{}, err
-		}
-	}
-	e, err := p.cache.get(ctx)
-	if err != nil {
-		return sdk.Token{}, err
-	}
-	return e.tok, nil
-}
-
-// Upstream returns the provider's upstream base URL (the config's, else the plugin's default), starting
-// the plugin if needed; SDKs take it as their base URL.
-func (h *Host) Upstream(ctx context.Context, provider string) (string, error) {
-	p, err := h.provider(provider)
-	if err != nil {
-		return "", err
-	}
-	s := p.settings.Load()
-	if s == nil {
-		if s, err = p.start(ctx); err != nil {
-			return "", err
-		}
-	}
-	return s.upstream.String(), nil
-}
-
-// Transport returns the provider's shared wrapper around the base transport.
-func (h *Host) Transport(provider string) (http.RoundTripper, error) {
-	p, err := h.provider(provider)
-	if err != nil {
-		return nil, err
-	}
-	return p.transport(), nil
-}
-
-// Client returns an *http.Client that authenticates requests to the provider's upstream and never
-// follows a redirect with credentials to another host.
-func (h *Host) Client(provider string) (*http.Client, error) {
-	p, err := h.provider(provider)
-	if err != nil {
-		return nil, err
-	}
-	return p.transport().client(), nil
 }
 
 func (p *provider) transport() *transport {

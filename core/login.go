@@ -8,49 +8,51 @@ import (
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
-// Login runs provider's interactive sign-in in its plugin, relaying each prompt the plugin streams (a
+// Login runs the provider's interactive sign-in in its plugin, relaying each prompt the plugin streams (a
 // message, a URL to open, a user code) to ui, and returns how it ended. A plugin without interactive
 // sign-in yields an error that says so and where the provider's documentation is.
-func (h *Host) Login(ctx context.Context, provider string, ui sdk.UI) (sdk.LoginResult, error) {
-	p, err := h.provider(provider)
+func (p *Provider) Login(ctx context.Context, ui sdk.UI) (sdk.LoginResult, error) {
+	q, err := p.hold()
 	if err != nil {
 		return sdk.LoginResult{}, err
 	}
-	if _, err := p.start(ctx); err != nil {
+	defer q.uses.release()
+	if _, err := q.start(ctx); err != nil {
 		return sdk.LoginResult{}, err
 	}
 	var res sdk.LoginResult
-	err = p.proc.call(ctx, func(src sdk.Source) error {
+	err = q.proc.call(ctx, func(src sdk.Source) error {
 		var err error
 		res, err = sdk.Login(ctx, src, ui)
 		return err
 	})
 	if err != nil {
-		return sdk.LoginResult{}, p.interactiveError(err)
+		return sdk.LoginResult{}, q.interactiveError(err)
 	}
-	p.lastErr.Store(nil)
+	q.lastErr.Store(nil)
 	return res, nil
 }
 
-// Logout asks provider's plugin to revoke and forget its stored sign-in and returns what it did.
-func (h *Host) Logout(ctx context.Context, provider string) (string, error) {
-	p, err := h.provider(provider)
+// Logout asks the provider's plugin to revoke and forget its stored sign-in and returns what it did.
+func (p *Provider) Logout(ctx context.Context) (string, error) {
+	q, err := p.hold()
 	if err != nil {
 		return "", err
 	}
-	if _, err := p.start(ctx); err != nil {
+	defer q.uses.release()
+	if _, err := q.start(ctx); err != nil {
 		return "", err
 	}
 	var msg string
-	err = p.proc.call(ctx, func(src sdk.Source) error {
+	err = q.proc.call(ctx, func(src sdk.Source) error {
 		var err error
 		msg, err = sdk.Logout(ctx, src)
 		return err
 	})
 	if err != nil {
-		return "", p.interactiveError(err)
+		return "", q.interactiveError(err)
 	}
-	return msg + p.forgetFleetToken(ctx), nil
+	return msg + q.forgetFleetToken(ctx), nil
 }
 
 // forgetFleetToken removes the fleet's shared access token of a provider shared through a store, after a

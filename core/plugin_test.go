@@ -65,7 +65,7 @@ func children(t *testing.T) []int {
 func TestBuiltinPluginRunsAsChildProcess(t *testing.T) {
 	before := len(children(t))
 	h, idp := gatewayHost(t, nil)
-	tok, err := h.Token(context.Background(), "corp")
+	tok, err := h.token(context.Background(), "corp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 	clk := newClock()
 	clk.t.Store(time.Now().UnixNano())
 	p.cache.now = clk.now
-	if _, err := h.Token(context.Background(), "corp"); err != nil {
+	if _, err := h.token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}
 	pid := p.proc.pid()
@@ -104,7 +104,7 @@ func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 	}
 	clk.advance(2 * time.Hour)       // the cached token expired: the next call must reach the plugin
 	idp.SetExpiresIn(24 * time.Hour) // and the new token must not be expired on the advanced clock already
-	tok, err := h.Token(context.Background(), "corp")
+	tok, err := h.token(context.Background(), "corp")
 	if err != nil {
 		t.Fatalf("second call after kill: %v", err)
 	}
@@ -123,7 +123,7 @@ func TestPluginLogsReachHostLoggerTaggedWithProvider(t *testing.T) {
 	logs := &logBuffer{}
 	h, idp := gatewayHost(t, logs)
 	p := h.gen.Load().providers["corp"]
-	if _, err := h.Token(context.Background(), "corp"); err != nil {
+	if _, err := h.token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}
 	pid := p.proc.pid()
@@ -132,7 +132,7 @@ func TestPluginLogsReachHostLoggerTaggedWithProvider(t *testing.T) {
 	clk := newClock()
 	clk.t.Store(time.Now().Add(3 * time.Hour).UnixNano())
 	p.cache.now = clk.now
-	if _, err := h.Token(context.Background(), "corp"); err != nil {
+	if _, err := h.token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}
 	out := logs.String()
@@ -148,7 +148,7 @@ func TestEmbedderWithoutServeIfPluginGetsClearError(t *testing.T) {
 	servePluginChecked.Store(false)
 	defer servePluginChecked.Store(true)
 	h, _ := gatewayHost(t, nil)
-	_, err := h.Token(context.Background(), "corp")
+	_, err := h.token(context.Background(), "corp")
 	if err == nil || !strings.Contains(err.Error(), "core.ServeIfPlugin()") || !strings.Contains(err.Error(), "PluginExecutable") {
 		t.Fatalf("err = %v, want the message naming ServeIfPlugin and PluginExecutable", err)
 	}
@@ -172,7 +172,7 @@ func TestRestartDoesNotEatTheFetchTimeout(t *testing.T) {
 	clk := newClock()
 	clk.t.Store(time.Now().UnixNano())
 	p.cache.now = clk.now
-	if _, err := h.Token(context.Background(), "corp"); err != nil {
+	if _, err := h.token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Kill(p.proc.pid(), syscall.SIGKILL); err != nil {
@@ -188,7 +188,7 @@ func TestRestartDoesNotEatTheFetchTimeout(t *testing.T) {
 	}
 	clk.advance(2 * time.Hour)
 	idp.SetExpiresIn(24 * time.Hour)
-	tok, err := h.Token(context.Background(), "corp")
+	tok, err := h.token(context.Background(), "corp")
 	if err != nil {
 		t.Fatalf("the fetch after a slow restart failed: %v", err)
 	}

@@ -44,8 +44,8 @@ type Reloaded struct {
 
 // Reload swaps cfg in as the host's configuration. A provider whose effective configuration is the same
 // keeps its plugin process, cache and breakers; a changed one is rebuilt and starts fresh on first use;
-// a removed or changed provider stops taking new requests at once, and its plugin is stopped when the
-// requests that hold it (Acquire) have finished. The server and store blocks keep their running values
+// a removed or changed provider takes no new call at once (a Provider handle's next call goes to the new
+// one) and its plugin is stopped when the calls that hold it have finished. The server and store blocks keep their running values
 // (see Reloaded.RestartNeeded). On error nothing changes.
 func (h *Host) Reload(cfg *config.Config) (Reloaded, error) {
 	if cfg == nil {
@@ -93,9 +93,6 @@ func (h *Host) Reload(cfg *config.Config) (Reloaded, error) {
 	}
 	return res, nil
 }
-
-// Generation returns the configuration generation in effect: 1 after Open, one more after each Reload.
-func (h *Host) Generation() int64 { return h.gen.Load().n }
 
 // buildProvider prepares pc's provider for generation n; its plugin starts on first use.
 func (h *Host) buildProvider(pc *config.Provider, n int64) (*provider, error) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -60,7 +61,7 @@ func TestReloadKeepsUnchangedRebuildsChanged(t *testing.T) {
 	h := reloadHost(t, up.URL, &lineSignal{ready: make(chan struct{})}, "a", "b", "d")
 	ctx := context.Background()
 	for _, n := range []string{"a", "b", "d"} {
-		if _, err := h.Token(ctx, n); err != nil {
+		if _, err := h.token(ctx, n); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +75,7 @@ func TestReloadKeepsUnchangedRebuildsChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Generation != 2 || h.Generation() != 2 || !slices.Equal(res.Unchanged, []string{"a"}) || !slices.Equal(res.Changed, []string{"b"}) ||
+	if res.Generation != 2 || hostapi.Of(h).Generation() != 2 || !slices.Equal(res.Unchanged, []string{"a"}) || !slices.Equal(res.Changed, []string{"b"}) ||
 		!slices.Equal(res.Added, []string{"c"}) || !slices.Equal(res.Removed, []string{"d"}) || !slices.Equal(res.RestartNeeded, []string{"server.listen"}) {
 		t.Fatalf("reload result %+v", res)
 	}
@@ -85,7 +86,7 @@ func TestReloadKeepsUnchangedRebuildsChanged(t *testing.T) {
 	if g.providers["a"] != oldA || g.providers["b"] == oldB {
 		t.Fatal("a must keep its provider (plugin, cache, breakers), b must get a new one")
 	}
-	if _, err := h.Token(ctx, "d"); err == nil || !strings.Contains(err.Error(), `unknown provider "d"`) {
+	if _, err := h.token(ctx, "d"); err == nil || !strings.Contains(err.Error(), `unknown provider "d"`) {
 		t.Fatalf("removed provider: %v", err)
 	}
 	gens := map[string]int64{}
@@ -95,7 +96,7 @@ func TestReloadKeepsUnchangedRebuildsChanged(t *testing.T) {
 	if gens["a"] != 1 || gens["b"] != 2 || gens["c"] != 2 || len(gens) != 3 {
 		t.Fatalf("status generations %v", gens)
 	}
-	if _, err := h.Token(ctx, "a"); err != nil || oldA.proc.startCount() != startsA || startsA != 1 {
+	if _, err := h.token(ctx, "a"); err != nil || oldA.proc.startCount() != startsA || startsA != 1 {
 		t.Fatalf("a's plugin was restarted: starts %d then %d (%v)", startsA, oldA.proc.startCount(), err)
 	}
 }
@@ -106,7 +107,7 @@ func TestReloadDrainsHeldProvider(t *testing.T) {
 	up := newUpstream(t, func(r *http.Request) bool { return r.Header.Get("Authorization") == "Bearer tok-b" })
 	logs := &lineSignal{want: "provider stopped after a configuration reload", ready: make(chan struct{})}
 	h := reloadHost(t, up.URL, logs, "a", "b")
-	ref, err := h.Acquire("b")
+	ref, err := hostapi.Of(h).Acquire("b")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestReloadDrainsHeldProvider(t *testing.T) {
 	if _, err := h.Reload(reloadConfig(up.URL, "a")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.Acquire("b"); err == nil {
+	if _, err := hostapi.Of(h).Acquire("b"); err == nil {
 		t.Fatal("a removed provider can still be acquired")
 	}
 	// The held provider still works, its plugin starting now, after the reload.
@@ -123,7 +124,7 @@ func TestReloadDrainsHeldProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	req, _ := http.NewRequest(http.MethodGet, ep.Upstream.String()+"/x", nil)
-	resp, err := ref.Transport().RoundTrip(req)
+	resp, err := ref.ForwardTransport().RoundTrip(req)
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("held provider after reload: %v %v", resp, err)
 	}
@@ -155,8 +156,8 @@ func TestReloadRefusedLeavesConfig(t *testing.T) {
 	if _, err := h.Reload(bad); err == nil || !strings.Contains(err.Error(), "running configuration stays") {
 		t.Fatalf("bad reload: %v", err)
 	}
-	if h.Generation() != 1 || len(h.Config().Providers) != 1 {
-		t.Fatalf("a refused reload changed the host: generation %d", h.Generation())
+	if hostapi.Of(h).Generation() != 1 || len(h.Config().Providers) != 1 {
+		t.Fatalf("a refused reload changed the host: generation %d", hostapi.Of(h).Generation())
 	}
 	h.Close()
 	if _, err := h.Reload(reloadConfig("http://127.0.0.1:1", "a")); err == nil {

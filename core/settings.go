@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 	"github.com/tokenhost/tokenhost/internal/netaddr"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -21,7 +22,7 @@ type settings struct {
 	header       string     // canonical header name
 	scheme       string     // prefix before the value, "" for none
 	info         sdk.Info
-	endpoint     Endpoint // upstream and header, as Host.Endpoint hands them out
+	endpoint     hostapi.Endpoint // upstream and header, as the proxy gets them (internal/hostapi)
 }
 
 // resolveSettings merges the provider's config with the plugin's Info defaults.
@@ -75,7 +76,7 @@ func resolveSettings(cfg *config.Provider, info sdk.Info) (*settings, error) {
 		s.scheme = cfg.Scheme
 	}
 	s.header = textproto.CanonicalMIMEHeaderKey(s.header)
-	s.endpoint = Endpoint{Upstream: u, Header: s.header, Scheme: s.scheme}
+	s.endpoint = hostapi.Endpoint{Upstream: u, Header: s.header, Scheme: s.scheme}
 	return s, nil
 }
 
@@ -101,7 +102,7 @@ func (s *settings) allowed(u *url.URL) bool {
 }
 
 // value returns the header value for a token.
-func (s *settings) value(tok string) string { return credential(s.scheme, tok) }
+func (s *settings) value(tok string) string { return s.endpoint.Credential(tok) }
 
 // normHostPort returns host:port in lower case with the scheme's default port filled in.
 func normHostPort(scheme, hostport string) string {

@@ -59,7 +59,7 @@ func TestResolveSettingsErrors(t *testing.T) {
 // A plugin's BadConfig from Configure names the option by its full config path.
 func TestConfigureBadConfigNamesTheOptionPath(t *testing.T) {
 	h, _ := newTestHost(t, &badConfigSource{}, testProvider("https://api.example.com"), nil, nil)
-	_, err := h.Token(context.Background(), "p")
+	_, err := h.token(context.Background(), "p")
 	if err == nil || !strings.HasPrefix(err.Error(), "providers.p.options.token_url: must be https") || !sdk.IsKind(err, sdk.KindBadConfig) {
 		t.Fatalf("err = %v", err)
 	}

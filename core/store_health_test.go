@@ -91,7 +91,7 @@ func TestStoreHealthRedisPaused(t *testing.T) {
 	// gets its token (without a bound on Redis calls it would hang until the pause ends).
 	for _, name := range []string{"a", "b", "c"} {
 		ctx, cancel := context.WithTimeout(storetest.Ctx(t), 20*200*time.Millisecond)
-		tok, err := h.Token(ctx, name)
+		tok, err := core.TokenOf(ctx, h, name)
 		cancel()
 		if err != nil || tok.Value == "" {
 			t.Fatalf("provider %s with Redis paused: %v; want a token fetched by this host", name, err)

@@ -29,7 +29,7 @@ func TestOnlyUnavailableOpensTokenBreaker(t *testing.T) {
 			want = e.Message
 		}
 		for i := range 10 {
-			_, err := h.Token(context.Background(), "p")
+			_, err := h.token(context.Background(), "p")
 			var open *BreakerOpenError
 			if errors.As(err, &open) || err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("%q, call %d: err = %v, want the plugin's own message", want, i, err)
@@ -53,7 +53,7 @@ func TestFetchTimeoutIsItsOwnErrorAndCounts(t *testing.T) {
 	pc.FetchTimeout = time.Millisecond
 	h, p := newTestHost(t, src, pc, nil, nil)
 	for i := range pc.Breaker.Failures {
-		_, err := h.Token(context.Background(), "p")
+		_, err := h.token(context.Background(), "p")
 		var timeout *FetchTimeoutError
 		if !errors.As(err, &timeout) || !errors.Is(err, context.DeadlineExceeded) ||
 			!strings.Contains(err.Error(), "providers.p.fetch_timeout") || !strings.Contains(err.Error(), "provider p") {

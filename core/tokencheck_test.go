@@ -100,7 +100,7 @@ func TestExpiredTokenOneRefreshThenClearError(t *testing.T) {
 	pc := testProvider("https://api.example.com")
 	h, p := newTestHost(t, src, pc, clk, nil)
 	for i := range 10 {
-		_, err := h.Token(context.Background(), "p")
+		_, err := h.token(context.Background(), "p")
 		if err == nil || !strings.Contains(err.Error(), "Expiry") || !strings.Contains(err.Error(), "clock") || !sdk.IsKind(err, sdk.KindInternal) {
 			t.Fatalf("call %d: err = %v, want an error naming Expiry and the clock", i, err)
 		}
@@ -115,7 +115,7 @@ func TestExpiredTokenOneRefreshThenClearError(t *testing.T) {
 		t.Fatal("the expired token was cached")
 	}
 	clk.advance(pc.MinRefreshInterval)
-	_, _ = h.Token(context.Background(), "p")
+	_, _ = h.token(context.Background(), "p")
 	if src.tokens.Load() != 2 || src.refreshes.Load() != 2 {
 		t.Fatalf("after min_refresh_interval: Token %d, Refresh %d calls; want two of each", src.tokens.Load(), src.refreshes.Load())
 	}
@@ -129,7 +129,7 @@ func TestPastRefreshAtIsIgnored(t *testing.T) {
 		return sdk.Token{Value: "tok", Expiry: clk.now().Add(time.Hour), RefreshAt: clk.now().Add(-time.Minute)}
 	}}
 	h, p := newTestHost(t, src, testProvider("https://api.example.com"), clk, nil)
-	if _, err := h.Token(context.Background(), "p"); err != nil {
+	if _, err := h.token(context.Background(), "p"); err != nil {
 		t.Fatal(err)
 	}
 	e := p.cache.cur.Load()
@@ -137,7 +137,7 @@ func TestPastRefreshAtIsIgnored(t *testing.T) {
 		t.Fatalf("refresh at %s, want %s (expiry − refresh_before)", e.refreshAt, want)
 	}
 	for range 10 {
-		if _, err := h.Token(context.Background(), "p"); err != nil {
+		if _, err := h.token(context.Background(), "p"); err != nil {
 			t.Fatal(err)
 		}
 	}

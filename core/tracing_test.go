@@ -150,7 +150,7 @@ func TestFailedFetchSpanRecordsTheError(t *testing.T) {
 	src.setFail(errReauth)
 	up := newUpstream(t, bearerValid(src))
 	h := openTraced(t, src, up.URL, tp)
-	if _, err := h.Token(context.Background(), "p"); err == nil {
+	if _, err := h.token(context.Background(), "p"); err == nil {
 		t.Fatal("Token succeeded with a failing source")
 	}
 	fetch := ended.next(t, spanFetch)
@@ -170,7 +170,7 @@ func BenchmarkHotPathTraced(b *testing.B) {
 	instant := roundTripFunc(func(*http.Request) (*http.Response, error) { return resp, nil })
 	h, p := newBenchHost(b, hosttest.StaticSource{Tok: tok}, "https://api.example.com")
 	p.cache.tracer = tp.Tracer(tracerName)
-	if _, err := h.Token(context.Background(), "p"); err != nil {
+	if _, err := h.token(context.Background(), "p"); err != nil {
 		b.Fatal(err)
 	}
 	p.base = instant
@@ -212,7 +212,7 @@ func TestPluginRestartIsAnEventOnThePluginCallSpan(t *testing.T) {
 	src := &dropsFirstCall{fakeSource: newFakeSource(time.Hour, time.Now)}
 	up := newUpstream(t, bearerValid(src.fakeSource))
 	h := openTraced(t, src, up.URL, tp)
-	if _, err := h.Token(context.Background(), "p"); err != nil {
+	if _, err := h.token(context.Background(), "p"); err != nil {
 		t.Fatalf("Token after one lost connection: %v", err)
 	}
 	rpc := ended.next(t, "tokenhost.plugin.Token")

@@ -29,7 +29,7 @@ type transport struct {
 	breaker   *upstreamBreaker
 	retry     statusSet
 	maxReplay int64 // max_replay_bytes
-	stats     *stats
+	stats     *counters
 	log       *slog.Logger
 
 	notReplayableOnce sync.Once

@@ -116,7 +116,7 @@ func TestConcurrentCallersShareOneFetch(t *testing.T) {
 			src := newFakeSource(10*time.Minute, clk.now)
 			h, _ := newTestHost(t, src, testProvider("https://api.example.com"), clk, nil)
 			if expired {
-				if _, err := h.Token(context.Background(), "p"); err != nil {
+				if _, err := h.token(context.Background(), "p"); err != nil {
 					t.Fatal(err)
 				}
 				clk.advance(11 * time.Minute)
@@ -128,7 +128,7 @@ func TestConcurrentCallersShareOneFetch(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					tok, err := h.Token(context.Background(), "p")
+					tok, err := h.token(context.Background(), "p")
 					if err != nil {
 						t.Error(err)
 					}
@@ -353,12 +353,12 @@ func TestTokenBreakerStopsHammeringDeadEndpoint(t *testing.T) {
 	src.setFail(sdk.Unavailable("token endpoint answered 503"))
 	h, _ := newTestHost(t, src, testProvider("https://api.example.com"), nil, nil)
 	for range 10 {
-		_, _ = h.Token(context.Background(), "p")
+		_, _ = h.token(context.Background(), "p")
 	}
 	if got := src.calls(); got != 3 {
 		t.Fatalf("plugin calls = %d, want 3 (breaker.failures) before failing fast", got)
 	}
-	_, err := h.Token(context.Background(), "p")
+	_, err := h.token(context.Background(), "p")
 	var open *BreakerOpenError
 	if !errors.As(err, &open) || open.What != "token endpoint" {
 		t.Fatalf("err = %v, want open token breaker", err)
@@ -467,10 +467,10 @@ func TestCancelledContextCancelsOnlyThatCaller(t *testing.T) {
 	}
 	ctxA, cancelA := context.WithCancel(context.Background())
 	errA := make(chan error)
-	go func() { _, err := h.Token(ctxA, "p"); errA <- err }()
+	go func() { _, err := h.token(ctxA, "p"); errA <- err }()
 	<-src.entered // the shared fetch is in the plugin
 	resB := make(chan error)
-	go func() { _, err := h.Token(context.Background(), "p"); resB <- err }()
+	go func() { _, err := h.token(context.Background(), "p"); resB <- err }()
 	cancelA()
 	if err := <-errA; !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled caller got %v, want context.Canceled", err)
@@ -533,7 +533,7 @@ func TestBadConfigKeysGetTheirConfigPath(t *testing.T) {
 		src := newFakeSource(time.Hour, time.Now)
 		src.setFail(sdk.BadConfig(key, "rejected"))
 		h, _ := newTestHost(t, src, testProvider("https://api.example.com"), nil, nil)
-		if _, err := h.Token(context.Background(), "p"); err == nil || err.Error() != want {
+		if _, err := h.token(context.Background(), "p"); err == nil || err.Error() != want {
 			t.Errorf("key %q: got %v, want %q", key, err, want)
 		}
 	}

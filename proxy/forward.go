@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/stats"
 )
 
 // forward sends r, addressed to /<provider>/<rest>, to the provider's upstream through its wrapper, and
@@ -25,7 +25,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("provider %q is not served by this proxy; it serves %s (route: /<provider>/<path>)", name, strings.Join(served, ", ")))
 		return
 	}
-	ref, err := px.h.Acquire(name)
+	ref, err := px.in.Acquire(name)
 	if err != nil {
 		known := px.h.Config().Names()
 		writeError(w, http.StatusNotFound, "unknown_provider",
@@ -78,10 +78,10 @@ func (px *proxy) logRequest(method, provider, path string, status int, start tim
 
 // minutes returns provider's requests-per-minute counter, made on its first request (providers come and go
 // with reloads).
-func (px *proxy) minutes(provider string) *core.MinuteCounter {
+func (px *proxy) minutes(provider string) *stats.MinuteCounter {
 	if c, ok := px.perMin.Load(provider); ok {
-		return c.(*core.MinuteCounter)
+		return c.(*stats.MinuteCounter)
 	}
-	c, _ := px.perMin.LoadOrStore(provider, new(core.MinuteCounter))
-	return c.(*core.MinuteCounter)
+	c, _ := px.perMin.LoadOrStore(provider, new(stats.MinuteCounter))
+	return c.(*stats.MinuteCounter)
 }

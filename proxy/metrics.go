@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/stats"
 )
 
 // The proxy's Prometheus metrics. Counters the host already keeps are read from its stats snapshot at
@@ -92,8 +93,8 @@ func fetchHistogram(ch chan<- prometheus.Metric, provider, result string, l core
 	if l.Count == 0 {
 		return
 	}
-	buckets := make(map[float64]uint64, len(core.FetchBuckets))
-	for i, ub := range core.FetchBuckets {
+	buckets := make(map[float64]uint64, stats.FetchBucketCount)
+	for i, ub := range stats.FetchBuckets() {
 		buckets[ub] = l.Buckets[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(descs().fetch, l.Count, l.Sum.Seconds(), buckets, provider, result)

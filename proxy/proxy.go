@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 	"github.com/tokenhost/tokenhost/sdk"
 )
 
@@ -48,9 +49,9 @@ type Options struct {
 // provider's shared wrapper, beside /healthz, /readyz, /providers and /metrics.
 func Handler(h *core.Host, opts Options) http.Handler {
 	opts.Providers = slices.Clone(opts.Providers)
-	px := &proxy{h: h, opts: opts, log: opts.AccessLog}
+	px := &proxy{h: h, in: hostapi.Of(h), opts: opts, log: opts.AccessLog}
 	if px.log == nil {
-		px.log = h.Logger()
+		px.log = px.in.Logger()
 	}
 	px.origins = map[string]bool{}
 	for _, o := range opts.AllowedOrigins {
@@ -61,20 +62,21 @@ func Handler(h *core.Host, opts Options) http.Handler {
 	}
 	px.requests = newRequestCounter()
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(px.requests, &statsCollector{h: h}, generationCollector(h), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(px.requests, &statsCollector{h: h}, generationCollector(px.in), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	px.metrics = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 	return px
 }
 
 type proxy struct {
 	h        *core.Host
+	in       hostapi.Host // what the proxy uses of h beyond its exported API
 	opts     Options
 	keys     [][32]byte
 	origins  map[string]bool
 	routes   atomic.Pointer[routeTable] // the providers' routes in the current generation
 	metrics  http.Handler
 	requests *prometheus.CounterVec
-	perMin   sync.Map // provider name → *core.MinuteCounter: requests per minute, for the status page
+	perMin   sync.Map // provider name → *stats.MinuteCounter: requests per minute, for the status page
 	log      *slog.Logger
 }
 
@@ -194,7 +196,7 @@ type providerJSON struct {
 // for a remote caller last errors without local paths.
 func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
-	gen := px.h.Generation()
+	gen := px.in.Generation()
 	for _, st := range px.h.Status() {
 		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
 			Running: st.Running, PID: st.PID, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError), Store: forCaller(r, st.Store),

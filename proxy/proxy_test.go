@@ -319,7 +319,9 @@ func TestProxyProvidersAndReadyz(t *testing.T) {
 	if resp, _ := http.Get(px.URL + "/readyz"); resp.StatusCode != 503 {
 		t.Fatalf("readyz before any token: %d, want 503", resp.StatusCode)
 	}
-	if _, err := h.Token(context.Background(), "p"); err != nil {
+	if p, err := h.Provider("p"); err != nil {
+		t.Fatal(err)
+	} else if _, err := p.Token(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := http.Get(px.URL + "/readyz"); resp.StatusCode != 200 {

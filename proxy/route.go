@@ -12,7 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
+	"github.com/tokenhost/tokenhost/internal/stats"
 )
 
 // route is what the proxy keeps for one provider as a request acquired it — one provider instance of
@@ -21,11 +22,11 @@ import (
 // counters by status. The request path then does no lookup by name and no label hashing.
 type route struct {
 	name     string
-	ep       *core.Endpoint
+	ep       *hostapi.Endpoint
 	base     string // the upstream's base path without its trailing slash, unescaped
 	baseRaw  string // the same, escaped
 	rp       *httputil.ReverseProxy
-	perMin   *core.MinuteCounter
+	perMin   *stats.MinuteCounter
 	requests *prometheus.CounterVec
 	codes    [codeSlots]atomic.Pointer[prometheus.Counter] // by status-firstCode, made on first use
 }
@@ -40,18 +41,18 @@ const (
 // endpoint, and so a new route, each time; past this many the table starts afresh.
 const maxRoutes = 256
 
-// routeTable maps an endpoint (*core.Endpoint: unique to one provider instance and plugin start) to its
+// routeTable maps an endpoint (*hostapi.Endpoint: unique to one provider instance and plugin start) to its
 // route, for one configuration generation; a reload starts a new table, dropping retired providers' routes.
 type routeTable struct {
 	gen int64
 	n   atomic.Int64
-	m   sync.Map // *core.Endpoint → *route
+	m   sync.Map // *hostapi.Endpoint → *route
 }
 
 // route returns the route of the provider ref holds, resolved to ep, building it on first use.
-func (px *proxy) route(name string, ref *core.ProviderRef, ep *core.Endpoint) *route {
+func (px *proxy) route(name string, ref hostapi.Ref, ep *hostapi.Endpoint) *route {
 	t := px.routes.Load()
-	if g := px.h.Generation(); t == nil || t.gen != g || t.n.Load() > maxRoutes {
+	if g := px.in.Generation(); t == nil || t.gen != g || t.n.Load() > maxRoutes {
 		fresh := &routeTable{gen: g}
 		if px.routes.CompareAndSwap(t, fresh) {
 			t = fresh
@@ -70,7 +71,7 @@ func (px *proxy) route(name string, ref *core.ProviderRef, ep *core.Endpoint) *r
 }
 
 // newRoute builds the route of the provider ref holds, resolved to ep.
-func (px *proxy) newRoute(name string, ref *core.ProviderRef, ep *core.Endpoint) *route {
+func (px *proxy) newRoute(name string, ref hostapi.Ref, ep *hostapi.Endpoint) *route {
 	rt := &route{name: name, ep: ep, perMin: px.minutes(name), requests: px.requests,
 		base: strings.TrimSuffix(ep.Upstream.Path, "/"), baseRaw: strings.TrimSuffix(ep.Upstream.EscapedPath(), "/")}
 	rt.rp = &httputil.ReverseProxy{

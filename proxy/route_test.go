@@ -7,8 +7,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 )
 
 // splitRoute returns the provider and the rest of the path, leading slash included, as substrings.
@@ -34,19 +34,19 @@ func TestRouteTableIsBoundedAndFollowsGenerations(t *testing.T) {
 	up := newUpstream(t, bearerValid(src))
 	h := newTestHost(t, src, testProvider(up.URL))
 	px := Handler(h, Options{}).(*proxy)
-	ref, err := h.Acquire("p")
+	ref, err := hostapi.Of(h).Acquire("p")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ref.Release()
 	u, _ := url.Parse(up.URL)
-	ep := &core.Endpoint{Upstream: u, Header: "Authorization", Scheme: "Bearer"}
+	ep := &hostapi.Endpoint{Upstream: u, Header: "Authorization", Scheme: "Bearer"}
 	if a, b := px.route("p", ref, ep), px.route("p", ref, ep); a != b {
 		t.Fatal("the same endpoint got two routes")
 	}
 	first := px.routes.Load()
 	for range maxRoutes + 1 {
-		px.route("p", ref, &core.Endpoint{Upstream: u, Header: "Authorization"})
+		px.route("p", ref, &hostapi.Endpoint{Upstream: u, Header: "Authorization"})
 	}
 	if n := px.routes.Load().n.Load(); px.routes.Load() == first || n > maxRoutes {
 		t.Fatalf("after %d endpoints the table holds %d routes (the first table kept: %v); want a fresh table of at most %d",
@@ -57,7 +57,7 @@ func TestRouteTableIsBoundedAndFollowsGenerations(t *testing.T) {
 		t.Fatal(err)
 	}
 	px.route("p", ref, ep)
-	if now := px.routes.Load(); now == before || now.gen != h.Generation() {
+	if now := px.routes.Load(); now == before || now.gen != hostapi.Of(h).Generation() {
 		t.Fatal("a new configuration generation did not start a new route table")
 	}
 }

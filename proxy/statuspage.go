@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/stats"
 )
 
 // The status page at / of `tokenhost serve`: one server-rendered HTML page, no external assets (CSS and
@@ -136,7 +137,7 @@ func (px *proxy) pageProvider(r *http.Request, st core.Status, now time.Time) pa
 		{"rejected", s.Rejected}, {"retries", s.Retries}, {"failures", s.Failures}, {"plugin starts", int64(s.PluginStarts)}}
 	var reqs []int64
 	if c, ok := px.perMin.Load(st.Name); ok {
-		reqs = c.(*core.MinuteCounter).Series(now)
+		reqs = c.(*stats.MinuteCounter).Series(now)
 	}
 	pp.Chart = newChart(reqs, s.RejectedPerMinute, s.RefreshesPerMinute)
 	return pp
@@ -152,13 +153,13 @@ func newChart(reqs, rej, ref []int64) pageChart {
 	}
 	line := func(s []int64, total *int64) string {
 		var b strings.Builder
-		for i := range core.MinuteSlots {
+		for i := range stats.MinuteSlots {
 			var v int64
 			if i < len(s) {
 				v = s[i]
 			}
 			*total += v
-			x := float64(i) * float64(chartW) / float64(core.MinuteSlots-1)
+			x := float64(i) * float64(chartW) / float64(stats.MinuteSlots-1)
 			y := float64(chartH-2) - float64(v)*float64(chartH-4)/float64(c.Max)
 			fmt.Fprintf(&b, "%.1f,%.1f ", x, y)
 		}

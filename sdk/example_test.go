@@ -69,7 +69,12 @@ func ExampleServe() {
 	}
 	defer host.Close()
 
-	tok, err := host.Token(ctx, "corp")
+	corp, err := host.Provider("corp")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	tok, err := corp.Token(ctx)
 	if err != nil {
 		fmt.Println(err)
 		return

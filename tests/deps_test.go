@@ -42,11 +42,16 @@ var heavy = []string{
 	"github.com/redis/go-redis", // fleet mode's backend, linked by a blank import of store/redisstore
 }
 
+// hostInternals are the internal packages through which the proxy and cmd reach a host beyond core's
+// exported API; core, the proxy and cmd import them, the sdk and the plugins never.
+var hostInternals = []string{module + "/internal/hostapi", module + "/internal/stats"}
+
 // TestImportDiagram keeps docs/architecture.md's import diagram true: internal/pluginrpc <- sdk <- plugins
-// <- plugins/builtin <- cmd, and sdk <- core <- proxy <- cmd.
+// <- plugins/builtin <- cmd, and sdk <- core <- proxy <- cmd; neither the sdk nor a plugin imports the
+// host's internals.
 func TestImportDiagram(t *testing.T) {
-	forbid(t, module+"/sdk", "sdk must import neither core, the proxy nor any plugin",
-		module+"/core", module+"/proxy", module+"/plugins")
+	forbid(t, module+"/sdk", "sdk must import neither core, the proxy, the host's internals nor any plugin",
+		append([]string{module + "/core", module + "/proxy", module + "/plugins"}, hostInternals...)...)
 	below := 0
 	for _, d := range deps(t, module+"/sdk") {
 		if strings.HasPrefix(d, module+"/internal/") {
@@ -61,7 +66,8 @@ func TestImportDiagram(t *testing.T) {
 	forbid(t, module+"/core", "core must know no plugin, no proxy, no Prometheus and no Redis client (register built-ins via plugins/builtin, store backends via RegisterStore)",
 		append([]string{module + "/plugins", module + "/proxy"}, heavy...)...)
 	for _, p := range []string{"azure", "codex", "gateway", "gemini", "internal/..."} {
-		forbid(t, "./plugins/"+p, "plugins import sdk and plugins/internal only", module+"/core", module+"/proxy")
+		forbid(t, "./plugins/"+p, "plugins import sdk and plugins/internal only",
+			append([]string{module + "/core", module + "/proxy"}, hostInternals...)...)
 	}
 	forbid(t, module+"/proxy", "the proxy runs on core and must not link the plugins", module+"/plugins")
 }

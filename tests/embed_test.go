@@ -33,7 +33,7 @@ func TestEmbedding(t *testing.T) {
 				t.Errorf("the embedding program printed a value that is not a valid issued token\n%s", r)
 			}
 			if g.idp.Issued() != before+1 {
-				t.Errorf("the token endpoint issued %d tokens for one Host.Token, want 1", g.idp.Issued()-before)
+				t.Errorf("the token endpoint issued %d tokens for one Provider.Token, want 1", g.idp.Issued()-before)
 			}
 		})
 	}
@@ -49,7 +49,7 @@ func TestEmbedding(t *testing.T) {
 			t.Errorf("the lean embedding program did not print one valid issued token\n%s", r)
 		}
 		if g.idp.Issued() != before+1 {
-			t.Errorf("the token endpoint issued %d tokens for one Host.Token, want 1", g.idp.Issued()-before)
+			t.Errorf("the token endpoint issued %d tokens for one Provider.Token, want 1", g.idp.Issued()-before)
 		}
 	})
 

@@ -39,7 +39,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 				go func() {
 					defer func() { done <- struct{}{} }()
 					r := row{name: pc.Name, plugin: pc.Plugin, mode: "-", expires: "-", next: "-"}
-					tok, err := h.Token(ctx, pc.Name)
+					tok, err := providerToken(ctx, h, pc.Name)
 					switch {
 					case err != nil:
 						r.status, r.next = "FAIL", oneLine(err.Error())

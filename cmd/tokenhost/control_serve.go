@@ -33,17 +33,13 @@ func serveControl(ctx context.Context, h *core.Host, log *slog.Logger) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /token/{provider}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("provider")
-		tok, err := h.Token(r.Context(), name)
-		var ep *core.Endpoint
-		if err == nil {
-			ep, err = h.Endpoint(r.Context(), name)
-		}
+		tok, headers, err := tokenWithHeaders(r.Context(), h, name)
 		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(cachedToken{Token: tok, Headers: ep.Headers(tok)})
+		_ = json.NewEncoder(w).Encode(cachedToken{Token: tok, Headers: headers})
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(peerCheckedListener{Listener: ln, log: log}) }()

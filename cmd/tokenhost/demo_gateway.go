@@ -128,7 +128,11 @@ func writeDemoKey(path string) error {
 func demoLogin(ctx context.Context, h *core.Host, s *scenario, out io.Writer) error {
 	ui := &terminalUI{w: out, noBrowser: true}
 	fmt.Fprintf(out, "  tokenhost login %s:\n", s.name)
-	res, err := h.Login(ctx, s.name, ui)
+	p, err := h.Provider(s.name)
+	if err != nil {
+		return err
+	}
+	res, err := p.Login(ctx, ui)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 	"github.com/tokenhost/tokenhost/proxy"
 )
 
@@ -27,7 +28,7 @@ func serveDuringDemo(h *core.Host, out io.Writer) (stop func(), err error) {
 	go func() {
 		defer close(done)
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			h.Logger().Warn("demo --serve: the status page server stopped", "error", err.Error())
+			hostapi.Of(h).Logger().Warn("demo --serve: the status page server stopped", "error", err.Error())
 		}
 	}()
 	fmt.Fprintf(out, "status page: http://%s/ (served while the demo runs; proxy routes /<provider>/...)\n\n", ln.Addr())

@@ -24,7 +24,11 @@ func newLoginCmd(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(ctx context.Context, h *core.Host) error {
 				ui := &terminalUI{w: g.stdout, noBrowser: noBrowser, open: openBrowser}
-				res, err := h.Login(ctx, args[0], ui)
+				var res sdk.LoginResult
+				p, err := h.Provider(args[0])
+				if err == nil {
+					res, err = p.Login(ctx, ui)
+				}
 				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}
@@ -47,7 +51,11 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withHost(func(ctx context.Context, h *core.Host) error {
-				msg, err := h.Logout(ctx, args[0])
+				var msg string
+				p, err := h.Provider(args[0])
+				if err == nil {
+					msg, err = p.Logout(ctx)
+				}
 				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}

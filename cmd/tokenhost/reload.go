@@ -17,6 +17,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 )
 
 // reloadSettle is how long the watcher waits after the last change in the config file's directory before
@@ -134,7 +135,7 @@ func (r *reloader) reload(why string) {
 			return
 		}
 	}
-	r.log.Error("configuration reload failed; the running configuration stays", "why", why, "config", r.h.Config().Source, "generation", r.h.Generation())
+	r.log.Error("configuration reload failed; the running configuration stays", "why", why, "config", r.h.Config().Source, "generation", hostapi.Of(r.h).Generation())
 	for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
 		r.log.Error("configuration problem", "problem", line)
 	}

@@ -81,7 +81,7 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 			log.Error("provider failed to start; /readyz reports not ready", "provider", name, "error", err.Error())
 		}
 		for _, name := range cfg.Names() {
-			if _, err := h.Token(ctx, name); err != nil {
+			if _, err := providerToken(ctx, h, name); err != nil {
 				log.Error("provider has no token yet", "provider", name, "error", err.Error())
 			}
 		}

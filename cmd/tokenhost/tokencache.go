@@ -16,6 +16,7 @@ import (
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/atomicfile"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 	"github.com/tokenhost/tokenhost/internal/tokenrule"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -142,7 +143,7 @@ func cacheFileOf(file, name string) bool {
 // fetchAndCache asks provider's plugin for a token and, unless the plugin forbids it, caches it with what
 // its identity depends on, fingerprinted before the fetch.
 func fetchAndCache(ctx context.Context, h *core.Host, pc *config.Provider, provider string, cache tokenCache) (cachedToken, error) {
-	ep, err := h.Endpoint(ctx, provider) // starts the plugin: its Info names what its identity depends on
+	ep, err := hostapi.Of(h).Endpoint(ctx, provider) // starts the plugin: its Info names what its identity depends on
 	if err != nil {
 		return cachedToken{}, err
 	}
@@ -156,17 +157,39 @@ func fetchAndCache(ctx context.Context, h *core.Host, pc *config.Provider, provi
 		_, _ = rand.Read(salt)
 		ct.Salt, ct.Sum, cacheable = hex.EncodeToString(salt), identitySum(ct.Identity, salt, os.Environ()), ok
 	}
-	tok, err := h.Token(ctx, provider)
+	tok, err := providerToken(ctx, h, provider)
 	if err != nil {
 		return cachedToken{}, err
 	}
 	ct.Token, ct.Headers, ct.Issued = tok, ep.Headers(tok), time.Now()
 	if cacheable {
 		if err := cache.put(pc, ct); err != nil {
-			h.Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
+			hostapi.Of(h).Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
 		}
 	}
 	return ct, nil
+}
+
+// providerToken returns provider's token from the host's shared cache, through the provider's handle.
+func providerToken(ctx context.Context, h *core.Host, provider string) (sdk.Token, error) {
+	p, err := h.Provider(provider)
+	if err != nil {
+		return sdk.Token{}, err
+	}
+	return p.Token(ctx)
+}
+
+// tokenWithHeaders returns provider's token and every header a request to its upstream carries for it.
+func tokenWithHeaders(ctx context.Context, h *core.Host, provider string) (sdk.Token, map[string]string, error) {
+	tok, err := providerToken(ctx, h, provider)
+	if err != nil {
+		return sdk.Token{}, nil, err
+	}
+	ep, err := hostapi.Of(h).Endpoint(ctx, provider)
+	if err != nil {
+		return sdk.Token{}, nil, err
+	}
+	return tok, ep.Headers(tok), nil
 }
 
 // providerInfo returns what provider's plugin reported about itself; started is false before it did.

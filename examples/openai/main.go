@@ -36,16 +36,16 @@ func main() {
 
 // ask sends one chat completion to provider through tokenhost's authenticated client.
 func ask(ctx context.Context, host *core.Host, provider, model, question string) (string, error) {
-	httpClient, err := host.Client(provider)
+	p, err := host.Provider(provider) // a handle that follows configuration reloads
 	if err != nil {
 		return "", err
 	}
-	base, err := host.Upstream(ctx, provider)
+	base, err := p.Upstream(ctx)
 	if err != nil {
 		return "", err
 	}
 	client := openai.NewClient(
-		option.WithHTTPClient(httpClient),
+		option.WithHTTPClient(p.Client()),
 		option.WithBaseURL(base),
 		option.WithAPIKey("set-by-tokenhost"), // the wrapper replaces the Authorization header
 	)

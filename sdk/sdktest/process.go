@@ -49,7 +49,11 @@ func RunPlugin(t *testing.T, path string, options map[string]any) {
 	h := openHost(t, path, options, up.URL, logs)
 
 	t.Run("TokenOverGRPC", func(t *testing.T) {
-		tok, err := h.Token(ctxFor(t), providerName)
+		p, err := h.Provider(providerName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := p.Token(ctxFor(t))
 		if err != nil || tok.Value == "" {
 			t.Fatalf("Token through the host: %v", err)
 		}

@@ -54,7 +54,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "embed:", err)
 		os.Exit(1)
 	}
-	tok, err := h.Token(ctx, provider)
+	p, err := h.Provider(provider)
+	if err != nil {
+		h.Close()
+		fmt.Fprintln(os.Stderr, "embed:", err)
+		os.Exit(1)
+	}
+	tok, err := p.Token(ctx)
 	h.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "embed:", err)

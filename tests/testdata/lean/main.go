@@ -27,7 +27,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "lean:", err)
 		os.Exit(1)
 	}
-	tok, err := h.Token(ctx, os.Args[3])
+	p, err := h.Provider(os.Args[3])
+	if err != nil {
+		h.Close()
+		fmt.Fprintln(os.Stderr, "lean:", err)
+		os.Exit(1)
+	}
+	tok, err := p.Token(ctx)
 	h.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "lean:", err)

@@ -1,4 +1,7 @@
-package core
+// Package stats holds the counters the host keeps and the proxy reads: per-minute series and the upper
+// bounds of the token-fetch latency histogram. Package core counts with them; package proxy shows them
+// (the status page) and exports them (Prometheus). Only packages of this module import it.
+package stats
 
 import (
 	"sync/atomic"
