@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // sharedValue is what the store holds under "<provider>/access-token": the shared token (if any) and,
@@ -22,7 +23,7 @@ type sharedValue struct {
 const fleetDownWhat = "token endpoint (found down by a host of the fleet; shared through the store)"
 
 // decode reads a stored value; ok is false for an absent or unreadable one.
-func decodeShared(it Item) (v sharedValue, ok bool) {
+func decodeShared(it store.Item) (v sharedValue, ok bool) {
 	if it.Rev == "" || json.Unmarshal(it.Value, &v) != nil {
 		return sharedValue{}, false
 	}
@@ -32,7 +33,7 @@ func decodeShared(it Item) (v sharedValue, ok bool) {
 // downHint returns the error to fail with when the stored value says the token endpoint is down, or nil.
 // This host then does not ask its plugin: the fleet asks the endpoint about once per breaker open_for, not
 // once per host.
-func (s *sharedTokens) downHint(it Item) error {
+func (s *sharedTokens) downHint(it store.Item) error {
 	v, ok := decodeShared(it)
 	if !ok || v.DownUntil.IsZero() || !s.now().Before(v.DownUntil) {
 		return nil
@@ -62,7 +63,7 @@ func (s *sharedTokens) endpointDown(err error) (until time.Time, ok bool) {
 // markDown records in the store, under the fetch lease h, that the token endpoint is down until until,
 // keeping a token stored beside it (still good for hosts that need no newer one). It wakes the hosts
 // waiting for this host's fetch, which then fail fast instead of each asking the endpoint.
-func (s *sharedTokens) markDown(ctx context.Context, h *fetchLease, it Item, until time.Time) {
+func (s *sharedTokens) markDown(ctx context.Context, h *fetchLease, it store.Item, until time.Time) {
 	v, _ := decodeShared(it)
 	v.DownUntil = until
 	ttl := until.Sub(s.now())
