@@ -71,7 +71,7 @@ type Config struct {
 	// Backend is a registered backend name (Backends): "local", "redis" when store/redisstore is linked in,
 	// or any other a linked package registered.
 	Backend string
-	// URL is the backend's address (redis://, rediss://, redis-sentinel:// ... for redis).
+	// URL is the backend's address, which its open function checks (redis:// or rediss:// for redis).
 	URL string
 	// KeyPrefix starts every key the store writes, so several fleets can share one server.
 	KeyPrefix string
