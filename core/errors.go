@@ -82,7 +82,7 @@ func (e *PluginCrashError) Unwrap() error { return e.Err }
 // StoreUnavailableError is returned for a provider whose plugin keeps its state (a sign-in whose refresh
 // token rotates) in the fleet's shared store while that store cannot be reached: the host does not ask
 // the plugin to refresh without the store, since another host may already have rotated the refresh token
-// a private copy holds. It unwraps to the store's error (ErrStoreUnavailable).
+// a private copy holds. It unwraps to the store's error (store.ErrUnavailable).
 type StoreUnavailableError struct {
 	// Provider is the provider's name.
 	Provider string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // fleetTokens puts a store in front of a provider's plugin fetch, so a fleet of hosts fetches one access
@@ -20,7 +21,7 @@ import (
 // says so once).
 type fleetTokens struct {
 	provider string
-	store    Store
+	store    store.Store
 	fetch    func(ctx context.Context, stale *sdk.Token) (sdk.Token, error)
 	lease    time.Duration        // the fetch lease's time: it runs out this long after its holder's last renewal
 	openFor  time.Duration        // the token breaker's open_for: how long a "token endpoint down" hint lasts
@@ -41,21 +42,21 @@ type fleetTokens struct {
 const maxFleetTTL = 24 * time.Hour
 
 // openFleetStore returns the store the host shares tokens through: opts.Store when set, the configured
-// redis store, or nil (a single host with a local store has nothing to share).
-func openFleetStore(cfg *config.Config, opts Options) (Store, bool, error) {
+// shared store (any registered backend but local), or nil (a single host with a local store has nothing to share).
+func openFleetStore(cfg *config.Config, opts Options) (store.Store, bool, error) {
 	if opts.Store != nil {
 		return opts.Store, false, nil
 	}
-	if cfg.Store.Backend != "redis" {
+	if !cfg.Store.Shared() {
 		return nil, false, nil
 	}
-	s, err := OpenStore(StoreConfigFrom(cfg.Store))
+	s, err := store.Open(cfg.Store.Config())
 	return s, true, err
 }
 
 // shareTokens routes p's token fetches through the store; state is the storage offered to p's plugin, and
 // health the host's view of the store.
-func shareTokens(p *provider, store Store, state *pluginStorage, health *storeHealth) {
+func shareTokens(p *provider, store store.Store, state *pluginStorage, health *storeHealth) {
 	s := &fleetTokens{provider: p.name, store: store, fetch: p.cache.fetch, lease: p.cfg.FetchTimeout + time.Second,
 		openFor: p.cfg.Breaker.OpenFor, noteErr: p.noteErr, timeout: p.cache.fetchTimeout, now: p.cache.now, log: p.log,
 		state: state, keepsState: p.keepsState, health: health}
@@ -148,7 +149,7 @@ func (s *fleetTokens) get(ctx context.Context, stale *sdk.Token) (sdk.Token, err
 // another host stored a token while this one took the lease, else from the plugin, storing what it gets
 // (or the endpoint's being down) for the fleet unless the lease was lost meanwhile. it is the stored value
 // read before the lease was taken.
-func (s *fleetTokens) underLease(ctx context.Context, stale *sdk.Token, it Item, l Lease, since time.Time) (sdk.Token, error) {
+func (s *fleetTokens) underLease(ctx context.Context, stale *sdk.Token, it store.Item, l store.Lease, since time.Time) (sdk.Token, error) {
 	h, stop := s.holdLease(l, since)
 	defer func() {
 		stop()
@@ -183,7 +184,7 @@ func (s *fleetTokens) knownDown(ctx context.Context) error {
 	if st.Up || !s.keeps(ctx) {
 		return nil
 	}
-	return fmt.Errorf("%w since %s", ErrStoreUnavailable, st.Since.Format(time.TimeOnly))
+	return fmt.Errorf("%w since %s", store.ErrUnavailable, st.Since.Format(time.TimeOnly))
 }
 
 // stateUnavailable is the error of a provider whose plugin keeps its state in the store while the store
@@ -198,7 +199,7 @@ func (s *fleetTokens) stateUnavailable(err error) error {
 
 // usable decodes a stored token and reports whether it may replace stale: present, unexpired, and not
 // the token being replaced (nor expiring before it).
-func (s *fleetTokens) usable(it Item, stale *sdk.Token) (sdk.Token, bool) {
+func (s *fleetTokens) usable(it store.Item, stale *sdk.Token) (sdk.Token, bool) {
 	if it.Rev == "" {
 		return sdk.Token{}, false
 	}
@@ -243,7 +244,7 @@ func (s *fleetTokens) storeUnder(ctx context.Context, h *fetchLease, rev string,
 	}
 	_, err := s.store.CompareAndSetFenced(context.WithoutCancel(ctx), h.l, s.key(), rev, b, ttl)
 	switch {
-	case errors.Is(err, ErrLeaseLost):
+	case errors.Is(err, store.ErrLeaseLost):
 		h.lose("the store refused the shared token's write under it")
 	case err != nil:
 		s.noteStoreErr(err)
@@ -256,7 +257,7 @@ func (s *fleetTokens) storeUnder(ctx context.Context, h *fetchLease, rev string,
 func (s *fleetTokens) alone(ctx context.Context, stale *sdk.Token, err error) (sdk.Token, error) {
 	s.noteStoreErr(err)
 	if s.keeps(ctx) {
-		if errors.Is(err, ErrStoreUnavailable) {
+		if errors.Is(err, store.ErrUnavailable) {
 			return sdk.Token{}, s.stateUnavailable(err)
 		}
 		return sdk.Token{}, err
@@ -273,7 +274,7 @@ func (s *fleetTokens) fetchOwn(ctx context.Context, stale *sdk.Token) (sdk.Token
 
 // noteStoreErr logs a store failure other than unavailability (which the host's storeHealth logs) once.
 func (s *fleetTokens) noteStoreErr(err error) {
-	if !errors.Is(err, ErrStoreUnavailable) && !errors.Is(err, context.Canceled) && s.failed.CompareAndSwap(false, true) {
+	if !errors.Is(err, store.ErrUnavailable) && !errors.Is(err, context.Canceled) && s.failed.CompareAndSwap(false, true) {
 		s.log.Warn("shared store failed; this host fetches its own tokens for this provider", "error", err.Error())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // fleetValue is what the store holds under "<provider>/access-token": the shared token (if any) and,
@@ -22,7 +23,7 @@ type fleetValue struct {
 const fleetDownWhat = "token endpoint (found down by a host of the fleet; shared through the store)"
 
 // decodeFleetValue reads a stored value; ok is false for an absent or unreadable one.
-func decodeFleetValue(it Item) (v fleetValue, ok bool) {
+func decodeFleetValue(it store.Item) (v fleetValue, ok bool) {
 	if it.Rev == "" || json.Unmarshal(it.Value, &v) != nil {
 		return fleetValue{}, false
 	}
@@ -32,7 +33,7 @@ func decodeFleetValue(it Item) (v fleetValue, ok bool) {
 // downHint returns the error to fail with when the stored value says the token endpoint is down, or nil.
 // This host then does not ask its plugin: the fleet asks the endpoint about once per breaker open_for, not
 // once per host.
-func (s *fleetTokens) downHint(it Item) error {
+func (s *fleetTokens) downHint(it store.Item) error {
 	v, ok := decodeFleetValue(it)
 	if !ok || v.DownUntil.IsZero() || !s.now().Before(v.DownUntil) {
 		return nil
@@ -62,7 +63,7 @@ func (s *fleetTokens) endpointDown(err error) (until time.Time, ok bool) {
 // markDown records in the store, under the fetch lease h, that the token endpoint is down until until,
 // keeping a token stored beside it (still good for hosts that need no newer one). It wakes the hosts
 // waiting for this host's fetch, which then fail fast instead of each asking the endpoint.
-func (s *fleetTokens) markDown(ctx context.Context, h *fetchLease, it Item, until time.Time) {
+func (s *fleetTokens) markDown(ctx context.Context, h *fetchLease, it store.Item, until time.Time) {
 	v, _ := decodeFleetValue(it)
 	v.DownUntil = until
 	ttl := until.Sub(s.now())

@@ -12,9 +12,10 @@ import (
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/redistest"
-	"github.com/tokenhost/tokenhost/internal/storetest"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/seal"
+	"github.com/tokenhost/tokenhost/store/storetest"
 )
 
 // downIdP is a token endpoint that is down until up is set: it counts the calls it gets.
@@ -60,7 +61,7 @@ func fleetHinted(t *testing.T, answers []answer) int {
 // checkFleetDownHint: with the token endpoint down, one host of three finds it out and the others fail
 // fast on its hint until breaker open_for has passed: the endpoint sees one call per open_for window,
 // not three (nor twelve, one per caller); once it is back, the hint is gone with the first new token.
-func checkFleetDownHint(t *testing.T, store func(int) core.Store) {
+func checkFleetDownHint(t *testing.T, store func(int) store.Store) {
 	const openFor = time.Second
 	idp := &downIdP{}
 	hosts := fleetOf(t, 3, idp, store, func(pc *config.Provider) { pc.Breaker = config.Breaker{Failures: 3, OpenFor: openFor} })
@@ -88,12 +89,12 @@ func checkFleetDownHint(t *testing.T, store func(int) core.Store) {
 }
 
 func TestFleetDownHintLocalStore(t *testing.T) {
-	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	s, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	checkFleetDownHint(t, func(int) core.Store { return s })
+	checkFleetDownHint(t, func(int) store.Store { return s })
 }
 
 // TestFleetDownHintRedis: three hosts, each with its own connection to one redis-server.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // TestFleetTokenReplacesStaleWithoutFetching: a host whose token was rejected (stale) takes the token
@@ -15,7 +16,7 @@ import (
 // older, makes it fetch.
 func TestFleetTokenReplacesStaleWithoutFetching(t *testing.T) {
 	ctx := context.Background()
-	store, _ := OpenStore(StoreConfig{Backend: "local"})
+	store, _ := store.Open(store.Config{Backend: "local"})
 	defer store.Close()
 	fetches := 0
 	now := time.Now()

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // fetchLease is a provider's fetch lease as this host holds it while its fetch runs. The lease time is
@@ -15,7 +17,7 @@ import (
 // out there); from then on this host is no longer the holder: writes made under it are refused, here and
 // by the store (CompareAndSetFenced), so nothing this fetch brings overwrites a newer holder's.
 type fetchLease struct {
-	l    Lease
+	l    store.Lease
 	lost atomic.Bool
 	warn func(why string) // says once that the lease was lost
 }
@@ -32,7 +34,7 @@ func (h *fetchLease) lose(why string) {
 
 // holdLease renews l, taken at since, every third of the lease time until the returned stop is called
 // (stop waits for the renewing goroutine to end). The plugin's storage writes under l until then.
-func (s *fleetTokens) holdLease(l Lease, since time.Time) (*fetchLease, func()) {
+func (s *fleetTokens) holdLease(l store.Lease, since time.Time) (*fetchLease, func()) {
 	h := &fetchLease{l: l, warn: func(why string) {
 		s.log.Warn("this host lost the provider's fetch lease while its fetch ran; what the fetch brings is not stored over a newer holder's",
 			"reason", why, "lease_time", s.lease.String())

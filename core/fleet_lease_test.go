@@ -11,8 +11,9 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
-	"github.com/tokenhost/tokenhost/internal/storetest"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
+	"github.com/tokenhost/tokenhost/store/storetest"
 )
 
 // leaseFetchTimeout is the fetch_timeout of these tests' provider: its lease time is 1.1 s, and its plugin
@@ -75,11 +76,11 @@ func (s *slowSignIn) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error
 	return s.Token(ctx)
 }
 
-// leaseHosts opens n hosts of provider "p" served by src, sharing store, with leaseFetchTimeout; src's
+// leaseHosts opens n hosts of provider "p" served by src, sharing st, with leaseFetchTimeout; src's
 // requests are released before the hosts close, so a failed test does not wait out their fetches.
-func leaseHosts(t *testing.T, n int, src *slowSignIn, store core.Store) []*core.Host {
+func leaseHosts(t *testing.T, n int, src *slowSignIn, st store.Store) []*core.Host {
 	t.Helper()
-	hosts := fleetOf(t, n, src, func(int) core.Store { return store }, func(pc *config.Provider) { pc.FetchTimeout = leaseFetchTimeout })
+	hosts := fleetOf(t, n, src, func(int) store.Store { return st }, func(pc *config.Provider) { pc.FetchTimeout = leaseFetchTimeout })
 	for _, h := range hosts {
 		if errs := h.Start(t.Context()); len(errs) > 0 {
 			t.Fatal(errs)
@@ -90,9 +91,9 @@ func leaseHosts(t *testing.T, n int, src *slowSignIn, store core.Store) []*core.
 }
 
 // localStore opens a local store closed at cleanup.
-func localStore(t *testing.T) core.Store {
+func localStore(t *testing.T) store.Store {
 	t.Helper()
-	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	s, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +163,10 @@ func TestFleetWaiterDoesNotTakeOverARenewedLease(t *testing.T) {
 
 // renewCut is a store whose lease renewals do not reach the backend (a host cut off from the store for
 // renewals alone, or paused): the holder's lease runs out while its fetch still runs.
-type renewCut struct{ core.Store }
+type renewCut struct{ store.Store }
 
-func (s *renewCut) Renew(context.Context, core.Lease, time.Duration) (bool, error) {
-	return false, fmt.Errorf("renewal cut off: %w", core.ErrStoreUnavailable)
+func (s *renewCut) Renew(context.Context, store.Lease, time.Duration) (bool, error) {
+	return false, fmt.Errorf("renewal cut off: %w", store.ErrUnavailable)
 }
 
 // A holder whose lease ran out while its plugin refreshed, and was taken by another host, is no longer the

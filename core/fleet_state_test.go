@@ -13,6 +13,7 @@ import (
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/redistest"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
@@ -54,11 +55,11 @@ func waitStoreUp(t *testing.T, h *core.Host) {
 	}
 }
 
-// startedHost opens a host of shared provider "p" served by src, sharing through store (nil: none), with
+// startedHost opens a host of shared provider "p" served by src, sharing through st (nil: none), with
 // edit applied to the provider's config, and starts its plugin.
-func startedHost(t *testing.T, src sdk.Source, store core.Store, edit func(*config.Provider)) *core.Host {
+func startedHost(t *testing.T, src sdk.Source, st store.Store, edit func(*config.Provider)) *core.Host {
 	t.Helper()
-	h := fleetOf(t, 1, src, func(int) core.Store { return store }, edit)[0]
+	h := fleetOf(t, 1, src, func(int) store.Store { return st }, edit)[0]
 	if errs := h.Start(t.Context()); len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -71,16 +72,16 @@ func startedHost(t *testing.T, src sdk.Source, store core.Store, edit func(*conf
 func TestStateInStoreNotFetchedWithoutTheStore(t *testing.T) {
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
-	store := redisStores(t, srv.URL(), key, 200*time.Millisecond)(0)
+	shared := redisStores(t, srv.URL(), key, 200*time.Millisecond)(0)
 	src := &statefulSource{}
-	h := startedHost(t, src, store, nil)
+	h := startedHost(t, src, shared, nil)
 	if st := h.Status(); len(st) != 1 || !st[0].Info.UsesStorage {
 		t.Fatalf("Status does not say the plugin keeps its state in the store: %+v", st)
 	}
 	srv.Stop()
 	_, err := core.TokenOf(t.Context(), h, "p")
 	var down *core.StoreUnavailableError
-	if !errors.As(err, &down) || down.Provider != "p" || !strings.Contains(err.Error(), "shared store") || !errors.Is(err, core.ErrStoreUnavailable) {
+	if !errors.As(err, &down) || down.Provider != "p" || !strings.Contains(err.Error(), "shared store") || !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Token with the store down: %v; want StoreUnavailableError", err)
 	}
 	// Now the host knows the store is down: the next fetch fails without waiting for a store timeout.
@@ -113,7 +114,7 @@ func TestStateNotInStoreWithoutAFleetStore(t *testing.T) {
 // fleet's fetch lease (another holder cannot take it).
 type leaseProbe struct {
 	statefulSource
-	store   core.Store
+	store   store.Store
 	leased  atomic.Bool
 	checked atomic.Bool
 }
@@ -133,7 +134,7 @@ func (s *leaseProbe) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error
 // takes the lease when it runs out and asks its plugin under it, rather than asking without the lease (as
 // hosts of other providers do): two hosts redeeming one rotating refresh token would revoke the sign-in.
 func TestStateInStoreRefreshesOnlyUnderTheLease(t *testing.T) {
-	store, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	store, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,13 +156,13 @@ func TestStateInStoreRefreshesOnlyUnderTheLease(t *testing.T) {
 // stateFailing is a store whose plugin-state keys ("<provider>/plugin/...") are unavailable while fail is
 // set: the fleet store went away after the host's own store calls succeeded.
 type stateFailing struct {
-	core.Store
+	store.Store
 	fail atomic.Bool
 }
 
-func (s *stateFailing) Get(ctx context.Context, key string) (core.Item, error) {
+func (s *stateFailing) Get(ctx context.Context, key string) (store.Item, error) {
 	if s.fail.Load() && strings.Contains(key, "/plugin/") {
-		return core.Item{}, fmt.Errorf("connection reset: %w", core.ErrStoreUnavailable)
+		return store.Item{}, fmt.Errorf("connection reset: %w", store.ErrUnavailable)
 	}
 	return s.Store.Get(ctx, key)
 }
@@ -188,7 +189,7 @@ func (s *storageReader) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, er
 // A plugin that fails because its state's store is unavailable yields StoreUnavailableError, which the
 // token breaker does not count: the token endpoint was never asked.
 func TestStateStoreFailureIsNotAnEndpointFailure(t *testing.T) {
-	local, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	local, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}

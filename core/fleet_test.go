@@ -13,10 +13,11 @@ import (
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/internal/redistest"
-	"github.com/tokenhost/tokenhost/internal/storetest"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 	_ "github.com/tokenhost/tokenhost/store/redisstore"
 	"github.com/tokenhost/tokenhost/store/seal"
+	"github.com/tokenhost/tokenhost/store/storetest"
 )
 
 // countingIdP is an identity provider shared by every host of a test: it counts fetches and hands out
@@ -40,13 +41,13 @@ func (c *countingIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, erro
 }
 
 // fleet opens n in-process hosts of one shared provider "p" against the IdP; store(i) gives host i's store.
-func fleet(t *testing.T, n int, idp *countingIdP, store func(i int) core.Store) []*core.Host {
+func fleet(t *testing.T, n int, idp *countingIdP, store func(i int) store.Store) []*core.Host {
 	t.Helper()
 	return fleetOf(t, n, idp, store, nil)
 }
 
 // fleetOf is fleet with any source, and edit (when not nil) applied to each host's provider config.
-func fleetOf(t *testing.T, n int, src sdk.Source, store func(i int) core.Store, edit func(*config.Provider)) []*core.Host {
+func fleetOf(t *testing.T, n int, src sdk.Source, store func(i int) store.Store, edit func(*config.Provider)) []*core.Host {
 	t.Helper()
 	var hosts []*core.Host
 	for i := range n {
@@ -70,9 +71,9 @@ func fleetOf(t *testing.T, n int, src sdk.Source, store func(i int) core.Store, 
 
 // redisStores returns a function that opens a separate redis store (one connection pool, as a separate
 // host has) for each host.
-func redisStores(t *testing.T, url, key string, op time.Duration) func(int) core.Store {
-	return func(int) core.Store {
-		s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: url, KeyPrefix: "th:", Keys: key, OpTimeout: op})
+func redisStores(t *testing.T, url, key string, op time.Duration) func(int) store.Store {
+	return func(int) store.Store {
+		s, err := store.Open(store.Config{Backend: "redis", URL: url, KeyPrefix: "th:", Keys: key, OpTimeout: op})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,13 +135,13 @@ func checkOneFetchPerExpiry(t *testing.T, hosts []*core.Host, idp *countingIdP) 
 }
 
 func TestFleetTokensLocalStore(t *testing.T) {
-	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	s, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	idp := &countingIdP{life: time.Second}
-	checkOneFetchPerExpiry(t, fleet(t, 3, idp, func(int) core.Store { return s }), idp)
+	checkOneFetchPerExpiry(t, fleet(t, 3, idp, func(int) store.Store { return s }), idp)
 }
 
 // TestFleetTokensRedis: 1, 2, 4 and 8 hosts, each with its own connection to one redis-server, cost the
@@ -178,7 +179,7 @@ func TestFleetTokensRedisDown(t *testing.T) {
 // stores a token) waits the lease out — fetch_timeout + 1 s, longer than the fetch timeout itself — and
 // then fetches its own token with a whole fetch timeout, instead of failing with a fetch timeout.
 func TestFleetTokensOutwaitADeadLeaseHolder(t *testing.T) {
-	s, err := core.OpenStore(core.StoreConfig{Backend: "local"})
+	s, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +189,7 @@ func TestFleetTokensOutwaitADeadLeaseHolder(t *testing.T) {
 		t.Fatalf("taking the lease as the dead host: %v %v", ok, err)
 	}
 	idp := &countingIdP{life: time.Hour}
-	hosts := fleetOf(t, 1, ctxIdP{idp}, func(int) core.Store { return s }, func(pc *config.Provider) { pc.FetchTimeout = fetchTimeout })
+	hosts := fleetOf(t, 1, ctxIdP{idp}, func(int) store.Store { return s }, func(pc *config.Provider) { pc.FetchTimeout = fetchTimeout })
 	if tok, err := core.TokenOf(storetest.Ctx(t), hosts[0], "p"); err != nil || tok.Value != "tok-1" || idp.fetches.Load() != 1 {
 		t.Fatalf("behind a dead lease holder: %q, %v after %d fetches; want this host's own token", tok.Value, err, idp.fetches.Load())
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/suggest"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // Options configures Open.
@@ -52,7 +53,7 @@ type Options struct {
 	InProcess map[string]sdk.Source
 	// Store, when set, is the store shared providers share tokens through instead of the configured one
 	// (several hosts in one process, or an embedder's own backend); the host does not close it.
-	Store Store
+	Store store.Store
 	// TracerProvider receives the host's spans (token fetches, plugin calls, retries); nil means
 	// OpenTelemetry's global provider, a no-op until the program sets one.
 	TracerProvider trace.TracerProvider
@@ -64,7 +65,7 @@ type Host struct {
 	gen       atomic.Pointer[generation] // the configuration in effect and its providers (reload.go)
 	reload    reloader                   // what Reload needs to build providers (reload.go)
 	log       *slog.Logger
-	store     Store        // closed by Close when the host opened it
+	store     store.Store  // closed by Close when the host opened it
 	health    *storeHealth // nil without a shared store (store_health.go)
 	closeOnce sync.Once
 }

@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // pluginStorage is the sdk.Storage a host serves to a shared provider's plugin: the fleet store, with the
@@ -16,7 +17,7 @@ import (
 // overwrite the state of the host that took the lease over.
 type pluginStorage struct {
 	provider string
-	store    Store
+	store    store.Store
 	down     atomic.Int64               // calls that found the store unavailable, so the host can tell a plugin's error came from it
 	last     atomic.Pointer[error]      // the last such call's error
 	lease    atomic.Pointer[fetchLease] // the fetch lease this host holds while its plugin fetches; nil: none
@@ -27,7 +28,7 @@ func (s *pluginStorage) lastErr() error {
 	if e := s.last.Load(); e != nil {
 		return *e
 	}
-	return ErrStoreUnavailable
+	return store.ErrUnavailable
 }
 
 func (s *pluginStorage) key(k string) string { return s.provider + "/plugin/" + k }
@@ -50,7 +51,7 @@ func (s *pluginStorage) CompareAndSet(ctx context.Context, key, rev string, valu
 			return false, s.refused()
 		}
 		ok, err = s.store.CompareAndSetFenced(ctx, h.l, s.key(key), rev, value, 0)
-		if errors.Is(err, ErrLeaseLost) {
+		if errors.Is(err, store.ErrLeaseLost) {
 			h.lose("the store refused a write of the plugin under it")
 			return false, s.refused()
 		}
@@ -82,8 +83,8 @@ func (s *pluginStorage) Delete(ctx context.Context, key string) error {
 // fail turns a store error into the typed error the plugin acts on: Unavailable while the store cannot be
 // reached (the plugin must not fall back to state of its own, which another host may already have spent).
 func (s *pluginStorage) fail(err error) error {
-	switch { // a store that timed out wraps both ErrStoreUnavailable and context.DeadlineExceeded
-	case errors.Is(err, ErrStoreUnavailable):
+	switch { // a store that timed out wraps both store.ErrUnavailable and context.DeadlineExceeded
+	case errors.Is(err, store.ErrUnavailable):
 		s.last.Store(&err)
 		s.down.Add(1)
 		return sdk.Unavailable("provider %s keeps its sign-in in the fleet's shared store, which is unavailable (%v); it is not refreshed from a copy of this host's own, since another host may have rotated it; this clears when the store answers again", s.provider, err)

@@ -8,18 +8,19 @@ import (
 	"testing"
 
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 )
 
-// downStore is a Store whose every call fails as an unreachable backend does.
-type downStore struct{ Store }
+// downStore is a store.Store whose every call fails as an unreachable backend does.
+type downStore struct{ store.Store }
 
-func (downStore) Get(context.Context, string) (Item, error) {
-	return Item{}, fmt.Errorf("dial tcp 127.0.0.1:1: connection refused: %w", ErrStoreUnavailable)
+func (downStore) Get(context.Context, string) (store.Item, error) {
+	return store.Item{}, fmt.Errorf("dial tcp 127.0.0.1:1: connection refused: %w", store.ErrUnavailable)
 }
 
 func TestPluginStorageIsScopedToItsProvider(t *testing.T) {
 	ctx := context.Background()
-	st, err := OpenStore(StoreConfig{Backend: "local"})
+	st, err := store.Open(store.Config{Backend: "local"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +53,10 @@ func TestPluginStorageIsScopedToItsProvider(t *testing.T) {
 }
 
 // timedOutStore fails as a Redis store whose call ran out of store.timeout: unavailable and a deadline.
-type timedOutStore struct{ Store }
+type timedOutStore struct{ store.Store }
 
-func (timedOutStore) Get(context.Context, string) (Item, error) {
-	return Item{}, fmt.Errorf("redis GET x: %w: %w", ErrStoreUnavailable, context.DeadlineExceeded)
+func (timedOutStore) Get(context.Context, string) (store.Item, error) {
+	return store.Item{}, fmt.Errorf("redis GET x: %w: %w", store.ErrUnavailable, context.DeadlineExceeded)
 }
 
 func TestPluginStorageUnavailableNamesTheProvider(t *testing.T) {

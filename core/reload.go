@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // generation is one configuration the host runs with and the providers built for it. Reload swaps the
@@ -23,7 +24,7 @@ type generation struct {
 type reloader struct {
 	opts  Options
 	base  http.RoundTripper
-	store Store
+	store store.Store
 
 	mu      sync.Mutex // serialises Reload and Close
 	closed  bool

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // StoreStatus is the health of the store a host shares tokens through, for /readyz, /providers and
@@ -63,7 +65,7 @@ func newStoreHealth(log *slog.Logger, probe func(context.Context) error) *storeH
 }
 
 // note records the outcome of one store call: nil is a working store; an error wrapping
-// ErrStoreUnavailable an unavailable one; any other error (a context ended by the caller, a value sealed
+// store.ErrUnavailable an unavailable one; any other error (a context ended by the caller, a value sealed
 // under another key) says nothing about the store's reachability.
 func (s *storeHealth) note(err error) {
 	switch {
@@ -75,7 +77,7 @@ func (s *storeHealth) note(err error) {
 		if was {
 			s.log.Info("shared store works again; sharing tokens with the fleet again")
 		}
-	case errors.Is(err, ErrStoreUnavailable):
+	case errors.Is(err, store.ErrUnavailable):
 		s.mu.Lock()
 		first := !s.down
 		if first {
@@ -124,13 +126,13 @@ func (s *storeHealth) status() StoreStatus {
 
 func (s *storeHealth) close() { close(s.stop) }
 
-// watchedStore is a Store whose every outcome is reported to a storeHealth.
+// watchedStore is a store.Store whose every outcome is reported to a storeHealth.
 type watchedStore struct {
-	Store
+	store.Store
 	h *storeHealth
 }
 
-func (w *watchedStore) Get(ctx context.Context, key string) (Item, error) {
+func (w *watchedStore) Get(ctx context.Context, key string) (store.Item, error) {
 	it, err := w.Store.Get(ctx, key)
 	w.h.note(err)
 	return it, err
@@ -148,26 +150,26 @@ func (w *watchedStore) CompareAndSet(ctx context.Context, key, rev string, value
 	return ok, err
 }
 
-func (w *watchedStore) Acquire(ctx context.Context, key string, ttl time.Duration) (Lease, bool, error) {
+func (w *watchedStore) Acquire(ctx context.Context, key string, ttl time.Duration) (store.Lease, bool, error) {
 	l, ok, err := w.Store.Acquire(ctx, key, ttl)
 	w.h.note(err)
 	return l, ok, err
 }
 
-func (w *watchedStore) Renew(ctx context.Context, l Lease, ttl time.Duration) (bool, error) {
+func (w *watchedStore) Renew(ctx context.Context, l store.Lease, ttl time.Duration) (bool, error) {
 	ok, err := w.Store.Renew(ctx, l, ttl)
 	w.h.note(err)
 	return ok, err
 }
 
-func (w *watchedStore) CompareAndSetFenced(ctx context.Context, l Lease, key, rev string, value []byte, ttl time.Duration) (bool, error) {
+func (w *watchedStore) CompareAndSetFenced(ctx context.Context, l store.Lease, key, rev string, value []byte, ttl time.Duration) (bool, error) {
 	ok, err := w.Store.CompareAndSetFenced(ctx, l, key, rev, value, ttl)
 	w.h.note(err)
 	return ok, err
 }
 
 // watchStore wraps s so that h follows its health; the probe reads a key no one writes.
-func watchStore(s Store, log *slog.Logger) (Store, *storeHealth) {
+func watchStore(s store.Store, log *slog.Logger) (store.Store, *storeHealth) {
 	h := newStoreHealth(log, func(ctx context.Context) error {
 		_, err := s.Get(ctx, "tokenhost/health-probe")
 		return err

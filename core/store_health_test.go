@@ -12,9 +12,9 @@ import (
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/hosttest"
 	"github.com/tokenhost/tokenhost/internal/redistest"
-	"github.com/tokenhost/tokenhost/internal/storetest"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/store/seal"
+	"github.com/tokenhost/tokenhost/store/storetest"
 )
 
 // messageCounter is a slog handler that counts log messages.

@@ -13,6 +13,7 @@ import (
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/redistest"
 	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/store"
 	_ "github.com/tokenhost/tokenhost/store/redisstore"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
@@ -30,11 +31,11 @@ func getBody(t *testing.T, url string) (int, string) {
 
 // redisStore starts a redis-server and opens a sealed store on it with a short operation timeout, closed
 // when the test ends.
-func redisStore(t *testing.T) (*redistest.Server, core.Store) {
+func redisStore(t *testing.T) (*redistest.Server, store.Store) {
 	t.Helper()
 	srv := redistest.Start(t)
 	key, _ := seal.NewKey()
-	store, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
+	store, err := store.Open(store.Config{Backend: "redis", URL: srv.URL(), KeyPrefix: "th:", Keys: key, OpTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

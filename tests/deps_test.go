@@ -47,8 +47,8 @@ var heavy = []string{
 var hostInternals = []string{module + "/internal/hostapi", module + "/internal/stats"}
 
 // TestImportDiagram keeps docs/architecture.md's import diagram true: internal/pluginrpc <- sdk <- plugins
-// <- plugins/builtin <- cmd, and sdk <- core <- proxy <- cmd; neither the sdk nor a plugin imports the
-// host's internals.
+// <- plugins/builtin <- cmd, sdk <- core <- proxy <- cmd, and store/seal <- store <- core, with store <-
+// store/redisstore <- cmd; neither the sdk nor a plugin imports the host's internals.
 func TestImportDiagram(t *testing.T) {
 	forbid(t, module+"/sdk", "sdk must import neither core, the proxy, the host's internals nor any plugin",
 		append([]string{module + "/core", module + "/proxy", module + "/plugins"}, hostInternals...)...)
@@ -63,8 +63,13 @@ func TestImportDiagram(t *testing.T) {
 	if below == 0 {
 		t.Errorf("sdk imports no package under internal/; the host's plugin plumbing (internal/pluginrpc) sits below it")
 	}
-	forbid(t, module+"/core", "core must know no plugin, no proxy, no Prometheus and no Redis client (register built-ins via plugins/builtin, store backends via RegisterStore)",
+	forbid(t, module+"/core", "core must know no plugin, no proxy, no Prometheus and no Redis client (register built-ins via plugins/builtin, store backends via store.Register)",
 		append([]string{module + "/plugins", module + "/proxy"}, heavy...)...)
+	for _, p := range []string{"store", "store/storetest"} {
+		forbid(t, module+"/"+p, "the store package and its conformance suite sit below core and beside every backend: they import neither the host nor a backend",
+			module+"/core", module+"/proxy", module+"/plugins", module+"/store/redisstore", "github.com/redis/go-redis")
+	}
+	forbid(t, module+"/store/redisstore", "a store backend imports store, not the host", module+"/core", module+"/proxy", module+"/plugins")
 	for _, p := range []string{"azure", "codex", "gateway", "gemini", "internal/..."} {
 		forbid(t, "./plugins/"+p, "plugins import sdk and plugins/internal only",
 			append([]string{module + "/core", module + "/proxy"}, hostInternals...)...)

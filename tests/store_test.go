@@ -47,6 +47,21 @@ func TestStoreCheckAgainstRedis(t *testing.T) {
 	}
 }
 
+// TestStoreBackendNotLinked: the configuration accepts any store backend name, and the tokenhost command,
+// which knows the backends it links, refuses one it does not link in `config validate` and `store check`,
+// listing those it has and the likely intended one.
+func TestStoreBackendNotLinked(t *testing.T) {
+	key := strings.TrimSpace(tokenhost(t, "", nil, "store", "keygen").stdout)
+	cfg := writeFile(t, "", "tokenhost.yaml", "store:\n  backend: rediss\n  url: redis://127.0.0.1:1\n  encryption_key_env: STORE_KEY\n")
+	env := []string{"STORE_KEY=" + key}
+	for _, args := range [][]string{{"config", "validate", cfg}, {"store", "check", "--config", cfg}} {
+		r := tokenhost(t, "", env, args...)
+		if r.code == 0 || !strings.Contains(r.stderr, `store backend "rediss" is not available (available: [local redis]) (did you mean "redis"?)`) {
+			t.Errorf("%v with backend rediss:\n%s", args, r)
+		}
+	}
+}
+
 // TestFleetSharesTokensAcrossProcesses: four `tokenhost token` processes, one after another and each with
 // its own gateway plugin process, share one redis-server: the identity provider is asked once, every
 // process prints the same token, and Redis holds neither it nor the client's name in clear.

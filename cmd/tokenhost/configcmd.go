@@ -12,6 +12,7 @@ import (
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/termtext"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 func newConfigCmd(g *globals) *cobra.Command {
@@ -42,6 +43,9 @@ func newConfigCmd(g *globals) *cobra.Command {
 				file = args[0]
 			}
 			cfg, err := config.Load(g.sources(file))
+			if err == nil {
+				err = storeBackend(cfg)
+			}
 			if err != nil {
 				fmt.Fprintln(g.stderr, termtext.Clean(err.Error()))
 				return exitCode(1)
@@ -59,6 +63,15 @@ func newConfigCmd(g *globals) *cobra.Command {
 	cmd.AddCommand(show, validate)
 	cmd.AddCommand(newTrustCmds(g)...)
 	return cmd
+}
+
+// storeBackend checks that cfg's store backend is one this program links: the configuration accepts any
+// name, and the store registry knows which exist.
+func storeBackend(cfg *config.Config) error {
+	if err := store.Available(cfg.Store.Backend); err != nil {
+		return fmt.Errorf("store.backend: %w", err)
+	}
+	return nil
 }
 
 // sources is what the CLI loads configuration from: file (or the search order) and this environment.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
@@ -49,7 +50,7 @@ func storeCheck(ctx context.Context, g *globals) error {
 	if err != nil {
 		return err
 	}
-	s, err := core.OpenStore(core.StoreConfigFrom(cfg.Store))
+	s, err := store.Open(cfg.Store.Config())
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ type Provider struct {
 	// name ending in "*" is a prefix).
 	Env []string
 	// Shared says whether the provider's tokens and refreshes are shared through the store (default: true
-	// when the store is redis).
+	// when the store is shared: any backend but local).
 	Shared bool
 	// Options is handed to the plugin's Configure, with *_env and *_file secrets resolved.
 	Options map[string]any

@@ -16,7 +16,7 @@ func (d *decoder) config(raw rawConfig) *Config {
 	cfg.Server = d.server(raw.Server)
 	cfg.Store = d.store(raw.Store)
 	for _, name := range sortedKeys(raw.Providers) {
-		if p := d.provider(name, raw.Providers[name], cfg.Store.Backend == "redis"); p != nil {
+		if p := d.provider(name, raw.Providers[name], cfg.Store.Shared()); p != nil {
 			cfg.Providers = append(cfg.Providers, p)
 		}
 	}

@@ -14,7 +14,7 @@ func (s *shower) store(st Store) {
 	const at = "store"
 	s.b.WriteString("store:\n")
 	s.line(1, "backend", st.Backend, at+".backend")
-	if st.Backend != "redis" {
+	if !st.Shared() {
 		return
 	}
 	s.line(1, "url", render(redactStoreURL(st.URL)), at+".url")

@@ -1,21 +1,24 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
-	"github.com/tokenhost/tokenhost/internal/suggest"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
 // Store is the `store` block: where a host keeps what it shares with the other hosts of a fleet.
 type Store struct {
-	// Backend is "local" (this process only, the default) or "redis" (fleet mode).
+	// Backend is "local" (this process only, the default) or the name of a registered store backend that
+	// a fleet shares, "redis" for one (store.Backends lists them; core checks the name when it opens the
+	// store).
 	Backend string
-	// URL is the Redis URL (redis://, rediss://; Sentinel and Cluster through query parameters).
+	// URL is the backend's address: for redis, redis:// or rediss:// (Sentinel and Cluster through query
+	// parameters).
 	URL string
-	// KeyPrefix starts every Redis key and channel, so several fleets can share one Redis.
+	// KeyPrefix starts every key (and, for redis, channel) the store writes, so several fleets can share one
+	// server.
 	KeyPrefix string
 	// EncryptionKeys are the resolved keys (standard base64, the current one first); a secret, never shown.
 	EncryptionKeys string
@@ -41,12 +44,17 @@ type rawStore struct {
 const (
 	DefaultStoreBackend     = "local"
 	DefaultStoreKeyPrefix   = "tokenhost:"
-	DefaultStoreDialTimeout = time.Second
-	DefaultStoreTimeout     = 500 * time.Millisecond
+	DefaultStoreDialTimeout = store.DefaultDialTimeout
+	DefaultStoreTimeout     = store.DefaultOpTimeout
 )
 
-// storeBackends are the backends a configuration may name.
-var storeBackends = []string{"local", "redis"}
+// Shared reports whether the block names a store that a fleet shares: any backend but local (or none).
+func (s Store) Shared() bool { return s.Backend != "" && s.Backend != DefaultStoreBackend }
+
+// Config returns the block as the store package's Config, for store.Open.
+func (s Store) Config() store.Config {
+	return store.Config{Backend: s.Backend, URL: s.URL, KeyPrefix: s.KeyPrefix, Keys: s.EncryptionKeys, DialTimeout: s.DialTimeout, OpTimeout: s.Timeout}
+}
 
 // store checks the store block; key resolution reuses the *_env / *_file rules of provider secrets.
 func (d *decoder) store(r rawStore) Store {
@@ -59,39 +67,41 @@ func (d *decoder) store(r rawStore) Store {
 		DialTimeout: d.positive(at+".dial_timeout", r.DialTimeout, durationText(r.DialTimeout), DefaultStoreDialTimeout),
 		Timeout:     d.positive(at+".timeout", r.Timeout, durationText(r.Timeout), DefaultStoreTimeout),
 	}
-	switch b := strings.TrimSpace(r.Backend); {
-	case b == "" || d.failed[at+".backend"]:
-	case b == "local" || b == "redis":
+	if b := strings.TrimSpace(r.Backend); b != "" && !d.failed[at+".backend"] {
 		s.Backend = b
-	default:
-		hint := ""
-		if c := suggest.Closest(b, storeBackends); c != "" {
-			hint = fmt.Sprintf(" (did you mean %q?)", c)
-		}
-		d.p.add(at+".backend", "must be local or redis, got %s%s", quote(b), hint)
-		return s
 	}
-	if s.Backend == "local" {
+	if !s.Shared() {
 		if r.URL != "" {
-			d.p.add(at+".url", "is only used with backend: redis (set store.backend: redis for fleet mode, or remove url)")
+			d.p.add(at+".url", "is not used with backend: local (set store.backend to a shared backend, such as redis, for fleet mode, or remove url)")
 		}
 		return s
 	}
-	if r.URL == "" {
-		if !d.failed[at+".url"] {
-			d.p.add(at+".url", "required with backend: redis: redis://host:6379, rediss://host:6380 for TLS (see docs/fleet.md for Sentinel and Cluster)")
-		}
-	} else if !strings.HasPrefix(r.URL, "redis://") && !strings.HasPrefix(r.URL, "rediss://") {
-		d.p.add(at+".url", "must start with redis:// or rediss://")
+	if s.Backend == "redis" {
+		s.URL = d.redisURL(at, r.URL)
 	} else {
-		s.URL = r.URL
+		s.URL = r.URL // the backend checks it when the host opens the store
 	}
-	s.EncryptionKeys = d.storeKeys(at, r)
+	s.EncryptionKeys = d.storeKeys(at, s.Backend, r)
 	return s
 }
 
-// storeKeys resolves and checks the encryption keys a redis store requires.
-func (d *decoder) storeKeys(at string, r rawStore) string {
+// redisURL checks the url of a redis store and returns it, or "" after adding a problem.
+func (d *decoder) redisURL(at, u string) string {
+	switch {
+	case u == "":
+		if !d.failed[at+".url"] {
+			d.p.add(at+".url", "required with backend: redis: redis://host:6379, rediss://host:6380 for TLS (see docs/fleet.md for Sentinel and Cluster)")
+		}
+	case !strings.HasPrefix(u, "redis://") && !strings.HasPrefix(u, "rediss://"):
+		d.p.add(at+".url", "must start with redis:// or rediss://")
+	default:
+		return u
+	}
+	return ""
+}
+
+// storeKeys resolves and checks the encryption keys every shared store requires.
+func (d *decoder) storeKeys(at, backend string, r rawStore) string {
 	var (
 		keys string
 		ok   bool
@@ -108,7 +118,7 @@ func (d *decoder) storeKeys(at string, r rawStore) string {
 		path = at + ".encryption_key_file"
 		keys, ok = d.secretFromFile(path, r.EncryptionKeyFile)
 	default:
-		d.p.add(at+".encryption_key_env", "required with backend: redis (or encryption_key_file): everything written to Redis is encrypted; create a key with `tokenhost store keygen`")
+		d.p.add(at+".encryption_key_env", "required with backend: %s (or encryption_key_file): everything written to the store is encrypted; create a key with `tokenhost store keygen`", backend)
 		return ""
 	}
 	if !ok {

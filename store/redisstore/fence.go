@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // A write made under a lease (CompareAndSetFenced) is refused unless the lease still holds the writer's
@@ -35,8 +35,8 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] or redis.call('GET', KEYS[2]) ~= ARGV[2
 return 1`)
 )
 
-// CompareAndSetFenced implements core.Store.
-func (s *Store) CompareAndSetFenced(ctx context.Context, l core.Lease, key, revision string, value []byte, ttl time.Duration) (bool, error) {
+// CompareAndSetFenced implements store.Store.
+func (s *Store) CompareAndSetFenced(ctx context.Context, l store.Lease, key, revision string, value []byte, ttl time.Duration) (bool, error) {
 	if s.cluster {
 		return s.fencedCASCluster(ctx, l, key, revision, value, ttl)
 	}
@@ -57,7 +57,7 @@ func (s *Store) CompareAndSetFenced(ctx context.Context, l core.Lease, key, revi
 }
 
 // fencedCASCluster is CompareAndSetFenced on a Redis Cluster: the fence check, then the compare-and-set.
-func (s *Store) fencedCASCluster(ctx context.Context, l core.Lease, key, revision string, value []byte, ttl time.Duration) (bool, error) {
+func (s *Store) fencedCASCluster(ctx context.Context, l store.Lease, key, revision string, value []byte, ttl time.Duration) (bool, error) {
 	var n int
 	err := s.call(ctx, "FENCE", l.Key, func(ctx context.Context) error {
 		var err error
@@ -74,6 +74,6 @@ func (s *Store) fencedCASCluster(ctx context.Context, l core.Lease, key, revisio
 }
 
 // lost is the error of a write to key refused because lease l is no longer its writer's.
-func lost(l core.Lease, key string) error {
-	return fmt.Errorf("redis CAS %s under lease %s (fence %d): %w (it ran out or a newer holder took it)", key, l.Key, l.Fence, core.ErrLeaseLost)
+func lost(l store.Lease, key string) error {
+	return fmt.Errorf("redis CAS %s under lease %s (fence %d): %w (it ran out or a newer holder took it)", key, l.Key, l.Fence, store.ErrLeaseLost)
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // universalOptions turns a store URL into go-redis's UniversalOptions, which pick the client:
@@ -19,7 +19,7 @@ import (
 //   - ...?cluster=true or several addr= parameters: Cluster, host:port being seed nodes.
 //
 // The timeouts of cfg override any in the URL, so that no call waits on Redis longer than configured.
-func universalOptions(cfg core.StoreConfig) (*redis.UniversalOptions, error) {
+func universalOptions(cfg store.Config) (*redis.UniversalOptions, error) {
 	u, err := url.Parse(cfg.URL)
 	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		return nil, errors.New("store.url must be a redis:// or rediss:// URL")

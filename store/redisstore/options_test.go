@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 func TestUniversalOptionsPicksTheClient(t *testing.T) {
@@ -22,7 +22,7 @@ func TestUniversalOptionsPicksTheClient(t *testing.T) {
 		{"redis://n1:7000?addr=n2:7000&addr=n3:7000", "", true, 3, false},
 	}
 	for _, c := range cases {
-		o, err := universalOptions(core.StoreConfig{URL: c.url, OpTimeout: 300 * time.Millisecond, DialTimeout: time.Second})
+		o, err := universalOptions(store.Config{URL: c.url, OpTimeout: 300 * time.Millisecond, DialTimeout: time.Second})
 		if err != nil {
 			t.Fatalf("%s: %v", c.url, err)
 		}

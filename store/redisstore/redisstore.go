@@ -1,14 +1,14 @@
-// Package redisstore is the "redis" backend of core.Store: a blank import registers it, after which a
+// Package redisstore is the "redis" backend of store.Store: a blank import registers it, after which a
 // configuration's `store: {backend: redis}` shares access tokens, refresh leases and hints across a fleet
 // of hosts. It talks to one server, a Sentinel-managed primary or a Cluster through go-redis's
 // UniversalClient (Valkey speaks the same protocol).
 //
-// The backend stores bytes as core hands them over; core seals every value (AES-256-GCM) and hashes every
-// key name first, so what Redis holds reveals provider names at most. Leases are SET NX PX with a random
-// holder id and a fencing counter beside them, renewed with PEXPIRE while the holder id still matches;
-// a write made under a lease checks the holder and the fence in the same script as its compare-and-set
-// (fence.go); changed keys are announced on one pub/sub channel, and every call runs under the configured
-// operation timeout.
+// The backend stores bytes as store.Open hands them over; Open seals every value (AES-256-GCM) and hashes
+// every key name first, so what Redis holds reveals provider names at most. Leases are SET NX PX with a
+// random holder id and a fencing counter beside them, renewed with PEXPIRE while the holder id still
+// matches; a write made under a lease checks the holder and the fence in the same script as its
+// compare-and-set (fence.go); changed keys are announced on one pub/sub channel, and every call runs under
+// the configured operation timeout.
 package redisstore
 
 import (
@@ -21,11 +21,11 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 func init() {
-	core.RegisterStore("redis", Open)
+	store.Register("redis", Open)
 	// go-redis logs connection failures itself, on stderr; every failure reaches the caller as an error
 	// that names the operation and the key, so its own lines are dropped.
 	redis.SetLogger(quiet{})
@@ -36,7 +36,7 @@ type quiet struct{}
 
 func (quiet) Printf(context.Context, string, ...any) {}
 
-// Store is a core.Store on Redis.
+// Store is a store.Store on Redis.
 type Store struct {
 	c       redis.UniversalClient
 	prefix  string
@@ -47,7 +47,7 @@ type Store struct {
 
 // Open connects to the Redis that cfg.URL names; it does not wait for Redis to answer, so a host starts
 // (and works alone) while Redis is down.
-func Open(cfg core.StoreConfig) (core.Store, error) {
+func Open(cfg store.Config) (store.Store, error) {
 	o, err := universalOptions(cfg)
 	if err != nil {
 		return nil, err
@@ -102,23 +102,23 @@ func describe(op, key string, err error) error {
 	if errors.As(err, &reply) && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("redis %s %s: %w", op, key, err)
 	}
-	return fmt.Errorf("redis %s %s: %w: %w (the host works alone until Redis answers again)", op, key, core.ErrStoreUnavailable, err)
+	return fmt.Errorf("redis %s %s: %w: %w (the host works alone until Redis answers again)", op, key, store.ErrUnavailable, err)
 }
 
-// Get implements core.Store.
-func (s *Store) Get(ctx context.Context, key string) (core.Item, error) {
-	var it core.Item
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (store.Item, error) {
+	var it store.Item
 	err := s.call(ctx, "GET", key, func(ctx context.Context) error {
 		b, err := s.c.Get(ctx, s.prefix+key).Bytes()
 		if err == nil {
-			it = core.Item{Value: b, Rev: rev(b)}
+			it = store.Item{Value: b, Rev: rev(b)}
 		}
 		return err
 	})
 	return it, err
 }
 
-// Set implements core.Store.
+// Set implements store.Store.
 func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
 	return s.call(ctx, "SET", key, func(ctx context.Context) error {
 		_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -130,7 +130,7 @@ func (s *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	})
 }
 
-// CompareAndSet implements core.Store.
+// CompareAndSet implements store.Store.
 func (s *Store) CompareAndSet(ctx context.Context, key, revision string, value []byte, ttl time.Duration) (bool, error) {
 	var ok bool
 	err := s.call(ctx, "CAS", key, func(ctx context.Context) error {
@@ -141,7 +141,7 @@ func (s *Store) CompareAndSet(ctx context.Context, key, revision string, value [
 	return ok, err
 }
 
-// Delete implements core.Store.
+// Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	return s.call(ctx, "DEL", key, func(ctx context.Context) error {
 		_, err := s.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -159,32 +159,32 @@ func (s *Store) leaseKeys(key string) []string {
 	return []string{k, k + ":fence"}
 }
 
-// Acquire implements core.Store.
-func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (core.Lease, bool, error) {
+// Acquire implements store.Store.
+func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (store.Lease, bool, error) {
 	if ttl < time.Millisecond {
-		return core.Lease{}, false, fmt.Errorf("lease %s: the lease time must be at least 1ms", key)
+		return store.Lease{}, false, fmt.Errorf("lease %s: the lease time must be at least 1ms", key)
 	}
-	l := core.Lease{Key: key, Holder: newHolder()}
+	l := store.Lease{Key: key, Holder: newHolder()}
 	err := s.call(ctx, "ACQUIRE", key, func(ctx context.Context) error {
 		n, err := acquireScript.Run(ctx, s.c, s.leaseKeys(key), l.Holder, ttl.Milliseconds()).Int64()
 		l.Fence = n
 		return err
 	})
 	if err != nil || l.Fence == 0 {
-		return core.Lease{}, false, err
+		return store.Lease{}, false, err
 	}
 	return l, true, nil
 }
 
-// Release implements core.Store.
-func (s *Store) Release(ctx context.Context, l core.Lease) error {
+// Release implements store.Store.
+func (s *Store) Release(ctx context.Context, l store.Lease) error {
 	return s.call(ctx, "RELEASE", l.Key, func(ctx context.Context) error {
 		return releaseScript.Run(ctx, s.c, s.leaseKeys(l.Key)[:1], l.Holder).Err()
 	})
 }
 
-// Renew implements core.Store: PEXPIRE, only while the lease still holds the caller's holder id.
-func (s *Store) Renew(ctx context.Context, l core.Lease, ttl time.Duration) (bool, error) {
+// Renew implements store.Store: PEXPIRE, only while the lease still holds the caller's holder id.
+func (s *Store) Renew(ctx context.Context, l store.Lease, ttl time.Duration) (bool, error) {
 	if ttl < time.Millisecond {
 		return false, fmt.Errorf("lease %s: the lease time must be at least 1ms", l.Key)
 	}
@@ -197,9 +197,9 @@ func (s *Store) Renew(ctx context.Context, l core.Lease, ttl time.Duration) (boo
 	return ok, err
 }
 
-// Wait implements core.Store: it registers for the key's announcements, then compares the revision, then
+// Wait implements store.Store: it registers for the key's announcements, then compares the revision, then
 // waits for an announcement or the poll interval (which covers expiries and a subscription that is down).
-func (s *Store) Wait(ctx context.Context, key, revision string) (core.Item, error) {
+func (s *Store) Wait(ctx context.Context, key, revision string) (store.Item, error) {
 	s.w.start(ctx)
 	for {
 		changed := s.w.register(key)
@@ -213,7 +213,7 @@ func (s *Store) Wait(ctx context.Context, key, revision string) (core.Item, erro
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
-			return core.Item{}, fmt.Errorf("waiting for %s to change: %w", key, ctx.Err())
+			return store.Item{}, fmt.Errorf("waiting for %s to change: %w", key, ctx.Err())
 		}
 		t.Stop()
 	}
@@ -222,7 +222,7 @@ func (s *Store) Wait(ctx context.Context, key, revision string) (core.Item, erro
 // pollEvery is how often Wait re-reads a key without an announcement.
 const pollEvery = time.Second
 
-// Close implements core.Store.
+// Close implements store.Store.
 func (s *Store) Close() error {
 	s.w.close()
 	return s.c.Close()

@@ -15,17 +15,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/internal/redistest"
-	"github.com/tokenhost/tokenhost/internal/storetest"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/redisstore"
 	"github.com/tokenhost/tokenhost/store/seal"
+	"github.com/tokenhost/tokenhost/store/storetest"
 )
 
 // open opens a sealed redis store on srv with keys, a fresh prefix per test, and closes it at cleanup.
-func open(t testing.TB, url, prefix, keys string, op time.Duration) core.Store {
+func open(t testing.TB, url, prefix, keys string, op time.Duration) store.Store {
 	t.Helper()
-	s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: url, KeyPrefix: prefix, Keys: keys, OpTimeout: op, DialTimeout: op})
+	s, err := store.Open(store.Config{Backend: "redis", URL: url, KeyPrefix: prefix, Keys: keys, OpTimeout: op, DialTimeout: op})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestRedisStoreConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	key := newKey(t)
 	n := 0
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		n++
 		return open(t, srv.URL(), fmt.Sprintf("t%d:", n), key, 2*time.Second)
 	})
@@ -57,15 +57,15 @@ func TestRedisStoreConformance(t *testing.T) {
 func TestRedisSealing(t *testing.T) {
 	srv := redistest.Start(t)
 	n := 0
-	storetest.RunSealed(t, func(t *testing.T) (core.Store, func(string) core.Store) {
+	storetest.RunSealed(t, func(t *testing.T) (store.Store, func(string) store.Store) {
 		n++
 		prefix := fmt.Sprintf("s%d:", n)
-		raw, err := redisstore.Open(core.StoreConfig{URL: srv.URL(), KeyPrefix: prefix, OpTimeout: 2 * time.Second, DialTimeout: 2 * time.Second})
+		raw, err := redisstore.Open(store.Config{URL: srv.URL(), KeyPrefix: prefix, OpTimeout: 2 * time.Second, DialTimeout: 2 * time.Second})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { raw.Close() })
-		return raw, func(keys string) core.Store { return open(t, srv.URL(), prefix, keys, 2*time.Second) }
+		return raw, func(keys string) store.Store { return open(t, srv.URL(), prefix, keys, 2*time.Second) }
 	})
 }
 
@@ -76,7 +76,7 @@ func TestRedisClusterConformance(t *testing.T) {
 	srv := redistest.StartCluster(t)
 	key := newKey(t)
 	n := 0
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) store.Store {
 		n++
 		return open(t, srv.URL()+"?cluster=true", fmt.Sprintf("t%d:", n), key, 2*time.Second)
 	})
@@ -135,7 +135,7 @@ func TestRedisKeyRotationAndWrongKey(t *testing.T) {
 	}
 	kr, _ := seal.ParseKeys(newKeyText)
 	stranger := open(t, srv.URL(), "th:", newKey(t), 2*time.Second)
-	for who, s := range map[string]core.Store{"a host without the new key": before, "a host with a wrong key": stranger} {
+	for who, s := range map[string]store.Store{"a host without the new key": before, "a host with a wrong key": stranger} {
 		_, err := s.Get(ctx, key)
 		if !errors.Is(err, seal.ErrWrongKey) || !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), kr.Current()) || !strings.Contains(err.Error(), "give this host the fleet's keys") {
 			t.Fatalf("%s reading the moved state = %v; want ErrWrongKey naming the key, the key id and what to do", who, err)
@@ -143,7 +143,7 @@ func TestRedisKeyRotationAndWrongKey(t *testing.T) {
 	}
 }
 
-// TestRedisDownIsABoundedError kills Redis under an open store: every call fails with ErrStoreUnavailable
+// TestRedisDownIsABoundedError kills Redis under an open store: every call fails with ErrUnavailable
 // (none hangs; the test's deadline would catch it), and the store works again once Redis is back.
 func TestRedisDownIsABoundedError(t *testing.T) {
 	srv := redistest.Start(t)
@@ -162,8 +162,8 @@ func TestRedisDownIsABoundedError(t *testing.T) {
 		"Wait":    func() error { _, err := s.Wait(ctx, "p/k", "x"); return err },
 	}
 	for name, call := range calls {
-		if err := call(); !errors.Is(err, core.ErrStoreUnavailable) {
-			t.Errorf("%s with Redis down = %v; want ErrStoreUnavailable", name, err)
+		if err := call(); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s with Redis down = %v; want ErrUnavailable", name, err)
 		}
 	}
 	srv.Restart(t)
@@ -179,7 +179,7 @@ func TestRedisDownIsABoundedError(t *testing.T) {
 }
 
 // TestRedisSilentServerIsABoundedError points the store at a server that accepts connections and never
-// answers (a hung Redis): calls fail with ErrStoreUnavailable under the operation timeout.
+// answers (a hung Redis): calls fail with ErrUnavailable under the operation timeout.
 func TestRedisSilentServerIsABoundedError(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -197,19 +197,19 @@ func TestRedisSilentServerIsABoundedError(t *testing.T) {
 	}()
 	s := open(t, "redis://"+ln.Addr().String(), "th:", newKey(t), 100*time.Millisecond)
 	ctx := storetest.Ctx(t)
-	if _, err := s.Get(ctx, "p/k"); !errors.Is(err, core.ErrStoreUnavailable) {
-		t.Fatalf("Get against a silent server = %v; want ErrStoreUnavailable", err)
+	if _, err := s.Get(ctx, "p/k"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Get against a silent server = %v; want ErrUnavailable", err)
 	}
-	if _, _, err := s.Acquire(ctx, "p/k", time.Second); !errors.Is(err, core.ErrStoreUnavailable) {
-		t.Fatalf("Acquire against a silent server = %v; want ErrStoreUnavailable", err)
+	if _, _, err := s.Acquire(ctx, "p/k", time.Second); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Acquire against a silent server = %v; want ErrUnavailable", err)
 	}
 }
 
 func TestRedisURLErrorsHideThePassword(t *testing.T) {
 	for _, u := range []string{"http://h:1", "redis://user:hunter2@h:1/notadb", "redis://user:hunter2@h:1?bogus=1"} {
-		_, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: u, Keys: newKey(t)})
+		_, err := store.Open(store.Config{Backend: "redis", URL: u, Keys: newKey(t)})
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("OpenStore(url %d) = %v; want an error without the password", len(u), err)
+			t.Errorf("Open(url %d) = %v; want an error without the password", len(u), err)
 		}
 	}
 }
@@ -229,7 +229,7 @@ func TestMain(m *testing.M) {
 // it until killed.
 func holdLease(spec string) {
 	url, keys, _ := strings.Cut(spec, " ")
-	s, err := core.OpenStore(core.StoreConfig{Backend: "redis", URL: url, KeyPrefix: "th:", Keys: keys, OpTimeout: 2 * time.Second})
+	s, err := store.Open(store.Config{Backend: "redis", URL: url, KeyPrefix: "th:", Keys: keys, OpTimeout: 2 * time.Second})
 	if err != nil {
 		fmt.Println("error", err)
 		return

@@ -1,4 +1,4 @@
-package core
+package store
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 // store holds is a token in clear and its key names reveal provider names at most. Every value carries
 // its key's version, and the store refuses one older than a value this process has seen (seal.Versions).
 // A value stored before the current key (or before names were keyed) is found under its older name;
-// store_sealed_older.go moves it, and leaves a tombstone where it was. Leases are named without a key.
+// sealed_older.go moves it, and leaves a tombstone where it was. Leases are named without a key.
 type sealedStore struct {
 	inner Store
 	kr    *seal.Keyring

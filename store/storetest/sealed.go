@@ -6,20 +6,21 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/internal/sealtest"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
 // Sealed returns, for one subtest, a fresh backend that several hosts share: raw is the backend itself
-// (what someone with access to Redis sees and can write), and host(keys) opens a sealed store over it
+// (what someone with access to the backend, but not the keys, sees and can write), and host(keys) opens a sealed store over it
 // with the encryption keys keys and a memory of its own, as one host of a fleet does. Both register
 // their own cleanup.
-type Sealed func(t *testing.T) (raw core.Store, host func(keys string) core.Store)
+type Sealed func(t *testing.T) (raw store.Store, host func(keys string) store.Store)
 
 // RunSealed runs the tests of sealing over a backend: keyed names, rotation and upgrade moving stored
 // state (leaving tombstones), refusing values written back, and hosts that disagree on the keys or run
-// the previous release sharing leases and losing no write.
+// the previous release sharing leases and losing no write. Some subtests open hosts through store.Open with
+// a backend, "storetest-hooked", that the first of them registers.
 func RunSealed(t *testing.T, open Sealed) {
 	t.Run("NamesAreKeyed", func(t *testing.T) { namesAreKeyed(t, open) })
 	t.Run("RotationMovesPluginState", func(t *testing.T) { rotationMoves(t, open) })
@@ -56,7 +57,7 @@ func nameUnder(t *testing.T, k, key string) string {
 	return kr.Name(key)
 }
 
-func mustSet(t *testing.T, s core.Store, key, value string, ttl time.Duration) {
+func mustSet(t *testing.T, s store.Store, key, value string, ttl time.Duration) {
 	t.Helper()
 	if err := s.Set(Ctx(t), key, []byte(value), ttl); err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func mustSet(t *testing.T, s core.Store, key, value string, ttl time.Duration) {
 }
 
 // mustGet reads key and fails unless it holds want; it returns the revision.
-func mustGet(t *testing.T, s core.Store, key, want string) string {
+func mustGet(t *testing.T, s store.Store, key, want string) string {
 	t.Helper()
 	it, err := s.Get(Ctx(t), key)
 	if err != nil || string(it.Value) != want || it.Rev == "" {
@@ -74,7 +75,7 @@ func mustGet(t *testing.T, s core.Store, key, want string) string {
 }
 
 // present reports whether the backend holds something under name.
-func present(t *testing.T, raw core.Store, name string) bool {
+func present(t *testing.T, raw store.Store, name string) bool {
 	t.Helper()
 	it, err := raw.Get(Ctx(t), name)
 	if err != nil {
@@ -131,7 +132,7 @@ func rotationMoves(t *testing.T, open Sealed) {
 	mustGet(t, host(newKeyText), signIn, "signin-3")
 
 	rev = mustGet(t, rotated, token, "tok-1")
-	waited := make(chan core.Item, 1)
+	waited := make(chan store.Item, 1)
 	go func() {
 		it, err := rotated.Wait(ctx, token, rev)
 		if err != nil {
@@ -193,7 +194,7 @@ func replayRefused(t *testing.T, open Sealed) {
 	if err := raw.Set(ctx, name, copied.Value, 0); err != nil {
 		t.Fatal(err)
 	}
-	for who, s := range map[string]core.Store{"the writer": a, "a reader": b} {
+	for who, s := range map[string]store.Store{"the writer": a, "a reader": b} {
 		_, err := s.Get(ctx, signIn)
 		if !errors.Is(err, seal.ErrRolledBack) || !strings.Contains(err.Error(), "gateway") || !strings.Contains(err.Error(), "rolled back") || strings.Contains(err.Error(), "signin-v") {
 			t.Fatalf("%s reading a value written back = %v; want ErrRolledBack naming the provider, not the value", who, err)

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/internal/sealtest"
+	"github.com/tokenhost/tokenhost/store"
 	"github.com/tokenhost/tokenhost/store/seal"
 )
 
@@ -22,7 +22,7 @@ func keyID(t *testing.T, k string) string {
 }
 
 // isTombstone reports whether the backend holds, under name, a tombstone of key that the keys k open.
-func isTombstone(t *testing.T, raw core.Store, k, name, key string) bool {
+func isTombstone(t *testing.T, raw store.Store, k, name, key string) bool {
 	t.Helper()
 	it, err := raw.Get(Ctx(t), name)
 	if err != nil {
@@ -37,7 +37,7 @@ func isTombstone(t *testing.T, raw core.Store, k, name, key string) bool {
 }
 
 // wantWrongKey fails unless reading key from s fails with seal.ErrWrongKey naming the key id id.
-func wantWrongKey(t *testing.T, who string, s core.Store, key, id string) {
+func wantWrongKey(t *testing.T, who string, s store.Store, key, id string) {
 	t.Helper()
 	it, err := s.Get(Ctx(t), key)
 	if !errors.Is(err, seal.ErrWrongKey) || !strings.Contains(err.Error(), id) {
@@ -53,7 +53,7 @@ func mixedKeysShareLease(t *testing.T, open Sealed) {
 	ctx := Ctx(t)
 	kA, kB := newKey(t), newKey(t)
 	a, b := host(kA), host(kB+","+kA)
-	acquire := func(who string, s core.Store, want bool) core.Lease {
+	acquire := func(who string, s store.Store, want bool) store.Lease {
 		t.Helper()
 		l, ok, err := s.Acquire(ctx, token, time.Minute)
 		if err != nil || ok != want {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/store"
 )
 
-// hookBackend is the store backend hookedHost registers: it hands OpenStore a shared raw backend whose
+// hookBackend is the store backend hookedHost registers: it hands store.Open a shared raw backend whose
 // compare-and-set runs a test's function first, so that a test can write between two steps of a sealed
 // store's own calls.
 const hookBackend = "storetest-hooked"
@@ -18,14 +18,14 @@ const hookBackend = "storetest-hooked"
 var (
 	hookOnce sync.Once
 	hookMu   sync.Mutex
-	hookRaw  = map[string]core.Store{}
+	hookRaw  = map[string]store.Store{}
 	hookN    int
 )
 
 // hooked is a raw backend, shared with other hosts, whose CompareAndSet calls before with the backend
 // name first.
 type hooked struct {
-	core.Store
+	store.Store
 	before func(name string)
 }
 
@@ -39,10 +39,10 @@ func (h *hooked) Close() error { return nil }
 
 // hookedHost opens a sealed store with keys over raw, as host does, except that every compare-and-set
 // it makes on the backend calls before(name) first.
-func hookedHost(t *testing.T, raw core.Store, keys string, before func(name string)) core.Store {
+func hookedHost(t *testing.T, raw store.Store, keys string, before func(name string)) store.Store {
 	t.Helper()
 	hookOnce.Do(func() {
-		core.RegisterStore(hookBackend, func(cfg core.StoreConfig) (core.Store, error) {
+		store.Register(hookBackend, func(cfg store.Config) (store.Store, error) {
 			hookMu.Lock()
 			defer hookMu.Unlock()
 			s, ok := hookRaw[cfg.URL]
@@ -58,7 +58,7 @@ func hookedHost(t *testing.T, raw core.Store, keys string, before func(name stri
 	id := fmt.Sprintf("hook-%d", hookN)
 	hookRaw[id] = &hooked{Store: raw, before: before}
 	hookMu.Unlock()
-	s, err := core.OpenStore(core.StoreConfig{Backend: hookBackend, URL: id, Keys: keys})
+	s, err := store.Open(store.Config{Backend: hookBackend, URL: id, Keys: keys})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,14 @@
-// Package storetest is the conformance suite every core.Store backend passes: values, compare-and-set,
-// expiry, leases with fencing values (renewed, and checked by writes made under them), and waiting for a
-// change.
+// Package storetest is the conformance suite every store.Store backend passes, for the tests of backends
+// in this module and elsewhere. Run checks a backend's own semantics: values, compare-and-set, expiry,
+// leases with fencing values (renewed, and checked by writes made under them), and waiting for a change.
+// RunSealed checks store.Open's sealing over the backend, with several hosts sharing it: keyed names, key
+// rotation and upgrades moving stored state (leaving tombstones), refusing values written back, and hosts
+// that disagree on the keys sharing leases and losing no write.
+//
+// A backend's test gives Run a function that opens a fresh, empty store for each subtest and registers its
+// cleanup (ExampleRun); RunSealed takes the raw backend and a way to open a sealed host over it (Sealed).
+// store/redisstore runs both against a real redis-server. The subtests use keys of the form
+// "provider/name" and lease and expiry times of tens of milliseconds.
 package storetest
 
 import (
@@ -11,11 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/store"
 )
 
 // Open returns a fresh, empty store for one subtest; it registers its own cleanup.
-type Open func(t *testing.T) core.Store
+type Open func(t *testing.T) store.Store
 
 // Run runs the suite against stores from open.
 func Run(t *testing.T, open Open) {
@@ -37,7 +45,7 @@ func Ctx(t *testing.T) context.Context {
 	return ctx
 }
 
-func getSetDelete(t *testing.T, s core.Store) {
+func getSetDelete(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	if it, err := s.Get(ctx, "p/absent"); err != nil || it.Rev != "" || it.Value != nil {
 		t.Fatalf("Get(absent) = %q rev %q, %v; want nothing", it.Value, it.Rev, err)
@@ -60,7 +68,7 @@ func getSetDelete(t *testing.T, s core.Store) {
 	}
 }
 
-func compareAndSet(t *testing.T, s core.Store) {
+func compareAndSet(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	ok, err := s.CompareAndSet(ctx, "p/cas", "", []byte("v1"), time.Minute)
 	if err != nil || !ok {
@@ -99,10 +107,10 @@ func compareAndSet(t *testing.T, s core.Store) {
 	}
 }
 
-func leaseExclusive(t *testing.T, s core.Store) {
+func leaseExclusive(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	var wg sync.WaitGroup
-	leases := make(chan core.Lease, 16)
+	leases := make(chan store.Lease, 16)
 	for range 16 {
 		wg.Go(func() {
 			l, ok, err := s.Acquire(ctx, "p/refresh", time.Minute)
@@ -116,7 +124,7 @@ func leaseExclusive(t *testing.T, s core.Store) {
 	}
 	wg.Wait()
 	close(leases)
-	var got []core.Lease
+	var got []store.Lease
 	for l := range leases {
 		got = append(got, l)
 	}
@@ -143,7 +151,7 @@ func leaseExclusive(t *testing.T, s core.Store) {
 	}
 }
 
-func leaseExpiry(t *testing.T, s core.Store) {
+func leaseExpiry(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	dead, ok, err := s.Acquire(ctx, "p/dead", 50*time.Millisecond)
 	if err != nil || !ok {
@@ -156,7 +164,7 @@ func leaseExpiry(t *testing.T, s core.Store) {
 	}
 }
 
-func leaseRenew(t *testing.T, s core.Store) {
+func leaseRenew(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	first, ok, err := s.Acquire(ctx, "p/renew", time.Minute)
 	if err != nil || !ok {
@@ -188,7 +196,7 @@ func leaseRenew(t *testing.T, s core.Store) {
 	}
 }
 
-func fencedWrite(t *testing.T, s core.Store) {
+func fencedWrite(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	first, ok, err := s.Acquire(ctx, "p/fenced", time.Minute)
 	if err != nil || !ok {
@@ -209,12 +217,12 @@ func fencedWrite(t *testing.T, s core.Store) {
 		t.Fatalf("Renew = %v, %v", ok, err)
 	}
 	second := AcquireEventually(t, s, "p/fenced", time.Minute)
-	if ok, err := s.CompareAndSetFenced(ctx, first, "p/state", one.Rev, []byte("stale"), 0); ok || !errors.Is(err, core.ErrLeaseLost) {
+	if ok, err := s.CompareAndSetFenced(ctx, first, "p/state", one.Rev, []byte("stale"), 0); ok || !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("fenced CAS under a lease that was taken over = %v, %v; want ErrLeaseLost", ok, err)
 	}
 	// A lease naming the current holder with an older fence is not the current lease either.
-	forged := core.Lease{Key: second.Key, Holder: second.Holder, Fence: second.Fence - 1}
-	if ok, err := s.CompareAndSetFenced(ctx, forged, "p/state", one.Rev, []byte("stale"), 0); ok || !errors.Is(err, core.ErrLeaseLost) {
+	forged := store.Lease{Key: second.Key, Holder: second.Holder, Fence: second.Fence - 1}
+	if ok, err := s.CompareAndSetFenced(ctx, forged, "p/state", one.Rev, []byte("stale"), 0); ok || !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("fenced CAS with an older fence = %v, %v; want ErrLeaseLost", ok, err)
 	}
 	if it, _ := s.Get(ctx, "p/state"); string(it.Value) != "one" || it.Rev != one.Rev {
@@ -227,7 +235,7 @@ func fencedWrite(t *testing.T, s core.Store) {
 		t.Fatal(err)
 	}
 	two, _ := s.Get(ctx, "p/state")
-	if ok, err := s.CompareAndSetFenced(ctx, second, "p/state", two.Rev, []byte("late"), 0); ok || !errors.Is(err, core.ErrLeaseLost) {
+	if ok, err := s.CompareAndSetFenced(ctx, second, "p/state", two.Rev, []byte("late"), 0); ok || !errors.Is(err, store.ErrLeaseLost) {
 		t.Fatalf("fenced CAS under a released lease = %v, %v; want ErrLeaseLost", ok, err)
 	}
 	if it, _ := s.Get(ctx, "p/state"); string(it.Value) != "two" {
@@ -237,7 +245,7 @@ func fencedWrite(t *testing.T, s core.Store) {
 
 // AcquireEventually polls until it gets the lease key (held by someone whose lease runs out), or fails the
 // test when its context ends.
-func AcquireEventually(t *testing.T, s core.Store, key string, ttl time.Duration) core.Lease {
+func AcquireEventually(t *testing.T, s store.Store, key string, ttl time.Duration) store.Lease {
 	t.Helper()
 	ctx := Ctx(t)
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -258,13 +266,13 @@ func AcquireEventually(t *testing.T, s core.Store, key string, ttl time.Duration
 	}
 }
 
-func waitWakes(t *testing.T, s core.Store) {
+func waitWakes(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	if err := s.Set(ctx, "p/w", []byte("old"), 0); err != nil {
 		t.Fatal(err)
 	}
 	old, _ := s.Get(ctx, "p/w")
-	got := make(chan core.Item, 3)
+	got := make(chan store.Item, 3)
 	errs := make(chan error, 3)
 	for range 3 {
 		go func() {
@@ -287,7 +295,7 @@ func waitWakes(t *testing.T, s core.Store) {
 	}
 }
 
-func waitExpiry(t *testing.T, s core.Store) {
+func waitExpiry(t *testing.T, s store.Store) {
 	ctx := Ctx(t)
 	if err := s.Set(ctx, "p/e", []byte("short"), 50*time.Millisecond); err != nil {
 		t.Fatal(err)
@@ -301,7 +309,7 @@ func waitExpiry(t *testing.T, s core.Store) {
 	}
 }
 
-func waitContext(t *testing.T, s core.Store) {
+func waitContext(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(Ctx(t))
 	done := make(chan error, 1)
 	go func() {

@@ -1,16 +1,17 @@
-package core
+// Package store is the memory the hosts of a fleet share: the backend interface (Store), a registry of
+// backends in the manner of database/sql's drivers (Register, Open, Backends), the in-memory "local"
+// backend, and the sealing every backend but local gets from Open (values encrypted, key names hashed,
+// versions, tombstones; see store/seal). A backend package registers itself from its init function and a
+// program links it with a blank import (store/redisstore is the "redis" backend); store/storetest is the
+// conformance suite a backend's tests run. This package imports neither the host (core) nor any backend.
+package store
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/tokenhost/tokenhost/core/config"
-	"github.com/tokenhost/tokenhost/store/seal"
 )
 
 // Store is the memory a host shares with the other hosts of a fleet: values with an expiry, compare-and-
@@ -65,11 +66,12 @@ type Lease struct {
 	Fence int64
 }
 
-// StoreConfig says which store to open and how.
-type StoreConfig struct {
-	// Backend is a registered backend name: "local", or "redis" when store/redisstore is linked in.
+// Config says which store to open and how.
+type Config struct {
+	// Backend is a registered backend name (Backends): "local", "redis" when store/redisstore is linked in,
+	// or any other a linked package registered.
 	Backend string
-	// URL is the backend's address (redis://, rediss://, redis-sentinel:// ... for redis).
+	// URL is the backend's address, which its open function checks (redis:// or rediss:// for redis).
 	URL string
 	// KeyPrefix starts every key the store writes, so several fleets can share one server.
 	KeyPrefix string
@@ -82,88 +84,21 @@ type StoreConfig struct {
 	OpTimeout time.Duration
 }
 
-// ErrStoreUnavailable is wrapped by store errors that mean the backend cannot be reached or did not
+// ErrUnavailable is wrapped by store errors that mean the backend cannot be reached or did not
 // answer in time; a host treats them as "work alone for now".
-var ErrStoreUnavailable = errors.New("the shared store is unavailable")
+var ErrUnavailable = errors.New("the shared store is unavailable")
 
 // ErrLeaseLost is wrapped by the error of a write made under a lease its writer no longer holds (it ran
 // out, or a newer holder took it): the write was refused so that it does not overwrite the newer holder's.
 var ErrLeaseLost = errors.New("the lease was lost")
 
-var (
-	storesMu sync.RWMutex
-	stores   = map[string]func(StoreConfig) (Store, error){}
+// Default timeouts, for a Config that sets none.
+const (
+	// DefaultOpTimeout bounds one store operation.
+	DefaultOpTimeout = 500 * time.Millisecond
+	// DefaultDialTimeout bounds connecting to the backend.
+	DefaultDialTimeout = time.Second
 )
-
-// RegisterStore makes the store backend name available to OpenStore, in the manner of database/sql's
-// drivers: a backend package calls it from its init function and a program links the backend with a blank
-// import (cmd/tokenhost imports store/redisstore). It panics when name is empty, open is nil or name is
-// registered twice.
-func RegisterStore(name string, open func(StoreConfig) (Store, error)) {
-	storesMu.Lock()
-	defer storesMu.Unlock()
-	if name == "" || open == nil {
-		panic("core.RegisterStore: empty name or nil open function")
-	}
-	if _, dup := stores[name]; dup {
-		panic("core.RegisterStore: store backend " + name + " registered twice")
-	}
-	stores[name] = open
-}
-
-// StoreBackends returns the registered store backend names, sorted.
-func StoreBackends() []string {
-	storesMu.RLock()
-	defer storesMu.RUnlock()
-	names := make([]string, 0, len(stores))
-	for n := range stores {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// OpenStore opens the store cfg describes. Every backend but local needs encryption keys; its values are
-// then sealed (AES-256-GCM) and its key names hashed before the backend sees them.
-func OpenStore(cfg StoreConfig) (Store, error) {
-	storesMu.RLock()
-	open := stores[cfg.Backend]
-	storesMu.RUnlock()
-	if open == nil {
-		hint := ""
-		if cfg.Backend == "redis" {
-			hint = "; this program does not link it: add a blank import of github.com/tokenhost/tokenhost/store/redisstore"
-		}
-		return nil, fmt.Errorf("store backend %q is not available (available: %v)%s", cfg.Backend, StoreBackends(), hint)
-	}
-	if cfg.Backend != "local" && cfg.Keys == "" {
-		return nil, fmt.Errorf("store backend %q needs an encryption key (store.encryption_key_env or store.encryption_key_file); create one with `tokenhost store keygen`", cfg.Backend)
-	}
-	if cfg.OpTimeout <= 0 {
-		cfg.OpTimeout = DefaultStoreOpTimeout
-	}
-	if cfg.DialTimeout <= 0 {
-		cfg.DialTimeout = DefaultStoreOpTimeout
-	}
-	var kr *seal.Keyring
-	if cfg.Keys != "" {
-		var err error
-		if kr, err = seal.ParseKeys(cfg.Keys); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-	}
-	s, err := open(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("opening the %s store: %w", cfg.Backend, err)
-	}
-	if kr != nil {
-		s = newSealedStore(s, kr)
-	}
-	return s, nil
-}
-
-// DefaultStoreOpTimeout bounds one store operation when the configuration sets no timeout.
-const DefaultStoreOpTimeout = 500 * time.Millisecond
 
 // checkKey rejects a key that is not of the form "provider/name".
 func checkKey(key string) error {
@@ -171,9 +106,4 @@ func checkKey(key string) error {
 		return fmt.Errorf("store key %q must be of the form provider/name", key)
 	}
 	return nil
-}
-
-// StoreConfigFrom converts the configuration's store block into a StoreConfig for OpenStore.
-func StoreConfigFrom(s config.Store) StoreConfig {
-	return StoreConfig{Backend: s.Backend, URL: s.URL, KeyPrefix: s.KeyPrefix, Keys: s.EncryptionKeys, DialTimeout: s.DialTimeout, OpTimeout: s.Timeout}
 }

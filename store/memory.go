@@ -1,4 +1,4 @@
-package core
+package store
 
 import (
 	"context"
@@ -11,11 +11,11 @@ import (
 	"time"
 )
 
-func init() { RegisterStore("local", openLocalStore) }
+func init() { Register("local", func(Config) (Store, error) { return NewMemory(), nil }) }
 
-// localStore is the "local" backend: memory of this one process, with the semantics of the shared
-// backends (expiry, revisions, leases with fencing values, waiting for a change). A state file that
-// outlives the process is a later step.
+// localStore is the in-memory backend, which the "local" backend opens: memory of this one process, with
+// the semantics of the shared backends (expiry, revisions, leases with fencing values, waiting for a
+// change). A state file that outlives the process is a later step.
 type localStore struct {
 	mu      sync.Mutex
 	seq     int64
@@ -33,8 +33,11 @@ type localItem struct {
 	expires time.Time // zero: never
 }
 
-func openLocalStore(StoreConfig) (Store, error) {
-	return &localStore{items: map[string]localItem{}, leases: map[string]localItem{}, fences: map[string]int64{}, changed: map[string]chan struct{}{}}, nil
+// NewMemory returns an empty in-memory store, the one the "local" backend opens. It passes the
+// conformance suite (store/storetest), so a test can stand it in for a shared backend: register an open
+// function that returns one instance to every host (Register), or wrap it with hooks of its own.
+func NewMemory() Store {
+	return &localStore{items: map[string]localItem{}, leases: map[string]localItem{}, fences: map[string]int64{}, changed: map[string]chan struct{}{}}
 }
 
 // errLocalClosed is returned by every method of a closed local store.
