@@ -38,8 +38,9 @@ type fleetStore struct {
 
 // fleetPending is a refreshed sign-in not yet in the store, and the revision its refresh replaced.
 type fleetPending struct {
-	si  signIn
-	rev string
+	si       signIn
+	rev      string
+	replaced string // the refresh token si's refresh redeemed: a store that still holds it holds nothing newer
 }
 
 func newFleetStore(st sdk.Storage, key string, file *fileStore, seed signIn) *fleetStore {
@@ -146,7 +147,7 @@ func (f *fleetStore) save(ctx context.Context, cur current, si signIn) signIn {
 	}
 	switch {
 	case err != nil:
-		f.keep(si, cur.rev)
+		f.keep(si, cur.rev, cur.si.RefreshToken)
 		slog.Warn("gateway: the fleet's shared store did not take the refreshed sign-in; serving it from memory and storing it as soon as the store answers", "error", err.Error())
 		return si
 	case stored:
@@ -208,13 +209,14 @@ func (f *fleetStore) held() *fleetPending {
 
 // keep holds si, which replaced revision rev, until the store takes it, offering it again every
 // fleetFlushEvery as well as at the start of each call.
-func (f *fleetStore) keep(si signIn, rev string) {
+func (f *fleetStore) keep(si signIn, rev, replaced string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.pending != nil {
-		rev = f.pending.rev // the store still holds what the first unstored refresh replaced
+		// the store still holds what the first unstored refresh replaced
+		rev, replaced = f.pending.rev, f.pending.replaced
 	}
-	f.pending = &fleetPending{si: si, rev: rev}
+	f.pending = &fleetPending{si: si, rev: rev, replaced: replaced}
 	if !f.flushing {
 		f.flushing = true
 		go f.flushLater()
@@ -252,12 +254,12 @@ func (f *fleetStore) flushLater() {
 // flush stores p unless another host stored a sign-in since p's refresh (a login), which then wins; an
 // error means the store still does not answer and p stays pending. The caller holds the lock.
 func (f *fleetStore) flush(ctx context.Context, p *fleetPending) error {
-	_, rev, err := f.st.Get(ctx, f.key)
+	v, rev, err := f.st.Get(ctx, f.key)
 	if err != nil {
 		return err
 	}
 	result := "superseded"
-	if rev == p.rev || rev == "" {
+	if rev == p.rev || rev == "" || f.holdsReplaced(v, p) {
 		data, err := encodeSignIn(nil, p.si)
 		if err != nil {
 			return sdk.Internal("cannot encode the sign-in: %v", err)
@@ -281,6 +283,18 @@ func (f *fleetStore) flush(ctx context.Context, p *fleetPending) error {
 		slog.Warn("gateway: another host stored a sign-in while this host's refreshed one waited for the store; using the store's")
 	}
 	return nil
+}
+
+// holdsReplaced reports whether the stored sign-in v is still the one p's refresh replaced: the same
+// refresh token under another revision (the store re-sealed or moved it, e.g. during a key rotation). Its
+// refresh token is spent, so p must replace it; judging by the revision alone would drop the only live
+// refresh token.
+func (f *fleetStore) holdsReplaced(v []byte, p *fleetPending) bool {
+	if p.replaced == "" {
+		return false
+	}
+	other, err := parseSignIn(v)
+	return err == nil && other.SignedOut.IsZero() && other.RefreshToken == p.replaced
 }
 
 // fleetKey is the storage key of a sign-in with the authorization server server and client clientID.

@@ -306,3 +306,41 @@ func TestNoStorageKeepsTheFile(t *testing.T) {
 		t.Error("the file does not hold the rotated sign-in")
 	}
 }
+
+// A rotated sign-in the store did not take stays pending; when the store then holds the same spent sign-in
+// under a new revision (re-sealed or moved by another host during a key rotation), the pending rotation
+// replaces it instead of being dropped as "superseded": the only live refresh token is never lost.
+func TestFleetPendingRotationSurvivesAMovedSignIn(t *testing.T) {
+	srv := newRotatingServer(t, "seed-rt")
+	st := &casFailing{Storage: sdktest.NewStorage()}
+	opts := seededOptions(t, srv)
+	src := fleetSource(t, st, opts)
+	first, err := src.Token(t.Context()) // seeds, redeems seed-rt: rt-1 stored
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.failCAS.Store(true)
+	second, err := src.Refresh(t.Context(), first) // redeems rt-1: rt-2 only in memory
+	if err != nil || second.Value != "at-2" {
+		t.Fatalf("a refresh the store did not take must still serve its token: %v %v", second.Value, err)
+	}
+	st.failCAS.Store(false)
+	key := fleetKey(srv.URL, "cli")
+	v, rev, err := st.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := st.Storage.CompareAndSet(t.Context(), key, rev, v); !ok || err != nil { // the same sign-in, a new revision
+		t.Fatal("could not rewrite the stored sign-in")
+	}
+	third, err := src.Refresh(t.Context(), second)
+	if err != nil || third.Value != "at-3" {
+		t.Fatalf("after the move: %v %v", third.Value, err)
+	}
+	if srv.refusals() != 0 {
+		t.Fatalf("%d refreshes refused: the spent rt-1 was redeemed again (the pending rt-2 was dropped)", srv.refusals())
+	}
+	if si := storedSignIn(t, st.Storage, opts); si.RefreshToken != "rt-3" {
+		t.Errorf("storage holds %q; want the latest rotation rt-3", si.RefreshToken)
+	}
+}
