@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"github.com/pkg/browser"
 	"github.com/spf13/cobra"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/termtext"
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -33,6 +35,7 @@ func newLoginCmd(g *globals) *cobra.Command {
 					return err
 				}
 				fmt.Fprintln(g.stdout, termtext.Clean(res.Message))
+				noteRunningDaemon(g.stderr, h.Config(), args[0])
 				if !res.Expiry.IsZero() {
 					fmt.Fprintf(g.stdout, "The access token expires in %s; tokenhost refreshes it from the stored sign-in.\n", time.Until(res.Expiry).Round(time.Second))
 				}
@@ -59,8 +62,11 @@ func newLogoutCmd(g *globals) *cobra.Command {
 				if err = forgetCachedTokens(args[0], err); err != nil {
 					return err
 				}
-				_, err = fmt.Fprintln(g.stdout, termtext.Clean(msg))
-				return err
+				if _, err = fmt.Fprintln(g.stdout, termtext.Clean(msg)); err != nil {
+					return err
+				}
+				noteRunningDaemon(g.stderr, h.Config(), args[0])
+				return nil
 			})
 		},
 	}
@@ -74,6 +80,17 @@ func forgetCachedTokens(provider string, err error) error {
 		return ferr
 	}
 	return err
+}
+
+// noteRunningDaemon tells the user, after a sign-in or a sign-out, that a `tokenhost serve` of the same
+// configuration is running: it keeps the token it holds (and hands it to `tokenhost token`) until that
+// token is due or rejected, since its plugin process does not see this command's sign-in change.
+func noteRunningDaemon(w io.Writer, cfg *config.Config, provider string) {
+	path := controlPath(cfg)
+	if checkControlDir(filepath.Dir(path)) != nil || checkControlSocket(path) != nil {
+		return
+	}
+	fmt.Fprintf(w, "note: a tokenhost serve of this configuration is running (%s); it serves the token it holds for %s until that token is due or rejected: restart it to use this change at once\n", path, provider)
 }
 
 // terminalUI shows a plugin's sign-in prompts on the terminal and opens URLs in a browser unless told not
