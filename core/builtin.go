@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"sort"
@@ -101,12 +102,7 @@ func Builtins() []string {
 func registered() []string {
 	builtinsMu.RLock()
 	defer builtinsMu.RUnlock()
-	out := make([]string, 0, len(builtins))
-	for n := range builtins {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(builtins))
 }
 
 // servePluginChecked records that this process called ServeIfPlugin and is not a plugin, so re-executing

@@ -2,7 +2,8 @@ package store
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/tokenhost/tokenhost/internal/suggest"
@@ -34,12 +35,7 @@ func Register(name string, open func(Config) (Store, error)) {
 func Backends() []string {
 	backendsMu.RLock()
 	defer backendsMu.RUnlock()
-	names := make([]string, 0, len(backends))
-	for n := range backends {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(backends))
 }
 
 // Available returns nil when the backend name is registered, else an error that lists the registered
