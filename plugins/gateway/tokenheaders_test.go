@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,6 +35,12 @@ func newTenantIdP(t *testing.T) *tenantIdP {
 		idp.seen[r.URL.Path]++
 		idp.mu.Unlock()
 		switch r.URL.Path {
+		case "/.well-known/openid-configuration":
+			_ = json.NewEncoder(w).Encode(map[string]any{"issuer": idp.srv.URL, "token_endpoint": idp.srv.URL + "/token"})
+		case "/echo":
+			// An endpoint that quotes a request header back in its error_description.
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"error": "invalid_request", "error_description": "bad gateway secret " + r.Header.Get("X-Gateway-Secret")})
 		case "/device":
 			_ = json.NewEncoder(w).Encode(map[string]any{"device_code": "dc", "user_code": "UC-1", "verification_uri": "https://idp.example/device", "interval": 1})
 		case "/token":
@@ -134,5 +141,42 @@ func TestTokenHeadersRefused(t *testing.T) {
 	// token_headers is an endpoint option: the grants that call no endpoint refuse it.
 	if _, err := New().Configure(t.Context(), map[string]any{"grant": "static", "key_env": "K", "token_headers": tenantHeaders}); !sdk.IsKind(err, sdk.KindBadConfig) {
 		t.Fatalf("static with token_headers: %v; want BadConfig", err)
+	}
+}
+
+// token_headers reach the discovery document and a token exchange.
+func TestTokenHeadersDiscoveryAndExchange(t *testing.T) {
+	idp := newTenantIdP(t)
+	src := configure(t, map[string]any{"issuer": idp.srv.URL, "client_id": "c", "client_secret": clientSecret, "token_headers": tenantHeaders})
+	if tok, err := src.Token(t.Context()); err != nil || tok.Value != "at-tenant" {
+		t.Fatalf("Token through discovery = %q, %v", tok.Value, err)
+	}
+	if idp.count("/.well-known/openid-configuration") == 0 {
+		t.Error("discovery got no request carrying token_headers")
+	}
+
+	subject := filepath.Join(t.TempDir(), "subject.jwt")
+	if err := os.WriteFile(subject, []byte("subject-token-value"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	exch := configure(t, map[string]any{"grant": grantTokenExchange, "token_url": idp.srv.URL + "/token",
+		"subject_token_file": subject, "token_headers": tenantHeaders})
+	if tok, err := exch.Token(t.Context()); err != nil || tok.Value != "at-tenant" {
+		t.Fatalf("token exchange = %q, %v", tok.Value, err)
+	}
+}
+
+// The value of a secret-named token header is never quoted, even when the endpoint echoes it back.
+func TestTokenHeaderSecretRedacted(t *testing.T) {
+	idp := newTenantIdP(t)
+	const gwSecret = "gw-header-s3cret-4711"
+	src := configure(t, map[string]any{"token_url": idp.srv.URL + "/echo", "client_id": "c", "client_secret": clientSecret,
+		"token_headers": map[string]any{"X-Tenant": "acme", "X-Gateway-Secret": gwSecret}})
+	_, err := src.Token(t.Context())
+	if !sdk.IsKind(err, sdk.KindBadConfig) || !strings.Contains(err.Error(), "bad gateway secret") {
+		t.Fatalf("Token = %v; want the BadConfig quoting the redacted description", err)
+	}
+	if strings.Contains(err.Error(), gwSecret) {
+		t.Errorf("the error holds the header's secret value (%s)", sdk.Fingerprint(gwSecret))
 	}
 }
