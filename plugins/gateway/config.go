@@ -25,7 +25,7 @@ const DefaultTimeout = 30 * time.Second
 var knownOptions = []string{
 	"grant", "issuer", "token_url", "device_authorization_url", "authorization_url", "revocation_url",
 	"client_id", "client_secret", "client_auth", "auth_style", "private_key_file", "kid", "cert_file", "key_file", "ca_file",
-	"scopes", "audience", "resource", "extra_params", "extra_headers", "token_response", "timeout", "store",
+	"scopes", "audience", "resource", "extra_params", "extra_headers", "token_headers", "token_response", "timeout", "store",
 	"refresh_token",
 	"subject_token_file", "subject_token_env", "subject_token_command", "subject_token_type",
 	"actor_token_file", "actor_token_type", "requested_token_type",
@@ -39,18 +39,19 @@ var reservedParams = []string{"grant_type", "client_id", "client_secret", "scope
 
 // config is a validated options block.
 type config struct {
-	grant     grant
-	auth      *clientAuth
-	endpoints *endpoints
-	scopes    []string
-	params    url.Values // audience, resource and extra_params, sent with every token request
-	timeout   time.Duration
-	headers   map[string]string // extra_headers, sent upstream with the token
-	mapping   mapping
-	client    *http.Client
-	secrets   []string // configured secrets, redacted from anything quoted
-	fleet     bool     // the stored sign-in lives in the fleet store the host offers
-	keyFiles  []string // private_key_file, cert_file and key_file: the client's identity, read at Configure
+	grant        grant
+	auth         *clientAuth
+	endpoints    *endpoints
+	scopes       []string
+	params       url.Values // audience, resource and extra_params, sent with every token request
+	timeout      time.Duration
+	headers      map[string]string // extra_headers, sent upstream with the token
+	tokenHeaders http.Header       // token_headers, sent on every request to the identity provider
+	mapping      mapping
+	client       *http.Client
+	secrets      []string // configured secrets, redacted from anything quoted
+	fleet        bool     // the stored sign-in lives in the fleet store the host offers
+	keyFiles     []string // private_key_file, cert_file and key_file: the client's identity, read at Configure
 }
 
 // redact returns the values no message may hold.
@@ -155,8 +156,15 @@ func (c *config) parseEndpoint(o sdk.Options, spec grantSpec) error {
 	for _, s := range rawScopes {
 		c.scopes = append(c.scopes, strings.Fields(s)...)
 	}
-	c.params, err = parseParams(o)
-	return err
+	if c.params, err = parseParams(o); err != nil {
+		return err
+	}
+	var hidden []string
+	if c.tokenHeaders, hidden, err = parseTokenHeaders(o); err != nil {
+		return err
+	}
+	c.secrets = append(c.secrets, hidden...)
+	return nil
 }
 
 // parseKeys reads private_key_file / kid (private_key_jwt, jwt_bearer) and cert_file / key_file

@@ -122,6 +122,7 @@ func fetchMetadata(ctx context.Context, c *config, u string) (*metadata, error) 
 	if err != nil {
 		return nil, sdk.BadConfig("issuer", "cannot build a discovery request: %v", err)
 	}
+	c.setTokenHeaders(req)
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.client.Do(req)
 	if err != nil {

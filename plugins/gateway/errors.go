@@ -13,6 +13,10 @@ import (
 // loginHint is the next step when a stored sign-in is gone or refused.
 const loginHint = "run `tokenhost login <provider>` for this provider"
 
+// requestHint names the options that shape a token request, for an endpoint that found it malformed or
+// incomplete: form parameters, headers, the audience and the scopes.
+const requestHint = "extra_params (form parameters), token_headers (headers the identity provider wants, e.g. a tenant), audience, resource and scopes"
+
 // explain turns a failed request to ep into an sdk error that says what failed and what to do next. Errors
 // that already carry a kind pass through. It never quotes a response body, a secret or a token.
 func (c *config) explain(err error, ep string) error {
@@ -40,15 +44,15 @@ func (c *config) oauthError(ep string, status int, code, desc string) error {
 	}
 	switch code {
 	case "invalid_client":
-		return sdk.BadConfig(c.auth.blame(), "token endpoint %s rejected the client (%s); check %s", ep, detail, c.auth.check())
+		return sdk.BadConfig(c.auth.blame(), "token endpoint %s rejected the client (%s); check %s, and client_auth if the client is registered for another method", ep, detail, c.auth.check())
 	case "unauthorized_client", "access_denied":
-		return sdk.BadConfig("client_id", "token endpoint %s does not allow this client the %s grant (%s); check client_id and the client's registration", ep, c.grant.name(), detail)
+		return sdk.BadConfig("client_id", "token endpoint %s does not allow this client the %s grant (%s); check client_id and the client's registration, or set grant to one the client may use", ep, c.grant.name(), detail)
 	case "invalid_scope":
 		return sdk.BadConfig("scopes", "token endpoint %s rejected the requested scopes (%s); check scopes", ep, detail)
 	case "invalid_target":
 		return sdk.BadConfig("audience", "token endpoint %s rejected the requested audience or resource (%s); check audience, resource and extra_params", ep, detail)
 	case "unsupported_grant_type":
-		return sdk.BadConfig("grant", "token endpoint %s does not support the %s grant (%s); check that the client may use it", ep, c.grant.name(), detail)
+		return sdk.BadConfig("grant", "token endpoint %s does not support the %s grant (%s); set grant to one it supports, or check that the client may use it", ep, c.grant.name(), detail)
 	case "invalid_grant":
 		return c.grant.refused(ep, detail)
 	case "invalid_request":
@@ -61,7 +65,7 @@ func (c *config) oauthError(ep string, status int, code, desc string) error {
 	case sdk.KindUnavailable:
 		return sdk.Unavailable("token endpoint %s is failing (%s); try again later", ep, detail)
 	case sdk.KindBadConfig:
-		return sdk.BadConfig("", "token endpoint %s rejected the token request (%s); check audience and extra_params", ep, detail)
+		return sdk.BadConfig("", "token endpoint %s rejected the token request (%s); check %s", ep, detail, requestHint)
 	}
 	return sdk.Internal("token endpoint %s rejected the token request (%s)", ep, detail)
 }

@@ -48,7 +48,7 @@ type grantSpec struct {
 var endpointOptions = []string{
 	"issuer", "token_url", "device_authorization_url", "authorization_url", "revocation_url",
 	"client_id", "client_secret", "client_auth", "auth_style", "private_key_file", "kid", "cert_file", "ca_file",
-	"scopes", "audience", "resource", "extra_params", "token_response",
+	"scopes", "audience", "resource", "extra_params", "token_headers", "token_response",
 }
 
 // grants are the grants the plugin supports.

@@ -21,10 +21,13 @@ import (
 var yamlBlock = regexp.MustCompile("(?s)```yaml\n(.*?)```")
 
 // hostResolve does what the host's config loader does to an options block before Configure: X_env and
-// X_file of a secret X become X, except the ones the plugin reads itself.
+// X_file of a secret X become X at any depth, except the ones the plugin reads itself.
 func hostResolve(t *testing.T, opts map[string]any) map[string]any {
 	out := map[string]any{}
 	for k, v := range opts {
+		if m, ok := v.(map[string]any); ok {
+			v = hostResolve(t, m)
+		}
 		base, isEnv := strings.CutSuffix(k, "_env")
 		if !isEnv {
 			base, _ = strings.CutSuffix(k, "_file")
@@ -52,7 +55,8 @@ func TestRecipesConfigure(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "key.pem")
 	writeECKey(t, keyFile)
 	titles := []string{"Okta service app with private_key_jwt", "Keycloak token exchange", "Kubernetes workload token",
-		"GitHub Actions OIDC", "company CLI via exec", "API key plus a tenant header", "device code"}
+		"GitHub Actions OIDC", "company CLI via exec", "API key plus a tenant header", "device code",
+		"tenant header on the token endpoint"}
 	for _, title := range titles {
 		if !strings.Contains(recipes, title) {
 			t.Errorf("no recipe titled like %q", title)
