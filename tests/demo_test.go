@@ -1,6 +1,9 @@
 package tests
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -69,6 +72,75 @@ func TestDemo(t *testing.T) {
 	if n := num("REFRESHES"); n <= 0 {
 		t.Errorf("corp REFRESHES = %d, want > 0", n)
 	}
+	checkReadmeDemoTable(t, r.stdout)
+}
+
+// checkReadmeDemoTable compares the README's demo table with the table a demo run printed: the same header,
+// the same providers with the same plugins, every row ok. The numbers vary from run to run and are not
+// compared.
+func checkReadmeDemoTable(t *testing.T, demo string) {
+	t.Helper()
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Walk the fences in order, so that a closing ``` is never read as the opening of a block.
+	var block string
+	var body []string
+	inFence, plain := false, false
+	for _, line := range strings.Split(string(readme), "\n") {
+		switch {
+		case strings.HasPrefix(line, "```") && !inFence:
+			inFence, plain, body = true, line == "```", nil
+		case strings.HasPrefix(line, "```"):
+			if inFence = false; plain && len(body) > 0 && strings.HasPrefix(body[0], "PROVIDER ") {
+				block = strings.Join(body, "\n")
+			}
+		case inFence:
+			body = append(body, line)
+		}
+	}
+	if block == "" {
+		t.Fatal("README.md has no demo table (a ``` block starting with PROVIDER)")
+	}
+	docHeader, docRows := demoTable(t, "README.md", block)
+	runHeader, runRows := demoTable(t, "the demo", demo)
+	if docHeader != runHeader {
+		t.Errorf("README.md's demo header is\n%s\nthe demo prints\n%s", docHeader, runHeader)
+	}
+	slices.Sort(docRows)
+	slices.Sort(runRows)
+	if !slices.Equal(docRows, runRows) {
+		t.Errorf("README.md's demo table lists the providers and plugins\n%s\nthe demo prints\n%s", strings.Join(docRows, "\n"), strings.Join(runRows, "\n"))
+	}
+}
+
+// demoTable reads the table in out (from the PROVIDER header to the first blank line): its header with
+// single spaces, and each row's provider and plugin. A row whose STATUS is not ok fails the test.
+func demoTable(t *testing.T, where, out string) (header string, rows []string) {
+	t.Helper()
+	var cols []string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && f[0] == "PROVIDER" {
+			cols, header = mergeHeader(f), strings.Join(f, " ")
+			continue
+		}
+		if cols == nil {
+			continue
+		}
+		if len(f) == 0 {
+			break
+		}
+		if len(f) != len(cols) || f[len(f)-1] != "ok" {
+			t.Errorf("%s: demo row %q is not %d columns ending in ok", where, line, len(cols))
+		}
+		rows = append(rows, f[0]+" "+f[1])
+	}
+	if header == "" || len(rows) == 0 {
+		t.Errorf("%s: no demo table (a PROVIDER header and rows)\n%s", where, out)
+	}
+	return header, rows
 }
 
 // mergeHeader joins the two-word column names of the demo's table ("401s SEEN", "TOKENS ISSUED"), so

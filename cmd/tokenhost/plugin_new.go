@@ -31,12 +31,13 @@ var pluginNamePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.Mus
 
 // scaffoldData fills the templates.
 type scaffoldData struct {
-	Name, Module, Version, GoVersion, EnvName string
+	Name, Module, GoVersion, EnvName string
+	Source                           tokenhostSource
 }
 
 func newPluginCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "plugin", Short: "Write your own plugin"}
-	var dir, module string
+	var dir, module, checkout string
 	newCmd := &cobra.Command{
 		Use:   "new <name>",
 		Short: "Write a complete, buildable Go module for a new external plugin",
@@ -55,18 +56,28 @@ func newPluginCmd(g *globals) *cobra.Command {
 			if module == "" {
 				module = name
 			}
+			src, err := resolveTokenhost(checkout)
+			if err != nil {
+				return err
+			}
 			if err := writeScaffold(dir, scaffoldData{
-				Name: name, Module: module, Version: moduleVersion(), GoVersion: goVersion(),
+				Name: name, Module: module, GoVersion: goVersion(), Source: src,
 				EnvName: strings.ToUpper(strings.ReplaceAll(name, "-", "_")),
 			}); err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "wrote plugin %s in %s\nnext: cd %s && go mod tidy && go test ./... && go build -o %s . && tokenhost plugins hash ./%s\n", name, dir, dir, name, name)
+			first := ""
+			if src.Hint != "" {
+				first = src.Hint + " && "
+				fmt.Fprintf(g.stdout, "this tokenhost is a development build and no tokenhost checkout was found above the working directory or the binary; point the module at one first (or rerun with --tokenhost DIR)\n")
+			}
+			fmt.Fprintf(g.stdout, "wrote plugin %s in %s\nnext: cd %s && %sgo mod tidy && go test ./... && go build -o %s . && tokenhost plugins hash ./%s\n", name, dir, dir, first, name, name)
 			return nil
 		},
 	}
 	newCmd.Flags().StringVar(&dir, "dir", "", "directory to write the module into (default ./<name>); must not exist or be empty")
 	newCmd.Flags().StringVar(&module, "module", "", "Go module path of the new plugin (default <name>)")
+	newCmd.Flags().StringVar(&checkout, "tokenhost", "", "tokenhost checkout the new module builds against (a replace in its go.mod); default: this binary's release version, else a checkout above the working directory or the binary")
 	cmd.AddCommand(newCmd)
 	return cmd
 }
@@ -99,16 +110,13 @@ func writeScaffold(dir string, data scaffoldData) error {
 			return fmt.Errorf("cannot write %s: %w", out, err)
 		}
 	}
-	return nil
-}
-
-// moduleVersion is the tokenhost version the new module requires: this binary's module version when it
-// has a release one, else v0.0.0 (the README says how to point the module at a checkout).
-func moduleVersion() string {
-	if v := versionString(); strings.HasPrefix(v, "v") && !strings.Contains(v, "+dirty") {
-		return v
+	if len(data.Source.GoSum) > 0 {
+		out := filepath.Join(dir, "go.sum")
+		if err := os.WriteFile(out, data.Source.GoSum, 0o644); err != nil {
+			return fmt.Errorf("cannot write %s: %w", out, err)
+		}
 	}
-	return "v0.0.0"
+	return nil
 }
 
 // goVersion is the language version the new module declares: this toolchain's major.minor.
