@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -99,7 +98,7 @@ func TestKilledPluginIsRestartedOnNextUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := p.proc.pid()
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	if err := killPID(pid); err != nil {
 		t.Fatal(err)
 	}
 	clk.advance(2 * time.Hour)       // the cached token expired: the next call must reach the plugin
@@ -127,7 +126,7 @@ func TestPluginLogsReachHostLoggerTaggedWithProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := p.proc.pid()
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = killPID(pid)
 	idp.SetExpiresIn(24 * time.Hour) // the new token must not be expired on the advanced clock already
 	clk := newClock()
 	clk.t.Store(time.Now().Add(3 * time.Hour).UnixNano())
@@ -175,7 +174,7 @@ func TestRestartDoesNotEatTheFetchTimeout(t *testing.T) {
 	if _, err := h.token(context.Background(), "corp"); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Kill(p.proc.pid(), syscall.SIGKILL); err != nil {
+	if err := killPID(p.proc.pid()); err != nil {
 		t.Fatal(err)
 	}
 	// Wait until the host has seen the process end (go-plugin notices it when it reaps the process), so

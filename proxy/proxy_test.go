@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -173,7 +172,7 @@ func TestProxyPluginThatCannotRestartIs502(t *testing.T) {
 	if pid == 0 {
 		t.Fatal("the running plugin has no pid in Status")
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	_ = killPID(pid)
 	rejecting.Store(true) // the upstream rejects the cached token, so the host needs the plugin again
 	resp, err := http.Get(px.URL + "/corp/x")
 	if err != nil {

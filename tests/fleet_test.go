@@ -308,8 +308,7 @@ func TestFleetAcceptance(t *testing.T) {
 	wg.Wait()
 	ok := tr.check(t, "traffic with Redis killed for 3 s and a lease holder killed")
 	for _, k := range kids { // the killed host's plugin exits on its own; reap it (this process is a subreaper)
-		var ws syscall.WaitStatus
-		_, _ = syscall.Wait4(k.pid, &ws, 0, nil)
+		reap(k.pid)
 	}
 	t.Logf("faults: %d requests all 200; Redis down 3 s, every host saw it back %s after it went; a lease holder killed, traffic went on %s after; %d token requests in all (per host %v)",
 		ok, rejoined.Round(time.Millisecond), time.Since(killed).Round(time.Millisecond), g.idp.Requests()-before, perHost(hosts))

@@ -20,9 +20,6 @@ import (
 	"github.com/tokenhost/tokenhost/proxy"
 )
 
-// forwarded are the signals `tokenhost run` passes on to its command instead of acting on them.
-var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
-
 func newRunCmd(g *globals) *cobra.Command {
 	var envNames, keepEnv []string
 	cmd := &cobra.Command{

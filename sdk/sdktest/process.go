@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/tokenhost/tokenhost/core"
@@ -73,7 +71,7 @@ func RunPlugin(t *testing.T, path string, options map[string]any) {
 	})
 	t.Run("RestartedAfterKill", func(t *testing.T) {
 		pid := pluginPID(t, h)
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		if err := killPID(pid); err != nil {
 			t.Fatal(err)
 		}
 		up.rejectCurrentAndSend(t, h) // the rejected token needs the plugin, which must come back
@@ -100,7 +98,7 @@ func RunPlugin(t *testing.T, path string, options map[string]any) {
 		if err := h.Close(); err != nil {
 			t.Fatal(err)
 		}
-		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		if exists, err := processExists(pid); exists {
 			t.Fatalf("plugin process %d still exists after the host closed (%v)", pid, err)
 		}
 	})
