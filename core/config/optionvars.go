@@ -39,17 +39,22 @@ func (d *decoder) optionVars(at string, v any) []string {
 }
 
 // optionVar checks the one variable v names at path at and returns it; a value that is not a variable
-// name is left to the plugin's own checks of the option.
-func (d *decoder) optionVar(at string, v any, emptyOK bool) []string {
+// name is left to the plugin's own checks of the option. A helper_env entry (helper) may be lower-case; a
+// secret's variable must look like one (envVarName), so a secret written in its place is never echoed.
+func (d *decoder) optionVar(at string, v any, helper bool) []string {
 	name, ok := v.(string)
-	if !ok || !envVarName().MatchString(name) || strings.HasPrefix(name, envPrefix) {
+	looksLike := envVarName().MatchString(name)
+	if helper {
+		looksLike = envName().MatchString(name) && !strings.HasSuffix(name, "*")
+	}
+	if !ok || !looksLike || strings.HasPrefix(strings.ToUpper(name), envPrefix) {
 		return nil
 	}
 	val, set := d.env[name]
 	switch {
 	case !set:
 		d.p.add(at, "the environment variable %s is not set: export it before starting tokenhost, or name another variable here", name)
-	case val == "" && !emptyOK:
+	case val == "" && !helper:
 		d.p.add(at, "the environment variable %s is empty: export it with a value before starting tokenhost", name)
 	default:
 		return []string{name}

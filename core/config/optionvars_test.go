@@ -14,7 +14,7 @@ providers:
     options:
       grant: token_exchange
       subject_token_env: CORP_SUBJECT
-      helper_env: [CORP_HELPER, CORP_EMPTY]
+      helper_env: [CORP_HELPER, CORP_EMPTY, corp_lower]
   other:
     plugin: gateway
     options:
@@ -25,9 +25,9 @@ providers:
 // The variables a provider's options name for its plugin join that provider's plugin environment, and
 // only that provider's.
 func TestOptionVarsJoinTheProvidersEnv(t *testing.T) {
-	cfg := mustParse(t, optionVarsSrc, "CORP_SUBJECT=s", "CORP_HELPER=h", "CORP_EMPTY=", "OTHER_KEY=k")
+	cfg := mustParse(t, optionVarsSrc, "CORP_SUBJECT=s", "CORP_HELPER=h", "CORP_EMPTY=", "corp_lower=l", "OTHER_KEY=k")
 	want := map[string][]string{
-		"corp":  {"CORP_EXTRA", "CORP_EMPTY", "CORP_HELPER", "CORP_SUBJECT"},
+		"corp":  {"CORP_EXTRA", "CORP_EMPTY", "CORP_HELPER", "CORP_SUBJECT", "corp_lower"},
 		"other": {"OTHER_KEY"},
 	}
 	for _, p := range cfg.Providers {
@@ -43,7 +43,7 @@ func TestOptionVarsJoinTheProvidersEnv(t *testing.T) {
 
 // An unset variable, or an empty key_env / subject_token_env, is a load-time error naming the option.
 func TestOptionVarsUnsetIsALoadError(t *testing.T) {
-	_, err := parseYAML(t, optionVarsSrc, "CORP_SUBJECT=", "CORP_EMPTY=")
+	_, err := parseYAML(t, optionVarsSrc, "CORP_SUBJECT=", "CORP_EMPTY=", "corp_lower=l")
 	want := []string{
 		"providers.corp.options.helper_env[0]: the environment variable CORP_HELPER is not set: export it",
 		"providers.corp.options.subject_token_env: the environment variable CORP_SUBJECT is empty",
