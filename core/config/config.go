@@ -85,7 +85,8 @@ type Provider struct {
 	// TLS is the client certificate and CA bundle for connections to the upstream (the `tls` block).
 	TLS TLS
 	// Env names the host's environment variables the plugin process may see beside the minimal set (a
-	// name ending in "*" is a prefix).
+	// name ending in "*" is a prefix): its env: list, plus the variables its options name for the plugin to read
+	// (key_env, subject_token_env, helper_env entries).
 	Env []string
 	// Shared says whether the provider's tokens and refreshes are shared through the store (default: true
 	// when the store is shared: any backend but local).

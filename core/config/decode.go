@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -152,6 +153,11 @@ func (d *decoder) provider(name string, v any, fleet bool) *Provider {
 	p.TLS = d.tls(at+".tls", r.TLS)
 	if r.Options != nil {
 		p.Options = r.Options
+		for _, n := range d.optionVars(at+".options", p.Options) {
+			if !slices.Contains(p.Env, n) {
+				p.Env = append(p.Env, n)
+			}
+		}
 	}
 	return p
 }

@@ -32,7 +32,7 @@ providers:
     options:
       key_env: STATIC_KEY
       region_env: AWS_REGION
-`, "STORE_KEY="+testStoreKey, "CORP_SECRET=s", "CORP_PW=p")
+`, "STORE_KEY="+testStoreKey, "CORP_SECRET=s", "CORP_PW=p", "STATIC_KEY=k", "SUBJECT_TOKEN=t", "VAULT_TOKEN=v")
 	want := []string{"AWS_REGION", "CORP_PW", "CORP_SECRET", "STATIC_KEY", "STORE_KEY", "SUBJECT_TOKEN", "VAULT_TOKEN"}
 	if got := cfg.SecretVars(); !reflect.DeepEqual(got, want) {
 		t.Errorf("SecretVars() = %q, want %q", got, want)
