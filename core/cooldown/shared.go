@@ -37,8 +37,12 @@ const casTries = 8
 // "<prefix>cooldown/<member>"; ctx bounds its watchers, and Close ends them (it leaves st open). A store
 // that fails never fails a caller: the book then keeps cooldowns in memory and logs once to log (nil: no
 // logging) until a store call succeeds again; a limit made meanwhile stays this host's own. Limit and Clear
-// wait for the store, bounded by their ctx and the store's operation timeout; Cooling never does.
+// wait for the store, bounded by their ctx and the store's operation timeout; Cooling never does. With a
+// nil st it is NewLocal's book.
 func NewShared(ctx context.Context, st store.Store, prefix string, log *slog.Logger) Book {
+	if st == nil {
+		return NewLocal()
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
