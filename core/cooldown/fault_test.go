@@ -62,35 +62,43 @@ func TestSharedBookOutlivesItsStore(t *testing.T) {
 	}
 }
 
-// TestSharedBookKeepsItsOwnLimitWhenTheStoreMissedIt: a limit the store did not take (it was down) still
-// rests the member on this host after the store is back, while its watcher reads another host's earlier
-// limit and then that host's Clear.
-func TestSharedBookKeepsItsOwnLimitWhenTheStoreMissedIt(t *testing.T) {
+// TestLimitMadeWhileTheStoreFailedReachesTheFleet: a limit the store did not take (it was down) rests the
+// member on this host, and reaches the other hosts once the store works again; it is then the fleet's, so
+// another host's Clear ends it here too.
+func TestLimitMadeWhileTheStoreFailedReachesTheFleet(t *testing.T) {
 	ctx := storetest.Ctx(t)
 	mem := store.NewMemory()
 	defer mem.Close()
 	st := &flakyStore{Store: mem}
-	tp := tap(st)
-	b := NewShared(ctx, tp, "", nil)
-	defer b.Close()
-	b.Cooling("m", time.Now())
-	tp.await(t, ctx, "the watcher", func(_ []string, active int) bool { return active == 1 })
 	st.down.Store(true)
+	mine := tap(st)
+	b := NewShared(ctx, mine, "", nil)
+	defer b.Close()
+	theirs := tap(mem)
+	other := NewShared(ctx, theirs, "", nil)
+	defer other.Close()
+	other.Cooling("m", time.Now())
+
 	r := Reset{Until: time.Now().Add(time.Minute), Source: SourceRetryAfter}
 	b.Limit(ctx, "m", r)
-	st.down.Store(false)
-	other := NewShared(ctx, mem, "", nil)
-	defer other.Close()
-	n := tp.calls()
-	other.Limit(ctx, "m", Reset{Until: time.Now().Add(time.Second), Source: SourceRetryAfterMs})
-	tp.await(t, ctx, "the watcher to read the other host's limit", sawValue(n))
 	if got, ok := b.Cooling("m", time.Now()); !ok || !got.Until.Equal(r.Until) {
-		t.Fatalf("Cooling = %+v, %v; want this host's own, later limit %+v, which the store never held", got, ok, r)
+		t.Fatalf("with the store down, Cooling = %+v, %v; want %+v", got, ok, r)
 	}
-	n = tp.calls()
+	if it, err := mem.Get(ctx, "cooldown/m"); err != nil || it.Rev != "" {
+		t.Fatalf("the store took a limit while it was down: rev %q, %v", it.Rev, err)
+	}
+	n, mineBefore := theirs.calls(), mine.calls()
+	st.down.Store(false)
+	theirs.await(t, ctx, "the limit to reach the other host", sawValue(n))
+	if got, ok := other.Cooling("m", time.Now()); !ok || !got.Until.Equal(r.Until) {
+		t.Fatalf("the other host: Cooling = %+v, %v; want %+v once the store is back", got, ok, r)
+	}
+
+	mine.await(t, ctx, "this host's watcher to read its limit in the store", sawValue(mineBefore))
+	n = mine.calls()
 	other.Clear(ctx, "m")
-	tp.await(t, ctx, "the watcher to read the key as absent", sawAbsent(n))
-	if got, ok := b.Cooling("m", time.Now()); !ok || !got.Until.Equal(r.Until) {
-		t.Fatalf("Cooling = %+v, %v; want this host's own limit %+v, which the store never held", got, ok, r)
+	mine.await(t, ctx, "the clear to reach this host", sawAbsent(n))
+	if got, ok := b.Cooling("m", time.Now()); ok {
+		t.Fatalf("still cooling until %v after another host cleared the limit the fleet shares", got.Until)
 	}
 }
