@@ -15,6 +15,7 @@ type Book interface {
 	Limit(ctx context.Context, member string, r Reset) Reset
 	// Clear ends the member's cooldown after a success.
 	Clear(ctx context.Context, member string)
+	// Close ends the book's watchers, if it has any; it leaves the store open.
 	Close() error
 }
 
