@@ -12,10 +12,11 @@ import (
 )
 
 // CodexBackendRules wraps next with the checks the ChatGPT Codex backend makes of a POST …/responses body
-// beyond the Responses API's own: a non-empty "instructions" string, "store" given as false and "stream"
-// as true. A request that breaks one is answered 400 with the backend's {"detail": …} body ("Instructions
-// are required", "Store must be set to false", "Stream must be set to true") without reaching next; any
-// other request reaches next with its body intact.
+// beyond the Responses API's own: a non-empty "instructions" string, "input" as a list of items (not a
+// string), "store" given as false and "stream" as true. A request that breaks one is answered 400 with
+// the backend's {"detail": …} body ("Instructions are required", "Input must be a list", "Store must be
+// set to false", "Stream must be set to true") without reaching next; any other request reaches next with
+// its body intact.
 func CodexBackendRules(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/responses") {
@@ -43,6 +44,9 @@ func CodexBackendRules(next http.Handler) http.Handler {
 func codexBodyProblem(body map[string]any) string {
 	if s, _ := body["instructions"].(string); strings.TrimSpace(s) == "" {
 		return "Instructions are required"
+	}
+	if _, ok := body["input"].([]any); !ok {
+		return "Input must be a list"
 	}
 	if store, ok := body["store"].(bool); !ok || store {
 		return "Store must be set to false"

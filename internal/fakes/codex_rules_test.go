@@ -26,11 +26,13 @@ func TestStrictCodexUpstream(t *testing.T) {
 		return resp.StatusCode, got.Detail
 	}
 	for body, want := range map[string]string{
-		`{"model":"m","input":[],"store":false,"stream":true}`:                          "Instructions are required",
-		`{"model":"m","instructions":" ","input":[],"store":false,"stream":true}`:       "Instructions are required",
-		`{"model":"m","instructions":"be brief","input":[],"stream":true}`:              "Store must be set to false",
-		`{"model":"m","instructions":"be brief","input":[],"store":true,"stream":true}`: "Store must be set to false",
-		`{"model":"m","instructions":"be brief","input":[],"store":false}`:              "Stream must be set to true",
+		`{"model":"m","input":[],"store":false,"stream":true}`:                                "Instructions are required",
+		`{"model":"m","instructions":" ","input":[],"store":false,"stream":true}`:             "Instructions are required",
+		`{"model":"m","instructions":"be brief","input":"hello","store":false,"stream":true}`: "Input must be a list",
+		`{"model":"m","instructions":"be brief","store":false,"stream":true}`:                 "Input must be a list",
+		`{"model":"m","instructions":"be brief","input":[],"stream":true}`:                    "Store must be set to false",
+		`{"model":"m","instructions":"be brief","input":[],"store":true,"stream":true}`:       "Store must be set to false",
+		`{"model":"m","instructions":"be brief","input":[],"store":false}`:                    "Stream must be set to true",
 	} {
 		if status, detail := post(body); status != http.StatusBadRequest || detail != want {
 			t.Errorf("%s: %d %q, want 400 %q", body, status, detail, want)
