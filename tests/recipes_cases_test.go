@@ -41,6 +41,10 @@ type recipeCase struct {
 	setup          func(r *recipeRun)
 	before         func(r *recipeRun, cfg string, env []string)
 	header, scheme string
+	// shell names commands of the docs' sh blocks run after the recipe, with the configuration as
+	// TOKENHOST_CONFIG: "<file>: <start of the command>"; the whole command (continuation lines included)
+	// runs as written, hosts replaced as in the recipe.
+	shell []string
 }
 
 func newRecipeRun(t *testing.T) *recipeRun {
@@ -88,10 +92,17 @@ const (
 
 // recipeCases runs each recipe, by the id docRecipes gives it.
 var recipeCases = map[string]recipeCase{
-	"README.md › Use it": {setup: func(r *recipeRun) {
-		r.idp.want = idpWant{grant: grantClientCredentials, clientID: "my-agent", secret: r.secretEnv("CORP_CLIENT_SECRET"),
-			form: map[string]string{"scope": "llm.invoke"}}
-	}},
+	"README.md › Use it": {
+		setup: func(r *recipeRun) {
+			r.idp.want = idpWant{grant: grantClientCredentials, clientID: "my-agent", secret: r.secretEnv("CORP_CLIENT_SECRET"),
+				form: map[string]string{"scope": "llm.invoke"}}
+		},
+		shell: []string{
+			"README.md: tokenhost token corp --json", "README.md: tokenhost check", "README.md: tokenhost config show",
+			"README.md: tokenhost plugins ", "README.md: tokenhost token corp --header | curl",
+			"docs/scripts.md: tokenhost token corp --fresh", "docs/scripts.md: tokenhost token corp --header | curl",
+		},
+	},
 	"docs/providers/gateway.md › Okta service app with private_key_jwt": {setup: func(r *recipeRun) {
 		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		if err != nil {
@@ -194,7 +205,7 @@ var recipeCases = map[string]recipeCase{
 		r.mech = append(r.mech, "AZURE_AUTHORITY_HOST="+entra.AuthorityHost(), "SSL_CERT_FILE="+ca,
 			"TOKENHOST_PROVIDERS__AZURE__UPSTREAM="+r.up.URL()+"/openai/v1")
 		r.valid = entra.Valid
-	}},
+	}, shell: []string{"docs/providers/azure.md: tokenhost check"}},
 }
 
 // projectedTokenExchange sets up the Kubernetes recipes: a projected service-account token file exchanged

@@ -220,6 +220,13 @@ func (u *recipeUpstream) last() (http.Header, string) {
 	return u.seen[len(u.seen)-1], u.path[len(u.path)-1]
 }
 
+// seenAll returns the headers of every request so far.
+func (u *recipeUpstream) seenAll() []http.Header {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]http.Header(nil), u.seen...)
+}
+
 // actionsOIDC is a loopback stand-in for GitHub Actions' OIDC token service: a GET with the request
 // token as bearer and an audience gets {"value": <token>}.
 type actionsOIDC struct {

@@ -264,6 +264,9 @@ func runRecipe(t *testing.T, rec recipe, c recipeCase) {
 		t.Fatalf("tokenhost token %s did not print a credential the recipe's identity system issued\n%s\nidp refused: %q\n--- config ---\n%s",
 			name, tok, r.idp.Refused(), cfgText)
 	}
+	for _, ref := range c.shell {
+		runDocCommand(t, r, ref, cfg, env)
+	}
 	s := startServe(t, cfg, env)
 	resp, err := http.Get(s.url + "/" + name + "/models")
 	if err != nil {
@@ -291,4 +294,67 @@ func runRecipe(t *testing.T, rec recipe, c recipeCase) {
 			t.Errorf("the upstream saw %s: %q, want %q", k, redact(seen.Get(k)), v)
 		}
 	}
+}
+
+// runDocCommand runs the command ref names ("<file>: <start of the command>") as its page writes it, with
+// bash in the run's directory, tokenhost on PATH and the recipe's configuration as TOKENHOST_CONFIG. A
+// command with curl must have reached the upstream with the recipe's credential.
+func runDocCommand(t *testing.T, r *recipeRun, ref, cfg string, env []string) {
+	t.Helper()
+	file, start, _ := strings.Cut(ref, ": ")
+	data, err := os.ReadFile(filepath.Join("..", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := docCommand(string(data), start)
+	if command == "" {
+		t.Errorf("%s has no sh block line starting %q; update the case", file, start)
+		return
+	}
+	for prefix, role := range recipeHosts {
+		command = strings.ReplaceAll(command, prefix, r.role(role))
+	}
+	before := len(r.up.seenAll())
+	path := "PATH=" + bins.dir + string(os.PathListSeparator) + os.Getenv("PATH")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = "PATH=" + bins.dir + string(os.PathListSeparator) + v
+		}
+	}
+	res := runIn(t, r.dir, "", "/bin/sh", []string{"-e", "-c", command}, append(append([]string(nil), env...), path, "TOKENHOST_CONFIG="+cfg)...)
+	if res.code != 0 || strings.TrimSpace(res.stdout) == "" {
+		t.Errorf("%s, as written:\n%s", file, res)
+		return
+	}
+	if strings.Contains(command, "curl") {
+		seen := r.up.seenAll()
+		if len(seen) == before {
+			t.Errorf("%s: %s reached no upstream\n%s", file, start, res)
+			return
+		}
+		header, scheme := "Authorization", "Bearer "
+		if got, ok := strings.CutPrefix(seen[len(seen)-1].Get(header), scheme); !ok || !r.valid(got) {
+			t.Errorf("%s: %s sent the upstream no credential the recipe's identity system issued", file, start)
+		}
+	}
+}
+
+// docCommand returns the line of a sh block on page that starts with start, joined with its
+// continuation lines, or "".
+func docCommand(page, start string) string {
+	for _, st := range shellSteps(page) {
+		lines := strings.Split(st.sh, "\n")
+		for i, l := range lines {
+			if !strings.HasPrefix(l, start) {
+				continue
+			}
+			cmd := l
+			for strings.HasSuffix(cmd, "\\") && i+1 < len(lines) {
+				i++
+				cmd += "\n" + lines[i]
+			}
+			return cmd
+		}
+	}
+	return ""
 }
