@@ -326,6 +326,13 @@ func runDocCommand(t *testing.T, r *recipeRun, ref, cfg string, env []string) {
 		t.Errorf("%s, as written:\n%s", file, res)
 		return
 	}
+	if !strings.HasPrefix(command, "tokenhost token") {
+		for _, kv := range r.env {
+			if _, v, _ := strings.Cut(kv, "="); v != "" && strings.Contains(res.stdout+res.stderr, v) {
+				t.Errorf("%s: %s prints the value of %s", file, start, strings.SplitN(kv, "=", 2)[0])
+			}
+		}
+	}
 	if strings.Contains(command, "curl") {
 		seen := r.up.seenAll()
 		if len(seen) == before {
