@@ -91,7 +91,7 @@ var recipeAllowList = map[string]string{
 	"docs/configuration.md › File format": "the reference of every key at its default: its provider has " +
 		"`options: {}`, which names no grant or token endpoint to run",
 	"docs/serving.md › Binding beyond loopback": "defines no provider to send a request through, and binds " +
-		"0.0.0.0, which tests never do; inbound keys and TLS are run by serve_tls_test.go",
+		"0.0.0.0, which tests never do; serve_tls_test.go runs TLS and serve_test.go inbound keys",
 	"docs/fleet.md › Configuration": "a shape, not a recipe: Redis over TLS (rediss://) and a provider with no " +
 		"options; fleet_test.go runs fleets on a real redis-server",
 	"docs/fleet.md › Other backends": "names a store backend (acme-kv) that no linked package registers",
