@@ -3,6 +3,8 @@ package tests
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"os"
 	"os/exec"
@@ -32,9 +34,10 @@ func TestWalkthroughRunsAsWritten(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
-	// The clone's path is the same in every run, so that Go's build cache, whose keys include source
-	// paths, serves the second and later runs' go install.
-	clone := filepath.Join(os.TempDir(), "tokenhost-walkthrough-clone")
+	// The clone's path is the same in every run from one checkout, so that Go's build cache, whose keys
+	// include source paths, serves the second and later runs' go install; other checkouts use their own.
+	sum := sha256.Sum256([]byte(root))
+	clone := filepath.Join(os.TempDir(), "tokenhost-walkthrough-"+hex.EncodeToString(sum[:6]))
 	if err := os.RemoveAll(clone); err != nil {
 		t.Fatal(err)
 	}
