@@ -190,6 +190,22 @@ var recipeCases = map[string]recipeCase{
 		r.mech = append(r.mech, "TOKENHOST_PROVIDERS__GEMINI__UPSTREAM="+r.up.URL())
 		r.is(tok)
 	}},
+	"docs/providers/gemini.md › Vertex AI from an OpenAI SDK": {setup: func(r *recipeRun) {
+		// source: adc, from `gcloud auth application-default login`'s file in its default place; its token_uri
+		// is a fake Google token endpoint, the upstream the recipe's openapi path on the recording fake.
+		const clientID = "adc-client.apps.googleusercontent.com"
+		secret := newSecret(r.t, "adc-secret")
+		idp := fakes.NewGoogleTokenServer(fakes.GoogleTokenConfig{ClientID: clientID, ClientSecret: secret})
+		r.t.Cleanup(idp.Close)
+		const refresh = "1//adc-refresh-recipe-0123456789"
+		idp.AddRefreshToken(refresh)
+		adc, _ := json.Marshal(map[string]any{"type": "authorized_user", "client_id": clientID, "client_secret": secret,
+			"refresh_token": refresh, "token_uri": idp.TokenURL()})
+		writeHomeFile(r, ".config/gcloud/application_default_credentials.json", adc)
+		r.mech = append(r.mech, "TOKENHOST_PROVIDERS__VERTEX__UPSTREAM="+r.up.URL()+
+			"/v1/projects/my-project/locations/us-central1/endpoints/openapi")
+		r.valid = idp.Valid
+	}},
 	"docs/providers/azure.md › Azure OpenAI with Microsoft Entra ID (`plugin: azure`)": {setup: func(r *recipeRun) {
 		// credential: default, its first link: the environment's client secret, against a fake Entra ID
 		// (AZURE_AUTHORITY_HOST, trusted through SSL_CERT_FILE).
