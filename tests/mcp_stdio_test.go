@@ -111,13 +111,16 @@ func TestMCPStdioBridge(t *testing.T) {
 			}
 			checkNoStrays(t, "tokenhost mcp stdio")
 
-			var rejected, sessions int
+			var rejected, sessions, deletes int
 			for _, r := range srv.Requests() {
 				if r.Token != "" && strings.Contains(stderr.String(), r.Token) {
 					t.Fatalf("a token reached stderr:\n%s", redact(stderr.String()))
 				}
 				if !r.Authorized {
 					rejected++
+				}
+				if r.Method == "DELETE" {
+					deletes++
 				}
 				if r.Method == "POST" && r.SessionID != "" {
 					sessions++
@@ -129,8 +132,8 @@ func TestMCPStdioBridge(t *testing.T) {
 			if rejected != 1 {
 				t.Errorf("the server refused %d requests, want exactly the one with the revoked token", rejected)
 			}
-			if version != "" && sessions == 0 {
-				t.Errorf("no request carried the session the server assigned")
+			if version != "" && (sessions == 0 || deletes != 1) {
+				t.Errorf("%d requests carried the session the server assigned and %d ended it, want some and one DELETE", sessions, deletes)
 			}
 			if strings.Contains(stderr.String(), secret) {
 				t.Fatal("the client secret reached stderr")
