@@ -25,11 +25,20 @@ import (
 // its socket, its directory, the user at its other end or its reply fails a check (then one line on warn
 // says why, and the caller fetches the token itself); err is the daemon's own failure to get a token.
 func askControl(ctx context.Context, cfg *config.Config, provider string, warn io.Writer) (ct cachedToken, answered bool, err error) {
-	return askControlAt(ctx, controlPath(cfg), provider, warn)
+	return askControlAt(ctx, controlPath(cfg), provider, "", warn)
 }
 
+// askControlRejected is askControl telling the daemon, when rejected is not "", that the token whose
+// fingerprint it is was rejected: the daemon then refreshes it as its wrapper does after a 401.
+func askControlRejected(ctx context.Context, cfg *config.Config, provider, rejected string, warn io.Writer) (ct cachedToken, answered bool, err error) {
+	return askControlAt(ctx, controlPath(cfg), provider, rejected, warn)
+}
+
+// rejectedHeader names, in a question to the daemon, the fingerprint of a token its asker saw rejected.
+const rejectedHeader = "Tokenhost-Rejected"
+
 // askControlAt is askControl for the control socket at path.
-func askControlAt(ctx context.Context, path, provider string, warn io.Writer) (cachedToken, bool, error) {
+func askControlAt(ctx context.Context, path, provider, rejected string, warn io.Writer) (cachedToken, bool, error) {
 	if !controlSupported {
 		return cachedToken{}, false, nil
 	}
@@ -62,6 +71,9 @@ func askControlAt(ctx context.Context, path, provider string, warn io.Writer) (c
 		},
 	}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://tokenhost/token/"+provider, nil)
+	if rejected != "" {
+		req.Header.Set(rejectedHeader, rejected)
+	}
 	resp, err := c.Do(req)
 	var pe *peerError
 	if errors.As(err, &pe) {

@@ -121,7 +121,7 @@ func TestControlClientRefusesPeerOfAnotherUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warn bytes.Buffer
-	ct, answered, err := askControlAt(t.Context(), path, "corp", &warn)
+	ct, answered, err := askControlAt(t.Context(), path, "corp", "", &warn)
 	stdin.Close()
 	rest, _ := io.ReadAll(stdout)
 	_ = cmd.Wait()

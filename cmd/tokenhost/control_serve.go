@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/internal/hostapi"
 )
 
 // serveControl answers GET /token/<provider> on the control socket of h's configuration until ctx ends,
@@ -32,14 +33,13 @@ func serveControl(ctx context.Context, h *core.Host, log *slog.Logger) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /token/{provider}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("provider")
-		tok, headers, err := tokenWithHeaders(r.Context(), h, name)
+		ct, err := controlToken(r.Context(), h, r.PathValue("provider"), r.Header.Get(rejectedHeader))
 		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			_ = json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(cachedToken{Token: tok, Headers: headers})
+		_ = json.NewEncoder(w).Encode(ct)
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(peerCheckedListener{Listener: ln, log: log}) }()
@@ -99,4 +99,23 @@ func (l peerCheckedListener) Accept() (net.Conn, error) {
 		}
 		return c, nil
 	}
+}
+
+// controlToken is the daemon's answer for provider: its current token, or, when rejected is that token's
+// fingerprint (a credential helper's caller saw it rejected), what the wrapper uses after a 401 (see
+// hostapi.Host.Rejected); with the headers a request carries for it and when it is due.
+func controlToken(ctx context.Context, h *core.Host, provider, rejected string) (cachedToken, error) {
+	in := hostapi.Of(h)
+	tok, due, err := in.Current(ctx, provider)
+	if err == nil && rejected != "" && fingerprint(tok.Value) == rejected {
+		tok, due, err = in.Rejected(ctx, provider, tok)
+	}
+	if err != nil {
+		return cachedToken{}, err
+	}
+	ep, err := in.Endpoint(ctx, provider)
+	if err != nil {
+		return cachedToken{}, err
+	}
+	return cachedToken{Token: tok, Headers: ep.Headers(tok), Due: due}, nil
 }

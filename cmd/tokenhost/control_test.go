@@ -118,7 +118,7 @@ func TestControlDirectoryRefusedByBothEnds(t *testing.T) {
 
 			served := fakeDaemon(t, path, answerToken(attacker))
 			var warn bytes.Buffer
-			ct, answered, err := askControlAt(t.Context(), path, "corp", &warn)
+			ct, answered, err := askControlAt(t.Context(), path, "corp", "", &warn)
 			if answered || err != nil || ct.Token.Value != "" || served.Load() != 0 {
 				t.Fatalf("token asked the socket in %s: answered %v, err %v, %d requests", dir, answered, err, served.Load())
 			}
@@ -140,7 +140,7 @@ func TestControlSocketFileChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warn bytes.Buffer
-	if _, answered, err := askControlAt(t.Context(), path, "corp", &warn); answered || err != nil || !strings.Contains(warn.String(), path+" is not a socket") {
+	if _, answered, err := askControlAt(t.Context(), path, "corp", "", &warn); answered || err != nil || !strings.Contains(warn.String(), path+" is not a socket") {
 		t.Errorf("a regular file as the socket: answered %v, err %v, said %q", answered, err, warn.String())
 	}
 	if os.Getuid() != 0 {
@@ -152,7 +152,7 @@ func TestControlSocketFileChecked(t *testing.T) {
 		t.Fatal(err)
 	}
 	warn.Reset()
-	if _, answered, err := askControlAt(t.Context(), path, "corp", &warn); answered || err != nil || served.Load() != 0 || !strings.Contains(warn.String(), fmt.Sprintf("belongs to uid %d", nobody)) {
+	if _, answered, err := askControlAt(t.Context(), path, "corp", "", &warn); answered || err != nil || served.Load() != 0 || !strings.Contains(warn.String(), fmt.Sprintf("belongs to uid %d", nobody)) {
 		t.Errorf("another user's socket: answered %v, err %v, %d requests, said %q", answered, err, served.Load(), warn.String())
 	}
 }
@@ -176,7 +176,7 @@ func TestControlRoundTrip(t *testing.T) {
 	go func() { _ = srv.Serve(peerCheckedListener{Listener: ln, log: slog.New(slog.DiscardHandler)}) }()
 	defer srv.Close()
 	var warn bytes.Buffer
-	ct, answered, err := askControlAt(t.Context(), path, "corp", &warn)
+	ct, answered, err := askControlAt(t.Context(), path, "corp", "", &warn)
 	if !answered || err != nil || ct.Token.Value != "tok-1" || ct.Headers["X-Account"] != "a1" || warn.Len() != 0 {
 		t.Fatalf("answered %v, err %v, token %q, said %q", answered, err, ct.Token.Value, warn.String())
 	}
@@ -207,7 +207,7 @@ func TestControlReplyRefused(t *testing.T) {
 			path := filepath.Join(dir, "x.sock")
 			served := fakeDaemon(t, path, answerToken(c.reply))
 			var warn bytes.Buffer
-			ct, answered, err := askControlAt(t.Context(), path, "corp", &warn)
+			ct, answered, err := askControlAt(t.Context(), path, "corp", "", &warn)
 			if answered || err != nil || ct.Token.Value != "" || served.Load() != 1 {
 				t.Fatalf("answered %v, err %v, token %q, %d requests: want the reply refused", answered, err, ct.Token.Value, served.Load())
 			}
@@ -230,7 +230,7 @@ func TestControlDaemonErrorPrintedWithoutEscapes(t *testing.T) {
 		w.WriteHeader(http.StatusBadGateway)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": "boom \x1b]0;pwned\x07\u202e and\nmore"})
 	})
-	_, answered, err := askControlAt(t.Context(), path, "corp", io.Discard)
+	_, answered, err := askControlAt(t.Context(), path, "corp", "", io.Discard)
 	if !answered || err == nil {
 		t.Fatalf("answered %v, err %v: want the daemon's error", answered, err)
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
-	"github.com/tokenhost/tokenhost/internal/atomicfile"
 	"github.com/tokenhost/tokenhost/internal/hostapi"
 	"github.com/tokenhost/tokenhost/internal/tokenrule"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -23,6 +22,9 @@ import (
 
 // cacheKeyHex is how many hex digits of the configuration's hash name a cache file.
 const cacheKeyHex = 24
+
+// cacheLockWait bounds how long a plain `tokenhost token` waits for the cache file's lock to store a token.
+const cacheLockWait = 5 * time.Second
 
 // cachedToken is what `tokenhost token` keeps between invocations: the token and the headers a request
 // needs with it, so a cache hit starts no plugin, and what decides whether it may still be used.
@@ -36,6 +38,22 @@ type cachedToken struct {
 	Identity []identityRef `json:"identity,omitempty"`
 	Salt     string        `json:"salt,omitempty"`
 	Sum      string        `json:"sum,omitempty"`
+	// Due is when a running daemon will replace the token (its control reply only; a cache file has Issued).
+	Due time.Time `json:"due,omitzero"`
+}
+
+// due returns when ct is due under the token rule for pc: the daemon's word, else from Issued; the expiry
+// when neither is known or that time has passed (the daemon is replacing the token); zero when the
+// token has no known expiry.
+func (ct cachedToken) due(pc *config.Provider, now time.Time) time.Time {
+	at := ct.Due
+	if at.IsZero() && !ct.Issued.IsZero() && pc != nil {
+		at = tokenrule.RefreshAt(ct.Token, ct.Issued, pc.RefreshBefore)
+	}
+	if at.IsZero() || !at.After(now) {
+		at = ct.Token.Expiry
+	}
+	return at
 }
 
 // tokenCache is the 0600 files under $XDG_CACHE_HOME/tokenhost/tokens/ (directory 0700), one per provider
@@ -86,19 +104,26 @@ func (c tokenCache) get(pc *config.Provider, now time.Time) (cachedToken, bool) 
 	return ct, true
 }
 
-// put keeps ct for pc when its expiry is known; a failure to write only costs the next call a fetch.
+// put keeps ct for pc when its expiry is known, under the file's lock, keeping the file's other fields;
+// a failure to write only costs the next call a fetch.
 func (c tokenCache) put(pc *config.Provider, ct cachedToken) error {
 	if c.dir == "" || ct.Token.Expiry.IsZero() {
 		return nil
 	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return err
-	}
-	data, err := json.Marshal(ct)
+	unlock, err := c.lock(context.Background(), pc, cacheLockWait)
 	if err != nil {
 		return err
 	}
-	return atomicfile.Write(c.path(pc), data, nil)
+	defer unlock()
+	return c.putLocked(pc, ct)
+}
+
+// putLocked is put for a caller that holds the file's lock.
+func (c tokenCache) putLocked(pc *config.Provider, ct cachedToken) error {
+	if c.dir == "" || ct.Token.Expiry.IsZero() {
+		return nil
+	}
+	return c.update(pc, tokenFields(ct))
 }
 
 // forget removes every cached token of the provider name, whatever configuration cached it: after a
@@ -143,6 +168,14 @@ func cacheFileOf(file, name string) bool {
 // fetchAndCache asks provider's plugin for a token and, unless the plugin forbids it, caches it with what
 // its identity depends on, fingerprinted before the fetch.
 func fetchAndCache(ctx context.Context, h *core.Host, pc *config.Provider, provider string, cache tokenCache) (cachedToken, error) {
+	return fetchAndCacheWith(ctx, h, pc, provider, cache, func(ctx context.Context) (sdk.Token, error) {
+		return providerToken(ctx, h, provider)
+	}, cache.put)
+}
+
+// fetchAndCacheWith is fetchAndCache with the token from fetch, stored by put.
+func fetchAndCacheWith(ctx context.Context, h *core.Host, pc *config.Provider, provider string, cache tokenCache,
+	fetch func(context.Context) (sdk.Token, error), put func(*config.Provider, cachedToken) error) (cachedToken, error) {
 	ep, err := hostapi.Of(h).Endpoint(ctx, provider) // starts the plugin: its Info names what its identity depends on
 	if err != nil {
 		return cachedToken{}, err
@@ -157,13 +190,13 @@ func fetchAndCache(ctx context.Context, h *core.Host, pc *config.Provider, provi
 		_, _ = rand.Read(salt)
 		ct.Salt, ct.Sum, cacheable = hex.EncodeToString(salt), identitySum(ct.Identity, salt, os.Environ()), ok
 	}
-	tok, err := providerToken(ctx, h, provider)
+	tok, err := fetch(ctx)
 	if err != nil {
 		return cachedToken{}, err
 	}
 	ct.Token, ct.Headers, ct.Issued = tok, ep.Headers(tok), time.Now()
 	if cacheable {
-		if err := cache.put(pc, ct); err != nil {
+		if err := put(pc, ct); err != nil {
 			hostapi.Of(h).Logger().Debug("the token could not be cached for the next call", "provider", provider, "error", err.Error())
 		}
 	}
@@ -177,19 +210,6 @@ func providerToken(ctx context.Context, h *core.Host, provider string) (sdk.Toke
 		return sdk.Token{}, err
 	}
 	return p.Token(ctx)
-}
-
-// tokenWithHeaders returns provider's token and every header a request to its upstream carries for it.
-func tokenWithHeaders(ctx context.Context, h *core.Host, provider string) (sdk.Token, map[string]string, error) {
-	tok, err := providerToken(ctx, h, provider)
-	if err != nil {
-		return sdk.Token{}, nil, err
-	}
-	ep, err := hostapi.Of(h).Endpoint(ctx, provider)
-	if err != nil {
-		return sdk.Token{}, nil, err
-	}
-	return tok, ep.Headers(tok), nil
 }
 
 // providerInfo returns what provider's plugin reported about itself; started is false before it did.

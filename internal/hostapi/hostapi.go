@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/sdk"
@@ -33,6 +34,13 @@ type Host interface {
 	Generation() int64
 	// Logger returns the logger the host writes to.
 	Logger() *slog.Logger
+	// Current returns provider's token from its shared cache, fetching it when needed, and when it is due
+	// (zero: never).
+	Current(ctx context.Context, provider string) (sdk.Token, time.Time, error)
+	// Rejected reports that a caller outside the wrapper had a request with rejected refused, and returns
+	// the token to use instead as the wrapper would after a 401: a newer cached one, rejected itself while
+	// min_refresh_interval throttles it, else the plugin's Refresh(rejected); with when it is due.
+	Rejected(ctx context.Context, provider string, rejected sdk.Token) (sdk.Token, time.Time, error)
 }
 
 // Ref is one provider as the configuration generation current at Acquire has it, held by one request: a

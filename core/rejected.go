@@ -1,0 +1,62 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/tokenhost/tokenhost/sdk"
+)
+
+// Current returns provider's token from its shared cache, fetching it when needed, and when it is due
+// (zero: never, the token has no known expiry).
+func (in internals) Current(ctx context.Context, provider string) (sdk.Token, time.Time, error) {
+	q, err := in.h.acquire(provider)
+	if err != nil {
+		return sdk.Token{}, time.Time{}, err
+	}
+	defer q.uses.release()
+	if q.settings.Load() == nil {
+		if _, err := q.start(ctx); err != nil {
+			return sdk.Token{}, time.Time{}, err
+		}
+	}
+	e, err := q.cache.get(ctx)
+	if err != nil {
+		return sdk.Token{}, time.Time{}, err
+	}
+	return e.tok, e.refreshAt, nil
+}
+
+// Rejected is what the wrapper does after the upstream rejected a request with rejected, for a caller
+// outside the wrapper (a credential helper run again by its tool after a 401): when the cache already
+// holds another usable token, that one; when rejected itself came from a refresh after a rejection less
+// than min_refresh_interval ago and was never accepted, rejected again (not refreshed); otherwise the
+// plugin's Refresh(rejected), single-flight with the wrapper's own refreshes.
+func (in internals) Rejected(ctx context.Context, provider string, rejected sdk.Token) (sdk.Token, time.Time, error) {
+	q, err := in.h.acquire(provider)
+	if err != nil {
+		return sdk.Token{}, time.Time{}, err
+	}
+	defer q.uses.release()
+	if q.settings.Load() == nil {
+		if _, err := q.start(ctx); err != nil {
+			return sdk.Token{}, time.Time{}, err
+		}
+	}
+	c := q.cache
+	stale := c.cur.Load()
+	if stale == nil || stale.tok.Value != rejected.Value {
+		if stale.usable(c.now()) {
+			return stale.tok, stale.refreshAt, nil
+		}
+		stale = c.newEntry(rejected)
+	}
+	if c.throttled(stale) {
+		return stale.tok, stale.refreshAt, nil
+	}
+	e, err := c.renewRejected(ctx, stale)
+	if err != nil {
+		return sdk.Token{}, time.Time{}, err
+	}
+	return e.tok, e.refreshAt, nil
+}
