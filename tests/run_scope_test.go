@@ -33,7 +33,11 @@ func printedEnvNames(out string) []string {
 // the one --keep-env names.
 func TestRunWithholdsSecretsFromTheCommand(t *testing.T) {
 	needBinaries(t)
-	const providers = `
+	// run fetches corp's token before the command starts: corp's token endpoint answers.
+	corpSecret := newSecret(t, "corp-secret")
+	idp := fakes.NewOAuthServer(fakes.OAuthConfig{ClientID: "run-client", ClientSecret: corpSecret})
+	t.Cleanup(idp.Close)
+	providers := `
 providers:
   corp:
     plugin: gateway
@@ -41,7 +45,7 @@ providers:
     env: [CORP_PLUGIN_VAR]
     options:
       grant: client_credentials
-      token_url: http://127.0.0.1:1/token
+      token_url: ` + idp.TokenURL() + `
       client_id: run-client
       client_secret_env: CORP_CLIENT_SECRET
   other:
@@ -65,7 +69,7 @@ providers:
       resource: my-openai-resource
 `
 	env := []string{
-		"CORP_CLIENT_SECRET=" + newSecret(t, "corp-secret"), "OTHER_KEY=" + newSecret(t, "other-key"),
+		"CORP_CLIENT_SECRET=" + corpSecret, "OTHER_KEY=" + newSecret(t, "other-key"),
 		"SUBJECT_TOKEN=" + newSecret(t, "subject"), "HELPER_VAR=" + newSecret(t, "helper"),
 		"CORP_PLUGIN_VAR=" + newSecret(t, "plugin-var"), "AZURE_CLIENT_SECRET=" + newSecret(t, "azure"),
 		"TOKENHOST_SERVER__API_KEYS=" + newSecret(t, "api-key"), "TOKENHOST_SOMETHING=x", "UNRELATED_VAR=visible",

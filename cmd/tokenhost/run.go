@@ -23,39 +23,62 @@ import (
 func newRunCmd(g *globals) *cobra.Command {
 	var envNames, keepEnv []string
 	cmd := &cobra.Command{
-		Use:   "run <provider> -- <command> [args…]",
-		Short: "Run any OpenAI-compatible tool against a provider: OPENAI_BASE_URL and OPENAI_API_KEY point it at a private proxy",
-		Long: "Starts the proxy in this process on a random loopback port with a random key for this run, runs the " +
-			"command with OPENAI_BASE_URL=http://127.0.0.1:<port>/<provider> and OPENAI_API_KEY=<the key> (and every " +
-			"--env NAME set to the same base URL), passes signals on to it, and exits with its status. Tokens are " +
-			"refreshed for as long as it runs. The proxy serves only this provider, and the command's environment " +
-			"lacks every TOKENHOST_* variable, every variable the configuration reads a secret from (*_env options, " +
+		Use:   "run <provider> [<provider>…] -- <command> [args…]",
+		Short: "Run any tool against providers: OPENAI_BASE_URL, OPENAI_API_KEY and TOKENHOST_* point it at a private proxy",
+		Long: "Fetches a token for each provider named (and stops with the provider's error before the command starts " +
+			"when one fails), starts the proxy in this process on a random loopback port with a random key for this " +
+			"run, runs the command with OPENAI_BASE_URL=http://127.0.0.1:<port>/<first provider>, OPENAI_API_KEY=<the " +
+			"key>, TOKENHOST_URL=http://127.0.0.1:<port>, TOKENHOST_KEY=<the key>, TOKENHOST_<NAME>_URL for each " +
+			"provider (NAME upper-cased, every other character than A-Z and 0-9 made _) and every --env NAME set to " +
+			"the first provider's base URL, passes signals on to it, and exits with its status. Tokens are refreshed " +
+			"for as long as it runs. The proxy serves only the providers named, and the command's environment lacks " +
+			"every other TOKENHOST_* variable, every variable the configuration reads a secret from (*_env options, " +
 			"store.encryption_key_env) and every variable a configured plugin may see beyond the minimal set (env: " +
 			"lists, a built-in's own such as AZURE_*), unless --keep-env names it.",
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.ArgsLenAtDash() != 1 {
-				return errors.New("usage: tokenhost run <provider> -- <command> [args…]")
+			n := cmd.ArgsLenAtDash()
+			if n < 1 || n == len(args) {
+				return errors.New("usage: tokenhost run <provider> [<provider>…] -- <command> [args…]")
 			}
-			return runWith(g, args[0], args[1:], envNames, keepEnv)
+			return runWith(g, args[:n], args[n:], envNames, keepEnv)
 		},
 	}
-	cmd.Flags().StringArrayVar(&envNames, "env", nil, "also set this variable to the base URL (repeatable), e.g. --env AZURE_OPENAI_ENDPOINT")
+	cmd.Flags().StringArrayVar(&envNames, "env", nil, "also set this variable to the first provider's base URL (repeatable), e.g. --env AZURE_OPENAI_ENDPOINT")
 	cmd.Flags().StringArrayVar(&keepEnv, "keep-env", nil, "pass this variable on to the command although tokenhost withholds it (repeatable), e.g. --keep-env TOKENHOST_CONFIG")
 	return cmd
 }
 
-// runWith serves provider, and only it, on a private loopback proxy while argv runs with the environment
-// runEnviron leaves it, and returns the command's exit status.
-func runWith(g *globals, provider string, argv, envNames, keepEnv []string) error {
+// runWith serves providers, and only them, on a private loopback proxy while argv runs with the
+// environment runEnviron leaves it plus the run's variables (runVars), and returns the command's exit
+// status. A provider that cannot give a token stops the run before the command starts.
+func runWith(g *globals, providers, argv, envNames, keepEnv []string) error {
+	vars, err := providerVars(providers)
+	if err != nil {
+		return err
+	}
+	var named []string // a provider named twice is served once
+	for _, p := range providers {
+		if !slices.Contains(named, p) {
+			named = append(named, p)
+		}
+	}
+	providers = named
 	ctx := context.Background()
 	h, err := g.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if !slices.Contains(h.Config().Names(), provider) {
-		return fmt.Errorf("no provider %q in %s (configured: %v)", provider, h.Config().Source, h.Config().Names())
+	for _, p := range providers {
+		if !slices.Contains(h.Config().Names(), p) {
+			return fmt.Errorf("no provider %q in %s (configured: %v)", p, h.Config().Source, h.Config().Names())
+		}
+	}
+	for _, p := range providers {
+		if _, err := providerToken(ctx, h, p); err != nil {
+			return fmt.Errorf("not running %s: %w", argv[0], err)
+		}
 	}
 	key, err := runKey()
 	if err != nil {
@@ -66,7 +89,7 @@ func runWith(g *globals, provider string, argv, envNames, keepEnv []string) erro
 		return fmt.Errorf("cannot listen on loopback for the run's proxy: %w", err)
 	}
 	srv := &http.Server{
-		Handler:           proxy.Handler(h, proxy.Options{APIKeys: []string{key}, AccessLog: g.logger(), Providers: []string{provider}}),
+		Handler:           proxy.Handler(h, proxy.Options{APIKeys: []string{key}, AccessLog: g.logger(), Providers: providers}),
 		ReadHeaderTimeout: 30 * time.Second,
 	}
 	go func() { _ = srv.Serve(ln) }()
@@ -76,13 +99,9 @@ func runWith(g *globals, provider string, argv, envNames, keepEnv []string) erro
 		_ = srv.Shutdown(sctx)
 	}()
 
-	base := "http://" + ln.Addr().String() + "/" + provider
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, g.stdout, g.stderr
-	c.Env = append(runEnviron(os.Environ(), h.Config(), keepEnv), "OPENAI_BASE_URL="+base, "OPENAI_API_KEY="+key)
-	for _, n := range envNames {
-		c.Env = append(c.Env, n+"="+base)
-	}
+	c.Env = append(runEnviron(os.Environ(), h.Config(), keepEnv), runVars("http://"+ln.Addr().String(), key, providers, vars, envNames)...)
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, forwarded...)
 	defer signal.Stop(sigs)

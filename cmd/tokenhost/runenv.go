@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
@@ -43,4 +45,40 @@ func matchesName(name string, names []string) bool {
 		}
 	}
 	return false
+}
+
+// providerVars returns, for each provider named, the variable `run` sets to its base URL:
+// TOKENHOST_<NAME>_URL, NAME upper-cased with every character outside A-Z and 0-9 made "_". Two providers
+// with one variable are a usage error naming both.
+func providerVars(providers []string) (map[string]string, error) {
+	vars, owner := map[string]string{}, map[string]string{}
+	for _, p := range providers {
+		v := hostOnlyPrefix + strings.Map(func(r rune) rune {
+			r = unicode.ToUpper(r)
+			if ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
+				return r
+			}
+			return '_'
+		}, p) + "_URL"
+		if o, ok := owner[v]; ok && o != p {
+			return nil, fmt.Errorf("providers %q and %q would both set %s; run them in two runs, or rename one of them in the configuration", o, p, v)
+		}
+		owner[v], vars[p] = p, v
+	}
+	return vars, nil
+}
+
+// runVars returns the variables the command of a run gets, after runEnviron's filter: OPENAI_BASE_URL
+// (and every envNames name) for the first provider, OPENAI_API_KEY and TOKENHOST_KEY the run's key,
+// TOKENHOST_URL the proxy's root (root has no trailing slash) and each provider's TOKENHOST_<NAME>_URL.
+func runVars(root, key string, providers []string, vars map[string]string, envNames []string) []string {
+	base := root + "/" + providers[0]
+	out := []string{"OPENAI_BASE_URL=" + base, "OPENAI_API_KEY=" + key, "TOKENHOST_URL=" + root, "TOKENHOST_KEY=" + key}
+	for _, p := range providers {
+		out = append(out, vars[p]+"="+root+"/"+p)
+	}
+	for _, n := range envNames {
+		out = append(out, n+"="+base)
+	}
+	return out
 }

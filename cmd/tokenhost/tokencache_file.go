@@ -49,9 +49,13 @@ func (c tokenCache) lock(ctx context.Context, pc *config.Provider, wait time.Dur
 	return nil, fmt.Errorf("provider %s: cannot lock the token cache %s: %w; check that directory's permissions or set XDG_CACHE_HOME to a directory of your own", pc.Name, path, err)
 }
 
-// readRaw returns the fields of pc's cache file, or an empty set when there is none or it is unreadable.
+// readRaw returns the fields of pc's cache file, or an empty set when there is none, it is unreadable or
+// there is no cache directory.
 func (c tokenCache) readRaw(pc *config.Provider) map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
+	if c.dir == "" {
+		return out
+	}
 	if data, err := os.ReadFile(c.path(pc)); err == nil {
 		var m map[string]json.RawMessage
 		if json.Unmarshal(data, &m) == nil && m != nil {
