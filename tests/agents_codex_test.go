@@ -43,6 +43,7 @@ func TestAgentsCodexAuthCommandAfterRevocation(t *testing.T) {
 	if n := g.idp.Issued(); n != 2 {
 		t.Errorf("the identity provider issued %d tokens; want 2 (the first, one refresh after the 401)", n)
 	}
+	t.Log(api)
 }
 
 // Codex under `tokenhost run`, configured by docs/agents.md's provider table and run by its command line
