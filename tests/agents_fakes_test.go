@@ -31,10 +31,14 @@ type agentAPI struct {
 	// toolRounds is how many calls of a tool the agent does not have a turn makes before its final message:
 	// each one costs the agent another request, so a turn spans toolRounds+1 requests.
 	toolRounds int
+	// callTool, when set, names the function the Responses turn calls instead: the first tool in the
+	// request whose name contains callTool (an MCP server's tool, as the agent lists it).
+	callTool string
 	// before, when set, runs before the nth accepted request (from 1) is answered; after, once it has been.
 	before, after func(n int, token string)
 
 	mu       sync.Mutex
+	toolSeen []string // the tools callTool found, as namespace/name
 	accepted []string // the token of each accepted request, in order
 	rejected int
 	paths    []string // method and path of every request, for failure messages
@@ -70,7 +74,7 @@ func (a *agentAPI) acceptedTokens() []string {
 func (a *agentAPI) String() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return fmt.Sprintf("model API fake: %d accepted, %d rejected; requests: %s", len(a.accepted), a.rejected, strings.Join(a.paths, ", "))
+	return fmt.Sprintf("model API fake: %d accepted, %d rejected; tools called: %v; requests: %s", len(a.accepted), a.rejected, a.toolSeen, strings.Join(a.paths, ", "))
 }
 
 func (a *agentAPI) handle(w http.ResponseWriter, r *http.Request) {
@@ -150,6 +154,7 @@ func (a *agentAPI) responses(w http.ResponseWriter, body []byte) {
 		Input []struct {
 			Type string `json:"type"`
 		} `json:"input"`
+		Tools []agentTool `json:"tools"`
 	}
 	_ = json.Unmarshal(body, &req)
 	outputs := 0
@@ -167,6 +172,16 @@ func (a *agentAPI) responses(w http.ResponseWriter, body []byte) {
 		// turn of several requests needs, with no command run on this machine.
 		call := fmt.Sprintf("call_%d", outputs+1)
 		item = map[string]any{"type": "function_call", "id": "fc_" + call, "call_id": call, "name": "tokenhost_probe", "arguments": "{}"}
+		if a.callTool != "" {
+			ns, name := findTool(req.Tools, a.callTool)
+			a.mu.Lock()
+			a.toolSeen = append(a.toolSeen, ns+"/"+name)
+			a.mu.Unlock()
+			item["name"] = name
+			if ns != "" {
+				item["namespace"] = ns
+			}
+		}
 	} else {
 		item = map[string]any{"type": "message", "role": "assistant", "id": "msg_" + id,
 			"content": []any{map[string]any{"type": "output_text", "text": agentReply, "annotations": []any{}}}}
@@ -217,6 +232,31 @@ func (a *agentAPI) messages(w http.ResponseWriter, body []byte) {
 	send("message_delta", map[string]any{"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
 		"usage": map[string]any{"output_tokens": 2}})
 	send("message_stop", map[string]any{})
+}
+
+// agentTool is a tool in a Responses request: a function, or a namespace holding some.
+type agentTool struct {
+	Type  string      `json:"type"`
+	Name  string      `json:"name"`
+	Tools []agentTool `json:"tools"`
+}
+
+// findTool returns the namespace ("" for none) and name of the first function whose name, or whose
+// namespace's name, contains part.
+func findTool(tools []agentTool, part string) (namespace, name string) {
+	for _, t := range tools {
+		if t.Type == "function" && strings.Contains(t.Name, part) {
+			return "", t.Name
+		}
+		if t.Type == "namespace" {
+			for _, f := range t.Tools {
+				if strings.Contains(t.Name+f.Name, part) {
+					return t.Name, f.Name
+				}
+			}
+		}
+	}
+	return "", "no-tool-named-" + part
 }
 
 // agentJSON writes v as a JSON answer with status.
