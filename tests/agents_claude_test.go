@@ -5,6 +5,8 @@ package tests
 import (
 	"strings"
 	"testing"
+
+	"github.com/tokenhost/tokenhost/internal/nodetools"
 )
 
 // claudePrompt is the prompt the tests give `claude -p`; the fake model ignores it.
@@ -18,6 +20,7 @@ const claudePrompt = "list the TODOs in this repository"
 // after one rejection, on the second token issued. (A helper that prints the cached token again costs
 // seven rejections and the prompt fails.)
 func TestAgentsClaudeHelperAfterRevocation(t *testing.T) {
+	nodetools.Bin(t, "claude")
 	g := newGatewayFakes(t)
 	api := newAgentAPI(t, g.idp.Valid)
 	_, env := agentConfig(t, g, "corp-claude", api.root())
@@ -48,6 +51,7 @@ func TestAgentsClaudeHelperAfterRevocation(t *testing.T) {
 // after the first request of a turn of two (a tool call, then the answer); the run's proxy meets the 401,
 // refreshes once and resends, and Claude Code sees none of it.
 func TestAgentsClaudeThroughRun(t *testing.T) {
+	nodetools.Bin(t, "claude")
 	g := newGatewayFakes(t)
 	api := newAgentAPI(t, g.idp.Valid)
 	api.toolRounds = 1

@@ -48,7 +48,7 @@ func TestAgentsCodexAuthCommandAfterRevocation(t *testing.T) {
 
 // Codex under `tokenhost run`, configured by docs/agents.md's provider table and run by its command line
 // as written: in a turn of three requests, the token is revoked after the first (the run's proxy meets
-// the 401, refreshes once and resends) and the refreshed token, issued for two seconds, expires before
+// the 401, refreshes once and resends) and the refreshed token, issued for three seconds, expires before
 // the third (the proxy fetches another before sending). Codex sees neither.
 func TestAgentsCodexThroughRun(t *testing.T) {
 	g := newGatewayFakes(t)
@@ -56,7 +56,7 @@ func TestAgentsCodexThroughRun(t *testing.T) {
 	api.toolRounds = 2
 	api.after = func(n int, token string) {
 		if n == 1 {
-			g.idp.SetExpiresIn(2 * time.Second) // the refresh after the revocation gets a short-lived token
+			g.idp.SetExpiresIn(3 * time.Second) // the refresh after the revocation gets a short-lived token
 			g.idp.Revoke(token)
 		}
 	}

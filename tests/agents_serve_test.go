@@ -5,6 +5,8 @@ package tests
 import (
 	"strings"
 	"testing"
+
+	"github.com/tokenhost/tokenhost/internal/nodetools"
 )
 
 // The Codex CLI and Claude Code beside one `tokenhost serve`, configured by docs/agents.md's serve recipes
@@ -12,6 +14,7 @@ import (
 // revoked after the first; serve refreshes once and resends, and the agents, which hold only serve's key,
 // see none of it.
 func TestAgentsThroughServe(t *testing.T) {
+	nodetools.Bin(t, "claude")
 	g := newGatewayFakes(t)
 	codexAPI, claudeAPI := newAgentAPI(t, g.idp.Valid), newAgentAPI(t, g.idp.Valid)
 	for _, api := range []*agentAPI{codexAPI, claudeAPI} {
