@@ -127,3 +127,99 @@ func TestMCPFromTheURLAlone(t *testing.T) {
 		t.Errorf("authorization server counts %+v; want one registration, no reuse, no revocation", st)
 	}
 }
+
+// TestMCPStepUpClientCredentials: a machine client asks for the scope the server's challenge names; a tool
+// that needs more answers 403 insufficient_scope, and the host gets a token for the union of the scopes
+// and resends the call, which the caller never sees fail.
+func TestMCPStepUpClientCredentials(t *testing.T) {
+	s := startMCP(t, 600)
+	t.Setenv("MCP_M2M_SECRET", s.m2m)
+	cfg := s.config(t, "grant: client_credentials", "client_id: m2m", "client_secret_env: MCP_M2M_SECRET")
+	h := openHost(t, cfg)
+	hc, err := h.Client("tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if got, err := callTool(ctx, hc, s.srv.URL, "echo", "one"); err != nil || got != "echo: one" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+	first, err := h.Provider("tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := first.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := jwtClaims(t, tok.Value); c["scope"] != mcpRead || c["aud"] != s.srv.URL {
+		t.Fatalf("the first token has scope %v and aud %v; want %s for %s", c["scope"], c["aud"], mcpRead, s.srv.URL)
+	}
+	got, err := callTool(ctx, hc, s.srv.URL, "admin", "two")
+	if err != nil || got != "admin: two" {
+		t.Fatalf("a call needing %s after the step-up: %q, %v", mcpAdmin, got, err)
+	}
+	tok, err = first.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := jwtClaims(t, tok.Value); c["scope"] != mcpRead+" "+mcpAdmin {
+		t.Errorf("the stepped-up token has scope %v; want %q", c["scope"], mcpRead+" "+mcpAdmin)
+	}
+}
+
+// TestMCPStepUpSignInNeedsLogin: a person's sign-in holds tools:read; a tool that needs tools:admin makes
+// the host ask the authorization server to widen the grant by refresh, which it refuses, so the call
+// fails with reauth_required naming `tokenhost login tools` and the scopes; the next login asks for
+// both, and the call succeeds.
+func TestMCPStepUpSignInNeedsLogin(t *testing.T) {
+	s := startMCP(t, 600)
+	store := filepath.Join(t.TempDir(), "tools.json")
+	cfg := s.config(t, "store: "+store)
+	if r, _ := mcpLogin(t, cfg, "tools"); r.code != 0 {
+		t.Fatalf("login\n%s", r)
+	}
+	h := openHost(t, cfg)
+	hc, err := h.Client("tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = callTool(ctx, hc, s.srv.URL, "admin", "x")
+	if err == nil {
+		t.Fatal("a call needing a scope the sign-in lacks succeeded")
+	}
+	for _, want := range []string{"tokenhost login tools", mcpRead + " " + mcpAdmin} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the failed call's error does not name %q: %v", want, err)
+		}
+	}
+	if st := s.as.stats(t); st.Reused != 0 || st.Revoked != 0 {
+		t.Errorf("authorization server counts %+v: the step-up burned the sign-in", st)
+	}
+	if got, err := callTool(ctx, hc, s.srv.URL, "echo", "still"); err != nil || got != "echo: still" {
+		t.Fatalf("the sign-in no longer works for what it holds: %q, %v", got, err)
+	}
+	_ = h.Close() // its plugin process is a child of this test, which the login's stray check would see
+
+	r, asked := mcpLogin(t, cfg, "tools")
+	if r.code != 0 {
+		t.Fatalf("second login\n%s", r)
+	}
+	if !slices.Equal(asked, []string{mcpRead, mcpAdmin}) {
+		t.Errorf("the second sign-in asked for %q; want %q", asked, []string{mcpRead, mcpAdmin})
+	}
+	h2 := openHost(t, cfg)
+	hc2, err := h2.Client("tools")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := callTool(ctx, hc2, s.srv.URL, "admin", "y"); err != nil || got != "admin: y" {
+		t.Fatalf("a call needing %s after signing in for it: %q, %v", mcpAdmin, got, err)
+	}
+	if st := s.as.stats(t); st.Registered != 1 {
+		t.Errorf("%d clients registered; the second sign-in should reuse the first registration", st.Registered)
+	}
+}

@@ -23,7 +23,7 @@ const provider = new Provider(issuer, {
   clients: [
     {
       client_id: 'm2m', client_secret: m2mSecret, grant_types: ['client_credentials'],
-      redirect_uris: [], response_types: [], scope: 'tools:read tools:admin',
+      redirect_uris: [], response_types: [],
     },
     {
       client_id: 'preregistered', token_endpoint_auth_method: 'none', application_type: 'native',
