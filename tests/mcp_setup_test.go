@@ -107,7 +107,8 @@ type mcpServer struct {
 	issuer   atomic.Pointer[string]
 	mu       sync.Mutex
 	keys     *jose.JSONWebKeySet
-	seen     sync.Map // access token -> its scopes, for the test to inspect
+	seen     sync.Map // access token -> its scopes
+	revoked  sync.Map // access tokens revokeSeen revoked
 }
 
 // startMCPServer starts the server; setIssuer names its authorization server before any request.
@@ -147,6 +148,11 @@ func startMCPServer(t *testing.T) *mcpServer {
 
 func (s *mcpServer) setIssuer(iss string) { s.issuer.Store(&iss) }
 
+// revokeSeen makes the server reject every access token it has seen so far.
+func (s *mcpServer) revokeSeen() {
+	s.seen.Range(func(k, _ any) bool { s.revoked.Store(k, true); return true })
+}
+
 // mcpClaims are the access token claims the server reads.
 type mcpClaims struct {
 	jwt.Claims
@@ -163,6 +169,9 @@ func (s *mcpServer) verify(_ context.Context, token string, _ *http.Request) (*a
 	keys, err := s.jwks()
 	if err != nil {
 		return nil, err
+	}
+	if _, gone := s.revoked.Load(token); gone {
+		return nil, fmt.Errorf("%w: revoked", auth.ErrInvalidToken)
 	}
 	var c mcpClaims
 	if err := tok.Claims(keys, &c); err != nil {
