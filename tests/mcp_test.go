@@ -126,6 +126,15 @@ func TestMCPFromTheURLAlone(t *testing.T) {
 	if st := s.as.stats(t); st.Registered != 1 || st.Reused != 0 || st.Revoked != 0 {
 		t.Errorf("authorization server counts %+v; want one registration, no reuse, no revocation", st)
 	}
+	_ = h.Close()
+
+	r = tokenhost(t, cfg, nil, "logout", "tools")
+	if r.code != 0 || !strings.Contains(r.stdout, "Revoked at "+s.as.issuer) {
+		t.Fatalf("logout did not revoke the sign-in at the authorization server\n%s", r)
+	}
+	if st := s.as.stats(t); st.Revoked != 1 {
+		t.Errorf("%d grants revoked by logout; want 1", st.Revoked)
+	}
 }
 
 // TestMCPStepUpClientCredentials: a machine client asks for the scope the server's challenge names; a tool

@@ -217,7 +217,13 @@ func (s *source) Logout(ctx context.Context) (string, error) {
 		}
 		return fmt.Sprintf("No stored sign-in at %s; nothing to revoke.", g.store.where()), nil
 	}
-	revoked := s.revoke(ctx, cfg, cur.si)
+	rc := cfg
+	if cfg.mcp != nil { // revoke as the client the sign-in was made with
+		if cc, err := cfg.mcpSignedIn(cur.si, g.store.where()); err == nil {
+			rc = cc
+		}
+	}
+	revoked := s.revoke(ctx, rc, cur.si)
 	s.st.Set(cfg) // forget the cached token
 	done, err := g.store.remove(ctx)
 	if err != nil {

@@ -91,7 +91,8 @@ func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthe
 		if ctx.Err() != nil {
 			return nil, nil, sdk.Unavailable("discovery for MCP server %s did not finish within %s; try again", tokenkit.Display(d.server), c.timeout)
 		}
-		tried = append(tried, fmt.Sprintf("%s: %s", tokenkit.Display(u), tokenhttp.Clean(strings.TrimPrefix(err.Error(), fmt.Sprintf("GetProtectedResourceMetadata(%q): ", u)), tokenhttp.MaxDescription, nil)))
+		why := strings.Replace(strings.TrimPrefix(err.Error(), fmt.Sprintf("GetProtectedResourceMetadata(%q): ", u)), "bad status ", "answered ", 1)
+		tried = append(tried, fmt.Sprintf("%s %s", tokenkit.Display(u), tokenhttp.Clean(why, tokenhttp.MaxDescription, nil)))
 	}
 	return nil, nil, sdk.BadConfig("authorization_server", "found no protected-resource metadata (RFC 9728) for MCP server %s; expected JSON naming resource %s and its authorization_servers (%s); set authorization_server to its authorization server's issuer", tokenkit.Display(d.server), canonicalResource(d.server), strings.Join(tried, "; "))
 }
