@@ -22,7 +22,7 @@ func NewMCP() sdk.Source { return newSource(func(s *source) { s.mcp = true }) }
 // upstream.
 var mcpOptions = []string{
 	"upstream", "grant", "authorization_server", "client_id", "client_secret", "client_auth", "private_key_file", "kid",
-	"client_metadata_url", "scopes", "resource", "store", "timeout",
+	"cert_file", "key_file", "ca_file", "client_metadata_url", "scopes", "resource", "store", "timeout",
 }
 
 // mcpGrants are the grants an MCP server's provider may use.
