@@ -112,3 +112,32 @@ func TestMCPRotationAcrossFleetHosts(t *testing.T) {
 		t.Fatalf("authorization server counts %+v; want %d refreshes or more, no spent refresh token presented, nothing revoked", st, rounds)
 	}
 }
+
+// TestMCPForgottenRegistrationIsRedone: an authorization server that lost the client tokenhost registered
+// refuses its refresh with invalid_client; the token request says to run `tokenhost login tools`, and that
+// login registers a new client, which then works.
+func TestMCPForgottenRegistrationIsRedone(t *testing.T) {
+	s := startMCP(t, mcpRotationTTL)
+	cfg := s.config(t, "store: "+filepath.Join(t.TempDir(), "tools.json"))
+	if r, _ := mcpLogin(t, cfg, "tools"); r.code != 0 {
+		t.Fatalf("login\n%s", r)
+	}
+	resp, err := http.Post(s.as.issuer+"/test/forget-clients", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	r := tokenhost(t, cfg, nil, "token", "tools", "--fresh")
+	if r.code == 0 || !strings.Contains(r.stderr, "no longer accepts the client tokenhost registered") || !strings.Contains(r.stderr, "tokenhost login tools") {
+		t.Fatalf("a refresh as a forgotten client should say to sign in again\n%s", r)
+	}
+	if r, _ := mcpLogin(t, cfg, "tools"); r.code != 0 {
+		t.Fatalf("login after the registration was lost\n%s", r)
+	}
+	if st := s.as.stats(t); st.Registered != 2 {
+		t.Errorf("%d registrations; the login after the loss should register once more", st.Registered)
+	}
+	if r := tokenhost(t, cfg, nil, "token", "tools", "--fresh"); r.code != 0 {
+		t.Fatalf("the new registration does not refresh\n%s", r)
+	}
+}

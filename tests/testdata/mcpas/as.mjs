@@ -4,7 +4,8 @@
 // asked, POST /interaction/<uid> with login=<account> signs in or consents to everything asked.
 //
 // argv: <module dir of oidc-provider> <resource (the MCP server's URL)> <machine client secret>
-// stdout: one line "listening <issuer>"; GET /test/stats answers {"reused":n,"revoked":n}.
+// stdout: one line "listening <issuer>". GET /test/stats answers the counts; POST /test/forget-clients
+// deletes every client registered so far, as an authorization server that lost its registrations.
 import http from 'node:http';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
@@ -13,6 +14,7 @@ const [moduleDir, resource, m2mSecret] = process.argv.slice(2);
 const { default: Provider, errors } = await import(pathToFileURL(path.join(moduleDir, 'lib', 'index.js')).href);
 
 const stats = { reused: 0, revoked: 0, refreshed: 0, registered: 0 };
+const registered = [];
 const ttl = Number(process.env.AS_ACCESS_TTL || 600);
 
 const server = http.createServer();
@@ -63,7 +65,10 @@ provider.on('grant.error', (_ctx, err) => {
 provider.on('grant.success', (ctx) => {
   if (ctx.oidc.params.grant_type === 'refresh_token') stats.refreshed += 1;
 });
-provider.on('registration_create.success', () => { stats.registered += 1; });
+provider.on('registration_create.success', (_ctx, client) => {
+  stats.registered += 1;
+  registered.push(client.clientId);
+});
 
 async function readForm(req) {
   let body = '';
@@ -74,6 +79,11 @@ async function readForm(req) {
 provider.use(async (ctx, next) => {
   if (ctx.path === '/test/stats') {
     ctx.body = stats;
+    return;
+  }
+  if (ctx.path === '/test/forget-clients' && ctx.method === 'POST') {
+    for (const id of registered.splice(0)) await provider.Client.adapter.destroy(id);
+    ctx.status = 204;
     return;
   }
   const m = ctx.path.match(/^\/interaction\/([^/]+)$/);
