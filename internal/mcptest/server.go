@@ -20,6 +20,7 @@ const Path = "/mcp"
 type Request struct {
 	Method, Path, RawQuery         string
 	SessionID, LastEventID, Accept string
+	ProtocolVersion                string // the MCP-Protocol-Version header
 	Authorized                     bool   // the bearer check passed
 	Token                          string // the bearer the request carried ("" for none)
 }
@@ -64,7 +65,8 @@ func New(valid func(token string) bool) *Server {
 		s.mu.Lock()
 		s.seen = append(s.seen, Request{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery,
 			SessionID: r.Header.Get("Mcp-Session-Id"), LastEventID: r.Header.Get("Last-Event-ID"), Accept: r.Header.Get("Accept"),
-			Authorized: token != "" && s.valid(token), Token: token})
+			ProtocolVersion: r.Header.Get("MCP-Protocol-Version"),
+			Authorized:      token != "" && s.valid(token), Token: token})
 		s.mu.Unlock()
 		if r.URL.Path != Path {
 			http.NotFound(w, r)
