@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
@@ -116,12 +117,16 @@ func (c *config) mcpClientID(ctx context.Context, m *metadata, prev signIn) (id,
 		ApplicationType:         "native",
 	}, c.client)
 	if err != nil {
+		// The SDK's error may quote the answer, which can hold a client secret: only the error code or
+		// the network failure is told.
 		var re *oauthex.ClientRegistrationError
-		detail := "no answer"
-		if errors.As(err, &re) {
-			detail = tokenkit.SafeCode(re.ErrorCode)
-		} else {
-			detail = tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil)
+		var ue *url.Error
+		detail := "an answer that is not a registration"
+		switch {
+		case errors.As(err, &re):
+			detail = "400 " + tokenkit.SafeCode(re.ErrorCode)
+		case errors.As(err, &ue):
+			return "", "", c.netError(m.mcp.registration, ue.Err)
 		}
 		return "", "", sdk.BadConfig("client_id", "dynamic client registration at %s failed (%s); register a client at %s and set client_id", tokenkit.Display(m.mcp.registration), detail, iss)
 	}

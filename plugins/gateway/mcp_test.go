@@ -253,3 +253,47 @@ func TestCanonicalResource(t *testing.T) {
 		}
 	}
 }
+
+// noUI is a login UI that must not be reached.
+type noUI struct{ t *testing.T }
+
+func (u noUI) Show(context.Context, sdk.Prompt) error {
+	u.t.Error("the sign-in reached the browser")
+	return nil
+}
+
+// TestMCPRegistrationFailureQuotesNothing: a registration endpoint's failed answer is described by its
+// status or error code; its body, which may hold a client secret, is not quoted.
+func TestMCPRegistrationFailureQuotesNothing(t *testing.T) {
+	const secret = "reg-secret-0123456789"
+	for name, answer := range map[string]struct {
+		status int
+		body   string
+		want   string
+	}{
+		"5xx":          {500, `{"client_secret":"` + secret + `"}`, "an answer that is not a registration"},
+		"no client_id": {201, `{"client_secret":"` + secret + `","registration_access_token":"` + secret + `"}`, "an answer that is not a registration"},
+		"oauth error":  {400, `{"error":"invalid_redirect_uri","error_description":"` + secret + `"}`, "400 invalid_redirect_uri"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newMCPWorld(t)
+			asm := w.asm
+			w.asm = func() map[string]any { m := asm(); m["registration_endpoint"] = w.srv.URL + "/as/register"; return m }
+			inner := w.srv.Config.Handler
+			w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/as/register" {
+					rw.Header().Set("Content-Type", "application/json")
+					rw.WriteHeader(answer.status)
+					_, _ = rw.Write([]byte(answer.body))
+					return
+				}
+				inner.ServeHTTP(rw, r)
+			})
+			s := w.configure(t, nil)
+			_, err := s.Login(t.Context(), noUI{t})
+			if err == nil || strings.Contains(err.Error(), secret) || !strings.Contains(err.Error(), answer.want) || !strings.Contains(err.Error(), w.srv.URL+"/as/register") {
+				t.Fatalf("registration failure: %v; want it to name the endpoint and %q, and quote nothing", err, answer.want)
+			}
+		})
+	}
+}
