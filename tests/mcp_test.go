@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tokenhost/tokenhost/core"
 )
@@ -230,5 +233,40 @@ func TestMCPStepUpSignInNeedsLogin(t *testing.T) {
 	}
 	if st := s.as.stats(t); st.Registered != 1 {
 		t.Errorf("%d clients registered; the second sign-in should reuse the first registration", st.Registered)
+	}
+}
+
+// TestMCPStdioBridgeSignedIn: an MCP client that launches `tokenhost mcp stdio tools` reaches a server
+// signed in with the mcp plugin, and a tool call after the server revoked the token in use is refreshed
+// and resent without the client noticing.
+func TestMCPStdioBridgeSignedIn(t *testing.T) {
+	s := startMCP(t, 600)
+	cfg := s.config(t, "store: "+filepath.Join(t.TempDir(), "tools.json"))
+	if r, _ := mcpLogin(t, cfg, "tools"); r.code != 0 {
+		t.Fatalf("login\n%s", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.Command(bins.tokenhost, "--config", cfg, "mcp", "stdio", "tools")
+	cmd.Env, cmd.Dir = childEnv(t), t.TempDir()
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "stdio-client", Version: "1"}, nil).Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\n%s", err, redact(stderr.String()))
+	}
+	for i, text := range []string{"before", "after revocation"} {
+		if i == 1 {
+			s.srv.revokeSeen()
+		}
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": text}})
+		if err != nil || res.IsError || len(res.Content) != 1 || res.Content[0].(*mcp.TextContent).Text != "echo: "+text {
+			t.Fatalf("echo %q: %+v, %v\n%s", text, res, err, redact(stderr.String()))
+		}
+	}
+	_ = cs.Close()
+	checkNoStrays(t, "tokenhost mcp stdio tools")
+	if st := s.as.stats(t); st.Refreshed != 1 || st.Reused != 0 || st.Revoked != 0 {
+		t.Errorf("authorization server counts %+v; want the one refresh the revocation needed", st)
 	}
 }
