@@ -33,7 +33,6 @@ type mcpMode struct {
 	server      string // the MCP server's URL (the provider's upstream)
 	resource    string // its canonical URI, the RFC 8707 resource every authorization and token request names
 	metadataURL string // client_metadata_url: a client ID metadata document
-	registered  bool   // the client ID came from a registration, not from the options
 	disc        *mcpDiscovery
 
 	mu      sync.Mutex

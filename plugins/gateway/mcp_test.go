@@ -6,10 +6,13 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -295,5 +298,72 @@ func TestMCPRegistrationFailureQuotesNothing(t *testing.T) {
 				t.Fatalf("registration failure: %v; want it to name the endpoint and %q, and quote nothing", err, answer.want)
 			}
 		})
+	}
+}
+
+// promptUI records the sign-in's URL and ends the sign-in there.
+type promptUI struct{ link string }
+
+func (u *promptUI) Show(_ context.Context, p sdk.Prompt) error {
+	u.link = p.URL
+	return errors.New("stop here")
+}
+
+// TestMCPClientMetadataDocument: without client_id, a configured client_metadata_url is the client ID when
+// the authorization server accepts metadata documents; the authorization request names the resource and
+// uses PKCE S256.
+func TestMCPClientMetadataDocument(t *testing.T) {
+	w := newMCPWorld(t)
+	asm := w.asm
+	w.asm = func() map[string]any { m := asm(); m["client_id_metadata_document_supported"] = true; return m }
+	const doc = "https://agents.example.com/tokenhost/client.json"
+	s := w.configure(t, map[string]any{"client_metadata_url": doc})
+	ui := &promptUI{}
+	if _, err := s.Login(t.Context(), ui); err == nil {
+		t.Fatal("the sign-in went on after the UI failed")
+	}
+	u, err := url.Parse(ui.link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	if q.Get("client_id") != doc || q.Get("resource") != w.srv.URL+"/mcp" || q.Get("code_challenge_method") != "S256" || q.Get("scope") != "read write" {
+		t.Fatalf("authorization request %v; want the document as client_id, the server as resource, S256 and the server's scopes", q)
+	}
+}
+
+// TestMCPStepUpByRefresh: an authorization server that widens a grant on refresh gives a signed-in
+// provider the challenged scopes without a new sign-in, and the stored sign-in keeps them.
+func TestMCPStepUpByRefresh(t *testing.T) {
+	w := newMCPWorld(t)
+	var asked []string
+	w.onToken = func(rw http.ResponseWriter) {
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = rw.Write([]byte(`{"access_token":"wide","refresh_token":"rt-2","expires_in":600,"scope":"read write"}`))
+	}
+	inner := w.srv.Config.Handler
+	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/as/token" {
+			_ = r.ParseForm()
+			asked = append(asked, r.PostForm.Get("grant_type")+" "+r.PostForm.Get("scope")+" "+r.PostForm.Get("client_id")+" "+r.PostForm.Get("resource"))
+		}
+		inner.ServeHTTP(rw, r)
+	})
+	store := filepath.Join(t.TempDir(), "s.json")
+	si := signIn{Version: storeVersion, ClientID: "dyn-1", Registered: registeredDynamic, Issuer: w.srv.URL + "/as", Endpoint: w.srv.URL + "/as/token",
+		RefreshToken: "rt-1", AccessToken: "narrow", Expiry: time.Now().Add(time.Hour), Scopes: []string{"read"}}
+	if err := os.WriteFile(store, mustJSON(t, si), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := w.configure(t, map[string]any{"store": store})
+	tok, err := s.RefreshRejected(t.Context(), sdk.Token{Value: "narrow"}, sdk.Rejection{Status: 403, Challenge: `Bearer error="insufficient_scope", scope="write"`})
+	if err != nil || tok.Value != "wide" {
+		t.Fatalf("step-up by refresh: %q %v", tok.Value, err)
+	}
+	if want := []string{"refresh_token read write dyn-1 " + w.srv.URL + "/mcp"}; !slices.Equal(asked, want) {
+		t.Errorf("token requests %q; want %q", asked, want)
+	}
+	if got := readStore(t, store); got.RefreshToken != "rt-2" || !slices.Equal(got.Scopes, []string{"read", "write"}) || got.ClientID != "dyn-1" {
+		t.Errorf("stored sign-in after the step-up: refresh token rotated %v, scopes %v, client %q", got.RefreshToken == "rt-2", got.Scopes, got.ClientID)
 	}
 }
