@@ -1,9 +1,12 @@
 package tests
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -139,5 +142,36 @@ func TestMCPForgottenRegistrationIsRedone(t *testing.T) {
 	}
 	if r := tokenhost(t, cfg, nil, "token", "tools", "--fresh"); r.code != 0 {
 		t.Fatalf("the new registration does not refresh\n%s", r)
+	}
+}
+
+// TestMCPAbandonedSignInKeepsItsRegistration: a sign-in abandoned in the browser keeps the client it
+// registered, and the next sign-in uses it instead of registering another.
+func TestMCPAbandonedSignInKeepsItsRegistration(t *testing.T) {
+	s := startMCP(t, 600)
+	cfg := s.config(t, "store: "+filepath.Join(t.TempDir(), "tools.json"))
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bins.tokenhost, "login", "tools", "--no-browser", "--config", cfg)
+	cmd.Env = childEnv(t)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() && !strings.Contains(sc.Text(), "/auth?") {
+	}
+	_ = cmd.Process.Signal(os.Interrupt) // the user gives up at the browser
+	_, _ = io.Copy(io.Discard, out)
+	_ = cmd.Wait()
+	checkNoStrays(t, "an abandoned tokenhost login")
+	if r, _ := mcpLogin(t, cfg, "tools"); r.code != 0 {
+		t.Fatalf("login\n%s", r)
+	}
+	if st := s.as.stats(t); st.Registered != 1 {
+		t.Errorf("%d registrations; the abandoned sign-in's client should have been used", st.Registered)
 	}
 }

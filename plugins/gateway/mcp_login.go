@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
@@ -42,6 +43,12 @@ func (s *source) mcpLogin(ctx context.Context, c *config, g *storedGrant, ui sdk
 	if id == "" {
 		if id, how, err = c.mcpClientID(ctx, m, prev); err != nil {
 			return sdk.LoginResult{}, err
+		}
+		if how == registeredDynamic && id != prev.ClientID {
+			// Kept at once, so that a sign-in abandoned in the browser does not cost another registration.
+			if err := g.keepRegistration(ctx, c, signIn{ClientID: id, Registered: how, Issuer: m.Issuer, Scopes: wanted}); err != nil {
+				return sdk.LoginResult{}, err
+			}
 		}
 	}
 	cc := c.withClient(id, how != "")
@@ -83,6 +90,17 @@ func (g *storedGrant) peek(ctx context.Context, c *config) (signIn, error) {
 		return signIn{}, nil
 	}
 	return cur.si, nil
+}
+
+// keepRegistration stores si, a new registration with no tokens yet, as the sign-in.
+func (g *storedGrant) keepRegistration(ctx context.Context, c *config, si signIn) error {
+	unlock, err := g.store.lock(ctx, c.timeout)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	si.Updated = time.Now().UTC()
+	return g.store.put(ctx, si)
 }
 
 // mcpClientID finds the client to sign in with when client_id is not configured: the one registered for
