@@ -270,3 +270,18 @@ func TestMCPStdioBridgeSignedIn(t *testing.T) {
 		t.Errorf("authorization server counts %+v; want the one refresh the revocation needed", st)
 	}
 }
+
+// TestMCPDiscoveryFailureNamesTheURL: a server whose metadata names an authorization server that publishes
+// no metadata makes `tokenhost login` fail with a line naming that URL and the option that replaces
+// discovery.
+func TestMCPDiscoveryFailureNamesTheURL(t *testing.T) {
+	needBinaries(t)
+	srv := startMCPServer(t)
+	notAS := strings.TrimSuffix(srv.URL, "/mcp") + "/not-an-authorization-server"
+	srv.setIssuer(notAS)
+	cfg := writeFile(t, "", "tokenhost-mcp.yaml", fmt.Sprintf("providers:\n  tools:\n    plugin: mcp\n    upstream: %s\n    options:\n      store: %s\n", srv.URL, filepath.Join(t.TempDir(), "tools.json")))
+	r := tokenhost(t, cfg, nil, "login", "tools", "--no-browser")
+	if r.code == 0 || !strings.Contains(r.stderr, "authorization server "+notAS+" publishes no metadata") || !strings.Contains(r.stderr, "authorization_server") {
+		t.Fatalf("login against a server whose authorization server has no metadata\n%s", r)
+	}
+}
