@@ -13,7 +13,7 @@ import (
 // sources has every built-in plugin and the environment variables the examples name.
 func sources(t *testing.T) config.Sources {
 	return config.Sources{
-		Builtins: []string{"azure", "codex", "gateway", "gemini"},
+		Builtins: []string{"azure", "codex", "gateway", "gemini", "mcp"},
 		Dir:      t.TempDir(),
 		Environ:  []string{"HOME=" + t.TempDir(), "CORP_LLM_CLIENT_SECRET=example-secret"},
 	}

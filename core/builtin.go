@@ -19,7 +19,7 @@ const envBuiltin = "TOKENHOST_BUILTIN_PLUGIN"
 // tokenhostBuiltins are the built-in plugins an installed tokenhost binary serves. A program that runs
 // them through Options.PluginExecutable knows their names without linking their code; the package
 // plugins/builtin registers exactly these.
-var tokenhostBuiltins = []string{"azure", "codex", "gateway", "gemini"}
+var tokenhostBuiltins = []string{"azure", "codex", "gateway", "gemini", "mcp"}
 
 // builtin is a plugin compiled into this program and registered with RegisterBuiltin.
 type builtin struct {

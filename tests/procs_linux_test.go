@@ -73,6 +73,9 @@ func strayProcesses(parent int, dir string) ([]proc, error) {
 		if arg0 := strings.Fields(strings.ReplaceAll(string(cmdline), "\x00", " ") + " x")[0]; ppid == parent && (filepath.Base(arg0) == "redis-server" || filepath.Base(arg0) == "valkey-server") {
 			continue // a test's own Redis (internal/redistest), not a program's leftover
 		}
+		if ppid == parent && isTestServer(string(cmdline)) {
+			continue // a test's own Node server (testdata/mcpas), not a program's leftover
+		}
 		desc := strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " "))
 		if desc == "" {
 			desc = exe

@@ -159,6 +159,7 @@ func (d *decoder) provider(name string, v any, fleet bool) *Provider {
 			}
 		}
 	}
+	d.mcpUpstream(at, p, isPath)
 	return p
 }
 

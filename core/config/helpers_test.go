@@ -8,7 +8,7 @@ import (
 )
 
 // builtins are the plugin names tests pass as Sources.Builtins.
-var builtins = []string{"azure", "codex", "gateway", "gemini"}
+var builtins = []string{"azure", "codex", "gateway", "gemini", "mcp"}
 
 // parseYAML parses src as if read from dir/tokenhost.yaml, with the given environment.
 func parseYAML(t *testing.T, src string, environ ...string) (*Config, error) {

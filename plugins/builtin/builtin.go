@@ -1,4 +1,4 @@
-// Package builtin registers tokenhost's built-in plugins (azure, codex, gateway, gemini) with core. A
+// Package builtin registers tokenhost's built-in plugins (azure, codex, gateway, gemini, mcp) with core. A
 // program that embeds the host and wants them compiled in imports it for its side effect:
 //
 //	import _ "github.com/tokenhost/tokenhost/plugins/builtin"
@@ -21,4 +21,5 @@ func init() {
 	core.RegisterBuiltin(codex.Name, codex.Version, codex.New, core.ReadsEnv(codex.Environment...))
 	core.RegisterBuiltin(gateway.Name, gateway.Version, gateway.New) // it reads no environment variable
 	core.RegisterBuiltin(gemini.Name, gemini.Version, gemini.New, core.ReadsEnv(gemini.Environment...))
+	core.RegisterBuiltin(gateway.MCPName, gateway.Version, gateway.NewMCP) // the gateway's code in its MCP mode
 }

@@ -79,6 +79,9 @@ func (s *source) browserLogin(ctx context.Context, c *config, ui sdk.UI) (tokenR
 		return tokenResponse{}, sdk.BadConfig("authorization_url", "the identity provider ended the sign-in with %s; check client_id, scopes and the client's redirect URIs (http://127.0.0.1 with any port)", cb.errCode)
 	}
 	f := url.Values{"grant_type": {"authorization_code"}, "code": {cb.code}, "redirect_uri": {redirect}, "code_verifier": {verifier}}
+	if r := c.params.Get("resource"); r != "" {
+		f.Set("resource", r) // RFC 8707: on the token request too
+	}
 	return c.hiding(cb.code, verifier).request(ctx, f)
 }
 

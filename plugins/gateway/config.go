@@ -52,6 +52,8 @@ type config struct {
 	secrets      []string // configured secrets, redacted from anything quoted
 	fleet        bool     // the stored sign-in lives in the fleet store the host offers
 	keyFiles     []string // private_key_file, cert_file and key_file: the client's identity, read at Configure
+	mcp          *mcpMode // set for an MCP server's provider (plugin mcp)
+	registered   bool     // auth's client ID came from a registration stored with the sign-in (plugin mcp)
 }
 
 // redact returns the values no message may hold.

@@ -17,6 +17,7 @@ type endpoints struct {
 	issuer                       string
 	tokenURL, deviceURL, authURL string
 	revocationURL                string
+	mcp                          *mcpDiscovery // an MCP server's provider: discovery starts at the server
 	mu                           sync.Mutex
 	meta                         *metadata
 }
@@ -29,6 +30,7 @@ type metadata struct {
 	Authorize  string   `json:"authorization_endpoint"`
 	Revocation string   `json:"revocation_endpoint"`
 	AuthMethod []string `json:"token_endpoint_auth_methods_supported"`
+	mcp        *mcpMeta // what MCP discovery found beside the endpoints
 }
 
 // token returns the token endpoint.
@@ -48,7 +50,7 @@ func (e *endpoints) authorize(ctx context.Context, c *config) (string, error) {
 
 // revocation returns the revocation endpoint, or "" when none is known.
 func (e *endpoints) revocation(ctx context.Context, c *config) (string, error) {
-	if e.revocationURL != "" || e.issuer == "" {
+	if e.revocationURL != "" || (e.issuer == "" && e.mcp == nil) {
 		return e.revocationURL, nil
 	}
 	m, err := e.discover(ctx, c)
@@ -62,19 +64,22 @@ func (e *endpoints) pick(ctx context.Context, c *config, configured string, fiel
 	if configured != "" {
 		return configured, nil
 	}
-	if e.issuer == "" {
+	if e.issuer == "" && e.mcp == nil {
 		return "", sdk.BadConfig(option, "is required (or set issuer to discover it)")
 	}
 	m, err := e.discover(ctx, c)
 	if err != nil {
 		return "", err
 	}
-	u := field(m)
+	u, iss := field(m), e.issuer
+	if iss == "" {
+		iss = m.Issuer
+	}
 	if u == "" {
-		return "", sdk.BadConfig(option, "issuer %s publishes no %s; set %s", e.issuer, name, option)
+		return "", sdk.BadConfig(option, "issuer %s publishes no %s; set %s", iss, name, option)
 	}
 	if _, err := tokenhttp.CheckURL(u, "https://idp.example/"); err != nil {
-		return "", sdk.BadConfig("issuer", "issuer %s publishes a %s that %s; set %s", e.issuer, name, err, option)
+		return "", sdk.BadConfig("issuer", "issuer %s publishes a %s that %s; set %s", iss, name, err, option)
 	}
 	return u, nil
 }
@@ -85,6 +90,13 @@ func (e *endpoints) discover(ctx context.Context, c *config) (*metadata, error) 
 	defer e.mu.Unlock()
 	if e.meta != nil {
 		return e.meta, nil
+	}
+	if e.mcp != nil {
+		m, err := e.mcp.discover(ctx, c)
+		if err == nil {
+			e.meta = m
+		}
+		return m, err
 	}
 	base := strings.TrimSuffix(e.issuer, "/")
 	var lastErr error
@@ -101,6 +113,13 @@ func (e *endpoints) discover(ctx context.Context, c *config) (*metadata, error) 
 		return m, nil
 	}
 	return nil, lastErr
+}
+
+// forget drops the discovered metadata, so the next request discovers again.
+func (e *endpoints) forget() {
+	e.mu.Lock()
+	e.meta = nil
+	e.mu.Unlock()
 }
 
 // discoveryURLs are OIDC Discovery's URL and RFC 8414's (which inserts the well-known part before the

@@ -12,3 +12,10 @@ func TestOptionsMatchTheProviderPage(t *testing.T) {
 		return err
 	})
 }
+
+func TestMCPOptionsMatchTheProviderPage(t *testing.T) {
+	docstest.Check(t, "../../docs/providers/mcp.md", mcpOptions, func(o map[string]any) error {
+		_, err := NewMCP().Configure(t.Context(), o)
+		return err
+	})
+}

@@ -8,6 +8,14 @@
 // page and the options the plugin accepts in step.
 //
 // The upstream is not an option: the host config names it.
+//
+// The same code serves the built-in plugin mcp (NewMCP): a provider for an MCP server, configured by the
+// server's URL alone. It discovers the authorization server (RFC 9728, RFC 8414), registers a client when
+// none is configured (a client ID metadata document, else RFC 7591), names the server as the RFC 8707
+// resource of every authorization and token request, and steps up to the scopes a server's 403
+// insufficient_scope challenge asks for (docs/mcp.md). The Go MCP SDK's oauthex and auth packages fetch
+// and check the metadata documents and register the client; the sign-in, its store and the refreshes are
+// this package's, shared with the gateway, since the SDK's own sign-in handler keeps its tokens in memory.
 package gateway
 
 import (
@@ -38,6 +46,7 @@ type source struct {
 	st      state.Slot[config]          // the configuration and the last token fetched under it
 	clock   clock                       // the device flow's time
 	storage atomic.Pointer[sdk.Storage] // what the host offers for a provider shared through a fleet store
+	mcp     bool                        // the built-in plugin mcp: options name an MCP server (NewMCP)
 }
 
 // option changes how a source is built; tests use it to replace the device flow's clock.
@@ -56,11 +65,18 @@ func newSource(opts ...option) *source {
 
 // Configure validates the options block; it does not contact the token endpoint.
 func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info, error) {
-	cfg, err := parseConfig(options)
+	parse := parseConfig
+	if s.mcp {
+		parse = parseMCP
+	}
+	cfg, err := parse(options)
 	if err != nil {
 		return sdk.Info{}, err
 	}
 	info := sdk.Info{Name: Name, Version: Version, Mode: cfg.mode()}
+	if cfg.mcp != nil {
+		info = cfg.mcpInfo(info)
+	}
 	if st := s.storage.Load(); st != nil {
 		if g, ok := cfg.grant.(*storedGrant); ok {
 			g.useFleet(*st)
@@ -136,6 +152,9 @@ func (s *source) Login(ctx context.Context, ui sdk.UI) (sdk.LoginResult, error) 
 	if !ok {
 		return sdk.LoginResult{}, errNoLogin(cfg.grant.name())
 	}
+	if cfg.mcp != nil {
+		return s.mcpLogin(ctx, cfg, g, ui)
+	}
 	var tr tokenResponse
 	switch g.kind {
 	case grantDeviceCode:
@@ -198,7 +217,13 @@ func (s *source) Logout(ctx context.Context) (string, error) {
 		}
 		return fmt.Sprintf("No stored sign-in at %s; nothing to revoke.", g.store.where()), nil
 	}
-	revoked := s.revoke(ctx, cfg, cur.si)
+	rc := cfg
+	if cfg.mcp != nil { // revoke as the client the sign-in was made with
+		if cc, err := cfg.mcpSignedIn(cur.si, g.store.where()); err == nil {
+			rc = cc
+		}
+	}
+	revoked := s.revoke(ctx, rc, cur.si)
 	s.st.Set(cfg) // forget the cached token
 	done, err := g.store.remove(ctx)
 	if err != nil {

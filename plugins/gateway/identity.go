@@ -16,7 +16,7 @@ func (c *config) identity() (from []sdk.IdentitySource, opaque bool) {
 		from = append(from, identityFile(f))
 	}
 	switch g := c.grant.(type) {
-	case clientCredentials:
+	case clientCredentials, *mcpClientCredentials:
 	case *storedGrant:
 		if c.fleet {
 			return nil, true

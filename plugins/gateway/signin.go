@@ -24,6 +24,16 @@ type signIn struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Updated      time.Time `json:"updated"`
+	// Issuer and Revocation are an MCP server's authorization server and its revocation endpoint, found
+	// by discovery at sign-in and used until a request there fails.
+	Issuer     string `json:"issuer,omitempty"`
+	Revocation string `json:"revocation_endpoint,omitempty"`
+	// Registered says how ClientID was obtained from Issuer when no client_id is configured: "dynamic"
+	// (RFC 7591) or "metadata_document".
+	Registered string `json:"registered,omitempty"`
+	// Scopes are the scopes the sign-in is wanted for: those asked for at sign-in and any a server's
+	// step-up asked for since; the next sign-in asks for all of them.
+	Scopes []string `json:"scopes,omitempty"`
 	// SignedOut is when `tokenhost logout` signed a fleet out: the fleet store keeps this mark instead of
 	// the sign-in, so that no host seeds the store again from a copy of its own.
 	SignedOut time.Time `json:"signed_out,omitzero"`

@@ -30,11 +30,7 @@ func parseStored(kind string) func(o sdk.Options, c *config) (grant, error) {
 			return nil, err
 		}
 		if path == "" {
-			server := c.endpoints.issuer
-			if server == "" {
-				server = c.endpoints.tokenURL
-			}
-			if path, err = defaultStorePath(server, c.auth.id); err != nil {
+			if path, err = defaultStorePath(c.server(), c.auth.id); err != nil {
 				return nil, err
 			}
 			g.defaulted = true
@@ -59,11 +55,7 @@ func (g *storedGrant) useFleet(st sdk.Storage) {
 	if g.seed != "" {
 		seed = signIn{RefreshToken: g.seed, ClientID: g.c.auth.id}
 	}
-	server := g.c.endpoints.issuer
-	if server == "" {
-		server = g.c.endpoints.tokenURL
-	}
-	g.store = newFleetStore(st, fleetKey(server, g.c.auth.id), g.file, seed)
+	g.store = newFleetStore(st, fleetKey(g.c.server(), g.c.auth.id), g.file, seed)
 }
 
 // fetch runs under the stored sign-in's lock, held across the refresh: two processes sharing the sign-in
@@ -94,11 +86,19 @@ func (g *storedGrant) fetch(ctx context.Context, c *config, stale string) (sdk.T
 	if si.RefreshToken == "" {
 		return sdk.Token{}, sdk.ReauthRequired("the stored sign-in at %s has no refresh token and its access token is spent; %s", g.store.where(), loginHint)
 	}
+	if c.mcp != nil {
+		if c, err = c.mcpSignedIn(si, g.store.where()); err != nil {
+			return sdk.Token{}, err
+		}
+	}
 	f := c.form("refresh_token")
 	f.Set("refresh_token", si.RefreshToken)
 	f.Del("audience")
 	tr, err := c.hiding(si.RefreshToken).request(ctx, f)
 	if err != nil {
+		if c.mcp != nil {
+			return sdk.Token{}, g.mcpRefreshFailed(ctx, c, si, err)
+		}
 		return sdk.Token{}, err
 	}
 	g.update(&si, tr)
@@ -111,8 +111,13 @@ func (g *storedGrant) update(si *signIn, tr tokenResponse) {
 	if tr.refresh != "" {
 		si.RefreshToken = tr.refresh
 	}
-	si.ClientID = g.c.auth.id
+	if g.c.auth.id != "" {
+		si.ClientID = g.c.auth.id
+	}
 	si.Endpoint = g.c.endpoints.tokenURL
+	if g.c.mcp != nil {
+		si.Endpoint, si.Issuer, si.Revocation = g.c.endpoints.found()
+	}
 	si.Updated = time.Now().UTC()
 }
 

@@ -23,6 +23,7 @@ const maxBody = 1 << 20
 // tokenResponse is a token endpoint's successful answer, mapped through token_response.
 type tokenResponse struct {
 	access, tokenType, refresh string
+	scope                      string // the scopes granted, when the answer names them
 	expiry                     time.Time
 }
 
@@ -162,6 +163,7 @@ func (m mapping) parse(doc map[string]any, now time.Time) (tokenResponse, error)
 		tr.tokenType = "Bearer"
 	}
 	tr.refresh, _ = doc["refresh_token"].(string)
+	tr.scope, _ = doc["scope"].(string)
 	exp, err := readExpiry(lookup(doc, m.expiryField), m.format, now)
 	if err != nil {
 		return tokenResponse{}, fmt.Errorf("with a %s that %s", m.expiryField, err)

@@ -1,0 +1,27 @@
+package config
+
+// mcpPlugin is the built-in plugin for MCP servers: its provider's upstream is the server's URL, from which
+// the plugin discovers everything else, so the plugin needs it too.
+const mcpPlugin = "mcp"
+
+// mcpUpstream requires an upstream for a provider of the built-in mcp plugin and hands it to the plugin
+// as the option upstream.
+func (d *decoder) mcpUpstream(at string, p *Provider, isPath bool) {
+	if isPath || p.Plugin != mcpPlugin || d.failed[at+".upstream"] {
+		return
+	}
+	if p.Upstream == "" {
+		d.p.add(at+".upstream", "required for plugin mcp: the MCP server's URL, e.g. https://tools.example.com/mcp")
+		return
+	}
+	if _, set := p.Options["upstream"]; set {
+		d.p.add(at+".options.upstream", "is set from %s.upstream for plugin mcp; remove it from options", at)
+		return
+	}
+	opts := make(map[string]any, len(p.Options)+1)
+	for k, v := range p.Options {
+		opts[k] = v
+	}
+	opts["upstream"] = p.Upstream
+	p.Options = opts
+}

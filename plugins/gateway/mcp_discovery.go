@@ -1,0 +1,149 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
+	"github.com/tokenhost/tokenhost/sdk"
+	"github.com/tokenhost/tokenhost/sdk/tokenkit"
+)
+
+// mcpDiscovery finds an MCP server's authorization server from the server's URL (the MCP authorization
+// spec): the protected-resource metadata (RFC 9728) named by the server's 401 challenge, else at the
+// well-known URIs; then the authorization server's metadata (RFC 8414, then OpenID discovery). The Go MCP
+// SDK fetches and checks both documents (oauthex.GetProtectedResourceMetadata, auth.GetAuthServerMetadata)
+// and parses the challenge (oauthex.ParseWWWAuthenticate); the probe and the order of the candidate URLs
+// are this file's, since the SDK keeps them inside its own sign-in handler.
+type mcpDiscovery struct {
+	server   string // the MCP server's URL
+	resource string // the resource tokens are asked for
+	issuer   string // authorization_server: skips the protected-resource metadata
+}
+
+// mcpMeta is what MCP discovery adds to the authorization server's endpoints.
+type mcpMeta struct {
+	registration string   // the RFC 7591 registration endpoint, or ""
+	cimd         bool     // the server accepts client ID metadata documents
+	scopes       []string // the scopes to ask for when none are configured: the server's challenge, else scopes_supported
+}
+
+// discover runs the discovery chain; its errors name the URL that answered wrongly and what was expected.
+func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	issuer := d.issuer
+	var scopes []string
+	if issuer == "" {
+		prm, challenged, err := d.resourceMetadata(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		if len(prm.AuthorizationServers) == 0 {
+			return nil, sdk.BadConfig("authorization_server", "the protected-resource metadata of MCP server %s names no authorization_servers; set authorization_server to its authorization server's issuer", tokenkit.Display(d.server))
+		}
+		issuer = prm.AuthorizationServers[0]
+		scopes = challenged
+		if len(scopes) == 0 {
+			scopes = prm.ScopesSupported
+		}
+	}
+	asm, err := auth.GetAuthServerMetadata(ctx, issuer, c.client)
+	if err != nil {
+		return nil, sdk.BadConfig("authorization_server", "the metadata of authorization server %s is not usable (%s); expected RFC 8414 or OpenID discovery metadata naming that issuer", tokenkit.Display(issuer), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+	}
+	if asm == nil {
+		return nil, sdk.BadConfig("authorization_server", "authorization server %s publishes no metadata at its RFC 8414 or OpenID discovery URLs; set authorization_server to its exact issuer", tokenkit.Display(issuer))
+	}
+	if !slices.Contains(asm.CodeChallengeMethodsSupported, "S256") {
+		return nil, sdk.BadConfig("authorization_server", "authorization server %s does not list S256 in code_challenge_methods_supported; MCP requires PKCE with S256, so tokenhost does not sign in there", tokenkit.Display(issuer))
+	}
+	if len(c.scopes) == 0 && len(scopes) == 0 {
+		scopes = asm.ScopesSupported
+	}
+	return &metadata{
+		Issuer: asm.Issuer, Token: asm.TokenEndpoint, Authorize: asm.AuthorizationEndpoint, Revocation: asm.RevocationEndpoint,
+		AuthMethod: asm.TokenEndpointAuthMethodsSupported,
+		mcp:        &mcpMeta{registration: asm.RegistrationEndpoint, cimd: asm.ClientIDMetadataDocumentSupported, scopes: scopes},
+	}, nil
+}
+
+// resourceMetadata fetches the protected-resource metadata and returns it with the scopes the server's
+// 401 challenge asked for.
+func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthex.ProtectedResourceMetadata, []string, error) {
+	fromChallenge, scopes, err := d.probe(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var tried []string
+	for _, u := range append(fromChallenge, wellKnownResourceURLs(d.server)...) {
+		prm, err := oauthex.GetProtectedResourceMetadata(ctx, u, canonicalResource(d.server), c.client)
+		if err == nil {
+			return prm, scopes, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, sdk.Unavailable("discovery for MCP server %s did not finish within %s; try again", tokenkit.Display(d.server), c.timeout)
+		}
+		why := strings.Replace(strings.TrimPrefix(err.Error(), fmt.Sprintf("GetProtectedResourceMetadata(%q): ", u)), "bad status ", "answered ", 1)
+		tried = append(tried, fmt.Sprintf("%s %s", tokenkit.Display(u), tokenhttp.Clean(why, tokenhttp.MaxDescription, nil)))
+	}
+	return nil, nil, sdk.BadConfig("authorization_server", "found no protected-resource metadata (RFC 9728) for MCP server %s; expected JSON naming resource %s and its authorization_servers (%s); set authorization_server to its authorization server's issuer", tokenkit.Display(d.server), canonicalResource(d.server), strings.Join(tried, "; "))
+}
+
+// probe sends the server an unauthenticated initialize request and reads its 401 challenge: the
+// resource_metadata URL and the scopes it names.
+func (d *mcpDiscovery) probe(ctx context.Context, c *config) (metadataURL []string, scopes []string, err error) {
+	body := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"tokenhost","version":"` + Version + `"}}}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.server, strings.NewReader(body))
+	if err != nil {
+		return nil, nil, sdk.BadConfig("upstream", "cannot build a request to %s: %v", tokenkit.Display(d.server), err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return nil, nil, c.netError(d.server, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		return nil, nil, nil
+	}
+	cs, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		return nil, nil, nil // an unreadable challenge: the well-known URIs remain
+	}
+	for _, ch := range cs {
+		if ch.Scheme != "bearer" {
+			continue
+		}
+		if u := ch.Params["resource_metadata"]; u != "" {
+			if _, err := tokenhttp.CheckURL(u, "https://tools.example.com/.well-known/oauth-protected-resource"); err != nil {
+				return nil, nil, sdk.BadConfig("upstream", "MCP server %s names a resource_metadata URL that %s", tokenkit.Display(d.server), err)
+			}
+			metadataURL = []string{u}
+		}
+		scopes = strings.Fields(ch.Params["scope"])
+	}
+	return metadataURL, scopes, nil
+}
+
+// wellKnownResourceURLs are RFC 9728's metadata URIs for server: the well-known part inserted before the
+// server's path, then at the root.
+func wellKnownResourceURLs(server string) []string {
+	u, err := url.Parse(server)
+	if err != nil {
+		return nil
+	}
+	root := u.Scheme + "://" + u.Host + "/.well-known/oauth-protected-resource"
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		return []string{root + "/" + p, root}
+	}
+	return []string{root}
+}
