@@ -26,6 +26,9 @@ type internals struct{ h *Host }
 func (in internals) Acquire(provider string) (hostapi.Ref, error) {
 	p, err := in.h.acquire(provider)
 	if err != nil {
+		if _, g := in.h.lookup(provider); g != nil {
+			return g.ref(), nil
+		}
 		return nil, err
 	}
 	return &providerRef{p: p}, nil
