@@ -67,8 +67,10 @@ func (h *Host) newGroup(gc *config.Group, cfg *config.Config, n int64) *group {
 	u, _ := url.Parse(GroupBaseURL(gc.Name))
 	g := &group{name: gc.Name, cfg: gc, h: h, book: h.cooldowns, base: u, seed: maphash.MakeSeed(), since: n, maxReplay: minReplay(gc, cfg)}
 	g.members = make([]groupMember, len(gc.Members))
+	now := time.Now()
 	for i, m := range gc.Members {
 		g.members[i].name, g.members[i].modelMap = m.Provider, m.ModelMap
+		g.book.Cooling(m.Provider, now) // a shared book starts following the member's cooldown in the store now, not on the first request
 	}
 	g.endpoint = hostapi.Endpoint{Upstream: u, Header: "Authorization", Scheme: "Bearer"}
 	g.pcfg = config.Provider{Name: gc.Name, MaxReplayBytes: g.maxReplay}

@@ -54,7 +54,7 @@ func runWith(g *globals, provider string, argv, envNames, keepEnv []string) erro
 		return err
 	}
 	defer h.Close()
-	if !slices.Contains(h.Config().Names(), provider) {
+	if !slices.Contains(h.Config().Names(), provider) && h.Config().Group(provider) == nil {
 		return fmt.Errorf("no provider %q in %s (configured: %v)", provider, h.Config().Source, h.Config().Names())
 	}
 	key, err := runKey()

@@ -56,6 +56,9 @@ type tokenFormat struct{ json, headers, fresh bool }
 // `tokenhost serve` of the same configuration (control.go), else reuses a token an earlier call cached
 // while that stays valid; what it fetches itself it caches.
 func printToken(ctx context.Context, g *globals, h *core.Host, provider string, f tokenFormat) error {
+	if gc := h.Config().Group(provider); gc != nil {
+		return printGroupToken(ctx, g, h, gc, f)
+	}
 	pc, cache := h.Config().Provider(provider), newTokenCache()
 	ct, hit := cachedToken{}, false
 	if pc != nil && !f.fresh {
