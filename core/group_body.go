@@ -22,8 +22,8 @@ type groupBody struct {
 // errNoReplay ends a group's failover when the body cannot be sent again.
 var errNoReplay = errors.New("the request body is larger than max_replay_bytes and cannot be sent to another member")
 
-func newGroupBody(req *http.Request, limit int64) *groupBody {
-	b := &groupBody{req: req, limit: limit}
+func newGroupBody(req *http.Request, limit int64) groupBody {
+	b := groupBody{req: req, limit: limit}
 	if req.Body == nil || req.Body == http.NoBody || req.GetBody != nil {
 		return b
 	}

@@ -59,7 +59,7 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 			why = append(why, fmt.Sprintf("%s is rate limited until %s (%s)", m.name, r.Until.Format(time.TimeOnly), r.Source))
 			continue
 		}
-		out, q, err := g.attempt(req, m, body)
+		out, q, err := g.attempt(req, m, &body)
 		if errors.Is(err, errNoReplay) {
 			why = append(why, m.name+": "+err.Error())
 			break
@@ -120,10 +120,11 @@ func (g *group) attempt(req *http.Request, m *groupMember, body *groupBody) (*ht
 			return nil, nil, err
 		}
 	}
-	out := new(http.Request)
-	*out = *req
-	u := memberURL(s.upstream, req.URL)
-	out.URL, out.Host = &u, ""
+	a := new(attemptRequest) // the copy and its URL in one allocation
+	a.req = *req
+	a.url = memberURL(s.upstream, req.URL)
+	out := &a.req
+	out.URL, out.Host = &a.url, ""
 	if err := body.set(out, m.modelMap); err != nil {
 		q.uses.release()
 		return nil, nil, err
@@ -131,13 +132,22 @@ func (g *group) attempt(req *http.Request, m *groupMember, body *groupBody) (*ht
 	return out, q, nil
 }
 
+// attemptRequest is one attempt's copy of a request and the URL it goes to.
+type attemptRequest struct {
+	req http.Request
+	url url.URL
+}
+
 // memberURL addresses in (a request below a group's base URL) below the member's upstream, as the proxy
 // addresses a request to the member: the upstream's base path, then in's path; the upstream's query, then
 // in's.
 func memberURL(up, in *url.URL) url.URL {
 	u := *up
-	base := strings.TrimSuffix(up.Path, "/")
-	u.Path = base + in.Path
+	if base := strings.TrimSuffix(up.Path, "/"); base != "" {
+		u.Path = base + in.Path
+	} else {
+		u.Path = in.Path
+	}
 	if in.RawPath != "" || up.RawPath != "" {
 		u.RawPath = strings.TrimSuffix(up.EscapedPath(), "/") + in.EscapedPath()
 	}
