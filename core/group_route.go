@@ -52,7 +52,7 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 		why     []string
 	)
 	now := time.Now()
-	for n, i := range order {
+	for _, i := range order {
 		m := &g.members[i]
 		if r, ok := g.book.Cooling(m.name, now); ok {
 			m.failovers[reasonCooling].Add(1)
@@ -81,7 +81,7 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 			held, lastErr = nil, err
 			continue
 		}
-		r, pass := g.judge(ctx, m, resp, n == len(order)-1)
+		r, pass := g.judge(ctx, m, resp, now)
 		if !pass {
 			g.served(m, i, affinity)
 			dropHeld(held)
@@ -161,9 +161,11 @@ func memberURL(up, in *url.URL) url.URL {
 	return u
 }
 
-// judge decides on a member's answer: pass reports that the next member should get the request (429,
-// or a 5xx other than 501), with the reason. A 429 starts the member's cooldown, its body kept readable.
-func (g *group) judge(ctx context.Context, m *groupMember, resp *http.Response, last bool) (reason int, pass bool) {
+// judge decides on a member's answer to a request sent after sent: pass reports that the next member
+// should get the request (429, or a 5xx other than 501), with the reason. A 429 starts the member's
+// cooldown, its body kept readable; a success of a request sent after the member's last 429 ends it (one
+// sent before, still in flight when the 429 came, does not).
+func (g *group) judge(ctx context.Context, m *groupMember, resp *http.Response, sent time.Time) (reason int, pass bool) {
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		g.limit(ctx, m, resp)
@@ -171,7 +173,7 @@ func (g *group) judge(ctx context.Context, m *groupMember, resp *http.Response, 
 	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
 		return reasonServerError, true
 	}
-	if m.cooling.Load() && resp.StatusCode < 400 && m.cooling.CompareAndSwap(true, false) {
+	if m.cooling.Load() && resp.StatusCode < 400 && sent.UnixNano() > m.limitedAt.Load() && m.cooling.CompareAndSwap(true, false) {
 		m.limits.Store(0)
 		g.book.Clear(ctx, m.name)
 	}

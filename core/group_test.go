@@ -441,3 +441,31 @@ func TestGroupCoolsA429ByEachResetForm(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupSuccessInFlightBeforeA429DoesNotEndTheCooldown(t *testing.T) {
+	a, b := newMember(t, "a"), newMember(t, "b")
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	a.handle(func(w http.ResponseWriter, _ *http.Request) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+			io.WriteString(w, "late success")
+			return
+		}
+		status(429, `{}`, "Retry-After", "300")(w, nil)
+	})
+	h := newGroupHost(t, groupOf("chat", "a", "b"), a, b)
+	c := groupClient(t, h, "chat")
+	done := make(chan string)
+	go func() { done <- readAll(t, post(t, c, GroupBaseURL("chat")+"/v1/x", `{}`)) }()
+	<-entered
+	readAll(t, post(t, c, GroupBaseURL("chat")+"/v1/x", `{}`)) // a answers 429: cooling
+	close(release)
+	if got := <-done; got != "late success" {
+		t.Fatalf("the first request got %q", got)
+	}
+	if _, ok := h.cooldowns.Cooling("a", time.Now()); !ok {
+		t.Error("a success sent before the 429 ended a's cooldown")
+	}
+}
