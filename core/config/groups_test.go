@@ -69,3 +69,21 @@ func TestGroupErrorsNameTheKey(t *testing.T) {
 		})
 	}
 }
+
+func TestShowGroups(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "tokenhost.yaml", groupProviders+"groups:\n  chat:\n    members: [corp, {provider: azure-east, model_map: {gpt-4o: east-4o}}]\n")
+	out, err := Show(Sources{File: path, Builtins: builtins, Dir: dir}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"groups:\n  chat:\n",
+		`    members: ["corp",{"model_map":{"gpt-4o":"east-4o"},"provider":"azure-east"}]  # file ` + path,
+		"    strategy: priority  # default",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("config show lacks %q:\n%s", want, out)
+		}
+	}
+}
