@@ -469,3 +469,40 @@ func TestGroupSuccessInFlightBeforeA429DoesNotEndTheCooldown(t *testing.T) {
 		t.Error("a success sent before the 429 ended a's cooldown")
 	}
 }
+
+func TestGroupReload(t *testing.T) {
+	a, b := newMember(t, "a"), newMember(t, "b")
+	h := newGroupHost(t, groupOf("chat", "a", "b"), a, b)
+	cfg := *h.Config()
+	c := groupClient(t, h, "chat")
+	readAll(t, post(t, c, GroupBaseURL("chat")+"/v1/x", `{}`))
+	before := h.gen.Load().groups["chat"]
+
+	same := cfg
+	if _, err := h.Reload(&same); err != nil {
+		t.Fatal(err)
+	}
+	if h.gen.Load().groups["chat"] != before {
+		t.Error("a reload that left the group unchanged rebuilt it")
+	}
+	changed := cfg
+	changed.Groups = []*config.Group{groupOf("chat", "b", "a")}
+	if _, err := h.Reload(&changed); err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, post(t, c, GroupBaseURL("chat")+"/v1/x", `{}`))
+	if a.n.Load() != 1 || b.n.Load() != 1 {
+		t.Errorf("after the reload put b first: a got %d, b %d requests; want the handle to follow the new order", a.n.Load(), b.n.Load())
+	}
+	if _, err := h.Provider("chta"); err == nil || !strings.Contains(err.Error(), `did you mean "chat"?`) {
+		t.Errorf("a misspelt group name: %v, want the group suggested", err)
+	}
+	removed := cfg
+	removed.Groups = nil
+	if _, err := h.Reload(&removed); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(GroupBaseURL("chat") + "/v1/x"); err == nil || !strings.Contains(err.Error(), "chat") {
+		t.Errorf("a request through a removed group's handle: %v, want an error naming it", err)
+	}
+}

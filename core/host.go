@@ -290,6 +290,9 @@ func (h *Host) provider(name string) (*provider, error) {
 	p, ok := g.providers[name]
 	if !ok {
 		known := g.cfg.Names()
+		for _, gc := range g.cfg.Groups {
+			known = append(known, gc.Name)
+		}
 		if len(known) == 0 {
 			return nil, fmt.Errorf("unknown provider %q: no providers are configured (%s); add one under providers: in tokenhost.yaml", name, g.cfg.Source)
 		}
