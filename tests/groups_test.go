@@ -237,3 +237,30 @@ func jsString(s string) string {
 func regexpLine(s, re string) bool {
 	return regexp.MustCompile(`(?m)^` + re).MatchString(s)
 }
+
+func TestGroupThroughRunAndEmbedded(t *testing.T) {
+	needBinaries(t)
+	g := newGatewayFakes(t)
+	limited := newLimitedUpstream(t, 600)
+	cfg := writeFile(t, "", "tokenhost.yaml", groupConfig(g, limited.srv.URL+"/v1", ""))
+
+	cmd := exec.Command(bins.tokenhost, "run", "chat", "--config", cfg, "--", bins.openai)
+	cmd.Dir, cmd.Env = t.TempDir(), childEnv(t, "CORP_SECRET="+g.secret)
+	cmd.Stdin = strings.NewReader("go\ngo\ngo\nexit 0\n")
+	out, err := cmd.CombinedOutput()
+	checkNoStrays(t, "tokenhost run chat")
+	if err != nil || !strings.Contains(string(out), "/chat ") || !strings.Contains(string(out), "ok 3") {
+		t.Fatalf("run chat: %v\n%s", err, redact(string(out)))
+	}
+	if got := limited.requests.Load(); got != 1 {
+		t.Errorf("the rate-limited member got %d requests through run, want 1 (then cooling)", got)
+	}
+
+	// Embedded, with the built-in plugin re-executed from the embedding program: east's secret is wrong, so
+	// the group's token is west's.
+	bad := strings.Replace(groupConfig(g, limited.srv.URL+"/v1", ""), "client_secret_env: CORP_SECRET", "client_secret_env: EAST_SECRET", 1)
+	r := run(t, bins.embed, []string{"serveifplugin", writeFile(t, "", "tokenhost.yaml", bad), "chat"}, "CORP_SECRET="+g.secret, "EAST_SECRET=wrong")
+	if tok := strings.TrimSpace(r.stdout); r.code != 0 || !g.idp.Valid(tok) {
+		t.Errorf("embedded Provider(\"chat\").Token: want west's valid token\n%s", r)
+	}
+}
