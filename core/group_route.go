@@ -29,6 +29,22 @@ const (
 
 var reasonNames = [reasonCount]string{"cooling", "rate_limited", "server_error", "unreachable", "breaker_open", "no_token"}
 
+// reasonText words the reasons a member failed without an answer, for the group's own 429: the member's
+// error itself (which may name local files) goes only into errors and logs.
+var reasonText = [reasonCount]string{reasonUnreachable: "unreachable", reasonBreakerOpen: "its upstream circuit is open", reasonNoToken: "no token could be had"}
+
+// passedOver says why each member a request tried was passed over: in full for the error a caller gets,
+// and briefly for the group's 429 body.
+type passedOver struct{ full, brief []string }
+
+// same records one reason that reads the same in both.
+func (p *passedOver) same(s string) { p.add(s, s) }
+
+// add records one reason in full and briefly.
+func (p *passedOver) add(full, brief string) {
+	p.full, p.brief = append(p.full, full), append(p.brief, brief)
+}
+
 // RoundTrip sends req, addressed below the group's base URL, to the first member that takes it: members
 // cooling down are skipped, and the next member gets the request (its body replayed) after a connection
 // failure, an open breaker, a token the member cannot get, a 429 or a 5xx other than 501. Once a member's
@@ -49,19 +65,19 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 	var (
 		held    *http.Response // the last member's answer, returned if no later member takes the request
 		lastErr error
-		why     []string
+		why     passedOver
 	)
 	now := time.Now()
 	for _, i := range order {
 		m := &g.members[i]
 		if r, ok := g.book.Cooling(m.name, now); ok {
 			m.failovers[reasonCooling].Add(1)
-			why = append(why, fmt.Sprintf("%s is rate limited until %s (%s)", m.name, r.Until.Format(time.TimeOnly), r.Source))
+			why.same(fmt.Sprintf("%s is rate limited until %s (%s)", m.name, r.Until.Format(time.TimeOnly), r.Source))
 			continue
 		}
 		out, q, err := g.attempt(req, m, &body)
 		if errors.Is(err, errNoReplay) {
-			why = append(why, m.name+": "+err.Error())
+			why.same(m.name + ": " + err.Error())
 			break
 		}
 		var resp *http.Response
@@ -76,7 +92,7 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 			r := failReason(err)
 			m.failovers[r].Add(1)
-			why = append(why, err.Error())
+			why.add(err.Error(), m.name+": "+reasonText[r])
 			dropHeld(held)
 			held, lastErr = nil, err
 			continue
@@ -88,22 +104,22 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		m.failovers[r].Add(1)
-		why = append(why, fmt.Sprintf("%s answered %d", m.name, resp.StatusCode))
+		why.same(fmt.Sprintf("%s answered %d", m.name, resp.StatusCode))
 		dropHeld(held)
 		held, lastErr = resp, nil
 	}
 	if earliest, all := g.allCooling(time.Now()); all {
 		dropHeld(held)
-		return g.tooMany(req, earliest, why), nil
+		return g.tooMany(req, earliest, why.brief), nil
 	}
 	if held != nil {
 		return held, nil
 	}
 	if earliest, any := g.anyCooling(time.Now()); any {
-		return g.tooMany(req, earliest, why), nil
+		return g.tooMany(req, earliest, why.brief), nil
 	}
 	closeBody(req)
-	return nil, &GroupError{Group: g.name, Reasons: why, Err: lastErr}
+	return nil, &GroupError{Group: g.name, Reasons: why.full, Err: lastErr}
 }
 
 // attempt holds member m's provider and builds its copy of req: addressed below m's upstream, with the

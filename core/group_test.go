@@ -79,11 +79,20 @@ func status(code int, body string, kv ...string) http.HandlerFunc {
 // newGroupHost opens a host with the members as in-process providers and the group gc over them.
 func newGroupHost(t *testing.T, gc *config.Group, members ...*member) *Host {
 	t.Helper()
+	return newGroupHostWith(t, gc, nil, members...)
+}
+
+// newGroupHostWith is newGroupHost with edit applied to each member's provider configuration.
+func newGroupHostWith(t *testing.T, gc *config.Group, edit func(*config.Provider), members ...*member) *Host {
+	t.Helper()
 	cfg := &config.Config{Source: "test", Groups: []*config.Group{gc}}
 	in := map[string]sdk.Source{}
 	for _, m := range members {
 		pc := hosttest.Provider(m.srv.URL)
 		pc.Name = m.name
+		if edit != nil {
+			edit(pc)
+		}
 		cfg.Providers = append(cfg.Providers, pc)
 		in[m.name] = m.src
 	}
@@ -504,5 +513,40 @@ func TestGroupReload(t *testing.T) {
 	}
 	if _, err := c.Get(GroupBaseURL("chat") + "/v1/x"); err == nil || !strings.Contains(err.Error(), "chat") {
 		t.Errorf("a request through a removed group's handle: %v, want an error naming it", err)
+	}
+}
+
+func TestGroupNeverSendsAMembersCredentialToAnother(t *testing.T) {
+	a, b := newMember(t, "a"), newMember(t, "b")
+	a.src.headers = map[string]string{"X-Account": "acct-of-a"}
+	a.handle(status(503, "down"))
+	var seen http.Header
+	b.handle(func(w http.ResponseWriter, r *http.Request) {
+		seen = r.Header.Clone()
+		io.WriteString(w, "ok")
+	})
+	h := newGroupHostWith(t, groupOf("chat", "a", "b"), func(pc *config.Provider) {
+		if pc.Name == "a" {
+			pc.Header, pc.Scheme, pc.SchemeSet = "Api-Key", "", true
+		}
+	}, a, b)
+	readAll(t, post(t, groupClient(t, h, "chat"), GroupBaseURL("chat")+"/v1/x", `{}`))
+	if seen == nil || seen.Get("Api-Key") != "" || seen.Get("X-Account") != "" || !strings.HasPrefix(seen.Get("Authorization"), "Bearer tok-") {
+		t.Errorf("b received %v: want its own bearer and nothing of a's (Api-Key, X-Account)", seen)
+	}
+	if got := a.auth[0]; got != "" {
+		t.Errorf("a received Authorization %q; its credential goes in Api-Key", got)
+	}
+}
+
+func TestGroup429BodyWordsFailuresWithoutTheirErrors(t *testing.T) {
+	a, b := newMember(t, "a"), newMember(t, "b")
+	a.handle(status(429, `{}`, "Retry-After", "300"))
+	b.src.setFail(sdk.Unavailable("cannot read /home/someone/.config/corp/sign-in.json"))
+	h := newGroupHost(t, groupOf("chat", "a", "b"), a, b)
+	resp := post(t, groupClient(t, h, "chat"), GroupBaseURL("chat")+"/v1/x", `{}`)
+	body := readAll(t, resp)
+	if resp.StatusCode != 429 || strings.Contains(body, "/home/someone") || !strings.Contains(body, "b: no token could be had") {
+		t.Errorf("%d %s: want a 429 (a cools, b failed without an answer) that words b's failure without its error text", resp.StatusCode, body)
 	}
 }
