@@ -154,3 +154,45 @@ func getText(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+func TestServeGroupStreamIsRetriedOnlyBeforeItsFirstByte(t *testing.T) {
+	srcA, srcB := newFakeSource(time.Hour, time.Now), newFakeSource(time.Hour, time.Now)
+	ua, ub := newUpstream(t, bearerValid(srcA)), newUpstream(t, bearerValid(srcB))
+	ub.handler = func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: from b\n\n")
+	}
+	base := newGroupProxy(t, ua, ub, srcA, srcB)
+	stream := func() (int, string, error) {
+		resp, err := http.Post(base+"/chat/chat/completions", "application/json", strings.NewReader(`{"stream":true}`))
+		if err != nil {
+			return 0, "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), err
+	}
+
+	ua.handler = func(w http.ResponseWriter, _ *http.Request) { // dies before its response starts
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}
+	if code, body, err := stream(); err != nil || code != 200 || body != "data: from b\n\n" {
+		t.Fatalf("a died before its first byte: %d %q %v, want b's stream", code, body, err)
+	}
+
+	ua.mu.Lock()
+	ua.handler = func(w http.ResponseWriter, _ *http.Request) { // dies after its first event
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: from a\n\n")
+		w.(http.Flusher).Flush()
+		conn, _, _ := w.(http.Hijacker).Hijack()
+		conn.Close()
+	}
+	ua.mu.Unlock()
+	before := ub.requests.Load()
+	code, body, _ := stream()
+	if code != 200 || !strings.HasPrefix(body, "data: from a") || strings.Contains(body, "from b") || ub.requests.Load() != before {
+		t.Errorf("a died after its first event: %d %q, b asked %d more times; want a's partial stream and nothing sent to b", code, body, ub.requests.Load()-before)
+	}
+}
