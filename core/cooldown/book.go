@@ -15,6 +15,7 @@ type Book interface {
 	Limit(ctx context.Context, member string, r Reset) Reset
 	// Clear ends the member's cooldown after a success.
 	Clear(ctx context.Context, member string)
+	// Close ends the book's watchers, if it has any; it leaves the store open.
 	Close() error
 }
 
@@ -69,13 +70,28 @@ func (s *slot) limitLocal(r Reset) Reset {
 	return *s.inForce.Load()
 }
 
-// setShared records what this host read from or wrote to the store (nil: nothing).
-func (s *slot) setShared(r *Reset) {
+// wrote records r as what the store holds after this host read or wrote it; a limit of this host's own
+// that is no later is then in the store, and forgotten as its own.
+func (s *slot) wrote(r *Reset) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.shared = r
+	if s.local != nil && !s.local.Until.After(r.Until) {
+		s.local = nil
+	}
 	s.gen++
 	s.publish()
+}
+
+// unshared returns this host's own limit that the store did not take, if it is later than what the store
+// holds and lasts beyond now.
+func (s *slot) unshared(now time.Time) (Reset, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.local == nil || !s.local.Until.After(now) || s.shared != nil && !s.shared.Until.Before(s.local.Until) {
+		return Reset{}, false
+	}
+	return *s.local, true
 }
 
 // generation returns the count of this host's changes, for a watcher to pass to observe.

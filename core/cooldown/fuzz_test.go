@@ -33,3 +33,21 @@ func FuzzFromResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecode feeds a shared book's reading of a stored cooldown arbitrary values, as another writer of the
+// store could leave: it must not panic, and a cooldown it accepts ends at most MaxCooldown ahead, from a
+// named source.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"until":"2026-12-07T12:01:00Z","source":"retry-after"}`))
+	f.Add([]byte(`{"until":"9999-12-31T23:59:59Z","source":"x\nforged"}`))
+	f.Add([]byte(`{"until":0}`))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		r, ok := decode(v, now)
+		if !ok {
+			return
+		}
+		if r.Until.After(now.Add(MaxCooldown)) || r.Until.IsZero() || !known(r.Source) {
+			t.Fatalf("decode(%q) = %+v: beyond %v or from an unknown source", v, r, MaxCooldown)
+		}
+	})
+}

@@ -62,6 +62,12 @@ func TestLocalBook(t *testing.T) {
 	bookSemantics(t, b)
 }
 
+func TestSharedBookWithoutAStoreIsLocal(t *testing.T) {
+	b := NewShared(context.Background(), nil, "", nil)
+	defer b.Close()
+	bookSemantics(t, b)
+}
+
 func TestLocalBookIsBounded(t *testing.T) {
 	b := NewLocal()
 	defer b.Close()

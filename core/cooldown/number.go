@@ -85,6 +85,9 @@ func duration(v string) (time.Duration, bool) {
 		}
 		v = v[1:]
 	}
+	if v == "" {
+		return 0, false
+	}
 	total := 0.0 // nanoseconds
 	for v != "" {
 		i := 0

@@ -127,3 +127,11 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("Default(3) = %v (%q), want 4s (default)", r.Until.Sub(now), r.Source)
 	}
 }
+
+func TestDurationGarbage(t *testing.T) {
+	for _, v := range []string{"", "-", "+", "s", "..5s", "1s2", "1e3s", "0x10s", "NaNs", "Inf", "1 s", "1ss", "2d", "1h-1m"} {
+		if d, ok := duration(v); ok {
+			t.Errorf("duration(%q) = %v, true; want garbage", v, d)
+		}
+	}
+}

@@ -36,8 +36,14 @@ const casTries = 8
 // NewShared returns a book that shares cooldowns with the other hosts through st, under the keys
 // "<prefix>cooldown/<member>"; ctx bounds its watchers, and Close ends them (it leaves st open). A store
 // that fails never fails a caller: the book then keeps cooldowns in memory and logs once to log (nil: no
-// logging) until a store call succeeds again.
+// logging) until a store call succeeds again; a limit made meanwhile is this host's own until its watcher
+// finds the store working and writes it there. Limit and Clear
+// wait for the store, bounded by their ctx and the store's operation timeout; Cooling never does. With a
+// nil st it is NewLocal's book.
 func NewShared(ctx context.Context, st store.Store, prefix string, log *slog.Logger) Book {
+	if st == nil {
+		return NewLocal()
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -91,30 +97,39 @@ func (b *sharedBook) Limit(ctx context.Context, member string, r Reset) Reset {
 	if !r.Until.After(now) {
 		return s.current(r) // a reset that has passed rests nobody
 	}
+	if !b.write(ctx, member, s, r, now) {
+		return s.limitLocal(r)
+	}
+	return s.current(r)
+}
+
+// write puts r in the store unless the store holds a later reset, and records in s what the store then
+// holds; it reports whether it could (false: the store failed, or other hosts kept writing the key).
+func (b *sharedBook) write(ctx context.Context, member string, s *slot, r Reset, now time.Time) bool {
 	key := b.key(member)
 	for range casTries {
 		it, err := b.st.Get(ctx, key)
 		if err != nil {
 			b.failed(ctx, "reading", member, err)
-			return s.limitLocal(r)
+			return false
 		}
 		if cur, ok := decode(it.Value, now); ok && !cur.Until.Before(r.Until) {
 			b.worked()
-			s.setShared(&cur)
-			return s.current(r)
+			s.wrote(&cur)
+			return true
 		}
 		done, err := b.st.CompareAndSet(ctx, key, it.Rev, encode(r), ttl(r.Until.Sub(now)))
 		if err != nil {
 			b.failed(ctx, "writing", member, err)
-			return s.limitLocal(r)
+			return false
 		}
 		if done {
 			b.worked()
-			s.setShared(&r)
-			return s.current(r)
+			s.wrote(&r)
+			return true
 		}
 	}
-	return s.limitLocal(r)
+	return false
 }
 
 func (b *sharedBook) Clear(ctx context.Context, member string) {
