@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/textproto"
 	"strconv"
 	"sync/atomic"
@@ -100,10 +101,15 @@ func (c *tokenCache) renew(ctx context.Context, stale *entry) (*entry, error) {
 	return c.renewFor(ctx, stale, ReasonExpired)
 }
 
-// renewRejected is renew after the upstream rejected stale: the new entry remembers that, so that its
-// own rejection within min_refresh_interval is not refreshed again (see throttled).
-func (c *tokenCache) renewRejected(ctx context.Context, stale *entry) (*entry, error) {
-	return c.renewFor(ctx, stale, ReasonRejected)
+// renewRejected is renew after the upstream rejected stale for the reason why, which the plugin's
+// refresh is told: the new entry remembers the rejection, so that its own rejection within
+// min_refresh_interval is not refreshed again (see throttled).
+func (c *tokenCache) renewRejected(ctx context.Context, stale *entry, why sdk.Rejection) (*entry, error) {
+	reason := ReasonRejected
+	if why.Status == http.StatusForbidden && sdk.InsufficientScope(why.Challenge) {
+		reason = ReasonStepUp
+	}
+	return c.renewWhy(ctx, stale, reason, why)
 }
 
 // throttled reports whether a rejection of e must not lead to a refresh: e itself came from a refresh
@@ -124,6 +130,12 @@ func (c *tokenCache) throttled(e *entry) bool {
 
 // renewFor is renew for a reason (Reason*), which the fetch's span and Status carry.
 func (c *tokenCache) renewFor(ctx context.Context, stale *entry, reason string) (*entry, error) {
+	return c.renewWhy(ctx, stale, reason, sdk.Rejection{})
+}
+
+// renewWhy is renewFor that hands the plugin's refresh why the upstream refused stale (zero: no rejection).
+// Callers that share a flight share the first caller's why.
+func (c *tokenCache) renewWhy(ctx context.Context, stale *entry, reason string, why sdk.Rejection) (*entry, error) {
 	key := "0"
 	if stale != nil {
 		key = strconv.FormatUint(stale.gen, 10)
@@ -138,7 +150,7 @@ func (c *tokenCache) renewFor(ctx context.Context, stale *entry, reason string) 
 				return nil, err
 			}
 		}
-		fctx, cancel := context.WithTimeout(fetchContext(ctx), c.fetchTimeout())
+		fctx, cancel := context.WithTimeout(withRejection(fetchContext(ctx), why), c.fetchTimeout())
 		defer cancel()
 		fctx, span := c.startFetch(fctx, reason)
 		var staleTok *sdk.Token
@@ -159,7 +171,7 @@ func (c *tokenCache) renewFor(ctx context.Context, stale *entry, reason string) 
 			c.stats.refreshes.Add(1)
 		}
 		e := c.newEntry(tok)
-		if reason == ReasonRejected && stale != nil {
+		if why.Status != 0 && stale != nil {
 			e.rejectedAt = c.now()
 		}
 		c.cur.Store(e)

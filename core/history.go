@@ -16,6 +16,9 @@ const (
 	ReasonExpired = "expired"
 	// ReasonRejected is a refresh after the upstream rejected the token (a status in retry_statuses).
 	ReasonRejected = "401"
+	// ReasonStepUp is a refresh after the upstream answered 403 with a Bearer challenge whose error is
+	// insufficient_scope: the plugin is asked for a token with the scope the challenge names.
+	ReasonStepUp = "insufficient_scope"
 )
 
 // recentErrorsKept is how many of a provider's last errors Status shows.

@@ -221,7 +221,7 @@ func (p *provider) fetch(ctx context.Context, stale *sdk.Token) (tok sdk.Token, 
 					tok, err = src.Refresh(ctx, tok)
 				}
 			} else {
-				tok, err = src.Refresh(ctx, *stale)
+				tok, err = refreshStale(ctx, src, *stale)
 			}
 			return redactPluginError(err)
 		})

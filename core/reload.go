@@ -58,6 +58,11 @@ func (h *Host) Reload(cfg *config.Config) (Reloaded, error) {
 	if h.reload.closed {
 		return Reloaded{}, errors.New("reload: the host is closed")
 	}
+	return h.reloadLocked(cfg)
+}
+
+// reloadLocked is Reload with h.reload.mu held and the host open.
+func (h *Host) reloadLocked(cfg *config.Config) (Reloaded, error) {
 	old := h.gen.Load()
 	next := *cfg
 	next.Server, next.Store = old.cfg.Server, old.cfg.Store

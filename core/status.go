@@ -35,7 +35,7 @@ type Status struct {
 	// plugin refuses): requests fail until the configuration is fixed.
 	Misconfigured bool
 	// LastRefresh is when the plugin last handed over a token (zero: never), and LastRefreshReason why it
-	// was asked (ReasonCold, ReasonAhead, ReasonExpired, ReasonRejected).
+	// was asked (ReasonCold, ReasonAhead, ReasonExpired, ReasonRejected, ReasonStepUp).
 	LastRefresh       time.Time
 	LastRefreshReason string
 	// RecentErrors are the provider's last few distinct errors, newest first, free of secrets.

@@ -90,7 +90,7 @@ func (t *transport) roundTrip(req *http.Request, owned bool) (*http.Response, er
 		replayable = bufferBody(out, t.maxReplay)
 	}
 	resp, err := t.breaker.roundTrip(t.base, out)
-	if err != nil || !t.retry.has(resp.StatusCode) {
+	if err != nil || !t.retry.has(resp.StatusCode) && (len(t.retry) == 0 || !stepUp(resp)) {
 		if err != nil {
 			t.stats.failures.Add(1)
 		} else {
@@ -117,7 +117,7 @@ func (t *transport) roundTrip(req *http.Request, owned bool) (*http.Response, er
 		return resp, nil
 	}
 	ctx, span := t.startRetry(req.Context(), resp.StatusCode)
-	fresh, err := t.cache.renewRejected(ctx, e)
+	fresh, err := t.cache.renewRejected(ctx, e, rejectionOf(resp))
 	if err != nil {
 		endSpan(span, err)
 		drain(resp)

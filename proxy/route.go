@@ -88,18 +88,27 @@ func (px *proxy) newRoute(name string, ref hostapi.Ref, ep *hostapi.Endpoint) *r
 	return rt
 }
 
-// rewrite points the outbound request at the route's upstream: the path after the provider segment goes
-// below the upstream's base path, the upstream's query comes before the caller's.
+// rewrite points the outbound request at the route's upstream: /<provider> alone reaches the upstream URL
+// exactly as configured (an MCP endpoint such as https://tools.example/mcp, with or without its trailing
+// slash), the path after /<provider>/ goes below the upstream's base path, and the upstream's query comes
+// before the caller's.
 func (rt *route) rewrite(pr *httputil.ProxyRequest) {
 	_, raw := splitRoute(pr.In.URL.EscapedPath())
 	up, out := rt.ep.Upstream, pr.Out
 	out.URL.Scheme, out.URL.Host = up.Scheme, up.Host
-	// Keep the caller's escaping (e.g. %2F inside a segment) by setting both forms.
-	path := raw
-	if u, err := url.PathUnescape(raw); err == nil {
-		path = u
+	if raw == "" {
+		out.URL.Path, out.URL.RawPath = up.Path, up.RawPath
+		if out.URL.Path == "" {
+			out.URL.Path = "/"
+		}
+	} else {
+		// Keep the caller's escaping (e.g. %2F inside a segment) by setting both forms.
+		path := raw
+		if u, err := url.PathUnescape(raw); err == nil {
+			path = u
+		}
+		out.URL.Path, out.URL.RawPath = rt.base+path, rt.baseRaw+raw
 	}
-	out.URL.Path, out.URL.RawPath = rt.base+path, rt.baseRaw+raw
 	if up.RawQuery != "" {
 		out.URL.RawQuery = joinQuery(up.RawQuery, pr.In.URL.RawQuery)
 	}
@@ -123,12 +132,12 @@ func (rt *route) counter(code int) prometheus.Counter {
 }
 
 // splitRoute splits an escaped request path /<provider>/<rest> into the provider and "/<rest>" (a
-// substring of path: nothing is allocated).
+// substring of path: nothing is allocated); rest is "" for /<provider> alone.
 func splitRoute(path string) (name, rest string) {
 	p := strings.TrimPrefix(path, "/")
 	name, _, found := strings.Cut(p, "/")
 	if !found {
-		return name, "/"
+		return name, ""
 	}
 	return name, p[len(name):]
 }

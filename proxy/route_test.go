@@ -11,14 +11,15 @@ import (
 	"github.com/tokenhost/tokenhost/internal/hostapi"
 )
 
-// splitRoute returns the provider and the rest of the path, leading slash included, as substrings.
+// splitRoute returns the provider and the rest of the path, leading slash included, as substrings; the
+// rest of /<provider> alone is empty.
 func TestSplitRoute(t *testing.T) {
 	for _, c := range []struct{ path, name, rest string }{
 		{"/p/v1/chat", "p", "/v1/chat"},
 		{"/p/", "p", "/"},
-		{"/p", "p", "/"},
+		{"/p", "p", ""},
 		{"/p/a%2Fb/", "p", "/a%2Fb/"},
-		{"/", "", "/"},
+		{"/", "", ""},
 	} {
 		if name, rest := splitRoute(c.path); name != c.name || rest != c.rest {
 			t.Errorf("splitRoute(%q) = %q, %q; want %q, %q", c.path, name, rest, c.name, c.rest)

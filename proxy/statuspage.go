@@ -182,6 +182,8 @@ func reasonText(r string) string {
 		return "token had expired"
 	case core.ReasonRejected:
 		return "upstream rejected the token (401)"
+	case core.ReasonStepUp:
+		return "upstream asked for more scope (403 insufficient_scope)"
 	}
 	return r
 }

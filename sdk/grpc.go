@@ -52,7 +52,7 @@ func (s *grpcServer) Token(ctx context.Context, _ *pb.TokenRequest) (*pb.TokenRe
 }
 
 func (s *grpcServer) Refresh(ctx context.Context, req *pb.RefreshRequest) (*pb.TokenResponse, error) {
-	t, err := s.impl.Refresh(ctx, tokenFromPB(req.GetStale()))
+	t, err := refreshRejected(ctx, s.impl, tokenFromPB(req.GetStale()), rejectionFromPB(req.GetRejection()))
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -117,11 +117,38 @@ func (c *grpcClient) Token(ctx context.Context) (Token, error) {
 }
 
 func (c *grpcClient) Refresh(ctx context.Context, stale Token) (Token, error) {
-	resp, err := c.c.Refresh(ctx, &pb.RefreshRequest{Stale: tokenToPB(stale)})
+	return c.refresh(ctx, &pb.RefreshRequest{Stale: tokenToPB(stale)})
+}
+
+// RefreshRejected sends why along with the rejected token; a plugin that does not read it (an older one,
+// or one without RejectionAware) answers as to Refresh.
+func (c *grpcClient) RefreshRejected(ctx context.Context, rejected Token, why Rejection) (Token, error) {
+	return c.refresh(ctx, &pb.RefreshRequest{Stale: tokenToPB(rejected), Rejection: rejectionToPB(why)})
+}
+
+func (c *grpcClient) refresh(ctx context.Context, req *pb.RefreshRequest) (Token, error) {
+	resp, err := c.c.Refresh(ctx, req)
 	if err != nil {
 		return Token{}, fromStatus(ctx, err)
 	}
 	return tokenFromPB(resp.GetToken()), nil
+}
+
+// rejectionToPB is why on the wire, its text cleaned and bounded; nil when why names no status.
+func rejectionToPB(why Rejection) *pb.Rejection {
+	if why.Status <= 0 || why.Status > 999 {
+		return nil
+	}
+	return &pb.Rejection{Status: int32(why.Status), Challenge: cleanChallenge(why.Challenge)}
+}
+
+// rejectionFromPB is the Rejection the host sent, cleaned and bounded again (the plugin trusts no
+// text it did not check); the zero Rejection when none was sent.
+func rejectionFromPB(r *pb.Rejection) Rejection {
+	if r == nil || r.GetStatus() <= 0 || r.GetStatus() > 999 {
+		return Rejection{}
+	}
+	return Rejection{Status: int(r.GetStatus()), Challenge: cleanChallenge(r.GetChallenge())}
 }
 
 func tokenToPB(t Token) *pb.Token {

@@ -14,11 +14,11 @@ import (
 // plumbing (handshake, TLS, plugin set, connection errors, option rules) lives under internal/, so
 // `go doc ./sdk` shows a plugin author the contract alone; a name added here must be one they use.
 var sdkContract = []string{
-	"BadConfig", "CheckStorageKey", "CheckToken", "ErrNotInteractive", "Error", "Fingerprint",
-	"IdentityEnv", "IdentityFile", "IdentitySource", "Info", "Interactive", "Internal", "IsKind",
+	"BadConfig", "Challenge", "CheckStorageKey", "CheckToken", "ErrNotInteractive", "Error", "Fingerprint",
+	"IdentityEnv", "IdentityFile", "IdentitySource", "Info", "InsufficientScope", "Interactive", "Internal", "IsKind",
 	"IsSecretKey", "Kind", "KindBadConfig", "KindInternal", "KindOf", "KindReauthRequired",
-	"KindUnavailable", "Login", "LoginResult", "Logout", "MaxTokenBytes", "MinTokenBase64", "MinTokenHex",
-	"Options", "Prompt", "ProtocolVersion", "ReauthRequired", "RedactString", "RedactTokens", "Serve",
+	"KindUnavailable", "Login", "LoginResult", "Logout", "MaxChallengeBytes", "MaxTokenBytes", "MinTokenBase64", "MinTokenHex",
+	"NewRejection", "Options", "ParseChallenges", "Prompt", "ProtocolVersion", "ReauthRequired", "RedactString", "RedactTokens", "Rejection", "RejectionAware", "Serve",
 	"Source", "Storage", "StorageUser", "Token", "UI", "UIFunc", "Unavailable",
 }
 

@@ -44,7 +44,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
 		g.logLevelSet = cmd.Flags().Changed("log-level")
 	}
-	root.AddCommand(newTokenCmd(g), newLoginCmd(g), newLogoutCmd(g), newRunCmd(g), newCheckCmd(g), newPluginsCmd(g), newPluginCmd(g), newConfigCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g), newStoreCmd(g))
+	root.AddCommand(newTokenCmd(g), newLoginCmd(g), newLogoutCmd(g), newRunCmd(g), newCheckCmd(g), newPluginsCmd(g), newPluginCmd(g), newConfigCmd(g), newVersionCmd(g), newDemoCmd(g), newServeCmd(g), newStoreCmd(g), newMCPCmd(g))
 	return root
 }
 

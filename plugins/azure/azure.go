@@ -113,6 +113,18 @@ func (s *source) Token(ctx context.Context) (sdk.Token, error) {
 // Managed identity tokens are also cached process-wide by MSAL, so that request carries a claims challenge,
 // which bypasses that cache. A token equal to stale is never returned.
 func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error) {
+	return s.refresh(ctx, stale, "")
+}
+
+// RefreshRejected is Refresh for a token the upstream refused. A Continuous Access Evaluation challenge (a
+// Bearer challenge whose claims parameter is base64-encoded JSON) goes to Entra ID as the token request's
+// claims, so that the new token satisfies it; any other reason refreshes as Refresh does.
+func (s *source) RefreshRejected(ctx context.Context, stale sdk.Token, why sdk.Rejection) (sdk.Token, error) {
+	return s.refresh(ctx, stale, caeClaims(why.Challenge))
+}
+
+// refresh is Refresh; claims, when set, is a claims challenge the new token must satisfy.
+func (s *source) refresh(ctx context.Context, stale sdk.Token, claims string) (sdk.Token, error) {
 	if err := ctx.Err(); err != nil {
 		return sdk.Token{}, err
 	}
@@ -138,7 +150,11 @@ func (s *source) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, error
 		if err != nil {
 			return sdk.Token{}, err
 		}
-		tok, err := s.fetch(ctx, cfg, cred, cfg.request(cfg.kind == CredentialManagedIdentity))
+		tro := cfg.request(cfg.kind == CredentialManagedIdentity)
+		if claims != "" {
+			tro.Claims, tro.EnableCAE = claims, true
+		}
+		tok, err := s.fetch(ctx, cfg, cred, tro)
 		if err != nil {
 			return sdk.Token{}, err
 		}

@@ -41,6 +41,7 @@ func TestConformance(t *testing.T) {
 			"negative refresh_window":   good(map[string]any{"refresh_window": "-1m"}),
 			"extra host not googleapis": good(map[string]any{"extra_hosts": []any{"llm.evil.example"}}),
 			"extra host url":            good(map[string]any{"extra_hosts": []any{"https://x.googleapis.com/"}}),
+			"extra host *.googleapis":   good(map[string]any{"extra_hosts": []any{"*.googleapis.com"}}),
 			"quota project with slash":  good(map[string]any{"quota_project": "a/b"}),
 			"static without token":      {"source": SourceStatic},
 			"static token with newline": {"source": SourceStatic, "token": "ya29.static\nsecret-value"},

@@ -280,8 +280,11 @@ func parseConfig(raw map[string]any) (*config, error) {
 	}
 	for i, h := range hosts {
 		h = strings.ToLower(strings.TrimSpace(h))
+		if h == "*.googleapis.com" {
+			return nil, sdk.BadConfig(fmt.Sprintf("extra_hosts[%d]", i), "%q is refused: googleapis.com is on the public suffix list, so tokenhost takes no wildcard over it; list the hosts instead (the Vertex AI hosts are allowed already)", hosts[i])
+		}
 		if !validGoogleHost(h) {
-			return nil, sdk.BadConfig(fmt.Sprintf("extra_hosts[%d]", i), "must be a host name under googleapis.com such as generativelanguage.googleapis.com or *.googleapis.com, got %q", hosts[i])
+			return nil, sdk.BadConfig(fmt.Sprintf("extra_hosts[%d]", i), "must be a host name under googleapis.com such as generativelanguage.googleapis.com, or a wildcard below one (*.name.googleapis.com), got %q", hosts[i])
 		}
 		c.extraHosts = append(c.extraHosts, h)
 	}
@@ -308,11 +311,11 @@ func checkHostPort(hp string) error {
 	return nil
 }
 
-// validGoogleHost reports whether h is a host name (or *.-wildcard) under googleapis.com.
+// validGoogleHost reports whether h is a host name under googleapis.com, or a *.-wildcard below one.
 func validGoogleHost(h string) bool {
 	name := strings.TrimPrefix(h, "*.")
 	if !strings.HasSuffix(name, ".googleapis.com") || strings.Contains(name, "*") {
-		return h == "*.googleapis.com"
+		return false
 	}
 	for _, label := range strings.Split(name, ".") {
 		if label == "" || len(label) > 63 {

@@ -57,7 +57,7 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 		Name:         Name,
 		Version:      Version,
 		Upstream:     DefaultUpstream,
-		AllowedHosts: append([]string(nil), cfg.extraHosts...),
+		AllowedHosts: allowedHosts(cfg.extraHosts),
 		Mode:         cfg.mode(),
 		MaxFetch:     cfg.lockTimeout + cfg.timeout, // the cross-process lock (gemini_cli), then the request
 		NoTokenCache: cfg.source == SourceGeminiCLI, // oauth_creds.json is that sign-in's one home

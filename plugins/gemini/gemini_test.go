@@ -44,13 +44,13 @@ func TestStatic(t *testing.T) {
 func TestInfo(t *testing.T) {
 	isolate(t)
 	src := New()
-	info, err := src.Configure(t.Context(), map[string]any{"source": SourceStatic, "token": "ya29.x-static-value", "extra_hosts": []any{"generativelanguage.googleapis.com", "*.googleapis.com", "Aiplatform.googleapis.com"}})
+	info, err := src.Configure(t.Context(), map[string]any{"source": SourceStatic, "token": "ya29.x-static-value", "extra_hosts": []any{"generativelanguage.googleapis.com", "*.corp.googleapis.com", "Aiplatform.googleapis.com"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := sdk.Info{
 		Name: Name, Version: Version, Upstream: "https://cloudcode-pa.googleapis.com",
-		AllowedHosts: []string{"generativelanguage.googleapis.com", "*.googleapis.com", "aiplatform.googleapis.com"},
+		AllowedHosts: append(VertexHosts(), "generativelanguage.googleapis.com", "*.corp.googleapis.com"),
 		Mode:         "static access token",
 		MaxFetch:     DefaultTimeout,
 		IdentityFrom: sdk.IdentityEnv(Environment...), // GOOGLE_CLOUD_ACCESS_TOKEN among them
@@ -59,8 +59,8 @@ func TestInfo(t *testing.T) {
 		t.Fatalf("Info = %+v, want %+v", info, want)
 	}
 	info, err = New().Configure(t.Context(), map[string]any{"source": SourceStatic, "token": "ya29.x-static-value"})
-	if err != nil || len(info.AllowedHosts) != 0 {
-		t.Fatalf("AllowedHosts without extra_hosts: %v, %v", info.AllowedHosts, err)
+	if err != nil || !reflect.DeepEqual(info.AllowedHosts, VertexHosts()) {
+		t.Fatalf("AllowedHosts without extra_hosts: %v, %v; want the Vertex AI hosts", info.AllowedHosts, err)
 	}
 	for _, c := range []struct {
 		opts map[string]any

@@ -629,8 +629,10 @@ func (*TokenRequest) Descriptor() ([]byte, []int) {
 }
 
 type RefreshRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Stale         *Token                 `protobuf:"bytes,1,opt,name=stale,proto3" json:"stale,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Stale *Token                 `protobuf:"bytes,1,opt,name=stale,proto3" json:"stale,omitempty"`
+	// Why the upstream refused stale; absent when the host refreshes ahead of expiry or does not know.
+	Rejection     *Rejection `protobuf:"bytes,2,opt,name=rejection,proto3" json:"rejection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -672,6 +674,67 @@ func (x *RefreshRequest) GetStale() *Token {
 	return nil
 }
 
+func (x *RefreshRequest) GetRejection() *Rejection {
+	if x != nil {
+		return x.Rejection
+	}
+	return nil
+}
+
+// Rejection says why the upstream refused a token: the HTTP status (401, or 403 for insufficient_scope)
+// and the response's WWW-Authenticate values joined with ", " (untrusted text, bounded by the host).
+type Rejection struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        int32                  `protobuf:"varint,1,opt,name=status,proto3" json:"status,omitempty"`
+	Challenge     string                 `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Rejection) Reset() {
+	*x = Rejection{}
+	mi := &file_tokenhost_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Rejection) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Rejection) ProtoMessage() {}
+
+func (x *Rejection) ProtoReflect() protoreflect.Message {
+	mi := &file_tokenhost_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Rejection.ProtoReflect.Descriptor instead.
+func (*Rejection) Descriptor() ([]byte, []int) {
+	return file_tokenhost_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Rejection) GetStatus() int32 {
+	if x != nil {
+		return x.Status
+	}
+	return 0
+}
+
+func (x *Rejection) GetChallenge() string {
+	if x != nil {
+		return x.Challenge
+	}
+	return ""
+}
+
 type Token struct {
 	state             protoimpl.MessageState `protogen:"open.v1"`
 	Value             string                 `protobuf:"bytes,1,opt,name=value,proto3" json:"value,omitempty"`
@@ -685,7 +748,7 @@ type Token struct {
 
 func (x *Token) Reset() {
 	*x = Token{}
-	mi := &file_tokenhost_proto_msgTypes[12]
+	mi := &file_tokenhost_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +760,7 @@ func (x *Token) String() string {
 func (*Token) ProtoMessage() {}
 
 func (x *Token) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[12]
+	mi := &file_tokenhost_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +773,7 @@ func (x *Token) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Token.ProtoReflect.Descriptor instead.
 func (*Token) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{12}
+	return file_tokenhost_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Token) GetValue() string {
@@ -757,7 +820,7 @@ type TokenResponse struct {
 
 func (x *TokenResponse) Reset() {
 	*x = TokenResponse{}
-	mi := &file_tokenhost_proto_msgTypes[13]
+	mi := &file_tokenhost_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -769,7 +832,7 @@ func (x *TokenResponse) String() string {
 func (*TokenResponse) ProtoMessage() {}
 
 func (x *TokenResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[13]
+	mi := &file_tokenhost_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -782,7 +845,7 @@ func (x *TokenResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TokenResponse.ProtoReflect.Descriptor instead.
 func (*TokenResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{13}
+	return file_tokenhost_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *TokenResponse) GetToken() *Token {
@@ -800,7 +863,7 @@ type LoginRequest struct {
 
 func (x *LoginRequest) Reset() {
 	*x = LoginRequest{}
-	mi := &file_tokenhost_proto_msgTypes[14]
+	mi := &file_tokenhost_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -812,7 +875,7 @@ func (x *LoginRequest) String() string {
 func (*LoginRequest) ProtoMessage() {}
 
 func (x *LoginRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[14]
+	mi := &file_tokenhost_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -825,7 +888,7 @@ func (x *LoginRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginRequest.ProtoReflect.Descriptor instead.
 func (*LoginRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{14}
+	return file_tokenhost_proto_rawDescGZIP(), []int{15}
 }
 
 // Prompt is one thing the host shows the user during a sign-in.
@@ -841,7 +904,7 @@ type Prompt struct {
 
 func (x *Prompt) Reset() {
 	*x = Prompt{}
-	mi := &file_tokenhost_proto_msgTypes[15]
+	mi := &file_tokenhost_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -853,7 +916,7 @@ func (x *Prompt) String() string {
 func (*Prompt) ProtoMessage() {}
 
 func (x *Prompt) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[15]
+	mi := &file_tokenhost_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -866,7 +929,7 @@ func (x *Prompt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Prompt.ProtoReflect.Descriptor instead.
 func (*Prompt) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{15}
+	return file_tokenhost_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Prompt) GetMessage() string {
@@ -907,7 +970,7 @@ type LoginResult struct {
 
 func (x *LoginResult) Reset() {
 	*x = LoginResult{}
-	mi := &file_tokenhost_proto_msgTypes[16]
+	mi := &file_tokenhost_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -919,7 +982,7 @@ func (x *LoginResult) String() string {
 func (*LoginResult) ProtoMessage() {}
 
 func (x *LoginResult) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[16]
+	mi := &file_tokenhost_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -932,7 +995,7 @@ func (x *LoginResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginResult.ProtoReflect.Descriptor instead.
 func (*LoginResult) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{16}
+	return file_tokenhost_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *LoginResult) GetMessage() string {
@@ -962,7 +1025,7 @@ type LoginEvent struct {
 
 func (x *LoginEvent) Reset() {
 	*x = LoginEvent{}
-	mi := &file_tokenhost_proto_msgTypes[17]
+	mi := &file_tokenhost_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1037,7 @@ func (x *LoginEvent) String() string {
 func (*LoginEvent) ProtoMessage() {}
 
 func (x *LoginEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[17]
+	mi := &file_tokenhost_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1050,7 @@ func (x *LoginEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginEvent.ProtoReflect.Descriptor instead.
 func (*LoginEvent) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{17}
+	return file_tokenhost_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LoginEvent) GetEvent() isLoginEvent_Event {
@@ -1039,7 +1102,7 @@ type LogoutRequest struct {
 
 func (x *LogoutRequest) Reset() {
 	*x = LogoutRequest{}
-	mi := &file_tokenhost_proto_msgTypes[18]
+	mi := &file_tokenhost_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1051,7 +1114,7 @@ func (x *LogoutRequest) String() string {
 func (*LogoutRequest) ProtoMessage() {}
 
 func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[18]
+	mi := &file_tokenhost_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1064,7 +1127,7 @@ func (x *LogoutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutRequest.ProtoReflect.Descriptor instead.
 func (*LogoutRequest) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{18}
+	return file_tokenhost_proto_rawDescGZIP(), []int{19}
 }
 
 type LogoutResponse struct {
@@ -1076,7 +1139,7 @@ type LogoutResponse struct {
 
 func (x *LogoutResponse) Reset() {
 	*x = LogoutResponse{}
-	mi := &file_tokenhost_proto_msgTypes[19]
+	mi := &file_tokenhost_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1088,7 +1151,7 @@ func (x *LogoutResponse) String() string {
 func (*LogoutResponse) ProtoMessage() {}
 
 func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_tokenhost_proto_msgTypes[19]
+	mi := &file_tokenhost_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1101,7 +1164,7 @@ func (x *LogoutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogoutResponse.ProtoReflect.Descriptor instead.
 func (*LogoutResponse) Descriptor() ([]byte, []int) {
-	return file_tokenhost_proto_rawDescGZIP(), []int{19}
+	return file_tokenhost_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *LogoutResponse) GetMessage() string {
@@ -1151,9 +1214,13 @@ const file_tokenhost_proto_rawDesc = "" +
 	"\x0eIdentitySource\x12\x12\n" +
 	"\x04file\x18\x01 \x01(\tR\x04file\x12\x10\n" +
 	"\x03env\x18\x02 \x01(\tR\x03env\"\x0e\n" +
-	"\fTokenRequest\";\n" +
+	"\fTokenRequest\"r\n" +
 	"\x0eRefreshRequest\x12)\n" +
-	"\x05stale\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05stale\"\x84\x02\n" +
+	"\x05stale\x18\x01 \x01(\v2\x13.tokenhost.v1.TokenR\x05stale\x125\n" +
+	"\trejection\x18\x02 \x01(\v2\x17.tokenhost.v1.RejectionR\trejection\"A\n" +
+	"\tRejection\x12\x16\n" +
+	"\x06status\x18\x01 \x01(\x05R\x06status\x12\x1c\n" +
+	"\tchallenge\x18\x02 \x01(\tR\tchallenge\"\x84\x02\n" +
 	"\x05Token\x12\x14\n" +
 	"\x05value\x18\x01 \x01(\tR\x05value\x12\x12\n" +
 	"\x04type\x18\x02 \x01(\tR\x04type\x12(\n" +
@@ -1205,7 +1272,7 @@ func file_tokenhost_proto_rawDescGZIP() []byte {
 	return file_tokenhost_proto_rawDescData
 }
 
-var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_tokenhost_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_tokenhost_proto_goTypes = []any{
 	(*StorageGetRequest)(nil),     // 0: tokenhost.v1.StorageGetRequest
 	(*StorageItem)(nil),           // 1: tokenhost.v1.StorageItem
@@ -1219,47 +1286,49 @@ var file_tokenhost_proto_goTypes = []any{
 	(*IdentitySource)(nil),        // 9: tokenhost.v1.IdentitySource
 	(*TokenRequest)(nil),          // 10: tokenhost.v1.TokenRequest
 	(*RefreshRequest)(nil),        // 11: tokenhost.v1.RefreshRequest
-	(*Token)(nil),                 // 12: tokenhost.v1.Token
-	(*TokenResponse)(nil),         // 13: tokenhost.v1.TokenResponse
-	(*LoginRequest)(nil),          // 14: tokenhost.v1.LoginRequest
-	(*Prompt)(nil),                // 15: tokenhost.v1.Prompt
-	(*LoginResult)(nil),           // 16: tokenhost.v1.LoginResult
-	(*LoginEvent)(nil),            // 17: tokenhost.v1.LoginEvent
-	(*LogoutRequest)(nil),         // 18: tokenhost.v1.LogoutRequest
-	(*LogoutResponse)(nil),        // 19: tokenhost.v1.LogoutResponse
-	nil,                           // 20: tokenhost.v1.Token.HeadersEntry
-	(*structpb.Struct)(nil),       // 21: google.protobuf.Struct
+	(*Rejection)(nil),             // 12: tokenhost.v1.Rejection
+	(*Token)(nil),                 // 13: tokenhost.v1.Token
+	(*TokenResponse)(nil),         // 14: tokenhost.v1.TokenResponse
+	(*LoginRequest)(nil),          // 15: tokenhost.v1.LoginRequest
+	(*Prompt)(nil),                // 16: tokenhost.v1.Prompt
+	(*LoginResult)(nil),           // 17: tokenhost.v1.LoginResult
+	(*LoginEvent)(nil),            // 18: tokenhost.v1.LoginEvent
+	(*LogoutRequest)(nil),         // 19: tokenhost.v1.LogoutRequest
+	(*LogoutResponse)(nil),        // 20: tokenhost.v1.LogoutResponse
+	nil,                           // 21: tokenhost.v1.Token.HeadersEntry
+	(*structpb.Struct)(nil),       // 22: google.protobuf.Struct
 }
 var file_tokenhost_proto_depIdxs = []int32{
-	21, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
+	22, // 0: tokenhost.v1.ConfigureRequest.options:type_name -> google.protobuf.Struct
 	8,  // 1: tokenhost.v1.ConfigureResponse.info:type_name -> tokenhost.v1.Info
 	9,  // 2: tokenhost.v1.Info.identity_from:type_name -> tokenhost.v1.IdentitySource
-	12, // 3: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
-	20, // 4: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
-	12, // 5: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
-	15, // 6: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
-	16, // 7: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
-	6,  // 8: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
-	10, // 9: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
-	11, // 10: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
-	14, // 11: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
-	18, // 12: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
-	0,  // 13: tokenhost.v1.HostStorage.Get:input_type -> tokenhost.v1.StorageGetRequest
-	2,  // 14: tokenhost.v1.HostStorage.CompareAndSet:input_type -> tokenhost.v1.StorageCASRequest
-	4,  // 15: tokenhost.v1.HostStorage.Delete:input_type -> tokenhost.v1.StorageDeleteRequest
-	7,  // 16: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
-	13, // 17: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
-	13, // 18: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
-	17, // 19: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
-	19, // 20: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
-	1,  // 21: tokenhost.v1.HostStorage.Get:output_type -> tokenhost.v1.StorageItem
-	3,  // 22: tokenhost.v1.HostStorage.CompareAndSet:output_type -> tokenhost.v1.StorageCASResponse
-	5,  // 23: tokenhost.v1.HostStorage.Delete:output_type -> tokenhost.v1.StorageDeleteResponse
-	16, // [16:24] is the sub-list for method output_type
-	8,  // [8:16] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	13, // 3: tokenhost.v1.RefreshRequest.stale:type_name -> tokenhost.v1.Token
+	12, // 4: tokenhost.v1.RefreshRequest.rejection:type_name -> tokenhost.v1.Rejection
+	21, // 5: tokenhost.v1.Token.headers:type_name -> tokenhost.v1.Token.HeadersEntry
+	13, // 6: tokenhost.v1.TokenResponse.token:type_name -> tokenhost.v1.Token
+	16, // 7: tokenhost.v1.LoginEvent.prompt:type_name -> tokenhost.v1.Prompt
+	17, // 8: tokenhost.v1.LoginEvent.result:type_name -> tokenhost.v1.LoginResult
+	6,  // 9: tokenhost.v1.Source.Configure:input_type -> tokenhost.v1.ConfigureRequest
+	10, // 10: tokenhost.v1.Source.Token:input_type -> tokenhost.v1.TokenRequest
+	11, // 11: tokenhost.v1.Source.Refresh:input_type -> tokenhost.v1.RefreshRequest
+	15, // 12: tokenhost.v1.Source.Login:input_type -> tokenhost.v1.LoginRequest
+	19, // 13: tokenhost.v1.Source.Logout:input_type -> tokenhost.v1.LogoutRequest
+	0,  // 14: tokenhost.v1.HostStorage.Get:input_type -> tokenhost.v1.StorageGetRequest
+	2,  // 15: tokenhost.v1.HostStorage.CompareAndSet:input_type -> tokenhost.v1.StorageCASRequest
+	4,  // 16: tokenhost.v1.HostStorage.Delete:input_type -> tokenhost.v1.StorageDeleteRequest
+	7,  // 17: tokenhost.v1.Source.Configure:output_type -> tokenhost.v1.ConfigureResponse
+	14, // 18: tokenhost.v1.Source.Token:output_type -> tokenhost.v1.TokenResponse
+	14, // 19: tokenhost.v1.Source.Refresh:output_type -> tokenhost.v1.TokenResponse
+	18, // 20: tokenhost.v1.Source.Login:output_type -> tokenhost.v1.LoginEvent
+	20, // 21: tokenhost.v1.Source.Logout:output_type -> tokenhost.v1.LogoutResponse
+	1,  // 22: tokenhost.v1.HostStorage.Get:output_type -> tokenhost.v1.StorageItem
+	3,  // 23: tokenhost.v1.HostStorage.CompareAndSet:output_type -> tokenhost.v1.StorageCASResponse
+	5,  // 24: tokenhost.v1.HostStorage.Delete:output_type -> tokenhost.v1.StorageDeleteResponse
+	17, // [17:25] is the sub-list for method output_type
+	9,  // [9:17] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_tokenhost_proto_init() }
@@ -1267,7 +1336,7 @@ func file_tokenhost_proto_init() {
 	if File_tokenhost_proto != nil {
 		return
 	}
-	file_tokenhost_proto_msgTypes[17].OneofWrappers = []any{
+	file_tokenhost_proto_msgTypes[18].OneofWrappers = []any{
 		(*LoginEvent_Prompt)(nil),
 		(*LoginEvent_Result)(nil),
 	}
@@ -1277,7 +1346,7 @@ func file_tokenhost_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_tokenhost_proto_rawDesc), len(file_tokenhost_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -1,6 +1,7 @@
 // Package sdktest is a conformance suite for tokenhost plugins: it checks that an sdk.Source behaves as the
 // host expects (typed configuration errors, usable tokens, a Refresh that really refreshes, safety under
-// concurrency, prompt cancellation, no secrets in error messages).
+// concurrency, prompt cancellation, no secrets in error messages), and that a RejectionAware Source's
+// RefreshRejected really refreshes.
 //
 // A plugin author runs it from an ordinary test of their own, pointing the Source at a local fake of the
 // identity system it talks to:
@@ -66,6 +67,7 @@ func Run(t *testing.T, s Suite) {
 	t.Run("BadConfig", func(t *testing.T) { testBadConfig(t, s) })
 	t.Run("Token", func(t *testing.T) { testToken(t, s) })
 	t.Run("RefreshDiffers", func(t *testing.T) { testRefreshDiffers(t, s) })
+	t.Run("RefreshRejectedDiffers", func(t *testing.T) { testRefreshRejectedDiffers(t, s) })
 	t.Run("ConcurrentToken", func(t *testing.T) { testConcurrentToken(t, s) })
 	t.Run("CancelledContext", func(t *testing.T) { testCancelledContext(t, s) })
 	t.Run("NoSecretInErrors", func(t *testing.T) { testNoSecretInErrors(t, s) })
@@ -116,6 +118,29 @@ func testRefreshDiffers(t *testing.T, s Suite) {
 	checkToken(t, "Refresh", second)
 	if second.Value == first.Value {
 		t.Fatalf("Refresh returned the token it was asked to replace (%s); it must bypass every cache and return a different token", sdk.Fingerprint(first.Value))
+	}
+}
+
+// testRefreshRejectedDiffers holds a RejectionAware Source to what testRefreshDiffers holds Refresh to,
+// for a plain 401 with a Bearer challenge.
+func testRefreshRejectedDiffers(t *testing.T, s Suite) {
+	src, _ := configured(t, s)
+	ra, ok := src.(sdk.RejectionAware)
+	if !ok {
+		t.Skip("the Source does not implement sdk.RejectionAware")
+	}
+	ctx := callContext(t)
+	first, err := src.Token(ctx)
+	if err != nil {
+		t.Fatalf("Token: %s", safe(err, s.Options))
+	}
+	second, err := ra.RefreshRejected(ctx, first, sdk.NewRejection(401, []string{`Bearer error="invalid_token"`}))
+	if err != nil {
+		t.Fatalf("RefreshRejected: %s", safe(err, s.Options))
+	}
+	checkToken(t, "RefreshRejected", second)
+	if second.Value == first.Value {
+		t.Fatalf("RefreshRejected returned the token it was asked to replace (%s)", sdk.Fingerprint(first.Value))
 	}
 }
 

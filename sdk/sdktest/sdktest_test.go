@@ -121,3 +121,31 @@ func TestCopyOptionsIsDeep(t *testing.T) {
 		t.Error("copyOptions(nil) is nil; Configure should get an empty map")
 	}
 }
+
+// awareSource is memSource that also implements sdk.RejectionAware.
+type awareSource struct {
+	memSource
+	reasons atomic.Int64
+}
+
+func (a *awareSource) RefreshRejected(ctx context.Context, stale sdk.Token, why sdk.Rejection) (sdk.Token, error) {
+	if why.Status == 401 {
+		a.reasons.Add(1)
+	}
+	return a.Refresh(ctx, stale)
+}
+
+func TestRunReachesRefreshRejected(t *testing.T) {
+	var made []*awareSource
+	Run(t, Suite{
+		New:     func() sdk.Source { a := &awareSource{}; made = append(made, a); return a },
+		Options: map[string]any{"endpoint": "mem://"},
+	})
+	var reasons int64
+	for _, a := range made {
+		reasons += a.reasons.Load()
+	}
+	if reasons != 1 {
+		t.Fatalf("RefreshRejected saw a 401 reason %d times, want once", reasons)
+	}
+}
