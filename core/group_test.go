@@ -550,3 +550,12 @@ func TestGroup429BodyWordsFailuresWithoutTheirErrors(t *testing.T) {
 		t.Errorf("%d %s: want a 429 (a cools, b failed without an answer) that words b's failure without its error text", resp.StatusCode, body)
 	}
 }
+
+func TestAddProviderRefusesAGroupsName(t *testing.T) {
+	a := newMember(t, "a")
+	h := newGroupHost(t, groupOf("chat", "a"), a)
+	_, err := h.AddProvider("chat", map[string]any{"plugin": "./x", "upstream": "https://llm.example.com/v1"})
+	if err == nil || !strings.Contains(err.Error(), "groups.chat") {
+		t.Errorf("AddProvider with a group's name: %v, want a refusal naming the group", err)
+	}
+}
