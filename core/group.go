@@ -86,13 +86,12 @@ func (h *Host) lookup(name string) (*provider, *group) {
 	return nil, gen.groups[name]
 }
 
-// token returns the first usable member's token, in the order a request would try them; it says why
-// each member could not give one when none can.
+// token returns the token of the first member, in the order listed, that is not cooling down and gives
+// one; it says why each member could not when none can.
 func (g *group) token(ctx context.Context) (sdk.Token, error) {
-	var buf [orderBuf]int
 	var why []string
 	now := time.Now()
-	for _, i := range g.order(buf[:0], "") {
+	for i := range g.members {
 		m := &g.members[i]
 		if r, ok := g.book.Cooling(m.name, now); ok {
 			why = append(why, fmt.Sprintf("%s is rate limited until %s (%s)", m.name, r.Until.Format(time.TimeOnly), r.Source))
