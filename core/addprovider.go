@@ -25,6 +25,9 @@ func (h *Host) AddProvider(name string, block map[string]any) (*Provider, error)
 		return nil, fmt.Errorf("add provider %s: a provider of that name is already configured (%s); choose another name",
 			name, strings.Join(old.cfg.Names(), ", "))
 	}
+	if old.cfg.Group(name) != nil {
+		return nil, fmt.Errorf("add provider %s: a group of that name is configured (groups.%s); choose another name", name, name)
+	}
 	pc, err := config.ParseProvider(name, block, config.Sources{Environ: os.Environ(), Builtins: Builtins()}, old.cfg.Store.Shared())
 	if err != nil {
 		return nil, fmt.Errorf("add provider %s: %w", name, err)

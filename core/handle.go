@@ -20,9 +20,12 @@ type Provider struct {
 	name string
 }
 
-// Provider returns a handle on the provider name; an unknown name is an error that lists the configured
+// Provider returns a handle on the provider or group name; an unknown name is an error that lists the configured
 // providers.
 func (h *Host) Provider(name string) (*Provider, error) {
+	if _, g := h.lookup(name); g != nil {
+		return &Provider{h: h, name: name}, nil
+	}
 	if _, err := h.provider(name); err != nil {
 		return nil, err
 	}
@@ -55,6 +58,9 @@ func (p *Provider) Transport() http.RoundTripper { return handleTransport{p} }
 // Token returns a valid token from the provider's shared cache, fetching it through the plugin when
 // needed.
 func (p *Provider) Token(ctx context.Context) (sdk.Token, error) {
+	if _, g := p.h.lookup(p.name); g != nil {
+		return g.token(ctx)
+	}
 	q, err := p.hold()
 	if err != nil {
 		return sdk.Token{}, err
@@ -75,6 +81,9 @@ func (p *Provider) Token(ctx context.Context) (sdk.Token, error) {
 // Upstream returns the provider's upstream base URL (the config's, else the plugin's default), starting
 // the plugin if needed; SDKs take it as their base URL.
 func (p *Provider) Upstream(ctx context.Context) (string, error) {
+	if _, g := p.h.lookup(p.name); g != nil {
+		return g.base.String(), nil
+	}
 	q, err := p.hold()
 	if err != nil {
 		return "", err
@@ -117,6 +126,9 @@ func (p *Provider) checkRedirect(req *http.Request, via []*http.Request) error {
 	q, err := p.h.provider(p.name)
 	if err != nil {
 		req.Header.Del("Authorization")
+		if _, g := p.h.lookup(p.name); g != nil {
+			return nil // the group's RoundTrip routes the redirected request, or refuses one off its base URL
+		}
 		return p.gone()
 	}
 	return q.transport().checkRedirect(req, via)
@@ -128,10 +140,16 @@ type handleTransport struct{ p *Provider }
 
 // RoundTrip sends req through the provider's wrapper.
 func (t handleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	q, err := t.p.hold()
-	if err != nil {
-		closeBody(req)
-		return nil, err
+	q, g := t.p.h.lookup(t.p.name)
+	if g != nil {
+		return g.RoundTrip(req)
+	}
+	if q == nil || !q.uses.acquire() {
+		var err error
+		if q, err = t.p.hold(); err != nil {
+			closeBody(req)
+			return nil, err
+		}
 	}
 	defer q.uses.release()
 	return q.transport().RoundTrip(req)

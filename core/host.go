@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/core/cooldown"
 	"github.com/tokenhost/tokenhost/internal/suggest"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/store"
@@ -65,8 +66,9 @@ type Host struct {
 	gen       atomic.Pointer[generation] // the configuration in effect and its providers (reload.go)
 	reload    reloader                   // what Reload needs to build providers (reload.go)
 	log       *slog.Logger
-	store     store.Store  // closed by Close when the host opened it
-	health    *storeHealth // nil without a shared store (store_health.go)
+	store     store.Store   // closed by Close when the host opened it
+	health    *storeHealth  // nil without a shared store (store_health.go)
+	cooldowns cooldown.Book // the members' cooldowns, shared by the fleet with a shared store (group.go)
 	closeOnce sync.Once
 }
 
@@ -135,6 +137,8 @@ func Open(ctx context.Context, opts Options) (*Host, error) {
 		}
 		g.providers[pc.Name] = p
 	}
+	h.cooldowns = newCooldowns(store, logger)
+	g.groups = h.buildGroups(cfg, nil, g.n)
 	h.gen.Store(g)
 	return h, nil
 }
@@ -286,6 +290,9 @@ func (h *Host) provider(name string) (*provider, error) {
 	p, ok := g.providers[name]
 	if !ok {
 		known := g.cfg.Names()
+		for _, gc := range g.cfg.Groups {
+			known = append(known, gc.Name)
+		}
 		if len(known) == 0 {
 			return nil, fmt.Errorf("unknown provider %q: no providers are configured (%s); add one under providers: in tokenhost.yaml", name, g.cfg.Source)
 		}
@@ -342,6 +349,9 @@ func (h *Host) Close() error {
 			go func() { defer wg.Done(); p.proc.close() }()
 		}
 		wg.Wait()
+		if h.cooldowns != nil {
+			_ = h.cooldowns.Close()
+		}
 		if h.health != nil {
 			h.health.close()
 		}

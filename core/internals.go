@@ -24,9 +24,15 @@ type internals struct{ h *Host }
 
 // Acquire resolves provider in the configuration in effect and holds it until Release.
 func (in internals) Acquire(provider string) (hostapi.Ref, error) {
-	p, err := in.h.acquire(provider)
-	if err != nil {
-		return nil, err
+	p, g := in.h.lookup(provider)
+	if g != nil {
+		return g.ref(), nil
+	}
+	if p == nil || !p.uses.acquire() {
+		var err error
+		if p, err = in.h.acquire(provider); err != nil {
+			return nil, err
+		}
 	}
 	return &providerRef{p: p}, nil
 }

@@ -54,7 +54,8 @@ func (in internals) Rejected(ctx context.Context, provider string, rejected sdk.
 	if c.throttled(stale) {
 		return stale.tok, stale.refreshAt, nil
 	}
-	e, err := c.renewRejected(ctx, stale)
+	// A helper's caller does not say why its token failed: no reason reaches the plugin (its Refresh runs).
+	e, err := c.renewRejected(ctx, stale, sdk.Rejection{})
 	if err != nil {
 		return sdk.Token{}, time.Time{}, err
 	}

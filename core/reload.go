@@ -17,6 +17,7 @@ type generation struct {
 	n         int64
 	cfg       *config.Config
 	providers map[string]*provider
+	groups    map[string]*group
 }
 
 // reloader is what the host keeps from Open to build the providers a reload adds or changes, and the
@@ -90,6 +91,7 @@ func (h *Host) reloadLocked(cfg *config.Config) (Reloaded, error) {
 			res.Removed = append(res.Removed, name)
 		}
 	}
+	g.groups = h.buildGroups(&next, old, g.n)
 	h.gen.Store(g)
 	for _, name := range old.cfg.Names() {
 		if op := old.providers[name]; g.providers[name] != op {

@@ -62,7 +62,7 @@ func Handler(h *core.Host, opts Options) http.Handler {
 	}
 	px.requests = newRequestCounter()
 	registry := prometheus.NewRegistry()
-	registry.MustRegister(px.requests, &statsCollector{h: h}, generationCollector(px.in), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(px.requests, &statsCollector{h: h}, groupCollector{h: h, d: newGroupDescs()}, generationCollector(px.in), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	px.metrics = promhttp.HandlerFor(registry, promhttp.HandlerOpts{})
 	return px
 }
@@ -104,7 +104,7 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		px.metrics.ServeHTTP(w, r)
 		return
 	case "/providers":
-		writeJSON(w, http.StatusOK, px.providers(r))
+		writeJSON(w, http.StatusOK, px.providersAndGroups(r))
 		return
 	}
 	px.forward(w, r)
@@ -146,7 +146,10 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 	var timeout *core.FetchTimeoutError
 	var storeDown *core.StoreUnavailableError
 	var pluginErr *sdk.Error
+	var group *core.GroupError
 	switch {
+	case errors.As(err, &group) && group.Err == nil:
+		writeError(w, http.StatusBadGateway, "no_member_available", msg)
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
 		writeError(w, http.StatusServiceUnavailable, "circuit_open", msg)
@@ -173,6 +176,7 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 // providerJSON is one entry of /providers; it never holds a token.
 type providerJSON struct {
 	Name            string         `json:"name"`
+	Kind            string         `json:"kind"` // "provider"; a group's entry says "group"
 	Plugin          string         `json:"plugin"`
 	Version         string         `json:"version,omitempty"`
 	Mode            string         `json:"mode,omitempty"`
@@ -198,7 +202,7 @@ func (px *proxy) providers(r *http.Request) []providerJSON {
 	var out []providerJSON
 	gen := px.in.Generation()
 	for _, st := range px.h.Status() {
-		pj := providerJSON{Name: st.Name, Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
+		pj := providerJSON{Name: st.Name, Kind: "provider", Plugin: st.Plugin, Version: st.Info.Version, Mode: st.Info.Mode, Upstream: withoutQuery(st.Upstream),
 			Running: st.Running, PID: st.PID, Starting: st.Starting, HasToken: st.HasToken, UpstreamBreaker: st.UpstreamBreaker, TokenBreaker: st.TokenBreaker, LastError: forCaller(r, st.LastError), Store: forCaller(r, st.Store),
 			Counters: map[string]any{"rejected": st.Stats.Rejected, "fetches": st.Stats.Fetches, "refreshes": st.Stats.Refreshes, "refresh_failures": st.Stats.RefreshFailures,
 				"retries": st.Stats.Retries, "not_replayable": st.Stats.NotReplayable, "failures": st.Stats.Failures, "plugin_starts": st.Stats.PluginStarts}}

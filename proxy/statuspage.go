@@ -36,6 +36,7 @@ const (
 type pageData struct {
 	Now       time.Time
 	Providers []pageProvider
+	Groups    []pageGroup
 }
 
 // pageProvider is one provider's card.
@@ -87,6 +88,7 @@ func (px *proxy) servePage(w http.ResponseWriter, r *http.Request) {
 	for _, st := range px.h.Status() {
 		data.Providers = append(data.Providers, px.pageProvider(r, st, now))
 	}
+	data.Groups = pageGroups(px.h.Groups(), now)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

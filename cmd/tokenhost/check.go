@@ -69,6 +69,12 @@ func newCheckCmd(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, r.plugin, r.mode, r.status, r.expires, r.next)
 			}
+			if groups := groupRows(h, okRows(rows, func(r row) (string, bool) { return r.name, r.status == "ok" })); len(groups) > 0 {
+				fmt.Fprintln(tw, "\nGROUP\tSTRATEGY\tSTATUS\tUSABLE\tMEMBERS")
+				for _, l := range groups {
+					fmt.Fprintln(tw, l)
+				}
+			}
 			tw.Flush()
 			if failed > 0 {
 				fmt.Fprintf(g.stderr, "tokenhost: %d of %d providers failed the check\n", failed, len(rows))

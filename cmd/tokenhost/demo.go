@@ -40,6 +40,9 @@ type scenario struct {
 	body         func(i int) []byte // the i-th request's JSON body; nil means a chat completion
 	setup        func() error       // prepares files the plugin reads (after the fakes start), or nil
 	login        bool               // sign in with `tokenhost login` once the host is open
+	group        bool               // a group: yaml is its block under groups:, providers its members' blocks
+	providers    string             // a group's member providers, as lines under providers:
+	members      []string           // a group's member providers' names
 }
 
 // gatewayScenario is a corporate gateway behind an OAuth client-credentials token endpoint.
@@ -68,7 +71,7 @@ func gatewayScenario() *scenario {
 // demoScenarios lists every provider the demo runs; each plugin adds its own.
 func demoScenarios() []*scenario {
 	return []*scenario{gatewayScenario(), gatewayDeviceScenario(), gatewayExchangeScenario(), gatewayJWTScenario(),
-		gatewayStaticScenario(), codexScenario(), geminiScenario(), azureScenario()}
+		gatewayStaticScenario(), codexScenario(), geminiScenario(), azureScenario(), groupScenario()}
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -104,7 +107,7 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 			s.close()
 		}
 	}()
-	yaml := "providers:\n"
+	yaml, groups := "providers:\n", ""
 	var env []string
 	for _, s := range scs {
 		if s.setup != nil {
@@ -112,8 +115,16 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 				return false, fmt.Errorf("demo %s: %w", s.name, err)
 			}
 		}
-		yaml += "  " + s.name + ":" + s.yaml
+		if s.group {
+			yaml += s.providers
+			groups += "  " + s.name + ":" + s.yaml
+		} else {
+			yaml += "  " + s.name + ":" + s.yaml
+		}
 		env = append(env, s.env...)
+	}
+	if groups != "" {
+		yaml += "groups:\n" + groups
 	}
 	cfg, err := config.Parse([]byte(yaml), "demo configuration", config.Sources{Environ: env, Builtins: core.Builtins()})
 	if err != nil {
@@ -165,6 +176,8 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 		fmt.Fprintf(out, "  %-58s %4d requests/provider in %s\n", what, n, time.Since(start).Round(time.Millisecond))
 	}
 
+	stopWatch := make(chan struct{})
+	cooldowns := watchCooldowns(h, stopWatch)
 	burst("1. cold start: concurrent callers share one token fetch", 50)
 	for _, s := range scs {
 		s.revoke()
@@ -180,6 +193,7 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 		s.revoke()
 	}
 	burst("5. revoked again mid-run", 50)
+	close(stopWatch)
 
 	fmt.Fprintln(out)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
@@ -191,6 +205,10 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 	}
 	for _, s := range scs {
 		st := status[s.name].Stats
+		for _, m := range s.members { // a group's row adds up its members' wrappers
+			ms := status[m].Stats
+			st.Rejected, st.Refreshes, st.Retries = st.Rejected+ms.Rejected, st.Refreshes+ms.Refreshes, st.Retries+ms.Retries
+		}
 		result := "ok"
 		if s.failed.Load() > 0 {
 			result, allOK = "FAILED", false
@@ -199,6 +217,10 @@ func runDemo(ctx context.Context, g *globals, serve bool) (bool, error) {
 			st.Retries, s.failed.Load(), s.issued(), result)
 	}
 	tw.Flush()
+	fmt.Fprintln(out)
+	for _, l := range groupLines(h, <-cooldowns) {
+		fmt.Fprintln(out, l)
+	}
 	if allOK {
 		fmt.Fprintln(out, "\nevery request ended 200: each provider recovered from expiry and revocation without failing a caller")
 	} else {

@@ -15,7 +15,7 @@ var shBlock = regexp.MustCompile("(?ms)^```sh\\n(.*?)^```$")
 // (or piped stage) that runs `tokenhost` names an existing command with flags it accepts.
 func TestDocumentedCommandsParse(t *testing.T) {
 	checked := 0
-	for _, page := range []string{"../../README.md", "../../docs/scripts.md", "../../docs/writing-a-plugin.md", "../../docs/serving.md", "../../docs/deploy.md"} {
+	for _, page := range []string{"../../README.md", "../../docs/scripts.md", "../../docs/writing-a-plugin.md", "../../docs/serving.md", "../../docs/deploy.md", "../../docs/groups.md"} {
 		doc, err := os.ReadFile(page)
 		if err != nil {
 			t.Fatal(err)

@@ -71,7 +71,7 @@ func runWith(g *globals, providers, argv, envNames, keepEnv []string) error {
 	}
 	defer h.Close()
 	for _, p := range providers {
-		if !slices.Contains(h.Config().Names(), p) {
+		if !slices.Contains(h.Config().Names(), p) && h.Config().Group(p) == nil {
 			return fmt.Errorf("no provider %q in %s (configured: %v)", p, h.Config().Source, h.Config().Names())
 		}
 	}

@@ -85,6 +85,9 @@ type tokenFormat struct {
 // of the same configuration (control.go), else reuses a token an earlier call cached while that stays
 // valid; what it fetches itself it caches. With f.helper, a re-ask is a rejection (helper.go).
 func printToken(ctx context.Context, g *globals, h *core.Host, provider string, f tokenFormat) error {
+	if gc := h.Config().Group(provider); gc != nil {
+		return printGroupToken(ctx, g, h, gc, f)
+	}
 	pc, cache := h.Config().Provider(provider), newTokenCache()
 	ct, hit := cachedToken{}, false
 	switch {

@@ -12,6 +12,8 @@ type Config struct {
 	Store Store
 	// Providers are the configured providers, sorted by name.
 	Providers []*Provider
+	// Groups are the configured provider groups, sorted by name.
+	Groups []*Group
 	// Source says where the configuration came from: a file path, or "embedded default".
 	Source string
 	// secretVars are the environment variables the configuration reads credentials from (SecretVars).

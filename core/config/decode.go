@@ -21,6 +21,7 @@ func (d *decoder) config(raw rawConfig) *Config {
 			cfg.Providers = append(cfg.Providers, p)
 		}
 	}
+	cfg.Groups = d.groups(raw.Groups, cfg.Providers)
 	cfg.secretVars = d.secretVarList()
 	return cfg
 }

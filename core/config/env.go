@@ -75,6 +75,8 @@ func isListKey(segs []string) bool {
 		t = reflect.TypeFor[rawServer]()
 	case len(segs) == 3 && segs[0] == "providers":
 		t = reflect.TypeFor[rawProvider]()
+	case len(segs) == 3 && segs[0] == "groups":
+		return segs[2] == "members"
 	default:
 		return false
 	}

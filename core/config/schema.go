@@ -21,6 +21,7 @@ type (
 		Server    rawServer      `koanf:"server"`
 		Store     rawStore       `koanf:"store"`
 		Providers map[string]any `koanf:"providers"`
+		Groups    map[string]any `koanf:"groups"`
 		Unknown   map[string]any `koanf:",remain"`
 	}
 	rawServer struct {

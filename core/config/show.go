@@ -61,6 +61,9 @@ func Show(s Sources, provider string) (string, error) {
 		fmt.Fprintf(&sh.b, "  %s:\n", p.Name)
 		sh.walk(2, keyPath("providers", p.Name), reflect.TypeFor[rawProvider](), reflect.ValueOf(*p))
 	}
+	if provider == "" {
+		sh.groups(cfg.Groups)
+	}
 	return sh.b.String(), nil
 }
 
