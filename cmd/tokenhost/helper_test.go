@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,21 +36,6 @@ func TestCallerFrom(t *testing.T) {
 	loop := func(pid int) (procEntry, error) { return procEntry{ppid: pid + 1, start: "1", comm: "busybox"}, nil }
 	if got := callerFrom(2, loop); got != "" {
 		t.Errorf("an endless chain of shells gave %q", got)
-	}
-}
-
-// A /proc/<pid>/stat line whose process name holds spaces and parentheses parses by its last ')'.
-func TestParseProcStat(t *testing.T) {
-	fields := strings.Repeat("0 ", 12) // fields 10 to 21
-	line := fmt.Sprintf("123 (my (odd) name) S 77 123 123 0 -1 4194560 %s987654 0 0\n", fields)
-	e, err := parseProcStat(line)
-	if err != nil || e.ppid != 77 || e.comm != "my (odd) name" || e.start != "987654" {
-		t.Fatalf("parsed %+v, %v", e, err)
-	}
-	for _, bad := range []string{"", "123 no parens", "123 (x) S 1 2"} {
-		if _, err := parseProcStat(bad); err == nil {
-			t.Errorf("%q parsed", bad)
-		}
 	}
 }
 
