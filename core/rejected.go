@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/tokenhost/tokenhost/sdk"
@@ -10,16 +11,11 @@ import (
 // Current returns provider's token from its shared cache, fetching it when needed, and when it is due
 // (zero: never, the token has no known expiry).
 func (in internals) Current(ctx context.Context, provider string) (sdk.Token, time.Time, error) {
-	q, err := in.h.acquire(provider)
+	q, err := in.started(ctx, provider)
 	if err != nil {
 		return sdk.Token{}, time.Time{}, err
 	}
 	defer q.uses.release()
-	if q.settings.Load() == nil {
-		if _, err := q.start(ctx); err != nil {
-			return sdk.Token{}, time.Time{}, err
-		}
-	}
 	e, err := q.cache.get(ctx)
 	if err != nil {
 		return sdk.Token{}, time.Time{}, err
@@ -33,16 +29,11 @@ func (in internals) Current(ctx context.Context, provider string) (sdk.Token, ti
 // than min_refresh_interval ago and was never accepted, rejected again (not refreshed); otherwise the
 // plugin's Refresh(rejected), single-flight with the wrapper's own refreshes.
 func (in internals) Rejected(ctx context.Context, provider string, rejected sdk.Token) (sdk.Token, time.Time, error) {
-	q, err := in.h.acquire(provider)
+	q, err := in.started(ctx, provider)
 	if err != nil {
 		return sdk.Token{}, time.Time{}, err
 	}
 	defer q.uses.release()
-	if q.settings.Load() == nil {
-		if _, err := q.start(ctx); err != nil {
-			return sdk.Token{}, time.Time{}, err
-		}
-	}
 	c := q.cache
 	stale := c.cur.Load()
 	if stale == nil || stale.tok.Value != rejected.Value {
@@ -54,10 +45,26 @@ func (in internals) Rejected(ctx context.Context, provider string, rejected sdk.
 	if c.throttled(stale) {
 		return stale.tok, stale.refreshAt, nil
 	}
-	// A helper's caller does not say why its token failed: no reason reaches the plugin (its Refresh runs).
-	e, err := c.renewRejected(ctx, stale, sdk.Rejection{})
+	// A helper's caller does not say why its token failed: it is taken as a 401 without a challenge, which
+	// marks the new token for min_refresh_interval like the wrapper's own 401 retries.
+	e, err := c.renewRejected(ctx, stale, sdk.Rejection{Status: http.StatusUnauthorized})
 	if err != nil {
 		return sdk.Token{}, time.Time{}, err
 	}
 	return e.tok, e.refreshAt, nil
+}
+
+// started holds the provider called name (the caller releases its uses) with its plugin started.
+func (in internals) started(ctx context.Context, name string) (*provider, error) {
+	q, err := in.h.acquire(name)
+	if err != nil {
+		return nil, err
+	}
+	if q.settings.Load() == nil {
+		if _, err := q.start(ctx); err != nil {
+			q.uses.release()
+			return nil, err
+		}
+	}
+	return q, nil
 }
