@@ -48,9 +48,10 @@ type asStats struct {
 	Reused, Revoked, Refreshed, Registered int
 }
 
-// startMCPAS starts the authorization server for resource, with the machine client m2m whose secret is
-// m2mSecret; access tokens live ttl seconds. It is stopped at cleanup.
-func startMCPAS(t *testing.T, resource, m2mSecret string, ttl int) *mcpAS {
+// startMCPAS starts the authorization server for resource, with the machine clients (m2m, nightly-agent)
+// whose secret is m2mSecret; access tokens live ttl seconds; env adds to its environment. It is stopped at
+// cleanup.
+func startMCPAS(t *testing.T, resource, m2mSecret string, ttl int, env ...string) *mcpAS {
 	t.Helper()
 	node, mods := nodetools.Node(t), nodetools.Modules(t, "oidc-provider")
 	script, err := filepath.Abs(filepath.Join("testdata", "mcpas", "as.mjs"))
@@ -58,7 +59,7 @@ func startMCPAS(t *testing.T, resource, m2mSecret string, ttl int) *mcpAS {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(node, script, filepath.Join(mods, "oidc-provider"), resource, m2mSecret)
-	cmd.Env = append(childEnv(t), fmt.Sprintf("AS_ACCESS_TTL=%d", ttl))
+	cmd.Env = append(childEnv(t, env...), fmt.Sprintf("AS_ACCESS_TTL=%d", ttl))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
