@@ -25,6 +25,7 @@ type recipeRun struct {
 	idp   *recipeIdP
 	up    *recipeUpstream
 	redis *redistest.Server
+	mcp   *mcpRecipeRun // the MCP server and its authorization server, for the docs/mcp.md recipes
 
 	hosts       map[string]string // recipeHosts prefixes sent elsewhere than their role's fake
 	files       map[string]string // recipePaths entry → the content of the file standing in for it

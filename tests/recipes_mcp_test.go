@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"testing"
 	"time"
 )
 
@@ -36,34 +37,44 @@ func authorizationScope(out string) string {
 // mcpDocumentPath is the path of the client ID metadata document docs/mcp.md names.
 const mcpDocumentPath = "/tokenhost/client.json"
 
+// mcpRecipeRun is one docs/mcp.md recipe's servers.
+type mcpRecipeRun struct {
+	srv      *mcpServer
+	as       *mcpAS
+	clientID string       // the client the recipe's tokens must be issued to, "" for any
+	fetched  atomic.Int32 // requests for the client's metadata document
+}
+
+// issuedToClient reports whether the access token tok is issued to the recipe's client.
+func (m *mcpRecipeRun) issuedToClient(t *testing.T, tok string) bool {
+	return m.clientID == "" || jwtClaims(t, tok)["client_id"] == m.clientID
+}
+
 // mcpRecipeCase runs a docs/mcp.md recipe against the Go MCP SDK's server (startMCPServer) and panva's
 // oidc-provider (testdata/mcpas/as.mjs), which knows the page's clients tokenhost-desktop and
 // nightly-agent. The recipe's https://tools.example.com/mcp becomes the server's loopback URL and
 // https://agents.example.com an https server holding the client's metadata document, trusted by the
-// authorization server only. The credential is valid when the server accepts it: signed by the
-// authorization server, for the server as audience, issued to the recipe's client. Through serve, an MCP
-// client calls a tool.
+// authorization server only. A credential is valid when the server would accept it (signed by the
+// authorization server, the server its audience, unexpired) and it is issued to the recipe's client.
+// Through serve, an MCP client calls a tool, and every token the server accepted is such a credential.
 func mcpRecipeCase(k mcpRecipe) recipeCase {
-	var srv *mcpServer
-	var as *mcpAS
-	var fetched atomic.Int32
 	return recipeCase{
 		setup: func(r *recipeRun) {
 			needBinaries(r.t)
-			srv = startMCPServer(r.t)
+			m := &mcpRecipeRun{srv: startMCPServer(r.t), clientID: k.clientID}
+			r.mcp = m
 			secret := newSecret(r.t, "unused-machine-secret")
 			if !k.login {
 				secret = r.secretEnv("TOOLS_CLIENT_SECRET")
 			}
 			var asEnv []string
-			clientID := k.clientID
 			if k.documents {
 				docs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 					if req.URL.Path != mcpDocumentPath {
 						http.NotFound(w, req)
 						return
 					}
-					fetched.Add(1)
+					m.fetched.Add(1)
 					w.Header().Set("Content-Type", "application/json")
 					_ = json.NewEncoder(w).Encode(map[string]any{
 						"client_id": "https://" + req.Host + mcpDocumentPath, "client_name": "tokenhost",
@@ -76,16 +87,14 @@ func mcpRecipeCase(k mcpRecipe) recipeCase {
 				ca := writeFile(r.t, r.dir, "documents-ca.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: docs.Certificate().Raw})))
 				asEnv = append(asEnv, "AS_CLIENT_DOCUMENTS=1", "NODE_EXTRA_CA_CERTS="+ca)
 				r.hosts["https://agents.example.com"] = docs.URL
-				clientID = docs.URL + mcpDocumentPath
+				m.clientID = docs.URL + mcpDocumentPath
 			}
-			as = startMCPAS(r.t, srv.URL, secret, 600, asEnv...)
-			srv.setIssuer(as.issuer)
-			r.hosts["https://tools.example.com/mcp"] = srv.URL
+			m.as = startMCPAS(r.t, m.srv.URL, secret, 600, asEnv...)
+			m.srv.setIssuer(m.as.issuer)
+			r.hosts["https://tools.example.com/mcp"] = m.srv.URL
 			r.valid = func(tok string) bool {
-				if _, err := srv.verify(context.Background(), tok, nil); err != nil {
-					return false
-				}
-				return clientID == "" || jwtClaims(r.t, tok)["client_id"] == clientID
+				_, err := m.srv.check(tok)
+				return err == nil && m.issuedToClient(r.t, tok)
 			}
 		},
 		before: func(r *recipeRun, cfg string, env []string) {
@@ -106,15 +115,27 @@ func mcpRecipeCase(k mcpRecipe) recipeCase {
 			}
 		},
 		serve: func(r *recipeRun, providerURL string) {
+			m := r.mcp
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			if got, err := callTool(ctx, http.DefaultClient, providerURL, "echo", "recipe"); err != nil || got != "echo: recipe" {
 				r.t.Fatalf("a tool call through serve at %s: %q, %v", providerURL, got, err)
 			}
-			if st := as.stats(r.t); st.Registered != k.registered || st.Reused != 0 {
+			accepted := 0
+			m.srv.seen.Range(func(tok, _ any) bool {
+				accepted++
+				if !m.issuedToClient(r.t, tok.(string)) {
+					r.t.Errorf("the server was sent a token issued to %v; want %s", jwtClaims(r.t, tok.(string))["client_id"], m.clientID)
+				}
+				return true
+			})
+			if accepted == 0 {
+				r.t.Errorf("the server accepted no token, yet answered the tool call")
+			}
+			if st := m.as.stats(r.t); st.Registered != k.registered || st.Reused != 0 {
 				r.t.Errorf("authorization server counts %+v; want %d clients registered dynamically and no refresh token reused", st, k.registered)
 			}
-			if k.documents && fetched.Load() == 0 {
+			if k.documents && m.fetched.Load() == 0 {
 				r.t.Errorf("the authorization server never fetched the client's metadata document")
 			}
 		},
