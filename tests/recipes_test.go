@@ -19,8 +19,7 @@ import (
 // TestDocsRecipesRun loads every configuration recipe in README.md and docs/**/*.md as written and runs it:
 // `tokenhost token <provider>`, then a request through `tokenhost serve` (a tool call for an MCP server),
 // and asserts that the upstream saw the credential the recipe's identity system issued (and the recipe's
-// extra headers). Only what
-// cannot exist on a test machine is replaced, mechanically and visibly:
+// extra headers). Only what cannot exist on a test machine is replaced, mechanically and visibly:
 //
 //   - every URL prefix in recipeHosts becomes the loopback fake named there (no other host may remain);
 //   - every absolute path in recipePaths becomes a file the case writes into a temporary directory;
