@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -48,9 +49,10 @@ type asStats struct {
 	Reused, Revoked, Refreshed, Registered int
 }
 
-// startMCPAS starts the authorization server for resource, with the machine client m2m whose secret is
-// m2mSecret; access tokens live ttl seconds. It is stopped at cleanup.
-func startMCPAS(t *testing.T, resource, m2mSecret string, ttl int) *mcpAS {
+// startMCPAS starts the authorization server for resource, with the machine clients (m2m, nightly-agent)
+// whose secret is m2mSecret; access tokens live ttl seconds; env adds to its environment. It is stopped at
+// cleanup.
+func startMCPAS(t *testing.T, resource, m2mSecret string, ttl int, env ...string) *mcpAS {
 	t.Helper()
 	node, mods := nodetools.Node(t), nodetools.Modules(t, "oidc-provider")
 	script, err := filepath.Abs(filepath.Join("testdata", "mcpas", "as.mjs"))
@@ -58,7 +60,7 @@ func startMCPAS(t *testing.T, resource, m2mSecret string, ttl int) *mcpAS {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(node, script, filepath.Join(mods, "oidc-provider"), resource, m2mSecret)
-	cmd.Env = append(childEnv(t), fmt.Sprintf("AS_ACCESS_TTL=%d", ttl))
+	cmd.Env = append(childEnv(t, env...), fmt.Sprintf("AS_ACCESS_TTL=%d", ttl))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
@@ -159,9 +161,18 @@ type mcpClaims struct {
 	Scope string `json:"scope"`
 }
 
-// verify checks the token's signature against the authorization server's JWKS, its issuer, that its
-// audience is this server, and its expiry.
+// verify is the server's check of a bearer token it is sent; it records the tokens it accepts.
 func (s *mcpServer) verify(_ context.Context, token string, _ *http.Request) (*auth.TokenInfo, error) {
+	info, err := s.check(token)
+	if err == nil {
+		s.seen.Store(token, info.Scopes)
+	}
+	return info, err
+}
+
+// check checks the token's signature against the authorization server's JWKS, its issuer, that its
+// audience is this server, and its expiry.
+func (s *mcpServer) check(token string) (*auth.TokenInfo, error) {
 	tok, err := jwt.ParseSigned(token, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.PS256})
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a JWT", auth.ErrInvalidToken)
@@ -181,7 +192,6 @@ func (s *mcpServer) verify(_ context.Context, token string, _ *http.Request) (*a
 		return nil, fmt.Errorf("%w: %v", auth.ErrInvalidToken, err)
 	}
 	scopes := strings.Fields(c.Scope)
-	s.seen.Store(token, scopes)
 	return &auth.TokenInfo{Scopes: scopes, Expiration: c.Expiry.Time(), UserID: c.Subject}, nil
 }
 
@@ -316,6 +326,15 @@ func mcpLogin(t *testing.T, cfg, provider string, env ...string) (result, []stri
 	var asked []string
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait(); pw.Close() }()
+	ended := false
+	defer func() {
+		// A browser step that failed the test leaves the login waiting for its redirect: interrupt it, as
+		// the user would, so that it and its plugin are gone before the next test looks for strays.
+		if !ended {
+			_ = cmd.Process.Signal(os.Interrupt)
+			<-waited
+		}
+	}()
 	select {
 	case link, ok := <-links:
 		if ok {
@@ -325,6 +344,7 @@ func mcpLogin(t *testing.T, cfg, provider string, env ...string) (result, []stri
 		waited <- nil
 	}
 	<-waited
+	ended = true
 	r := result{name: "tokenhost login " + provider, stdout: stdout.String(), stderr: stderr.String()}
 	if cmd.ProcessState != nil {
 		r.code = cmd.ProcessState.ExitCode()

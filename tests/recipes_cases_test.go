@@ -25,6 +25,7 @@ type recipeRun struct {
 	idp   *recipeIdP
 	up    *recipeUpstream
 	redis *redistest.Server
+	mcp   *mcpRecipeRun // the MCP server and its authorization server, for the docs/mcp.md recipes
 
 	hosts       map[string]string // recipeHosts prefixes sent elsewhere than their role's fake
 	files       map[string]string // recipePaths entry → the content of the file standing in for it
@@ -41,6 +42,9 @@ type recipeCase struct {
 	setup          func(r *recipeRun)
 	before         func(r *recipeRun, cfg string, env []string)
 	header, scheme string
+	// serve, when set, replaces the request for /models through `tokenhost serve`: it is handed serve's
+	// URL of the provider and checks what reaches the upstream.
+	serve func(r *recipeRun, providerURL string)
 	// shell names commands of the docs' sh blocks run after the recipe, with the configuration as
 	// TOKENHOST_CONFIG: "<file>: <start of the command>"; the whole command (continuation lines included)
 	// runs as written, hosts replaced as in the recipe.
@@ -68,6 +72,8 @@ func (r *recipeRun) role(role string) string {
 			return "redis://redis-not-started-by-this-case.internal:1"
 		}
 		return r.redis.URL()
+	case "mcp", "documents":
+		return "http://" + role + "-not-started-by-this-case.internal:1"
 	}
 	r.t.Fatalf("no fake plays %q", role)
 	return ""
@@ -222,6 +228,10 @@ var recipeCases = map[string]recipeCase{
 			"TOKENHOST_PROVIDERS__AZURE__UPSTREAM="+r.up.URL()+"/openai/v1")
 		r.valid = entra.Valid
 	}, shell: []string{"docs/providers/azure.md: tokenhost check"}},
+	"docs/mcp.md › MCP servers":        mcpRecipeCase(mcpRecipe{login: true, scope: mcpRead, registered: 1}),
+	"docs/mcp.md › Kinds of server":    mcpRecipeCase(mcpRecipe{login: true, scope: mcpRead + " offline_access", clientID: "tokenhost-desktop"}),
+	"docs/mcp.md › Kinds of server #2": mcpRecipeCase(mcpRecipe{login: true, scope: mcpRead, documents: true}),
+	"docs/mcp.md › Kinds of server #3": mcpRecipeCase(mcpRecipe{clientID: "nightly-agent"}),
 }
 
 // projectedTokenExchange sets up the Kubernetes recipes: a projected service-account token file exchanged

@@ -17,9 +17,9 @@ import (
 )
 
 // TestDocsRecipesRun loads every configuration recipe in README.md and docs/**/*.md as written and runs it:
-// `tokenhost token <provider>`, then a request through `tokenhost serve`, and asserts that the upstream
-// saw the credential the recipe's identity system issued (and the recipe's extra headers). Only what
-// cannot exist on a test machine is replaced, mechanically and visibly:
+// `tokenhost token <provider>`, then a request through `tokenhost serve` (a tool call for an MCP server),
+// and asserts that the upstream saw the credential the recipe's identity system issued (and the recipe's
+// extra headers). Only what cannot exist on a test machine is replaced, mechanically and visibly:
 //
 //   - every URL prefix in recipeHosts becomes the loopback fake named there (no other host may remain);
 //   - every absolute path in recipePaths becomes a file the case writes into a temporary directory;
@@ -67,7 +67,9 @@ func TestDocsRecipesRun(t *testing.T) {
 }
 
 // recipeHosts maps every host the recipes name to the loopback fake that stands in for it: "upstream" is
-// the API, "idp" the identity provider, "redis" a real redis-server.
+// the API, "idp" the identity provider, "redis" a real redis-server; "mcp" (an MCP server with its
+// authorization server) and "documents" (an https server of client ID metadata documents) are started by
+// the cases that need them, which set r.hosts.
 var recipeHosts = map[string]string{
 	"https://llm.corp.example":           "upstream",
 	"https://idp.corp.example":           "idp",
@@ -77,6 +79,8 @@ var recipeHosts = map[string]string{
 	"https://login.corp.example":         "idp",
 	"https://idp-gateway.corp.example":   "idp",
 	"redis://tokens-cache.internal:6379": "redis",
+	"https://tools.example.com/mcp":      "mcp",
+	"https://agents.example.com":         "documents",
 }
 
 // recipePaths are the absolute paths recipes name; a case writes each one it needs (recipeRun.files),
@@ -268,6 +272,10 @@ func runRecipe(t *testing.T, rec recipe, c recipeCase) {
 		runDocCommand(t, r, ref, cfg, env)
 	}
 	s := startServe(t, cfg, env)
+	if c.serve != nil {
+		c.serve(r, s.url+"/"+name)
+		return
+	}
 	resp, err := http.Get(s.url + "/" + name + "/models")
 	if err != nil {
 		t.Fatal(err)

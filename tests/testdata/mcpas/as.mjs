@@ -3,6 +3,14 @@
 // refresh token rotation and PKCE. The test plays the user's browser: GET /interaction/<uid> shows what is
 // asked, POST /interaction/<uid> with login=<account> signs in or consents to everything asked.
 //
+// Clients known in advance: the machine clients m2m and nightly-agent (client credentials, both with the
+// machine client secret), and the public native clients preregistered and tokenhost-desktop (PKCE, loopback
+// redirect http://127.0.0.1/callback on any port).
+//
+// With AS_CLIENT_DOCUMENTS=1 it accepts client ID metadata documents (https client_id URLs); it fetches
+// them as any other server would, except that loopback addresses are allowed (every server of a test is
+// on loopback), trusting the CA that NODE_EXTRA_CA_CERTS names.
+//
 // argv: <module dir of oidc-provider> <resource (the MCP server's URL)> <machine client secret>
 // stdout: one line "listening <issuer>". GET /test/stats answers the counts; POST /test/forget-clients
 // deletes every client registered so far, as an authorization server that lost its registrations.
@@ -16,6 +24,7 @@ const { default: Provider, errors } = await import(pathToFileURL(path.join(modul
 const stats = { reused: 0, revoked: 0, refreshed: 0, registered: 0 };
 const registered = [];
 const ttl = Number(process.env.AS_ACCESS_TTL || 600);
+const clientDocuments = process.env.AS_CLIENT_DOCUMENTS === '1';
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -26,6 +35,14 @@ const provider = new Provider(issuer, {
     {
       client_id: 'm2m', client_secret: m2mSecret, grant_types: ['client_credentials'],
       redirect_uris: [], response_types: [],
+    },
+    {
+      client_id: 'nightly-agent', client_secret: m2mSecret, grant_types: ['client_credentials'],
+      redirect_uris: [], response_types: [],
+    },
+    {
+      client_id: 'tokenhost-desktop', token_endpoint_auth_method: 'none', application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['http://127.0.0.1/callback'],
     },
     {
       client_id: 'preregistered', token_endpoint_auth_method: 'none', application_type: 'native',
@@ -40,6 +57,7 @@ const provider = new Provider(issuer, {
     registration: { enabled: true },
     revocation: { enabled: true },
     clientCredentials: { enabled: true },
+    clientIdMetadataDocument: { enabled: clientDocuments, ack: 'draft-02' },
     resourceIndicators: {
       enabled: true,
       defaultResource: async (_ctx, _client, oneOf) => oneOf,
@@ -53,6 +71,8 @@ const provider = new Provider(issuer, {
       },
     },
   },
+  // The default fetch refuses loopback addresses (SSRF protection); a test's servers are all on loopback.
+  ...(clientDocuments ? { fetch: (url, { dispatcher: _loopbackRefused, ...options }) => fetch(url, options) } : {}),
   pkce: { required: () => true },
   rotateRefreshToken: true,
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
