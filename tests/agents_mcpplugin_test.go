@@ -190,3 +190,19 @@ func TestAgentsCodexMCPProviderThroughRun(t *testing.T) {
 	}
 	a.check(t, h, r)
 }
+
+// The same beside one `tokenhost serve`, by docs/agents.md's serve recipes with only the port
+// substituted: Codex reaches the model at /corp and the MCP server at /tools with serve's key alone.
+func TestAgentsCodexMCPProviderThroughServe(t *testing.T) {
+	key := newSecret(t, "serve-key")
+	a, h := newMCPPluginAgent(t, "TOKENHOST_SERVE_KEY="+key)
+	s := startServe(t, a.cfg, append(append([]string(nil), h.env...), "TOKENHOST_SERVER__API_KEYS="+key))
+	h.besideServe = true
+	h.write(t, ".codex/config.toml", substitute(t, agentRecipe(t, "codex-serve"), "http://127.0.0.1:8787", s.url)+"\n"+
+		substitute(t, agentRecipe(t, "codex-mcp-serve"), "http://127.0.0.1:8787", s.url))
+	r := h.runShell(t, `exec codex exec "`+codexPrompt+`"`)
+	if r.code != 0 || !strings.Contains(r.stdout, agentReply) {
+		t.Fatalf("the Codex turn with the MCP provider through serve did not complete\n%s\n%s\n%s", r, a.api, s.stderr)
+	}
+	a.check(t, h, r)
+}
