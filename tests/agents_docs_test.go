@@ -11,7 +11,7 @@ import (
 
 // agentRecipesRun are the recipe blocks of docs/agents.md the agents' tests run.
 var agentRecipesRun = []string{
-	"codex-run-provider", "codex-run", "codex-serve", "codex-auth", "codex-mcp-server", "codex-mcp-run",
+	"codex-run-provider", "codex-run", "codex-serve", "codex-auth", "codex-mcp-server", "codex-mcp-run", "codex-mcp-serve",
 	"claude-run", "claude-serve", "claude-helper",
 }
 
