@@ -61,8 +61,8 @@ var _ hostapi.Ref = groupRef{}
 // ref returns the group as a hostapi.Ref.
 func (g *group) ref() groupRef { return groupRef{g} }
 
-// ForwardTransport returns the group's router; it copies each request for the member it tries.
-func (r groupRef) ForwardTransport() http.RoundTripper { return r.g }
+// ForwardTransport returns the group's router for the proxy's outbound request, which it re-addresses in place.
+func (r groupRef) ForwardTransport() http.RoundTripper { return groupForward{r.g} }
 
 // Endpoint returns the group's endpoint: its base URL, under which the proxy addresses requests.
 func (r groupRef) Endpoint(context.Context) (*hostapi.Endpoint, error) { return &r.g.endpoint, nil }

@@ -49,7 +49,22 @@ func (p *passedOver) add(full, brief string) {
 // cooling down are skipped, and the next member gets the request (its body replayed) after a connection
 // failure, an open breaker, a token the member cannot get, a 429 or a 5xx other than 501. Once a member's
 // response headers are accepted, its response is the caller's, streamed as it comes.
-func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
+func (g *group) RoundTrip(req *http.Request) (*http.Response, error) { return g.roundTrip(req, false) }
+
+// groupForward is a group's router for requests the caller hands over entirely (the proxy's outbound
+// copy): the first member tried gets the request itself, addressed to it in place.
+type groupForward struct{ g *group }
+
+// RoundTrip is the group's RoundTrip on a request the caller no longer uses.
+func (f groupForward) RoundTrip(req *http.Request) (*http.Response, error) {
+	return f.g.roundTrip(req, true)
+}
+
+// roundTrip is RoundTrip; owned says that req belongs to the group. Then the first member tried gets req
+// itself, its URL and body set for the member and its credential set in its headers, and each later
+// member a copy addressed from the caller's URL, with the header values the first member's credential
+// replaced put back.
+func (g *group) roundTrip(req *http.Request, owned bool) (*http.Response, error) {
 	if req.URL.Host != g.base.Host {
 		closeBody(req)
 		return nil, &GroupError{Group: g.name, Reasons: []string{fmt.Sprintf("the request is addressed to %s://%s, not below the group's base URL %s (Provider.Upstream gives it)", req.URL.Scheme, req.URL.Host, g.base)}}
@@ -67,6 +82,9 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 		lastErr error
 		why     passedOver
 	)
+	in := *req.URL     // the caller's address below the group's base URL, kept while req is re-addressed in place
+	var saved replaced // what the in-place attempt's credential replaced in req's headers
+	inPlace := owned   // the next attempt may use req itself
 	now := time.Now()
 	for _, i := range order {
 		m := &g.members[i]
@@ -75,14 +93,19 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 			why.same(fmt.Sprintf("%s is rate limited until %s (%s)", m.name, r.Until.Format(time.TimeOnly), r.Source))
 			continue
 		}
-		out, q, err := g.attempt(req, m, &body)
+		out, q, err := g.attempt(req, &in, &body, m, inPlace, owned, &saved)
 		if errors.Is(err, errNoReplay) {
 			why.same(m.name + ": " + err.Error())
 			break
 		}
 		var resp *http.Response
 		if err == nil {
-			resp, err = q.transport().RoundTrip(out)
+			if inPlace {
+				inPlace = false
+				resp, err = q.transport().roundTrip(out, ownedAll, &saved)
+			} else {
+				resp, err = q.transport().roundTrip(out, copyOwnership(owned), nil)
+			}
 			q.uses.release()
 		}
 		if err != nil {
@@ -122,9 +145,20 @@ func (g *group) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, &GroupError{Group: g.name, Reasons: why.full, Err: lastErr}
 }
 
-// attempt holds member m's provider and builds its copy of req: addressed below m's upstream, with the
-// body for this attempt. The caller releases q.uses after the round trip.
-func (g *group) attempt(req *http.Request, m *groupMember, body *groupBody) (*http.Request, *provider, error) {
+// copyOwnership is how much of a later attempt's copy the member's wrapper may change: the copy is the
+// wrapper's, and its headers too when the group made them (owned).
+func copyOwnership(owned bool) ownership {
+	if owned {
+		return ownedAll
+	}
+	return sharedHeader
+}
+
+// attempt holds member m's provider and builds its request: req itself when inPlace, else a copy of it
+// (with headers of its own, saved put back, when req is the group's); addressed from in (req's URL as the
+// caller gave it) below m's upstream, with the body for this attempt. The caller releases q.uses after
+// the round trip.
+func (g *group) attempt(req *http.Request, in *url.URL, body *groupBody, m *groupMember, inPlace, owned bool, saved *replaced) (*http.Request, *provider, error) {
 	q, err := g.h.acquire(m.name)
 	if err != nil {
 		return nil, nil, providerErrorf(m.name, "%v; a configuration reload removed this member", err)
@@ -136,11 +170,20 @@ func (g *group) attempt(req *http.Request, m *groupMember, body *groupBody) (*ht
 			return nil, nil, err
 		}
 	}
-	a := new(attemptRequest) // the copy and its URL in one allocation
-	a.req = *req
-	a.url = memberURL(s.upstream, req.URL)
-	out := &a.req
-	out.URL, out.Host = &a.url, ""
+	out := req
+	if inPlace {
+		*req.URL = memberURL(s.upstream, in)
+	} else {
+		c := new(attemptRequest) // the copy and its URL in one allocation
+		c.req = *req
+		c.url = memberURL(s.upstream, in)
+		out = &c.req
+		out.URL = &c.url
+		if owned {
+			out.Header = saved.restored(req.Header)
+		}
+	}
+	out.Host = ""
 	if err := body.set(out, m.modelMap); err != nil {
 		q.uses.release()
 		return nil, nil, err

@@ -44,7 +44,7 @@ func (s statusSet) has(status int) bool { return slices.Contains(s, status) }
 // RoundTrip injects the provider's token into requests bound for its upstream (or allowed hosts), resends
 // once with a refreshed token after a retry status, and passes every other request through untouched.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return t.roundTrip(req, false)
+	return t.roundTrip(req, borrowed, nil)
 }
 
 // forwardTransport is a provider's wrapper for requests the caller hands over entirely (a reverse proxy's
@@ -53,13 +53,23 @@ type forwardTransport struct{ t *transport }
 
 // RoundTrip is the wrapper's RoundTrip on a request the caller no longer uses.
 func (f forwardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	return f.t.roundTrip(req, true)
+	return f.t.roundTrip(req, ownedAll, nil)
 }
 
-// roundTrip is RoundTrip; owned says that req belongs to the wrapper, which may then set the credential
-// on it in place. A resend always goes out as a copy: the first attempt's headers may still be in use by
-// the base transport that wrote them.
-func (t *transport) roundTrip(req *http.Request, owned bool) (*http.Response, error) {
+// ownership says how much of a request the wrapper may change in place.
+type ownership uint8
+
+const (
+	borrowed     ownership = iota // the caller's: the first attempt goes out as a copy with its own headers
+	sharedHeader                  // the wrapper's, but its headers are shared with another request: only they are copied
+	ownedAll                      // entirely the wrapper's: the credential is set in its headers
+)
+
+// roundTrip is RoundTrip on a request own says how much of the wrapper may change. When the credential is
+// set in req's own headers and saved is not nil, the values it replaced are recorded in saved. A resend
+// always goes out as a copy: the first attempt's headers may still be in use by the base transport that
+// wrote them.
+func (t *transport) roundTrip(req *http.Request, own ownership, saved *replaced) (*http.Response, error) {
 	s := t.settings.Load()
 	if s == nil {
 		var err error
@@ -80,9 +90,15 @@ func (t *transport) roundTrip(req *http.Request, owned bool) (*http.Response, er
 	}
 
 	out := req
-	if owned {
+	switch own {
+	case ownedAll:
+		if saved != nil {
+			saveToken(req.Header, e, saved)
+		}
 		setToken(req.Header, e)
-	} else {
+	case sharedHeader:
+		req.Header = tokenHeader(req.Header, e)
+	default:
 		out = withToken(req, e)
 	}
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -159,13 +175,26 @@ func noteAccepted(e *entry, resp *http.Response) {
 func withToken(req *http.Request, e *entry) *http.Request {
 	out := new(http.Request)
 	*out = *req
-	h := make(http.Header, len(req.Header)+1+len(e.extra))
-	for k, v := range req.Header {
-		h[k] = v
-	}
-	setToken(h, e)
-	out.Header = h
+	out.Header = tokenHeader(req.Header, e)
 	return out
+}
+
+// tokenHeader returns a copy of h that carries e's credential and extra headers.
+func tokenHeader(h http.Header, e *entry) http.Header {
+	c := make(http.Header, len(h)+1+len(e.extra))
+	for k, v := range h {
+		c[k] = v
+	}
+	setToken(c, e)
+	return c
+}
+
+// saveToken records in saved the values h has for the headers setToken(h, e) replaces.
+func saveToken(h http.Header, e *entry, saved *replaced) {
+	saved.add(e.header, h[e.header])
+	for _, kv := range e.extra {
+		saved.add(kv.key, h[kv.key])
+	}
 }
 
 // setToken sets e's credential and extra headers in h, replacing any value h had for them.
