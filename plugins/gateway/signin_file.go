@@ -105,7 +105,8 @@ func (s *fileStore) put(_ context.Context, si signIn) error {
 // write persists si atomically; when the file cannot be written, si is kept in memory and written later,
 // since a rotated refresh token is the only one that still works. The caller holds the lock.
 func (s *fileStore) write(si signIn, replaced string) {
-	data, err := encodeSignIn(nil, si)
+	cur, _ := credfile.ReadLimited(s.path) // its unknown fields stay; nil when there is none
+	data, err := encodeSignIn(cur, si)
 	if err == nil {
 		err = credfile.WriteAtomic(s.path, data, nil)
 	}
