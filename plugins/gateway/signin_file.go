@@ -41,10 +41,16 @@ func defaultStorePath(server, clientID string) (string, error) {
 	return filepath.Join(dir, "tokenhost", "gateway-"+signInHash(server, clientID)+".json"), nil
 }
 
-// lock takes the file's cross-process lock, creating the directory (0700) when needed.
+// lock takes the file's cross-process lock, creating the directory (0700) when needed; a directory
+// another user owns or can write is refused (credfile.CheckDir).
 func (s *fileStore) lock(ctx context.Context, timeout time.Duration) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), fsmsg.Reason(err))
+	}
+	for _, dir := range []string{filepath.Dir(s.path), filepath.Dir(credfile.Resolve(s.path))} {
+		if err := credfile.CheckDir(dir); err != nil {
+			return nil, sdk.BadConfig("store", "the sign-in %s cannot be kept safely: %s", s.path, fsmsg.Reason(err))
+		}
 	}
 	unlock, err := credfile.Lock(ctx, credfile.LockPath(s.path), timeout+lockSlack)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,31 @@ func TestFileStoreKeepsUnknownFields(t *testing.T) {
 	}
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("the stored sign-in's mode is not 0600 (%v)", err)
+	}
+}
+
+// A stored sign-in in a directory other users can write (or, run as root, another user's) is neither
+// read nor written: the error names the option store, the directory and the chmod that fixes it.
+func TestFileStoreRefusesASharedDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "shared")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	s := &fileStore{path: filepath.Join(dir, "signin.json")}
+	_, err := s.lock(context.Background(), 0)
+	if err == nil || !strings.Contains(err.Error(), "store") || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "chmod go-w") {
+		t.Fatalf("lock in a world-writable directory: %v; want an error naming store, %s and chmod go-w", err, dir)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, 4242, 4242); err != nil {
+		t.Skipf("cannot give a directory to another user here: %v", err)
+	}
+	if _, err := s.lock(context.Background(), 0); err == nil || !strings.Contains(err.Error(), "uid 4242") {
+		t.Fatalf("lock in another user's directory: %v; want an error naming uid 4242", err)
 	}
 }
