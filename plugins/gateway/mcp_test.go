@@ -134,6 +134,24 @@ func TestMCPDiscoveryFailuresNameTheURL(t *testing.T) {
 		}, func(w *mcpWorld) []string {
 			return []string{w.srv.URL + "/.well-known/oauth-protected-resource/mcp", `"https://other.example/mcp"`}
 		}},
+		"resource metadata over 1 MiB": {func(w *mcpWorld) {
+			prm := w.prm
+			w.prm = func() map[string]any { m := prm(); m["resource_documentation"] = strings.Repeat("x", 10<<20); return m }
+		}, func(w *mcpWorld) []string {
+			return []string{w.srv.URL + "/.well-known/oauth-protected-resource/mcp the JSON document ends early: it is cut short or larger than 1 MiB"}
+		}},
+		"authorization server metadata over 1 MiB": {func(w *mcpWorld) {
+			asm := w.asm
+			w.asm = func() map[string]any { m := asm(); m["service_documentation"] = strings.Repeat("x", 10<<20); return m }
+		}, func(w *mcpWorld) []string {
+			return []string{"authorization server " + w.srv.URL + "/as is not usable", "larger than 1 MiB"}
+		}},
+		"authorization server metadata naming another issuer": {func(w *mcpWorld) {
+			asm := w.asm
+			w.asm = func() map[string]any { m := asm(); m["issuer"] = "https://other.example/as"; return m }
+		}, func(w *mcpWorld) []string {
+			return []string{`"https://other.example/as"`, w.srv.URL + "/as", "authorization_server"}
+		}},
 		"no authorization server metadata": {func(w *mcpWorld) { w.asm = nil }, func(w *mcpWorld) []string {
 			return []string{"authorization server " + w.srv.URL + "/as publishes no metadata", "authorization_server"}
 		}},
