@@ -57,7 +57,8 @@ func (r helperRecord) asked(caller string) bool {
 	return slices.Contains(r.Callers, caller)
 }
 
-// served notes that caller got the token whose fingerprint is fp; a new token starts a new list.
+// served notes that caller got the token whose fingerprint is fp; a new token starts a new list, and the
+// list keeps the newest maxHelperCallers.
 func (r *helperRecord) served(fp, caller string) {
 	if r.Token != fp {
 		r.Token, r.Callers, r.Runs = fp, nil, 0
@@ -65,9 +66,9 @@ func (r *helperRecord) served(fp, caller string) {
 	r.Runs++
 	if caller != "" && !slices.Contains(r.Callers, caller) {
 		r.Callers = append(r.Callers, caller)
-		if n := len(r.Callers) - maxHelperCallers; n > 0 {
-			r.Callers = slices.Delete(r.Callers, 0, n)
-		}
+	}
+	if n := len(r.Callers) - maxHelperCallers; n > 0 { // also a longer list read from the file
+		r.Callers = slices.Delete(r.Callers, 0, n)
 	}
 }
 

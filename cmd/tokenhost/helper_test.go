@@ -60,6 +60,14 @@ func TestHelperRecord(t *testing.T) {
 	if len(r.Callers) != maxHelperCallers || r.asked("2:2") || !r.asked(fmt.Sprintf("%d:9", 100+2*maxHelperCallers-1)) {
 		t.Fatalf("%d callers kept (oldest kept %v), want the newest %d", len(r.Callers), r.asked("2:2"), maxHelperCallers)
 	}
+	long := helperRecord{Token: "fpC"} // a file holding more callers than any run keeps
+	for i := range 10 * maxHelperCallers {
+		long.Callers = append(long.Callers, fmt.Sprintf("%d:7", i))
+	}
+	long.served("fpC", "0:7")
+	if len(long.Callers) != maxHelperCallers || !long.asked(fmt.Sprintf("%d:7", 10*maxHelperCallers-1)) {
+		t.Fatalf("a run by a listed caller left %d callers, want the newest %d", len(long.Callers), maxHelperCallers)
+	}
 	now := time.Now()
 	r.RefreshedAt = now.Add(-30 * time.Second)
 	if !r.throttled(time.Minute, now) || r.throttled(10*time.Second, now) || r.throttled(0, now) {

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/tokenhost/tokenhost/core"
+	"github.com/tokenhost/tokenhost/sdk"
 )
 
 // bridgeStdio carries MCP messages between local (the client's stdio) and provider's upstream, reached
@@ -75,7 +76,7 @@ func (b *bridge) run(ctx context.Context) error {
 	if err == nil || errors.Is(err, io.EOF) || errors.Is(err, context.Canceled) {
 		return nil
 	}
-	return fmt.Errorf("provider %s: MCP bridge stopped: %w", b.provider, err)
+	return fmt.Errorf("provider %s: MCP bridge stopped: %s", b.provider, sdk.RedactTokens(err.Error()))
 }
 
 // toServer sends the client's messages to the server; a call the server could not be sent gets an error
@@ -96,10 +97,11 @@ func (b *bridge) toServer(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			b.log.Warn("a message could not be sent to the MCP server", "error", err.Error())
+			why := sdk.RedactTokens(err.Error()) // a server may quote the token it was sent
+			b.log.Warn("a message could not be sent to the MCP server", "error", why)
 			if isReq && req.IsCall() {
 				answer := &jsonrpc.Response{ID: req.ID, Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-					Message: fmt.Sprintf("tokenhost: provider %s: %v", b.provider, err)}}
+					Message: fmt.Sprintf("tokenhost: provider %s: %s", b.provider, why)}}
 				if werr := b.near.Write(ctx, answer); werr != nil {
 					return werr
 				}

@@ -85,7 +85,7 @@ func (c tokenCache) path(pc *config.Provider) string {
 // get returns pc's cached token while the wrapper would still use it (tokenrule.Due) and nothing it
 // depends on (ct.Identity) has changed since it was fetched.
 func (c tokenCache) get(pc *config.Provider, now time.Time) (cachedToken, bool) {
-	if c.dir == "" {
+	if c.dir == "" || c.checkDirs() != nil {
 		return cachedToken{}, false
 	}
 	data, err := os.ReadFile(c.path(pc))

@@ -31,6 +31,9 @@ func (c tokenCache) lock(ctx context.Context, pc *config.Provider, wait time.Dur
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("provider %s: cannot make the token cache's lock directory %s: %w; make it (mode 0700) or set XDG_CACHE_HOME to a directory of your own", pc.Name, dir, err)
 	}
+	if err := c.checkDirs(); err != nil {
+		return nil, fmt.Errorf("provider %s: %w", pc.Name, err)
+	}
 	path := filepath.Join(dir, filepath.Base(c.path(pc))+".lock")
 	lk := flock.New(path, flock.SetPermissions(0o600))
 	lctx, cancel := context.WithTimeout(ctx, wait)
@@ -53,7 +56,7 @@ func (c tokenCache) lock(ctx context.Context, pc *config.Provider, wait time.Dur
 // there is no cache directory.
 func (c tokenCache) readRaw(pc *config.Provider) map[string]json.RawMessage {
 	out := map[string]json.RawMessage{}
-	if c.dir == "" {
+	if c.dir == "" || c.checkDirs() != nil {
 		return out
 	}
 	if data, err := os.ReadFile(c.path(pc)); err == nil {
@@ -74,6 +77,9 @@ func (c tokenCache) update(pc *config.Provider, set map[string]any) error {
 	}
 	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return err
+	}
+	if err := c.checkDirs(); err != nil {
+		return fmt.Errorf("provider %s: %w", pc.Name, err)
 	}
 	m := c.readRaw(pc)
 	for k, v := range set {

@@ -57,7 +57,7 @@ func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, erro
 	}
 	asm, err := auth.GetAuthServerMetadata(ctx, issuer, c.client)
 	if err != nil {
-		return nil, sdk.BadConfig("authorization_server", "the metadata of authorization server %s is not usable (%s); expected RFC 8414 or OpenID discovery metadata naming that issuer", tokenkit.Display(issuer), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+		return nil, sdk.BadConfig("authorization_server", "the metadata of authorization server %s is not usable (%s); expected RFC 8414 or OpenID discovery metadata naming that issuer", tokenkit.Display(issuer), tokenhttp.Clean(discoveryWhy(err.Error()), tokenhttp.MaxDescription, nil))
 	}
 	if asm == nil {
 		return nil, sdk.BadConfig("authorization_server", "authorization server %s publishes no metadata at its RFC 8414 or OpenID discovery URLs; set authorization_server to its exact issuer", tokenkit.Display(issuer))
@@ -91,7 +91,7 @@ func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthe
 		if ctx.Err() != nil {
 			return nil, nil, sdk.Unavailable("discovery for MCP server %s did not finish within %s; try again", tokenkit.Display(d.server), c.timeout)
 		}
-		why := strings.Replace(strings.TrimPrefix(err.Error(), fmt.Sprintf("GetProtectedResourceMetadata(%q): ", u)), "bad status ", "answered ", 1)
+		why := discoveryWhy(strings.Replace(strings.TrimPrefix(err.Error(), fmt.Sprintf("GetProtectedResourceMetadata(%q): ", u)), "bad status ", "answered ", 1))
 		tried = append(tried, fmt.Sprintf("%s %s", tokenkit.Display(u), tokenhttp.Clean(why, tokenhttp.MaxDescription, nil)))
 	}
 	return nil, nil, sdk.BadConfig("authorization_server", "found no protected-resource metadata (RFC 9728) for MCP server %s; expected JSON naming resource %s and its authorization_servers (%s); set authorization_server to its authorization server's issuer", tokenkit.Display(d.server), canonicalResource(d.server), strings.Join(tried, "; "))
@@ -146,4 +146,16 @@ func wellKnownResourceURLs(server string) []string {
 		return []string{root + "/" + p, root}
 	}
 	return []string{root}
+}
+
+// maxDiscoveryDocument is how much of a discovery document the MCP Go SDK reads.
+const maxDiscoveryDocument = "1 MiB"
+
+// discoveryWhy words an SDK discovery error for a person: a document the SDK stopped reading at its limit
+// (or one cut short) is "unexpected EOF" there.
+func discoveryWhy(why string) string {
+	if strings.HasSuffix(why, "unexpected EOF") {
+		return strings.TrimSuffix(why, "unexpected EOF") + "the JSON document ends early: it is cut short or larger than " + maxDiscoveryDocument
+	}
+	return why
 }

@@ -28,7 +28,9 @@ func (s *source) RefreshRejected(ctx context.Context, rejected sdk.Token, why sd
 	}
 	switch g := cfg.grant.(type) {
 	case *mcpClientCredentials:
-		cfg.mcp.step(needed)
+		if err := cfg.mcp.step(needed); err != nil {
+			return sdk.Token{}, err
+		}
 		return s.Refresh(ctx, rejected)
 	case *storedGrant:
 		return s.sf.Do(ctx, "step-up "+flight.RefreshKey(rejected.Value), func() (sdk.Token, error) {
@@ -60,11 +62,29 @@ func challengedScopes(challenge string) []string {
 	return nil
 }
 
-// step adds scopes to those a client credentials provider asks for.
-func (m *mcpMode) step(scopes []string) {
+// maxStepUpScopes bounds, in bytes of the space-separated list, the scopes a step-up may make a provider
+// ask for: one challenge is at most sdk.MaxChallengeBytes, but a server could name new ones in every 403.
+const maxStepUpScopes = sdk.MaxChallengeBytes
+
+// tooManyScopes is the error for a step-up to want, a list longer than maxStepUpScopes.
+func (m *mcpMode) tooManyScopes(want []string) error {
+	if n := len(strings.Join(want, " ")); n > maxStepUpScopes {
+		return sdk.BadConfig("scopes", "MCP server %s asked, in its 403 insufficient_scope answers, for %d scopes (%d bytes), more than the %d bytes tokenhost asks for at once; not widened. Check the server, then set scopes to what the provider needs", tokenkit.Display(m.server), len(want), n, maxStepUpScopes)
+	}
+	return nil
+}
+
+// step adds scopes to those a client credentials provider asks for, unless the list would grow past
+// maxStepUpScopes.
+func (m *mcpMode) step(scopes []string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stepped = union(m.stepped, scopes)
+	want := union(m.stepped, scopes)
+	if err := m.tooManyScopes(want); err != nil {
+		return err
+	}
+	m.stepped = want
+	return nil
 }
 
 // stepUp gets a token for the sign-in's scopes and needed, under the sign-in's lock: the stored token when
@@ -85,6 +105,9 @@ func (g *storedGrant) stepUp(ctx context.Context, c *config, rejected sdk.Token,
 	}
 	si := cur.si
 	want := union(si.Scopes, needed)
+	if err := c.mcp.tooManyScopes(want); err != nil {
+		return sdk.Token{}, err
+	}
 	if covers(si.Scopes, needed) && si.AccessToken != rejected.Value && fresh(sdk.Token{Value: si.AccessToken, Expiry: si.Expiry}) {
 		return g.token(si), nil // another process stepped up meanwhile
 	}

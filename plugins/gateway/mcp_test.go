@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,24 @@ func TestMCPDiscoveryFailuresNameTheURL(t *testing.T) {
 		}, func(w *mcpWorld) []string {
 			return []string{w.srv.URL + "/.well-known/oauth-protected-resource/mcp", `"https://other.example/mcp"`}
 		}},
+		"resource metadata over 1 MiB": {func(w *mcpWorld) {
+			prm := w.prm
+			w.prm = func() map[string]any { m := prm(); m["resource_documentation"] = strings.Repeat("x", 10<<20); return m }
+		}, func(w *mcpWorld) []string {
+			return []string{w.srv.URL + "/.well-known/oauth-protected-resource/mcp the JSON document ends early: it is cut short or larger than 1 MiB"}
+		}},
+		"authorization server metadata over 1 MiB": {func(w *mcpWorld) {
+			asm := w.asm
+			w.asm = func() map[string]any { m := asm(); m["service_documentation"] = strings.Repeat("x", 10<<20); return m }
+		}, func(w *mcpWorld) []string {
+			return []string{"authorization server " + w.srv.URL + "/as is not usable", "larger than 1 MiB"}
+		}},
+		"authorization server metadata naming another issuer": {func(w *mcpWorld) {
+			asm := w.asm
+			w.asm = func() map[string]any { m := asm(); m["issuer"] = "https://other.example/as"; return m }
+		}, func(w *mcpWorld) []string {
+			return []string{`"https://other.example/as"`, w.srv.URL + "/as", "authorization_server"}
+		}},
 		"no authorization server metadata": {func(w *mcpWorld) { w.asm = nil }, func(w *mcpWorld) []string {
 			return []string{"authorization server " + w.srv.URL + "/as publishes no metadata", "authorization_server"}
 		}},
@@ -217,6 +237,61 @@ func TestMCPStepUpClientCredentialsAsksForTheUnion(t *testing.T) {
 	}
 	if forms[2] != "read write | "+res {
 		t.Errorf("a plain 401 after the step-up asked for %q; the stepped-up scopes are kept", forms[2])
+	}
+}
+
+// TestMCPStepUpIsBounded: a server that names new scopes in every 403 cannot make the provider ask for an
+// ever longer list: past maxStepUpScopes bytes the step-up fails naming the option scopes, no token request
+// is sent, and the scopes asked for stay those of the last step-up allowed.
+func TestMCPStepUpIsBounded(t *testing.T) {
+	w := newMCPWorld(t)
+	var forms []string
+	w.onToken = func(rw http.ResponseWriter) {
+		rw.Header().Set("Content-Type", "application/json")
+		_, _ = rw.Write([]byte(`{"access_token":"tok-` + strconv.Itoa(len(forms)) + `","expires_in":600}`))
+	}
+	inner := w.srv.Config.Handler
+	w.srv.Config.Handler = http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/as/token" {
+			_ = r.ParseForm()
+			forms = append(forms, r.PostForm.Get("scope"))
+		}
+		inner.ServeHTTP(rw, r)
+	})
+	s := w.configure(t, map[string]any{"grant": grantClientCredentials, "client_id": "m2m", "client_secret": "s3cret", "scopes": []any{"read"}})
+	tok, err := s.Token(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scopes := func(round int) string {
+		var b strings.Builder
+		for i := range 300 {
+			fmt.Fprintf(&b, "r%d-s%03d ", round, i)
+		}
+		return strings.TrimSpace(b.String())
+	}
+	var last error
+	for round := range 4 {
+		next, err := s.RefreshRejected(t.Context(), tok, sdk.Rejection{Status: 403, Challenge: `Bearer error="insufficient_scope", scope="` + scopes(round) + `"`})
+		if err != nil {
+			last = err
+			break
+		}
+		tok = next
+	}
+	if !sdk.IsKind(last, sdk.KindBadConfig) || !strings.Contains(last.Error(), "scopes") || !strings.Contains(last.Error(), w.srv.URL+"/mcp") {
+		t.Fatalf("four step-ups of 300 new scopes each: %v; want a configuration error naming scopes and the server", last)
+	}
+	for _, f := range forms {
+		if len(f) > maxStepUpScopes {
+			t.Fatalf("a token request asked for %d bytes of scopes, more than %d", len(f), maxStepUpScopes)
+		}
+	}
+	if _, err := s.RefreshRejected(t.Context(), tok, sdk.Rejection{Status: 401}); err != nil {
+		t.Fatal(err)
+	}
+	if got := forms[len(forms)-1]; !strings.HasPrefix(got, "read r0-s000") || len(got) > maxStepUpScopes {
+		t.Errorf("after the refused step-up a refresh asked for %d bytes starting %.20q; want the scopes of the last allowed step-up", len(got), got)
 	}
 }
 

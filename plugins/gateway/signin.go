@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/tokenhost/tokenhost/plugins/internal/credfile"
@@ -95,10 +97,40 @@ func parseSignIn(data []byte) (signIn, error) {
 	return si, nil
 }
 
-func encodeSignIn(_ []byte, si signIn) ([]byte, error) {
+// encodeSignIn returns the file's bytes for si; the fields of current (the file as it is, or nil) that
+// this version does not know, written by a newer tokenhost or by hand, stay as they were.
+func encodeSignIn(current []byte, si signIn) ([]byte, error) {
 	si.Version = storeVersion
-	return json.MarshalIndent(si, "", "  ")
+	data, err := json.Marshal(si)
+	if err != nil || len(current) == 0 {
+		return json.MarshalIndent(si, "", "  ")
+	}
+	old, err := credfile.ParseObject(current)
+	if err != nil {
+		return json.MarshalIndent(si, "", "  ")
+	}
+	var out map[string]json.RawMessage
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, err
+	}
+	for k, v := range old {
+		if !signInFields[k] {
+			out[k] = v
+		}
+	}
+	return json.MarshalIndent(out, "", "  ")
 }
+
+// signInFields are the JSON names of signIn's fields: what encodeSignIn owns in a stored file.
+var signInFields = func() map[string]bool {
+	t := reflect.TypeFor[signIn]()
+	names := map[string]bool{}
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		names[name] = true
+	}
+	return names
+}()
 
 // markOf identifies a stored sign-in by its refresh token's fingerprint.
 func markOf(data []byte) (string, error) {

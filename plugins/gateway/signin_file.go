@@ -41,10 +41,16 @@ func defaultStorePath(server, clientID string) (string, error) {
 	return filepath.Join(dir, "tokenhost", "gateway-"+signInHash(server, clientID)+".json"), nil
 }
 
-// lock takes the file's cross-process lock, creating the directory (0700) when needed.
+// lock takes the file's cross-process lock, creating the directory (0700) when needed; a directory
+// another user owns or can write is refused (credfile.CheckDir).
 func (s *fileStore) lock(ctx context.Context, timeout time.Duration) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return nil, sdk.BadConfig("store", "cannot create %s: %s", filepath.Dir(s.path), fsmsg.Reason(err))
+	}
+	for _, dir := range []string{filepath.Dir(s.path), filepath.Dir(credfile.Resolve(s.path))} {
+		if err := credfile.CheckDir(dir); err != nil {
+			return nil, sdk.BadConfig("store", "the sign-in %s cannot be kept safely: %s", s.path, fsmsg.Reason(err))
+		}
 	}
 	unlock, err := credfile.Lock(ctx, credfile.LockPath(s.path), timeout+lockSlack)
 	if err != nil {
@@ -105,7 +111,8 @@ func (s *fileStore) put(_ context.Context, si signIn) error {
 // write persists si atomically; when the file cannot be written, si is kept in memory and written later,
 // since a rotated refresh token is the only one that still works. The caller holds the lock.
 func (s *fileStore) write(si signIn, replaced string) {
-	data, err := encodeSignIn(nil, si)
+	cur, _ := credfile.ReadLimited(s.path) // its unknown fields stay; nil when there is none
+	data, err := encodeSignIn(cur, si)
 	if err == nil {
 		err = credfile.WriteAtomic(s.path, data, nil)
 	}

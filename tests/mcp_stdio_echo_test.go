@@ -1,0 +1,88 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/tokenhost/tokenhost/internal/fakes"
+)
+
+// An MCP server that quotes the bearer token it was sent in its JSON-RPC error answers does not get
+// `tokenhost mcp stdio` to pass the token on: neither the error answer the stdio client gets nor the
+// bridge's stderr holds it.
+func TestMCPStdioBridgeDoesNotRelayAQuotedToken(t *testing.T) {
+	needBinaries(t)
+	secret := newSecret(t, "mcp-secret")
+	idp := fakes.NewOAuthServer(fakes.OAuthConfig{ClientID: "mcp-client", ClientSecret: secret})
+	t.Cleanup(idp.Close)
+	var mu sync.Mutex
+	var tokens []string
+	echo := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		mu.Lock()
+		tokens = append(tokens, tok)
+		mu.Unlock()
+		var req struct {
+			ID json.RawMessage `json:"id"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		_ = json.Unmarshal(body, &req)
+		if len(req.ID) == 0 {
+			req.ID = json.RawMessage("null")
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32600,"message":"session rejected for token %s"}}`, req.ID, tok)
+	}))
+	t.Cleanup(echo.Close)
+	cfg := writeFile(t, "", "tokenhost-echo.yaml", fmt.Sprintf(`providers:
+  tools:
+    plugin: gateway
+    upstream: %s/mcp
+    options:
+      grant: client_credentials
+      token_url: %s
+      client_id: mcp-client
+      client_secret_env: TOOLS_SECRET
+`, echo.URL, idp.TokenURL()))
+	env := []string{"TOOLS_SECRET=" + secret}
+
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.Command(bins.tokenhost, "--config", cfg, "mcp", "stdio", "tools")
+	cmd.Env = childEnv(t, env...)
+	cmd.Dir = t.TempDir()
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "stdio-client", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err == nil {
+		cs.Close()
+		t.Fatal("a server that refuses every request let the client connect")
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) == 0 || tokens[0] == "" {
+		t.Fatalf("the server got no bearer token:\n%s", redact(stderr.String()))
+	}
+	for _, tok := range tokens {
+		if strings.Contains(err.Error(), tok) {
+			t.Error("the stdio client got the bearer token in the bridge's error answer")
+		}
+		if strings.Contains(stderr.String(), tok) {
+			t.Error("the bearer token reached the bridge's stderr")
+		}
+	}
+}
