@@ -86,3 +86,81 @@ func TestMCPStdioBridgeDoesNotRelayAQuotedToken(t *testing.T) {
 		}
 	}
 }
+
+// An MCP server whose answer to initialize is a valid JSON-RPC result padded past 64 MiB does not get
+// `tokenhost mcp stdio` to read it whole (the SDK reads a JSON answer into memory at once): the bridge stops
+// at the bound and says why on stderr, and the stdio client's connect fails. The same answer without the
+// padding connects (the server speaks the protocol).
+func TestMCPStdioBridgeBoundsAnAnswer(t *testing.T) {
+	needBinaries(t)
+	secret := newSecret(t, "mcp-secret")
+	idp := fakes.NewOAuthServer(fakes.OAuthConfig{ClientID: "mcp-client", ClientSecret: secret})
+	t.Cleanup(idp.Close)
+	for _, tc := range []struct {
+		name    string
+		padding int
+		connect bool
+	}{{"small", 16, true}, {"over 64 MiB", 64<<20 + 1024, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			padding := strings.Repeat("x", tc.padding)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var req struct {
+					ID     json.RawMessage `json:"id"`
+					Method string          `json:"method"`
+					Params struct {
+						ProtocolVersion string `json:"protocolVersion"`
+					} `json:"params"`
+				}
+				body, _ := io.ReadAll(r.Body)
+				_ = json.Unmarshal(body, &req)
+				if r.Method != http.MethodPost || len(req.ID) == 0 {
+					w.WriteHeader(http.StatusAccepted) // notifications; no GET stream
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				if req.Method != "initialize" {
+					fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{}}`, req.ID)
+					return
+				}
+				fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"result":{"protocolVersion":%q,"capabilities":{},`+
+					`"serverInfo":{"name":"big","version":"1","title":%q}}}`, req.ID, req.Params.ProtocolVersion, padding)
+			}))
+			t.Cleanup(srv.Close)
+			cfg := writeFile(t, "", "tokenhost-big.yaml", fmt.Sprintf(`providers:
+  tools:
+    plugin: gateway
+    upstream: %s/mcp
+    options:
+      grant: client_credentials
+      token_url: %s
+      client_id: mcp-client
+      client_secret_env: TOOLS_SECRET
+`, srv.URL, idp.TokenURL()))
+			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+			defer cancel()
+			cmd := exec.Command(bins.tokenhost, "--config", cfg, "mcp", "stdio", "tools")
+			cmd.Env = childEnv(t, "TOOLS_SECRET="+secret)
+			cmd.Dir = t.TempDir()
+			stderr := &syncBuffer{}
+			cmd.Stderr = stderr
+			client := mcp.NewClient(&mcp.Implementation{Name: "stdio-client", Version: "1"}, nil)
+			cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+			if err == nil {
+				cs.Close()
+			}
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			if tc.connect && err != nil {
+				t.Fatalf("the unpadded answer did not connect: %v\n%s", err, redact(stderr.String()))
+			}
+			if !tc.connect {
+				if err == nil {
+					t.Fatal("an initialize answer over 64 MiB was relayed whole")
+				}
+				if !strings.Contains(stderr.String(), "over 64 MiB") {
+					t.Errorf("the bridge's stderr does not say the answer was too large:\n%s", redact(stderr.String()))
+				}
+			}
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -149,9 +150,42 @@ func (p *protocolVersion) wrap(rt http.RoundTripper) http.RoundTripper {
 			req = req.Clone(req.Context())
 			req.Header.Set("MCP-Protocol-Version", *v)
 		}
-		return rt.RoundTrip(req)
+		resp, err := rt.RoundTrip(req)
+		if err == nil && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			resp.Body = &cappedBody{r: resp.Body, left: maxMCPAnswer}
+		}
+		return resp, err
 	})
 }
+
+// maxMCPAnswer bounds an MCP server's answer that is not an event stream: the SDK reads such an answer
+// whole, so without a bound a hostile server could make the bridge hold any amount of memory. An event
+// stream is read event by event and is not bounded.
+const maxMCPAnswer = 64 << 20
+
+// cappedBody is a response body that fails once more than left bytes were read from it.
+type cappedBody struct {
+	r    io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		if n, err := c.r.Read(one[:]); n == 0 {
+			return 0, err // the answer ended at the bound exactly (io.EOF), failed, or has nothing yet
+		}
+		return 0, fmt.Errorf("the MCP server's answer is over %d MiB, more than tokenhost mcp stdio relays", maxMCPAnswer>>20)
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.r.Close() }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
