@@ -10,7 +10,7 @@ import (
 // pluginLeaves are the packages under the module's internal/ that the built-in plugins may import: the
 // rules and small helpers the host uses too (docs/architecture.md lists them), which import the standard
 // library alone, so a plugin links nothing of the host through them.
-var pluginLeaves = []string{"atomicfile", "excerpt", "fsmsg", "homedir", "netaddr", "secretopt", "suggest"}
+var pluginLeaves = []string{"atomicfile", "excerpt", "fileowner", "fsmsg", "homedir", "netaddr", "secretopt", "suggest"}
 
 // goList runs `go list` with args from the module root and returns its output's lines.
 func goList(t *testing.T, args ...string) []string {

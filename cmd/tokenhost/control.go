@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tokenhost/tokenhost/core/config"
+	"github.com/tokenhost/tokenhost/internal/fileowner"
 )
 
 // The control socket lets `tokenhost token` use a running `tokenhost serve` of the same configuration:
@@ -51,7 +52,7 @@ func checkControlDir(dir string) error {
 	if err != nil {
 		return err
 	}
-	uid, owned := fileOwner(st)
+	uid, owned := fileowner.Of(st)
 	var problem string
 	switch {
 	case st.Mode()&fs.ModeSymlink != 0:
@@ -76,7 +77,7 @@ func checkControlSocket(path string) error {
 	if err != nil {
 		return err
 	}
-	uid, owned := fileOwner(st)
+	uid, owned := fileowner.Of(st)
 	switch {
 	case st.Mode().Type() != fs.ModeSocket:
 		return fmt.Errorf("the control socket %s is not a socket (mode %s); remove it (rm %s) and restart tokenhost serve", path, st.Mode(), path)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"io/fs"
 	"net"
 )
 
@@ -13,6 +12,3 @@ const controlSupported = false
 
 // peerUID cannot tell a peer on this platform.
 func peerUID(net.Conn) (int, error) { return -1, errControlUnsupported }
-
-// fileOwner cannot tell a file's owner on this platform.
-func fileOwner(fs.FileInfo) (int, bool) { return -1, false }

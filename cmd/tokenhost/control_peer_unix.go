@@ -4,9 +4,7 @@ package main
 
 import (
 	"errors"
-	"io/fs"
 	"net"
-	"syscall"
 )
 
 // controlSupported says whether this platform has a control socket: Linux tells a peer by SO_PEERCRED,
@@ -28,12 +26,4 @@ func peerUID(c net.Conn) (int, error) {
 		return -1, err
 	}
 	return uid, gerr
-}
-
-// fileOwner returns the uid that owns the file st describes.
-func fileOwner(st fs.FileInfo) (int, bool) {
-	if s, ok := st.Sys().(*syscall.Stat_t); ok {
-		return int(s.Uid), true
-	}
-	return -1, false
 }

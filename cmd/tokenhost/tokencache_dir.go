@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/tokenhost/tokenhost/internal/fileowner"
 )
 
 // checkDirs returns nil when no other user can add, replace or redirect the cache's files: the cache's
@@ -27,7 +29,7 @@ func (c tokenCache) checkDirs() error {
 		if err != nil {
 			return fmt.Errorf("cannot check the token cache directory %s: %w; set XDG_CACHE_HOME to a directory of your own", dir, err)
 		}
-		uid, known := fileOwner(st)
+		uid, known := fileowner.Of(st)
 		if !known {
 			return nil
 		}

@@ -7,8 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
+	"github.com/tokenhost/tokenhost/internal/fileowner"
 	"github.com/tokenhost/tokenhost/internal/fsmsg"
 )
 
@@ -53,11 +53,7 @@ func checkPrivateDir(dir, what string) error {
 // checkOwner refuses a file or directory owned by a user other than this one or root: its owner could
 // change it whatever its mode says.
 func checkOwner(path string, fi fs.FileInfo, what string) error {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	if uid := int(st.Uid); uid != 0 && uid != os.Getuid() {
+	if uid, known := fileowner.Of(fi); known && uid != 0 && uid != os.Getuid() {
 		return fmt.Errorf("%s belongs to another user (uid %d), who could change %s; run sudo chown %d %s, or copy the file to one of your own", path, uid, what, os.Getuid(), path)
 	}
 	return nil
