@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"strings"
-	"unicode"
 
 	"github.com/tokenhost/tokenhost/core"
 	"github.com/tokenhost/tokenhost/core/config"
@@ -48,18 +47,19 @@ func matchesName(name string, names []string) bool {
 }
 
 // providerVars returns, for each provider named, the variable `run` sets to its base URL:
-// TOKENHOST_<NAME>_URL, NAME upper-cased with every character outside A-Z and 0-9 made "_". Two providers
-// with one variable are a usage error naming both.
+// TOKENHOST_<NAME>_URL, NAME upper-cased with every run of characters outside A-Z and 0-9 made one "_" and
+// none at either end, so that no variable holds "__", which a tokenhost the command runs would read as a
+// key of its own configuration. Two providers with one variable are a usage error naming both.
 func providerVars(providers []string) (map[string]string, error) {
 	vars, owner := map[string]string{}, map[string]string{}
 	for _, p := range providers {
-		v := hostOnlyPrefix + strings.Map(func(r rune) rune {
-			r = unicode.ToUpper(r)
-			if ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9') {
-				return r
-			}
-			return '_'
-		}, p) + "_URL"
+		words := strings.FieldsFunc(strings.ToUpper(p), func(r rune) bool {
+			return (r < 'A' || r > 'Z') && (r < '0' || r > '9')
+		})
+		if len(words) == 0 {
+			return nil, fmt.Errorf("provider %q has no letter or digit to name its TOKENHOST_<NAME>_URL variable; rename it in the configuration", p)
+		}
+		v := hostOnlyPrefix + strings.Join(words, "_") + "_URL"
 		if o, ok := owner[v]; ok && o != p {
 			return nil, fmt.Errorf("providers %q and %q would both set %s; run them in two runs, or rename one of them in the configuration", o, p, v)
 		}
