@@ -158,11 +158,13 @@ func (c *tokenCache) renewWhy(ctx context.Context, stale *entry, reason string, 
 			staleTok = &stale.tok
 		}
 		tok, err := c.fetch(fctx, staleTok)
-		endSpan(span, err)
 		if err != nil {
 			c.stats.refreshFailures.Add(1)
+			endSpan(span, err)
 			return nil, err
 		}
+		// The span ends once the cache and Status hold the new token, so whoever sees it end sees both.
+		defer endSpan(span, nil)
 		c.last.Store(&refreshNote{at: time.Now(), reason: reason})
 		c.stats.refreshMin.Add(time.Now())
 		if stale == nil {
