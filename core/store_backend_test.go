@@ -27,6 +27,7 @@ var fleetMem = struct {
 	mu     sync.Mutex
 	stores map[string]store.Store
 	opened []store.Config
+	runs   int // each run of a test gets its own url, so -count=N starts from an empty store
 }{stores: map[string]store.Store{}}
 
 // registerFleetBackend registers fleetBackend once.
@@ -56,7 +57,10 @@ func (keptOpen) Close() error { return nil }
 func TestFleetOnARegisteredBackend(t *testing.T) {
 	registerFleetBackend()
 	key, _ := seal.NewKey()
-	url := "mem://" + t.Name()
+	fleetMem.mu.Lock()
+	fleetMem.runs++
+	url := fmt.Sprintf("mem://%s-%d", t.Name(), fleetMem.runs)
+	fleetMem.mu.Unlock()
 	yaml := `
 store:
   backend: ` + fleetBackend + `
