@@ -53,7 +53,7 @@ type Refused struct {
 
 // Error says which host was refused and why, without any URL path or query.
 func (r *Refused) Error() string {
-	return fmt.Sprintf("%s is %s, a private or reserved address, while the server it was learned from is at %s, a public address", r.Host, r.Addr, r.Server)
+	return fmt.Sprintf("%s is a private or reserved address, while the server it was learned from is at %s, a public address", r.Where(), r.Server)
 }
 
 // Where names the refused host with its address, e.g. "intranet.corp (10.0.0.5)" or "10.0.0.5".
