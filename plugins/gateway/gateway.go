@@ -86,6 +86,9 @@ func (s *source) Configure(_ context.Context, options map[string]any) (sdk.Info,
 	info.IdentityFrom, info.NoTokenCache = cfg.identity()
 	if old := s.st.Set(cfg); old != nil {
 		old.client.CloseIdleConnections()
+		if old.mcp != nil {
+			old.mcp.disc.origin.CloseIdleConnections()
+		}
 	}
 	return info, nil
 }

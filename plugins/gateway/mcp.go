@@ -115,6 +115,9 @@ func parseMCP(raw map[string]any) (*config, error) {
 	if err := c.parseKeys(o); err != nil {
 		return nil, err
 	}
+	if err := m.guard(c); err != nil {
+		return nil, err
+	}
 	rawScopes, err := o.Strings("scopes")
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/tokenhost/tokenhost/plugins/internal/reach"
 	"github.com/tokenhost/tokenhost/plugins/internal/tokenhttp"
 	"github.com/tokenhost/tokenhost/sdk"
 	"github.com/tokenhost/tokenhost/sdk/tokenkit"
@@ -23,9 +24,10 @@ import (
 // and parses the challenge (oauthex.ParseWWWAuthenticate); the probe and the order of the candidate URLs
 // are this file's, since the SDK keeps them inside its own sign-in handler.
 type mcpDiscovery struct {
-	server   string // the MCP server's URL
-	resource string // the resource tokens are asked for
-	issuer   string // authorization_server: skips the protected-resource metadata
+	server   string       // the MCP server's URL
+	resource string       // the resource tokens are asked for
+	issuer   string       // authorization_server: skips the protected-resource metadata
+	origin   *http.Client // for the server's own URLs: the probe and the well-known URIs (mcpMode.guard)
 }
 
 // mcpMeta is what MCP discovery adds to the authorization server's endpoints.
@@ -39,6 +41,7 @@ type mcpMeta struct {
 func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
+	ctx, refused := reach.Watch(ctx)
 	issuer := d.issuer
 	var scopes []string
 	if issuer == "" {
@@ -56,6 +59,9 @@ func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, erro
 		}
 	}
 	asm, err := auth.GetAuthServerMetadata(ctx, issuer, c.client)
+	if rerr := d.refusedReach(refused(), "its protected-resource metadata names authorization server", issuer, "that issuer"); rerr != nil {
+		return nil, rerr
+	}
 	if err != nil {
 		return nil, sdk.BadConfig("authorization_server", "the metadata of authorization server %s is not usable (%s); expected RFC 8414 or OpenID discovery metadata naming that issuer", tokenkit.Display(issuer), tokenhttp.Clean(discoveryWhy(err.Error()), tokenhttp.MaxDescription, nil))
 	}
@@ -83,8 +89,16 @@ func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthe
 		return nil, nil, err
 	}
 	var tried []string
-	for _, u := range append(fromChallenge, wellKnownResourceURLs(d.server)...) {
-		prm, err := oauthex.GetProtectedResourceMetadata(ctx, u, canonicalResource(d.server), c.client)
+	for i, u := range append(fromChallenge, wellKnownResourceURLs(d.server)...) {
+		client := d.origin
+		if i < len(fromChallenge) {
+			client = c.client // learned from the server's challenge
+		}
+		wctx, refused := reach.Watch(ctx)
+		prm, err := oauthex.GetProtectedResourceMetadata(wctx, u, canonicalResource(d.server), client)
+		if rerr := d.refusedReach(refused(), "its 401 challenge names resource_metadata", u, "its authorization server's issuer"); rerr != nil {
+			return nil, nil, rerr
+		}
 		if err == nil {
 			return prm, scopes, nil
 		}
@@ -107,7 +121,7 @@ func (d *mcpDiscovery) probe(ctx context.Context, c *config) (metadataURL []stri
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
-	resp, err := c.client.Do(req)
+	resp, err := d.origin.Do(req)
 	if err != nil {
 		return nil, nil, c.netError(d.server, err)
 	}

@@ -30,9 +30,12 @@ type mcpWorld struct {
 	onToken   func(http.ResponseWriter) // the token endpoint
 }
 
-func newMCPWorld(t *testing.T) *mcpWorld {
+func newMCPWorld(t *testing.T) *mcpWorld { return newMCPWorldAt(t, "127.0.0.1") }
+
+// newMCPWorldAt is newMCPWorld with the server listening on the loopback address ip.
+func newMCPWorldAt(t *testing.T, ip string) *mcpWorld {
 	w := &mcpWorld{hits: map[string]int{}}
-	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+	w.srv = serveAt(t, ip, nil, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.hits[r.URL.Path]++
 		writeJSON := func(doc map[string]any) {
 			rw.Header().Set("Content-Type", "application/json")
@@ -54,7 +57,6 @@ func newMCPWorld(t *testing.T) *mcpWorld {
 			http.NotFound(rw, r)
 		}
 	}))
-	t.Cleanup(w.srv.Close)
 	w.prm = func() map[string]any {
 		return map[string]any{"resource": w.srv.URL + "/mcp", "authorization_servers": []string{w.srv.URL + "/as"}, "scopes_supported": []string{"read", "write"}}
 	}

@@ -107,6 +107,9 @@ func (c *config) post(ctx context.Context, endpoint string, form url.Values, aut
 
 // netError describes a request that got no answer.
 func (c *config) netError(endpoint string, err error) error {
+	if rerr := c.reachError(endpoint, err); rerr != nil {
+		return rerr
+	}
 	ep := tokenkit.Display(endpoint)
 	if tokenhttp.IsTimeout(err) {
 		return sdk.Unavailable("%s did not answer within %s; it may be overloaded or unreachable (raise timeout if it is just slow)", ep, c.timeout)
