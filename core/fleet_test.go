@@ -21,7 +21,9 @@ import (
 )
 
 // countingIdP is an identity provider shared by every host of a test: it counts fetches and hands out
-// distinct tokens that live for life.
+// distinct tokens that live for life and are due only when they expire (RefreshAt is their expiry), so
+// that a fetch is one per expiry however late a caller comes: a token of a second's life would otherwise be
+// refreshed ahead by any caller that came half a second after it was fetched.
 type countingIdP struct {
 	fetches atomic.Int64
 	life    time.Duration
@@ -33,7 +35,8 @@ func (c *countingIdP) Configure(context.Context, map[string]any) (sdk.Info, erro
 
 func (c *countingIdP) Token(context.Context) (sdk.Token, error) {
 	n := c.fetches.Add(1)
-	return sdk.Token{Value: fmt.Sprintf("tok-%d", n), Expiry: time.Now().Add(c.life)}, nil
+	exp := time.Now().Add(c.life)
+	return sdk.Token{Value: fmt.Sprintf("tok-%d", n), Expiry: exp, RefreshAt: exp}, nil
 }
 
 func (c *countingIdP) Refresh(ctx context.Context, _ sdk.Token) (sdk.Token, error) {

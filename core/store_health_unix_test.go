@@ -69,7 +69,10 @@ func TestStoreHealthRedisPaused(t *testing.T) {
 		t.Fatalf("logged the store's loss %d times for three providers' fetches; want once", n)
 	}
 	srv.Resume(t)
-	waitFor(storetest.Ctx(t), t, "the host to see Redis back", func() bool { return h.StoreStatus().Up })
+	// The host marks the store up, then logs that it works again: wait for both, then count the lines.
+	waitFor(storetest.Ctx(t), t, "the host to see Redis back and say so", func() bool {
+		return h.StoreStatus().Up && logs.count("shared store works again") > 0
+	})
 	if n := logs.count("shared store works again"); n != 1 {
 		t.Fatalf("logged the store's return %d times; want once", n)
 	}

@@ -91,6 +91,14 @@ func (s *DeviceServer) WaitRefreshes(ctx context.Context, n int64) error {
 // abandoned requests are not among them.
 func (s *DeviceServer) RefreshCalls() int64 { return s.calls.Load() }
 
+// Judged returns RefreshCalls and Refreshes read at one instant: a request being judged is in both or in
+// neither, so a test that compares them never catches one counted as a call but not yet as a rotation.
+func (s *DeviceServer) Judged() (calls, rotations int64) {
+	s.mu.Lock() // held by the token handler from counting a call until it has counted its rotation
+	defer s.mu.Unlock()
+	return s.calls.Load(), s.refreshes.value()
+}
+
 // InvalidGrants returns how many refresh_token grants were answered invalid_grant.
 func (s *DeviceServer) InvalidGrants() int64 { return s.invalid.Load() }
 

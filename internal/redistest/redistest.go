@@ -77,7 +77,7 @@ func StartCluster(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(startGuard))
 	r := bufio.NewReader(c)
 	if got := command(t, c, r, "CLUSTER", "ADDSLOTSRANGE", "0", "16383"); len(got) != 1 || got[0] != "OK" {
 		t.Fatalf("CLUSTER ADDSLOTSRANGE answered %q", got)
@@ -110,6 +110,10 @@ func (s *Server) listen(t testing.TB) {
 	ln.Close()
 }
 
+// startGuard bounds the wait for a started redis-server to answer (and a cluster node to cover its slots):
+// a guard against a server that never comes up, long enough for a process start on a loaded machine.
+const startGuard = time.Minute
+
 // Restart starts the server again on the same port after Stop (or for the first time).
 func (s *Server) Restart(t testing.TB) {
 	t.Helper()
@@ -128,7 +132,7 @@ func (s *Server) Restart(t testing.TB) {
 	}
 	s.done = make(chan struct{})
 	go func(cmd *exec.Cmd, done chan struct{}) { _ = cmd.Wait(); close(done) }(s.cmd, s.done)
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), startGuard)
 	defer cancel()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -141,7 +145,7 @@ func (s *Server) Restart(t testing.TB) {
 			log, _ := os.ReadFile(filepath.Join(s.dir, "redis.log"))
 			t.Fatalf("redis-server on %s exited at start; its log:\n%s", s.Addr, log)
 		case <-ctx.Done():
-			t.Fatalf("redis-server on %s did not answer PING within 15s", s.Addr)
+			t.Fatalf("redis-server on %s did not answer PING within %s", s.Addr, startGuard)
 		case <-tick.C:
 		}
 	}
