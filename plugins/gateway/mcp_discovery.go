@@ -68,6 +68,9 @@ func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, erro
 	if err != nil && unanswered(err) {
 		return nil, sdk.Unavailable("authorization server %s of MCP server %s could not be reached (%s); try again once it answers", tokenkit.Display(issuer), tokenkit.Display(d.server), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
 	}
+	if err != nil && strings.Contains(err.Error(), "x509:") {
+		return nil, sdk.BadConfig("ca_file", "authorization server %s presented a certificate this machine does not trust (%s); set ca_file to the CA certificate that signed it", tokenkit.Display(issuer), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+	}
 	if err != nil {
 		return nil, sdk.BadConfig("authorization_server", "the metadata of authorization server %s is not usable (%s); expected RFC 8414 or OpenID discovery metadata naming that issuer", tokenkit.Display(issuer), tokenhttp.Clean(discoveryWhy(err.Error()), tokenhttp.MaxDescription, nil))
 	}
@@ -133,9 +136,10 @@ func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthe
 
 // unanswered reports whether err, an error of the MCP Go SDK's discovery, is a request that got no answer
 // (connection refused, reset, DNS): the SDK flattens the net/http error into its text, which starts with
-// the method and the quoted URL.
+// the method and the quoted URL. A certificate the connection refused is not one: ca_file may be wrong.
 func unanswered(err error) bool {
-	return strings.HasPrefix(err.Error(), `Get "`)
+	msg := err.Error()
+	return strings.HasPrefix(msg, `Get "`) && !strings.Contains(msg, "x509:") && !strings.Contains(msg, "tls:")
 }
 
 // probe sends the server an unauthenticated initialize request and reads its 401 challenge: the

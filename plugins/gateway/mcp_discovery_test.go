@@ -3,6 +3,8 @@ package gateway
 import (
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,5 +109,21 @@ func TestMCPDiscoveryNextStep(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMCPAuthorizationServerUntrustedIsConfiguration: an authorization server whose certificate is not
+// trusted answered, so the failure is a configuration error naming ca_file, not a transient one.
+func TestMCPAuthorizationServerUntrustedIsConfiguration(t *testing.T) {
+	w := newMCPWorld(t)
+	untrusted := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(untrusted.Close)
+	w.prm = func() map[string]any {
+		return map[string]any{"resource": w.srv.URL + "/mcp", "authorization_servers": []string{untrusted.URL}}
+	}
+	_, err := m2mAt(t, w.srv.URL+"/mcp").Token(t.Context())
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Kind != sdk.KindBadConfig || e.Key != "ca_file" || !strings.Contains(err.Error(), untrusted.URL) {
+		t.Fatalf("error %v (kind %s); want a configuration error about ca_file naming %s", err, sdk.KindOf(err), untrusted.URL)
 	}
 }
