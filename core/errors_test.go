@@ -20,7 +20,7 @@ import (
 // a plugin's error gets the provider's name and its config path, anything else is wrapped, and every
 // result still answers errors.Is/As and sdk.KindOf for its cause.
 func TestDescribeNamesTheProviderOnceAndKeepsTheChain(t *testing.T) {
-	p := &provider{name: "corp"}
+	p := &provider{name: "corp", cfg: &config.Provider{Name: "corp", Plugin: "gateway"}}
 	worded := providerErrorf("corp", "starting plugin: %w", context.DeadlineExceeded)
 	if got := p.describe(worded); got != worded {
 		t.Errorf("an error already worded for corp was changed to %q", got)

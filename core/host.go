@@ -269,7 +269,7 @@ func (p *provider) describe(err error) error {
 	if errors.As(err, &e) {
 		key := e.Key
 		if e.Kind == sdk.KindBadConfig && key != "" && !strings.HasPrefix(key, "providers.") {
-			key = "providers." + p.name + ".options." + key
+			key = p.cfg.OptionPath(key)
 		}
 		// A plugin cannot know the provider's name; "<provider>" in its message stands for it.
 		msg := sdk.RedactTokens(strings.ReplaceAll(e.Message, "<provider>", p.name))

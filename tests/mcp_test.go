@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -283,5 +285,20 @@ func TestMCPDiscoveryFailureNamesTheURL(t *testing.T) {
 	r := tokenhost(t, cfg, nil, "login", "tools", "--no-browser")
 	if r.code == 0 || !strings.Contains(r.stderr, "authorization server "+notAS+" publishes no metadata") || !strings.Contains(r.stderr, "authorization_server") {
 		t.Fatalf("login against a server whose authorization server has no metadata\n%s", r)
+	}
+}
+
+// TestMCPWrongURLNamesUpstream: an upstream where nothing answers but 404 (a mistyped path) makes
+// `tokenhost login` fail naming the provider's upstream key, the server's answer, and to check upstream.
+func TestMCPWrongURLNamesUpstream(t *testing.T) {
+	needBinaries(t)
+	srv := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	cfg := writeFile(t, "", "tokenhost-mcp.yaml", fmt.Sprintf("providers:\n  tools:\n    plugin: mcp\n    upstream: %s/mpc\n    options:\n      store: %s\n", srv.URL, filepath.Join(t.TempDir(), "tools.json")))
+	r := tokenhost(t, cfg, nil, "login", "tools", "--no-browser")
+	for _, want := range []string{"providers.tools.upstream: ", srv.URL + "/mpc answered 404", "check upstream"} {
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("login at a URL answering 404 lacks %q\n%s", want, r)
+		}
 	}
 }

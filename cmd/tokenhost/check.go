@@ -17,7 +17,12 @@ func newCheckCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Start every configured plugin, fetch a token each, and print a table",
-		Args:  cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("tokenhost check takes no provider name (got %q): it checks every configured provider; for %s alone, run `tokenhost token %s`", termtext.Line(args[0]), termtext.Line(args[0]), termtext.Line(args[0]))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
 			defer cancel()

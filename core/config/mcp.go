@@ -25,3 +25,13 @@ func (d *decoder) mcpUpstream(at string, p *Provider, isPath bool) {
 	opts["upstream"] = p.Upstream
 	p.Options = opts
 }
+
+// OptionPath is the configuration path of the option key that p's plugin names in an error: under the
+// provider's options block, except upstream for plugin mcp, which the plugin gets from the provider's
+// upstream.
+func (p *Provider) OptionPath(key string) string {
+	if p.Plugin == mcpPlugin && key == "upstream" {
+		return "providers." + p.Name + ".upstream"
+	}
+	return "providers." + p.Name + ".options." + key
+}

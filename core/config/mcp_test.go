@@ -26,3 +26,21 @@ func TestMCPUpstreamReachesThePlugin(t *testing.T) {
 		t.Error("a gateway provider was handed the upstream option")
 	}
 }
+
+// TestOptionPath: a plugin's error about upstream names the provider's upstream for plugin mcp (which the
+// plugin gets from there), and every other option under the provider's options block.
+func TestOptionPath(t *testing.T) {
+	mcp, gw := &Provider{Name: "tools", Plugin: "mcp"}, &Provider{Name: "corp", Plugin: "gateway"}
+	for _, c := range []struct {
+		p         *Provider
+		key, want string
+	}{
+		{mcp, "upstream", "providers.tools.upstream"},
+		{mcp, "authorization_server", "providers.tools.options.authorization_server"},
+		{gw, "upstream", "providers.corp.options.upstream"},
+	} {
+		if got := c.p.OptionPath(c.key); got != c.want {
+			t.Errorf("%s %s: %q, want %q", c.p.Plugin, c.key, got, c.want)
+		}
+	}
+}

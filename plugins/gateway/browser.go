@@ -58,7 +58,7 @@ func (s *source) browserLogin(ctx context.Context, c *config, ui sdk.UI) (tokenR
 	go func() { _ = srv.Serve(ln) }()
 	defer srv.Close()
 
-	if err := ui.Show(ctx, sdk.Prompt{Message: "Sign in in the browser; this page opens by itself unless you said not to.", URL: link, Open: true}); err != nil {
+	if err := ui.Show(ctx, sdk.Prompt{Message: "Sign in at this page in a browser on this machine; it returns to " + redirect + " when you are done.", URL: link, Open: true}); err != nil {
 		return tokenResponse{}, err
 	}
 	var cb callback

@@ -62,6 +62,15 @@ func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, erro
 	if rerr := d.refusedReach(refused(), "its protected-resource metadata names authorization server", issuer, "that issuer"); rerr != nil {
 		return nil, rerr
 	}
+	if err != nil && ctx.Err() != nil {
+		return nil, sdk.Unavailable("discovery for MCP server %s did not finish within %s: authorization server %s did not answer; try again", tokenkit.Display(d.server), c.timeout, tokenkit.Display(issuer))
+	}
+	if err != nil && unanswered(err) {
+		return nil, sdk.Unavailable("authorization server %s of MCP server %s could not be reached (%s); try again once it answers", tokenkit.Display(issuer), tokenkit.Display(d.server), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+	}
+	if err != nil && strings.Contains(err.Error(), "x509:") {
+		return nil, sdk.BadConfig("ca_file", "authorization server %s presented a certificate this machine does not trust (%s); set ca_file to the CA certificate that signed it", tokenkit.Display(issuer), tokenhttp.Clean(err.Error(), tokenhttp.MaxDescription, nil))
+	}
 	if err != nil {
 		return nil, sdk.BadConfig("authorization_server", "the metadata of authorization server %s is not usable (%s); expected RFC 8414 or OpenID discovery metadata naming that issuer", tokenkit.Display(issuer), tokenhttp.Clean(discoveryWhy(err.Error()), tokenhttp.MaxDescription, nil))
 	}
@@ -84,11 +93,17 @@ func (d *mcpDiscovery) discover(ctx context.Context, c *config) (*metadata, erro
 // resourceMetadata fetches the protected-resource metadata and returns it with the scopes the server's
 // 401 challenge asked for.
 func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthex.ProtectedResourceMetadata, []string, error) {
-	fromChallenge, scopes, err := d.probe(ctx, c)
+	fromChallenge, scopes, answer, err := d.probe(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
 	var tried []string
+	if answer != 0 {
+		tried = append(tried, fmt.Sprintf("%s answered %d to an unauthenticated request, not 401", tokenkit.Display(d.server), answer))
+	} else if len(fromChallenge) == 0 {
+		tried = append(tried, fmt.Sprintf("%s answered 401 naming no resource_metadata", tokenkit.Display(d.server)))
+	}
+	otherResource := false
 	for i, u := range append(fromChallenge, wellKnownResourceURLs(d.server)...) {
 		client := d.origin
 		if i < len(fromChallenge) {
@@ -105,33 +120,49 @@ func (d *mcpDiscovery) resourceMetadata(ctx context.Context, c *config) (*oauthe
 		if ctx.Err() != nil {
 			return nil, nil, sdk.Unavailable("discovery for MCP server %s did not finish within %s; try again", tokenkit.Display(d.server), c.timeout)
 		}
+		otherResource = otherResource || strings.Contains(err.Error(), "got metadata resource")
 		why := discoveryWhy(strings.Replace(strings.TrimPrefix(err.Error(), fmt.Sprintf("GetProtectedResourceMetadata(%q): ", u)), "bad status ", "answered ", 1))
 		tried = append(tried, fmt.Sprintf("%s %s", tokenkit.Display(u), tokenhttp.Clean(why, tokenhttp.MaxDescription, nil)))
 	}
-	return nil, nil, sdk.BadConfig("authorization_server", "found no protected-resource metadata (RFC 9728) for MCP server %s; expected JSON naming resource %s and its authorization_servers (%s); set authorization_server to its authorization server's issuer", tokenkit.Display(d.server), canonicalResource(d.server), strings.Join(tried, "; "))
+	key, next := "authorization_server", "set authorization_server to its authorization server's issuer"
+	switch {
+	case otherResource:
+		key, next = "upstream", "check upstream: it must be the exact endpoint the server's metadata names as its resource"
+	case answer == http.StatusNotFound:
+		key, next = "upstream", "check upstream: the server has nothing at that path; if it is the MCP endpoint, "+next
+	}
+	return nil, nil, sdk.BadConfig(key, "found no protected-resource metadata (RFC 9728) for MCP server %s; expected JSON naming resource %s and its authorization_servers (%s); %s", tokenkit.Display(d.server), canonicalResource(d.server), strings.Join(tried, "; "), next)
+}
+
+// unanswered reports whether err, an error of the MCP Go SDK's discovery, is a request that got no answer
+// (connection refused, reset, DNS): the SDK flattens the net/http error into its text, which starts with
+// the method and the quoted URL. A certificate the connection refused is not one: ca_file may be wrong.
+func unanswered(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, `Get "`) && !strings.Contains(msg, "x509:") && !strings.Contains(msg, "tls:")
 }
 
 // probe sends the server an unauthenticated initialize request and reads its 401 challenge: the
-// resource_metadata URL and the scopes it names.
-func (d *mcpDiscovery) probe(ctx context.Context, c *config) (metadataURL []string, scopes []string, err error) {
+// resource_metadata URL and the scopes it names. answer is the status of an answer other than 401.
+func (d *mcpDiscovery) probe(ctx context.Context, c *config) (metadataURL []string, scopes []string, answer int, err error) {
 	body := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"tokenhost","version":"` + Version + `"}}}`
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.server, strings.NewReader(body))
 	if err != nil {
-		return nil, nil, sdk.BadConfig("upstream", "cannot build a request to %s: %v", tokenkit.Display(d.server), err)
+		return nil, nil, 0, sdk.BadConfig("upstream", "cannot build a request to %s: %v", tokenkit.Display(d.server), err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json, text/event-stream")
 	resp, err := d.origin.Do(req)
 	if err != nil {
-		return nil, nil, c.netError(d.server, err)
+		return nil, nil, 0, c.netError(d.server, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusUnauthorized {
-		return nil, nil, nil
+		return nil, nil, resp.StatusCode, nil
 	}
 	cs, err := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
 	if err != nil {
-		return nil, nil, nil // an unreadable challenge: the well-known URIs remain
+		return nil, nil, 0, nil // an unreadable challenge: the well-known URIs remain
 	}
 	for _, ch := range cs {
 		if ch.Scheme != "bearer" {
@@ -139,13 +170,13 @@ func (d *mcpDiscovery) probe(ctx context.Context, c *config) (metadataURL []stri
 		}
 		if u := ch.Params["resource_metadata"]; u != "" {
 			if _, err := tokenhttp.CheckURL(u, "https://tools.example.com/.well-known/oauth-protected-resource"); err != nil {
-				return nil, nil, sdk.BadConfig("upstream", "MCP server %s names a resource_metadata URL that %s", tokenkit.Display(d.server), err)
+				return nil, nil, 0, sdk.BadConfig("upstream", "MCP server %s names a resource_metadata URL that %s", tokenkit.Display(d.server), err)
 			}
 			metadataURL = []string{u}
 		}
 		scopes = strings.Fields(ch.Params["scope"])
 	}
-	return metadataURL, scopes, nil
+	return metadataURL, scopes, 0, nil
 }
 
 // wellKnownResourceURLs are RFC 9728's metadata URIs for server: the well-known part inserted before the

@@ -378,11 +378,11 @@ func TestMCPRegistrationFailureQuotesNothing(t *testing.T) {
 	}
 }
 
-// promptUI records the sign-in's URL and ends the sign-in there.
-type promptUI struct{ link string }
+// promptUI records the sign-in's URL and message and ends the sign-in there.
+type promptUI struct{ link, message string }
 
 func (u *promptUI) Show(_ context.Context, p sdk.Prompt) error {
-	u.link = p.URL
+	u.link, u.message = p.URL, p.Message
 	return errors.New("stop here")
 }
 
@@ -406,6 +406,24 @@ func TestMCPClientMetadataDocument(t *testing.T) {
 	q := u.Query()
 	if q.Get("client_id") != doc || q.Get("resource") != w.srv.URL+"/mcp" || q.Get("code_challenge_method") != "S256" || q.Get("scope") != "read write" {
 		t.Fatalf("authorization request %v; want the document as client_id, the server as resource, S256 and the server's scopes", q)
+	}
+}
+
+// TestMCPSignInPromptSaysWhere: the sign-in's prompt is true with and without --no-browser: the page must
+// be opened on this machine, since the sign-in returns to a loopback redirect here, which it names.
+func TestMCPSignInPromptSaysWhere(t *testing.T) {
+	w := newMCPWorld(t)
+	ui := &promptUI{}
+	if _, err := w.configure(t, map[string]any{"client_id": "preregistered"}).Login(t.Context(), ui); err == nil {
+		t.Fatal("the sign-in went on after the UI failed")
+	}
+	u, err := url.Parse(ui.link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	redirect := u.Query().Get("redirect_uri")
+	if !strings.Contains(ui.message, "on this machine") || !strings.Contains(ui.message, redirect) || redirect == "" || strings.Contains(ui.message, "by itself") {
+		t.Fatalf("prompt %q; want it to say the browser must be on this machine and name the redirect %q, and not that the page opens by itself", ui.message, redirect)
 	}
 }
 

@@ -114,7 +114,7 @@ func (c *config) netError(endpoint string, err error) error {
 	if tokenhttp.IsTimeout(err) {
 		return sdk.Unavailable("%s did not answer within %s; it may be overloaded or unreachable (raise timeout if it is just slow)", ep, c.timeout)
 	}
-	return sdk.Unavailable("%s could not be reached: %s", ep, tokenhttp.Clean(tokenhttp.NetReason(err), tokenhttp.MaxDescription, c.redact()))
+	return sdk.Unavailable("%s could not be reached: %s; try again once it answers", ep, tokenhttp.Clean(tokenhttp.NetReason(err), tokenhttp.MaxDescription, c.redact()))
 }
 
 // token sends a token request and maps the answer through token_response.
