@@ -144,6 +144,8 @@ func (a *clientAuth) label() string {
 		return "basic"
 	case authPost:
 		return "post"
+	case authNone:
+		return "public client" // "none" read as "no sign-in" in check's MODE column
 	}
 	return a.method
 }

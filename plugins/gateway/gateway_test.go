@@ -120,6 +120,10 @@ func TestConfigureInfo(t *testing.T) {
 			t.Errorf("auth_style %q: Info %+v, want mode %q and no upstream", style, info, want)
 		}
 	}
+	// check's MODE column: a public client reads as one, not as "(none)", which looks like "no sign-in".
+	if got := (&clientAuth{method: authNone}).label(); got != "public client" {
+		t.Errorf("a public client's label in the mode = %q, want public client", got)
+	}
 }
 
 func TestBadConfigMessages(t *testing.T) {
