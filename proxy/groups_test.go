@@ -196,3 +196,19 @@ func TestServeGroupStreamIsRetriedOnlyBeforeItsFirstByte(t *testing.T) {
 		t.Errorf("a died after its first event: %d %q, b asked %d more times; want a's partial stream and nothing sent to b", code, body, ub.requests.Load()-before)
 	}
 }
+
+// A mistyped group name is answered with the groups among the names a route can take, and the closest.
+func TestServeUnknownRouteNamesTheGroups(t *testing.T) {
+	srcA, srcB := newFakeSource(time.Hour, time.Now), newFakeSource(time.Hour, time.Now)
+	ua, ub := newUpstream(t, bearerValid(srcA)), newUpstream(t, bearerValid(srcB))
+	base := newGroupProxy(t, ua, ub, srcA, srcB)
+	resp, err := http.Get(base + "/chta/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := decodeError(t, resp)
+	want := `no provider "chta" (did you mean "chat"?); configured: a, b, chat`
+	if resp.StatusCode != http.StatusNotFound || e.Error.Code != "unknown_provider" || !strings.HasPrefix(e.Error.Message, want) {
+		t.Errorf("got %d %+v, want 404 unknown_provider starting %q", resp.StatusCode, e.Error, want)
+	}
+}
