@@ -31,7 +31,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	show.Flags().StringVar(&provider, "provider", "", "show only this provider")
+	show.Flags().StringVar(&provider, "provider", "", "show only this provider or group")
 	var strict bool
 	validate := &cobra.Command{
 		Use:   "validate [file]",
