@@ -284,3 +284,13 @@ func TestGroupNameInCommandErrors(t *testing.T) {
 		}
 	}
 }
+
+// config validate counts the groups beside the providers, so a group's absence shows.
+func TestGroupCountedByValidate(t *testing.T) {
+	g := newGatewayFakes(t)
+	cfg := writeFile(t, "", "tokenhost.yaml", groupConfig(g, g.up.URL(), ""))
+	r := tokenhost(t, "", []string{"CORP_SECRET=" + g.secret}, "config", "validate", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, ": ok (2 providers, 1 group)") {
+		t.Errorf("config validate: want the group counted\n%s", r)
+	}
+}
