@@ -95,6 +95,9 @@ func TestServeGroupFailsOverAndShowsIt(t *testing.T) {
 	if page := getText(t, base+"/"); !strings.Contains(page, `id="g-chat"`) || !strings.Contains(page, "x-ratelimit-reset-requests") {
 		t.Error("the status page shows no card for group chat with a's cooldown")
 	}
+	if page := getText(t, base+"/"); !strings.Contains(page, "2 provider(s), 1 group(s) ·") {
+		t.Error("the status page's header does not count the group")
+	}
 	for _, s := range []string{"tok-1", "tok-2"} {
 		if strings.Contains(metrics, s) {
 			t.Errorf("/metrics shows a token")
