@@ -96,7 +96,7 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !px.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <one of server.api_keys>")
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <key>, the key being one of server.api_keys, or under tokenhost run the run's key in $OPENAI_API_KEY and $TOKENHOST_KEY")
 		return
 	}
 	switch r.URL.Path {
