@@ -215,3 +215,22 @@ func TestServeUnknownRouteNamesTheGroups(t *testing.T) {
 		t.Errorf("got %d %+v, want 404 unknown_provider starting %q", resp.StatusCode, e.Error, want)
 	}
 }
+
+// With every member's upstream down, the 502 names the group once and each member beside its error.
+func TestServeGroupUnreachableNamesEachMember(t *testing.T) {
+	srcA, srcB := newFakeSource(time.Hour, time.Now), newFakeSource(time.Hour, time.Now)
+	ua, ub := newUpstream(t, bearerValid(srcA)), newUpstream(t, bearerValid(srcB))
+	base := newGroupProxy(t, ua, ub, srcA, srcB)
+	ua.Close()
+	ub.Close()
+	resp, err := http.Get(base + "/chat/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := decodeError(t, resp)
+	msg := e.Error.Message
+	if resp.StatusCode != http.StatusBadGateway || e.Error.Code != "upstream_unreachable" ||
+		!strings.HasPrefix(msg, "group chat: no member could serve: provider a: ") || !strings.Contains(msg, "; provider b: ") {
+		t.Errorf("got %d %s %q, want 502 upstream_unreachable naming group chat, then a and b", resp.StatusCode, e.Error.Code, msg)
+	}
+}
