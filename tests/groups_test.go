@@ -276,6 +276,10 @@ func TestGroupNameInCommandErrors(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, `unknown provider "chta" (did you mean "chat"? configured: east, west, chat)`) {
 		t.Errorf("run with a mistyped group: want the closest name and the group among the names\n%s", r)
 	}
+	if r := tokenhost(t, cfg, env, "check", "chat"); r.code == 0 || !strings.Contains(r.stderr, "check takes no provider name") ||
+		!strings.Contains(r.stderr, "tokenhost token chat") {
+		t.Errorf("check chat: want the command that checks one name\n%s", r)
+	}
 	for _, verb := range []string{"login", "logout"} {
 		r := tokenhost(t, cfg, env, verb, "chat")
 		if r.code == 0 || !strings.Contains(r.stderr, "group chat has no sign-in of its own (members: east, west)") ||
