@@ -115,7 +115,7 @@ func (g *group) roundTrip(req *http.Request, owned bool) (*http.Response, error)
 			}
 			r := failReason(err)
 			m.failovers[r].Add(1)
-			why.add(err.Error(), m.name+": "+reasonText[r])
+			why.add(memberError(m.name, err), m.name+": "+reasonText[r])
 			dropHeld(held)
 			held, lastErr = nil, err
 			continue
@@ -365,4 +365,14 @@ func jsonError(msg, code string) ([]byte, error) {
 	}
 	e.Error.Message, e.Error.Type, e.Error.Code = msg, "tokenhost_error", code
 	return json.Marshal(e)
+}
+
+// memberError is err's text led by the member it came from, for an error that does not already start
+// by naming it (a connection error from the member's upstream names only an address).
+func memberError(member string, err error) string {
+	lead, msg := "provider "+member+": ", err.Error()
+	if strings.HasPrefix(msg, lead) {
+		return msg
+	}
+	return lead + msg
 }

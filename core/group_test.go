@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -487,18 +488,28 @@ func TestGroupReload(t *testing.T) {
 	readAll(t, post(t, c, GroupBaseURL("chat")+"/v1/x", `{}`))
 	before := h.gen.Load().groups["chat"]
 
+	// wantGroups checks what a reload says happened to the groups: added, changed, removed, unchanged.
+	wantGroups := func(step string, res Reloaded, want [4][]string) {
+		t.Helper()
+		if got := [4][]string{res.AddedGroups, res.ChangedGroups, res.RemovedGroups, res.UnchangedGroups}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: groups added, changed, removed, unchanged = %q, want %q", step, got, want)
+		}
+	}
 	same := cfg
-	if _, err := h.Reload(&same); err != nil {
+	res, err := h.Reload(&same)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if h.gen.Load().groups["chat"] != before {
 		t.Error("a reload that left the group unchanged rebuilt it")
 	}
+	wantGroups("same", res, [4][]string{nil, nil, nil, {"chat"}})
 	changed := cfg
-	changed.Groups = []*config.Group{groupOf("chat", "b", "a")}
-	if _, err := h.Reload(&changed); err != nil {
+	changed.Groups = []*config.Group{groupOf("chat", "b", "a"), groupOf("solo", "a")}
+	if res, err = h.Reload(&changed); err != nil {
 		t.Fatal(err)
 	}
+	wantGroups("changed", res, [4][]string{{"solo"}, {"chat"}, nil, nil})
 	readAll(t, post(t, c, GroupBaseURL("chat")+"/v1/x", `{}`))
 	if a.n.Load() != 1 || b.n.Load() != 1 {
 		t.Errorf("after the reload put b first: a got %d, b %d requests; want the handle to follow the new order", a.n.Load(), b.n.Load())
@@ -508,9 +519,10 @@ func TestGroupReload(t *testing.T) {
 	}
 	removed := cfg
 	removed.Groups = nil
-	if _, err := h.Reload(&removed); err != nil {
+	if res, err = h.Reload(&removed); err != nil {
 		t.Fatal(err)
 	}
+	wantGroups("removed", res, [4][]string{nil, nil, {"chat", "solo"}, nil})
 	if _, err := c.Get(GroupBaseURL("chat") + "/v1/x"); err == nil || !strings.Contains(err.Error(), "chat") {
 		t.Errorf("a request through a removed group's handle: %v, want an error naming it", err)
 	}

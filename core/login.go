@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/tokenhost/tokenhost/sdk"
 )
@@ -12,6 +13,9 @@ import (
 // message, a URL to open, a user code) to ui, and returns how it ended. A plugin without interactive
 // sign-in yields an error that says so and where the provider's documentation is.
 func (p *Provider) Login(ctx context.Context, ui sdk.UI) (sdk.LoginResult, error) {
+	if err := p.noSignIn("login"); err != nil {
+		return sdk.LoginResult{}, err
+	}
 	q, err := p.hold()
 	if err != nil {
 		return sdk.LoginResult{}, err
@@ -35,6 +39,9 @@ func (p *Provider) Login(ctx context.Context, ui sdk.UI) (sdk.LoginResult, error
 
 // Logout asks the provider's plugin to revoke and forget its stored sign-in and returns what it did.
 func (p *Provider) Logout(ctx context.Context) (string, error) {
+	if err := p.noSignIn("logout"); err != nil {
+		return "", err
+	}
 	q, err := p.hold()
 	if err != nil {
 		return "", err
@@ -79,4 +86,23 @@ func (p *provider) interactiveError(err error) error {
 		return &ProviderError{Provider: p.name, Err: fmt.Errorf("provider %s has no interactive sign-in; %s", p.name, where)}
 	}
 	return p.describe(err)
+}
+
+// noSignIn is the error of a sign-in or sign-out (verb) through a group's handle: a group has no sign-in
+// of its own, each member has its own; nil for a provider.
+func (p *Provider) noSignIn(verb string) error {
+	_, g := p.h.lookup(p.name)
+	if g == nil {
+		return nil
+	}
+	names := make([]string, len(g.members))
+	for i := range g.members {
+		names[i] = g.members[i].name
+	}
+	next := "name one of its members instead"
+	if len(names) > 0 {
+		next = fmt.Sprintf("run tokenhost %s %s, and so on for each member that has a sign-in", verb, names[0])
+	}
+	return &ProviderError{Provider: p.name, Err: fmt.Errorf(
+		"group %s has no sign-in of its own (members: %s): %s", p.name, strings.Join(names, ", "), next)}
 }

@@ -39,6 +39,9 @@ type Reloaded struct {
 	// Added, Changed, Removed and Unchanged name the providers by what happened to them: changed ones
 	// were rebuilt (new plugin process, empty cache, closed breakers), unchanged ones kept everything.
 	Added, Changed, Removed, Unchanged []string
+	// AddedGroups, ChangedGroups, RemovedGroups and UnchangedGroups name the groups likewise: a changed
+	// one starts its state afresh (round-robin position, affinities, counters), an unchanged one keeps it.
+	AddedGroups, ChangedGroups, RemovedGroups, UnchangedGroups []string
 	// RestartNeeded lists the keys whose new values only take effect after a restart (server.*, store);
 	// the running values stay.
 	RestartNeeded []string
@@ -92,6 +95,21 @@ func (h *Host) reloadLocked(cfg *config.Config) (Reloaded, error) {
 		}
 	}
 	g.groups = h.buildGroups(&next, old, g.n)
+	for _, gc := range next.Groups {
+		switch og := old.groups[gc.Name]; {
+		case og == nil:
+			res.AddedGroups = append(res.AddedGroups, gc.Name)
+		case og == g.groups[gc.Name]:
+			res.UnchangedGroups = append(res.UnchangedGroups, gc.Name)
+		default:
+			res.ChangedGroups = append(res.ChangedGroups, gc.Name)
+		}
+	}
+	for _, gc := range old.cfg.Groups {
+		if g.groups[gc.Name] == nil {
+			res.RemovedGroups = append(res.RemovedGroups, gc.Name)
+		}
+	}
 	h.gen.Store(g)
 	for _, name := range old.cfg.Names() {
 		if op := old.providers[name]; g.providers[name] != op {

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tokenhost/tokenhost/core/config"
 	"github.com/tokenhost/tokenhost/internal/stats"
+	"github.com/tokenhost/tokenhost/internal/suggest"
 )
 
 // forward sends r, addressed to /<provider>/<rest>, to the provider's upstream through its wrapper, and
@@ -27,9 +29,7 @@ func (px *proxy) forward(w http.ResponseWriter, r *http.Request) {
 	}
 	ref, err := px.in.Acquire(name)
 	if err != nil {
-		known := px.h.Config().Names()
-		writeError(w, http.StatusNotFound, "unknown_provider",
-			fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", ")))
+		writeError(w, http.StatusNotFound, "unknown_provider", unknownProvider(px.h.Config(), name))
 		return
 	}
 	if escapesBase(rest) {
@@ -84,4 +84,17 @@ func (px *proxy) minutes(provider string) *stats.MinuteCounter {
 	}
 	c, _ := px.perMin.LoadOrStore(provider, new(stats.MinuteCounter))
 	return c.(*stats.MinuteCounter)
+}
+
+// unknownProvider is the message for a route to name, which cfg neither provides nor groups: every name a
+// route can take, the closest one first when a typo is likely.
+func unknownProvider(cfg *config.Config, name string) string {
+	known := cfg.Names()
+	for _, gc := range cfg.Groups {
+		known = append(known, gc.Name)
+	}
+	if s := suggest.Closest(name, known); s != "" {
+		return fmt.Sprintf("no provider %q (did you mean %q?); configured: %s (route: /<provider>/<path>)", name, s, strings.Join(known, ", "))
+	}
+	return fmt.Sprintf("no provider %q; configured: %s (route: /<provider>/<path>)", name, strings.Join(known, ", "))
 }

@@ -95,6 +95,9 @@ func TestServeGroupFailsOverAndShowsIt(t *testing.T) {
 	if page := getText(t, base+"/"); !strings.Contains(page, `id="g-chat"`) || !strings.Contains(page, "x-ratelimit-reset-requests") {
 		t.Error("the status page shows no card for group chat with a's cooldown")
 	}
+	if page := getText(t, base+"/"); !strings.Contains(page, "2 provider(s), 1 group(s) ·") {
+		t.Error("the status page's header does not count the group")
+	}
 	for _, s := range []string{"tok-1", "tok-2"} {
 		if strings.Contains(metrics, s) {
 			t.Errorf("/metrics shows a token")
@@ -194,5 +197,40 @@ func TestServeGroupStreamIsRetriedOnlyBeforeItsFirstByte(t *testing.T) {
 	code, body, _ := stream()
 	if code != 200 || !strings.HasPrefix(body, "data: from a") || strings.Contains(body, "from b") || ub.requests.Load() != before {
 		t.Errorf("a died after its first event: %d %q, b asked %d more times; want a's partial stream and nothing sent to b", code, body, ub.requests.Load()-before)
+	}
+}
+
+// A mistyped group name is answered with the groups among the names a route can take, and the closest.
+func TestServeUnknownRouteNamesTheGroups(t *testing.T) {
+	srcA, srcB := newFakeSource(time.Hour, time.Now), newFakeSource(time.Hour, time.Now)
+	ua, ub := newUpstream(t, bearerValid(srcA)), newUpstream(t, bearerValid(srcB))
+	base := newGroupProxy(t, ua, ub, srcA, srcB)
+	resp, err := http.Get(base + "/chta/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := decodeError(t, resp)
+	want := `no provider "chta" (did you mean "chat"?); configured: a, b, chat`
+	if resp.StatusCode != http.StatusNotFound || e.Error.Code != "unknown_provider" || !strings.HasPrefix(e.Error.Message, want) {
+		t.Errorf("got %d %+v, want 404 unknown_provider starting %q", resp.StatusCode, e.Error, want)
+	}
+}
+
+// With every member's upstream down, the 502 names the group once and each member beside its error.
+func TestServeGroupUnreachableNamesEachMember(t *testing.T) {
+	srcA, srcB := newFakeSource(time.Hour, time.Now), newFakeSource(time.Hour, time.Now)
+	ua, ub := newUpstream(t, bearerValid(srcA)), newUpstream(t, bearerValid(srcB))
+	base := newGroupProxy(t, ua, ub, srcA, srcB)
+	ua.Close()
+	ub.Close()
+	resp, err := http.Get(base + "/chat/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := decodeError(t, resp)
+	msg := e.Error.Message
+	if resp.StatusCode != http.StatusBadGateway || e.Error.Code != "upstream_unreachable" ||
+		!strings.HasPrefix(msg, "group chat: no member could serve: provider a: ") || !strings.Contains(msg, "; provider b: ") {
+		t.Errorf("got %d %s %q, want 502 upstream_unreachable naming group chat, then a and b", resp.StatusCode, e.Error.Code, msg)
 	}
 }

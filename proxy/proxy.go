@@ -96,7 +96,7 @@ func (px *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !px.authorized(r) {
-		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <one of server.api_keys>")
+		writeError(w, http.StatusUnauthorized, "invalid_api_key", "missing or wrong proxy key: send Authorization: Bearer <key>, the key being one of server.api_keys, or under tokenhost run the run's key in $OPENAI_API_KEY and $TOKENHOST_KEY")
 		return
 	}
 	switch r.URL.Path {
@@ -147,8 +147,9 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 	var storeDown *core.StoreUnavailableError
 	var pluginErr *sdk.Error
 	var group *core.GroupError
+	isGroup := errors.As(err, &group)
 	switch {
-	case errors.As(err, &group) && group.Err == nil:
+	case isGroup && group.Err == nil:
 		writeError(w, http.StatusBadGateway, "no_member_available", msg)
 	case errors.As(err, &open):
 		w.Header().Set("Retry-After", strconv.Itoa(int(open.RetryAfter().Round(time.Second).Seconds())))
@@ -168,6 +169,8 @@ func (px *proxy) fail(w http.ResponseWriter, r *http.Request, provider string, e
 		writeError(w, http.StatusBadGateway, "token_unavailable", msg)
 	case errors.As(err, &pluginErr) && pluginErr.Kind == sdk.KindInternal:
 		writeError(w, http.StatusBadGateway, "plugin_error", msg)
+	case isGroup: // a GroupError names the group and each member itself
+		writeError(w, http.StatusBadGateway, "upstream_unreachable", msg)
 	default:
 		writeError(w, http.StatusBadGateway, "upstream_unreachable", forCaller(r, fmt.Sprintf("provider %s: %v", provider, err)))
 	}

@@ -86,8 +86,15 @@ func TestProxyInboundKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if resp.StatusCode != 401 || decodeError(t, resp).Error.Code != "invalid_api_key" {
+		e := decodeError(t, resp)
+		if resp.StatusCode != 401 || e.Error.Code != "invalid_api_key" {
 			t.Fatalf("%s key: status %d, want 401 invalid_api_key", name, resp.StatusCode)
+		}
+		// The next step names where the key is, for a server's clients and for a command under run.
+		for _, want := range []string{"server.api_keys", "$OPENAI_API_KEY"} {
+			if !strings.Contains(e.Error.Message, want) {
+				t.Errorf("%s key: %q does not name %s", name, e.Error.Message, want)
+			}
 		}
 	}
 	if up.requests.Load() != 0 {

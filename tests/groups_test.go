@@ -264,3 +264,37 @@ func TestGroupThroughRunAndEmbedded(t *testing.T) {
 		t.Errorf("embedded Provider(\"chat\").Token: want west's valid token\n%s", r)
 	}
 }
+
+// Commands given a group's name where a provider's is meant, or a mistyped one, say what the group is
+// and what to run instead.
+func TestGroupNameInCommandErrors(t *testing.T) {
+	g := newGatewayFakes(t)
+	cfg := writeFile(t, "", "tokenhost.yaml", groupConfig(g, g.up.URL(), ""))
+	env := []string{"CORP_SECRET=" + g.secret}
+
+	r := run(t, bins.tokenhost, []string{"run", "chta", "--config", cfg, "--", "true"}, env...)
+	if r.code == 0 || !strings.Contains(r.stderr, `unknown provider "chta" (did you mean "chat"? configured: east, west, chat)`) {
+		t.Errorf("run with a mistyped group: want the closest name and the group among the names\n%s", r)
+	}
+	if r := tokenhost(t, cfg, env, "check", "chat"); r.code == 0 || !strings.Contains(r.stderr, "check takes no provider name") ||
+		!strings.Contains(r.stderr, "tokenhost token chat") {
+		t.Errorf("check chat: want the command that checks one name\n%s", r)
+	}
+	for _, verb := range []string{"login", "logout"} {
+		r := tokenhost(t, cfg, env, verb, "chat")
+		if r.code == 0 || !strings.Contains(r.stderr, "group chat has no sign-in of its own (members: east, west)") ||
+			!strings.Contains(r.stderr, "tokenhost "+verb+" east") || strings.Contains(r.stderr, "reload") {
+			t.Errorf("%s chat: want the group's members and the command to run instead\n%s", verb, r)
+		}
+	}
+}
+
+// config validate counts the groups beside the providers, so a group's absence shows.
+func TestGroupCountedByValidate(t *testing.T) {
+	g := newGatewayFakes(t)
+	cfg := writeFile(t, "", "tokenhost.yaml", groupConfig(g, g.up.URL(), ""))
+	r := tokenhost(t, "", []string{"CORP_SECRET=" + g.secret}, "config", "validate", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, ": ok (2 providers, 1 group)") {
+		t.Errorf("config validate: want the group counted\n%s", r)
+	}
+}

@@ -19,7 +19,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 		Short: "Start every configured plugin, fetch a token each, and print a table",
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return fmt.Errorf("tokenhost check takes no provider name (got %q): it checks every configured provider; for %s alone, run `tokenhost token %s`", termtext.Line(args[0]), termtext.Line(args[0]), termtext.Line(args[0]))
+				return fmt.Errorf("tokenhost check takes no provider name (got %q): it checks every configured provider and group; for %s alone, run `tokenhost token %s`", termtext.Line(args[0]), termtext.Line(args[0]), termtext.Line(args[0]))
 			}
 			return nil
 		},

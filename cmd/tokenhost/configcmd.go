@@ -31,7 +31,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 			return err
 		},
 	}
-	show.Flags().StringVar(&provider, "provider", "", "show only this provider")
+	show.Flags().StringVar(&provider, "provider", "", "show only this provider or group")
 	var strict bool
 	validate := &cobra.Command{
 		Use:   "validate [file]",
@@ -55,7 +55,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 					return exitCode(1)
 				}
 			}
-			fmt.Fprintf(g.stdout, "%s: ok (%d providers)\n", cfg.Source, len(cfg.Providers))
+			fmt.Fprintf(g.stdout, "%s: ok (%s)\n", cfg.Source, counted(cfg))
 			return nil
 		},
 	}
@@ -98,4 +98,16 @@ func configureAll(g *globals, cfg *config.Config) int {
 		}
 	}
 	return bad
+}
+
+// counted says how many providers cfg has, and groups when it has any: "2 providers, 1 group".
+func counted(cfg *config.Config) string {
+	out := fmt.Sprintf("%d providers", len(cfg.Providers))
+	switch n := len(cfg.Groups); {
+	case n == 1:
+		out += ", 1 group"
+	case n > 1:
+		out += fmt.Sprintf(", %d groups", n)
+	}
+	return out
 }

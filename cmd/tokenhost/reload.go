@@ -128,7 +128,8 @@ func (r *reloader) reload(why string) {
 		var res core.Reloaded
 		res, err = r.h.Reload(cfg)
 		if err == nil {
-			r.log.Info("configuration reloaded", "why", why, "generation", res.Generation, "added", res.Added, "changed", res.Changed, "removed", res.Removed, "unchanged", res.Unchanged)
+			r.log.Info("configuration reloaded", "why", why, "generation", res.Generation, "added", res.Added, "changed", res.Changed, "removed", res.Removed, "unchanged", res.Unchanged,
+				"groups_added", res.AddedGroups, "groups_changed", res.ChangedGroups, "groups_removed", res.RemovedGroups, "groups_unchanged", res.UnchangedGroups)
 			if len(res.RestartNeeded) > 0 {
 				r.log.Warn("restart needed: these settings changed but keep their running values until tokenhost serve restarts", "keys", res.RestartNeeded)
 			}

@@ -71,8 +71,8 @@ func runWith(g *globals, providers, argv, envNames, keepEnv []string) error {
 	}
 	defer h.Close()
 	for _, p := range providers {
-		if !slices.Contains(h.Config().Names(), p) && h.Config().Group(p) == nil {
-			return fmt.Errorf("no provider %q in %s (configured: %v)", p, h.Config().Source, h.Config().Names())
+		if _, err := h.Provider(p); err != nil {
+			return fmt.Errorf("%w, in %s", err, h.Config().Source)
 		}
 	}
 	for _, p := range providers {

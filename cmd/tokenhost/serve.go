@@ -97,8 +97,12 @@ func serve(ctx context.Context, g *globals, listen string, eager bool) error {
 	if tlsConf != nil {
 		scheme = "https"
 	}
-	log.Info("tokenhost proxy listening", "address", scheme+"://"+ln.Addr().String(), "providers", cfg.Names(), "config", cfg.Source)
-	fmt.Fprintf(g.stdout, "tokenhost: serving %d provider(s) on %s://%s (e.g. OPENAI_BASE_URL=%s://%s/<provider>)\n", len(cfg.Providers), scheme, ln.Addr(), scheme, ln.Addr())
+	groups := make([]string, len(cfg.Groups))
+	for i, gc := range cfg.Groups {
+		groups[i] = gc.Name
+	}
+	log.Info("tokenhost proxy listening", "address", scheme+"://"+ln.Addr().String(), "providers", cfg.Names(), "groups", groups, "config", cfg.Source)
+	fmt.Fprintf(g.stdout, "tokenhost: serving %s on %s://%s (e.g. OPENAI_BASE_URL=%s://%s/<provider>)\n", counted(cfg), scheme, ln.Addr(), scheme, ln.Addr())
 	errc := make(chan error, 1)
 	go func() {
 		if tlsConf != nil {

@@ -87,3 +87,22 @@ func TestShowGroups(t *testing.T) {
 		}
 	}
 }
+
+// config show --provider takes a group's name too, and a mistyped one gets the groups among the names.
+func TestShowOneGroup(t *testing.T) {
+	dir := t.TempDir()
+	path := writeFile(t, dir, "tokenhost.yaml", groupProviders+"groups:\n  chat:\n    members: [corp, azure-east]\n  other:\n    members: [corp]\n")
+	s := Sources{File: path, Builtins: builtins, Dir: dir}
+	out, err := Show(s, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "groups:\n  chat:\n") || strings.Contains(out, "providers:") || strings.Contains(out, "other:") {
+		t.Errorf("show --provider chat: want group chat alone\n%s", out)
+	}
+	_, err = Show(s, "chta")
+	want := `no provider or group "chta" in ` + path + ` (did you mean "chat"? configured: azure-east, azure-west, corp, chat, other)`
+	if err == nil || err.Error() != want {
+		t.Errorf("show --provider chta:\n got %v\nwant %s", err, want)
+	}
+}

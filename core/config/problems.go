@@ -28,11 +28,12 @@ func (p *problems) add(path, format string, args ...any) {
 	p.list = append(p.list, msg)
 }
 
-// envVarFor returns the first (by name) environment variable that set path or a key below it.
+// envVarFor returns the first (by name) environment variable that set path, a key below it, or the list
+// path is an element of.
 func (p *problems) envVarFor(path string) string {
 	best := ""
 	for k, v := range p.env {
-		if k == path || strings.HasPrefix(k, path+".") {
+		if k == path || strings.HasPrefix(k, path+".") || strings.HasPrefix(path, k+"[") {
 			if best == "" || v < best {
 				best = v
 			}

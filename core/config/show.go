@@ -18,7 +18,8 @@ import (
 // overrides, then defaults — as YAML, every value followed by a comment saying where it came from ("file
 // <path>", "env <NAME>", "default"). Secrets never appear: server.api_keys and secret-named options are
 // shown as <redacted …>, naming the variable or file they come from, and so is the store's encryption key;
-// the store URL is shown without its password. provider, when not "", limits the output to that provider.
+// the store URL is shown without its password. provider, when not "", limits the output to that provider or
+// group.
 // The configuration must be valid: its errors are returned as Load returns them.
 func Show(s Sources, provider string) (string, error) {
 	data, source, _, err := readConfig(s)
@@ -29,8 +30,8 @@ func Show(s Sources, provider string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if provider != "" && cfg.Provider(provider) == nil {
-		return "", fmt.Errorf("no provider %q in %s (configured: %v)", provider, source, cfg.Names())
+	if provider != "" && cfg.Provider(provider) == nil && cfg.Group(provider) == nil {
+		return "", unknownName(cfg, provider)
 	}
 	vars, envPaths := envOverrides(s.Environ, &problems{})
 	fileK, merged := koanf.New("."), koanf.New(".")
@@ -53,7 +54,9 @@ func Show(s Sources, provider string) (string, error) {
 		sh.walk(1, "server", reflect.TypeFor[rawServer](), reflect.ValueOf(cfg.Server))
 		sh.store(cfg.Store)
 	}
-	sh.b.WriteString("providers:\n")
+	if provider == "" || cfg.Provider(provider) != nil {
+		sh.b.WriteString("providers:\n")
+	}
 	for _, p := range cfg.Providers {
 		if provider != "" && p.Name != provider {
 			continue
@@ -61,8 +64,12 @@ func Show(s Sources, provider string) (string, error) {
 		fmt.Fprintf(&sh.b, "  %s:\n", p.Name)
 		sh.walk(2, keyPath("providers", p.Name), reflect.TypeFor[rawProvider](), reflect.ValueOf(*p))
 	}
-	if provider == "" {
-		sh.groups(cfg.Groups)
+	if g := cfg.Group(provider); provider == "" || g != nil {
+		gs := cfg.Groups
+		if g != nil {
+			gs = []*Group{g}
+		}
+		sh.groups(gs)
 	}
 	return sh.b.String(), nil
 }

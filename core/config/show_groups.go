@@ -1,6 +1,11 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/tokenhost/tokenhost/internal/suggest"
+)
 
 // groups renders the groups block for Show: members as given (names, or mappings with a model_map),
 // strategy and affinity header.
@@ -25,4 +30,21 @@ func (s *shower) groups(gs []*Group) {
 			s.line(2, "affinity_header", g.AffinityHeader, at+".affinity_header")
 		}
 	}
+}
+
+// unknownName is Show's error for a name that is neither a provider nor a group of cfg: every name it
+// could have been, and the closest when a typo is likely.
+func unknownName(cfg *Config, name string) error {
+	known := cfg.Names()
+	for _, g := range cfg.Groups {
+		known = append(known, g.Name)
+	}
+	list := "none"
+	if len(known) > 0 {
+		list = strings.Join(known, ", ")
+	}
+	if s := suggest.Closest(name, known); s != "" {
+		return fmt.Errorf("no provider or group %q in %s (did you mean %q? configured: %s)", name, cfg.Source, s, list)
+	}
+	return fmt.Errorf("no provider or group %q in %s (configured: %s)", name, cfg.Source, list)
 }
