@@ -75,7 +75,12 @@ func (s *tokenSource) Refresh(ctx context.Context, stale sdk.Token) (sdk.Token, 
 }
 
 // fetch calls ts.Token, which takes no context, returning as soon as ctx ends (the call itself runs on).
+// A context that has already ended gets its error without a call: a source answering from its cache
+// would otherwise race the context in the select below.
 func fetch(ctx context.Context, ts oauth2.TokenSource) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
 	type result struct {
 		t   *oauth2.Token
 		err error

@@ -23,8 +23,13 @@ type Group struct {
 func Observed(joined func()) *Group { return &Group{joined: joined} }
 
 // Do runs fn once for all concurrent callers with the same key and hands each its result. A caller whose
-// ctx ends stops waiting at once with ctx's error; fn goes on for the others.
+// ctx ends stops waiting at once with ctx's error; fn goes on for the others. A caller whose ctx has
+// already ended gets its error without starting or joining fn (a fn that finishes at once would otherwise
+// race the context in the select).
 func (g *Group) Do(ctx context.Context, key string, fn func() (sdk.Token, error)) (sdk.Token, error) {
+	if err := ctx.Err(); err != nil {
+		return sdk.Token{}, err
+	}
 	ch := g.sf.DoChan(key, func() (any, error) { return fn() })
 	if g.joined != nil {
 		g.joined()

@@ -56,3 +56,16 @@ func TestCallerStopsWaitingWhenItsContextEnds(t *testing.T) {
 		t.Errorf("Do with an ended context: %v, want context.Canceled", err)
 	}
 }
+
+// TestDoWithAnEndedContextFails: a caller whose context has already ended gets its error, even when fn
+// would answer at once (a select between that answer and the context's end could pick either).
+func TestDoWithAnEndedContextFails(t *testing.T) {
+	var g Group
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 100000 {
+		if _, err := g.Do(ctx, "k", func() (sdk.Token, error) { return sdk.Token{Value: "instant"}, nil }); err == nil {
+			t.Fatalf("call %d with an ended context succeeded; want the context's error", i)
+		}
+	}
+}
