@@ -45,17 +45,7 @@ func TestMCPStdioBridgeDoesNotRelayAQuotedToken(t *testing.T) {
 		fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%s,"error":{"code":-32600,"message":"session rejected for token %s"}}`, req.ID, tok)
 	}))
 	t.Cleanup(echo.Close)
-	cfg := writeFile(t, "", "tokenhost-echo.yaml", fmt.Sprintf(`providers:
-  tools:
-    plugin: gateway
-    upstream: %s/mcp
-    options:
-      grant: client_credentials
-      token_url: %s
-      client_id: mcp-client
-      client_secret_env: TOOLS_SECRET
-`, echo.URL, idp.TokenURL()))
-	env := []string{"TOOLS_SECRET=" + secret}
+	cfg, env := toolsConfigAt(t, echo.URL+"/mcp", idp.TokenURL(), secret, "")
 
 	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 	defer cancel()
@@ -126,20 +116,11 @@ func TestMCPStdioBridgeBoundsAnAnswer(t *testing.T) {
 					`"serverInfo":{"name":"big","version":"1","title":%q}}}`, req.ID, req.Params.ProtocolVersion, padding)
 			}))
 			t.Cleanup(srv.Close)
-			cfg := writeFile(t, "", "tokenhost-big.yaml", fmt.Sprintf(`providers:
-  tools:
-    plugin: gateway
-    upstream: %s/mcp
-    options:
-      grant: client_credentials
-      token_url: %s
-      client_id: mcp-client
-      client_secret_env: TOOLS_SECRET
-`, srv.URL, idp.TokenURL()))
+			cfg, env := toolsConfigAt(t, srv.URL+"/mcp", idp.TokenURL(), secret, "")
 			ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
 			defer cancel()
 			cmd := exec.Command(bins.tokenhost, "--config", cfg, "mcp", "stdio", "tools")
-			cmd.Env = childEnv(t, "TOOLS_SECRET="+secret)
+			cmd.Env = childEnv(t, env...)
 			cmd.Dir = t.TempDir()
 			stderr := &syncBuffer{}
 			cmd.Stderr = stderr

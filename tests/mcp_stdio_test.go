@@ -19,6 +19,14 @@ import (
 // gateway plugin's client-credentials grant at idp, and returns its path and the environment it needs.
 func mcpToolsConfig(t *testing.T, srv *mcptest.Server, idp *fakes.OAuthServer, secret string) (string, []string) {
 	t.Helper()
+	return toolsConfigAt(t, srv.Endpoint(), idp.TokenURL(), secret, "      scopes: [tools]\n")
+}
+
+// toolsConfigAt writes a configuration whose provider "tools" forwards to upstream with tokens from the
+// gateway plugin's client-credentials grant at tokenURL (client mcp-client, its secret in TOOLS_SECRET),
+// extra appended to its options, and returns its path and the environment it needs.
+func toolsConfigAt(t *testing.T, upstream, tokenURL, secret, extra string) (string, []string) {
+	t.Helper()
 	cfg := fmt.Sprintf(`providers:
   tools:
     plugin: gateway
@@ -28,8 +36,7 @@ func mcpToolsConfig(t *testing.T, srv *mcptest.Server, idp *fakes.OAuthServer, s
       token_url: %s
       client_id: mcp-client
       client_secret_env: TOOLS_SECRET
-      scopes: [tools]
-`, srv.Endpoint(), idp.TokenURL())
+`, upstream, tokenURL) + extra
 	return writeFile(t, "", "tokenhost-mcp.yaml", cfg), []string{"TOOLS_SECRET=" + secret}
 }
 
